@@ -1,0 +1,20 @@
+//! Shared primitives of the lastmile tools.
+//!
+//! Python packaging on top of `pep440_rs`/`pep508_rs` (names, requirements, markers, core metadata),
+//! the JSON documents the tools exchange, and the plumbing every binary shares: exit codes, atomic
+//! writes, stdin handling and log output.
+
+pub mod document;
+pub mod exit;
+pub mod fs;
+pub mod graph;
+pub mod input;
+pub mod location;
+pub mod logging;
+pub mod metadata;
+pub mod requirement;
+pub mod requirements_txt;
+
+pub use location::{InputError, Location};
+pub use pep440_rs::{Version, VersionSpecifiers};
+pub use pep508_rs::{ExtraName, MarkerTree, PackageName, Requirement};

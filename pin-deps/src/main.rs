@@ -1,0 +1,9 @@
+//! `pin-deps`: not implemented yet (see the README's roadmap).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "pin-deps: not implemented yet");
+    ExitCode::from(2)
+}
