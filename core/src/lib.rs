@@ -4,7 +4,9 @@
 //! the JSON documents the tools exchange, and the plumbing every binary shares: exit codes, atomic
 //! writes, stdin handling and log output.
 
+pub mod dist;
 pub mod document;
+pub mod entry_points;
 pub mod exit;
 pub mod fs;
 pub mod graph;
@@ -12,6 +14,7 @@ pub mod input;
 pub mod location;
 pub mod logging;
 pub mod metadata;
+pub mod project;
 pub mod requirement;
 pub mod requirements_txt;
 

@@ -1,0 +1,3 @@
+"""Component supervision for CAM nodes."""
+
+__version__ = "0.5.0"

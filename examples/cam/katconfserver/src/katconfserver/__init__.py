@@ -1,0 +1,3 @@
+"""The configuration server."""
+
+__version__ = "1.0.2"

@@ -1,0 +1,3 @@
+"""Observation script runner."""
+
+__version__ = "0.6.1"

@@ -1,0 +1,3 @@
+"""The operator web portal."""
+
+__version__ = "0.4.0"

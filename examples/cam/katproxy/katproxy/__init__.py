@@ -1,0 +1,3 @@
+"""The KATCP proxy."""
+
+__version__ = "0.3.0"

@@ -1,0 +1,3 @@
+"""Device simulators."""
+
+__version__ = "0.7.0"

@@ -1,0 +1,3 @@
+"""User library for astronomers."""
+
+__version__ = "0.2.0"

@@ -1,0 +1,36 @@
+# Shared helpers for the lastmile scripts (sourced, not run).
+set -euo pipefail
+
+LASTMILE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything slow to make is cached under the build folder, keyed by its inputs.
+LASTMILE_BUILD_DIR=${LASTMILE_BUILD_DIR:-$LASTMILE_ROOT/target/lastmile}
+LASTMILE_CACHE=$LASTMILE_BUILD_DIR/cache
+mkdir -p "$LASTMILE_CACHE"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
+
+# The sha256 of a set of files and folders (paths and contents), for cache keys.
+inputs_key() {
+  (cd "$LASTMILE_ROOT" && find "$@" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' \
+     ! -path '*/build/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
+# Install Debian packages that are missing (as root, or with sudo).
+need_debs() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  say "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The example system's packages, in no particular order.
+example_packages() {
+  find "$LASTMILE_ROOT/examples/cam" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort
+}
