@@ -111,6 +111,8 @@ pub struct Edge {
     pub marker: Option<String>,
     /// A direct reference (`to @ url`).
     pub url: Option<String>,
+    /// Where the dependency is declared (`path:line`), when known.
+    pub declared_at: Option<String>,
 }
 
 impl Edge {

@@ -1,1 +1,6 @@
-fn main() {}
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = depgraph::cli::Cli::parse();
+    lastmile_core::exit::main_with("depgraph", || depgraph::run(cli))
+}

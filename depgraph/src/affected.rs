@@ -1,0 +1,79 @@
+//! `depgraph affected`: what dependency-driven CI rebuilds after a change.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use anyhow::bail;
+use lastmile_core::PackageName;
+use lastmile_core::exit::Exit;
+use lastmile_core::graph::GraphDocument;
+use serde::Serialize;
+
+use crate::cli::{AffectedArgs, AffectedFormat};
+use crate::index::Index;
+
+pub(crate) const SCHEMA: &str = "lastmile.affected/v1";
+
+#[derive(Debug, Serialize)]
+struct AffectedDocument<'a> {
+    schema: &'static str,
+    /// The changed packages, normalised.
+    changed: Vec<PackageName>,
+    /// Every package downstream of a change (the changed ones included), sorted.
+    affected: Vec<&'a PackageName>,
+    /// The affected in-house packages in build layers.
+    build_order: Vec<Vec<PackageName>>,
+    /// The leaves the change reaches: the candidate's entry points to rebuild.
+    leaves: Vec<&'a PackageName>,
+}
+
+pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(String, Exit)> {
+    let index = Index::new(doc);
+    let mut start: Vec<&PackageName> = Vec::new();
+    for raw in &args.changed {
+        let name =
+            PackageName::from_str(raw.trim()).map_err(|e| anyhow::anyhow!("--changed {raw:?}: {e}"))?;
+        match doc.node(&name) {
+            Some(node) => start.push(&node.name),
+            None => bail!("--changed {raw}: no package named {name} in the graph"),
+        }
+    }
+    start.sort();
+    start.dedup();
+    let changed: Vec<PackageName> = start.iter().map(|&n| n.clone()).collect();
+    let downstream = index.downstream(&start);
+    let internal: BTreeSet<&PackageName> = downstream
+        .iter()
+        .copied()
+        .filter(|n| doc.node(n).is_some_and(|node| node.internal))
+        .collect();
+    let Some(build_order) = index.layers(&internal) else {
+        let cycles: Vec<String> = doc
+            .cycles
+            .iter()
+            .map(|c| c.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))
+            .collect();
+        bail!(
+            "the affected packages have a dependency cycle ({}), so there is no build order",
+            cycles.join("; ")
+        );
+    };
+    let leaves = doc.leaves.iter().filter(|l| downstream.contains(l)).collect();
+    let result = AffectedDocument {
+        schema: SCHEMA,
+        changed,
+        affected: downstream.into_iter().collect(),
+        build_order,
+        leaves,
+    };
+    let text = match args.format {
+        AffectedFormat::Json => lastmile_core::document::to_string(&result),
+        AffectedFormat::Lines => result
+            .build_order
+            .iter()
+            .flatten()
+            .map(|n| format!("{n}\n"))
+            .collect(),
+    };
+    Ok((text, Exit::Success))
+}

@@ -1,0 +1,125 @@
+//! Assemble scanned distributions into a `lastmile.graph/v1` document.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lastmile_core::PackageName;
+use lastmile_core::graph::{Duplicate, Edge, GraphDocument, Node, SCHEMA, Source};
+
+use crate::index::Index;
+use crate::scan::Distribution;
+
+/// Which names count as in-house besides those found in source trees.
+pub(crate) struct Internal {
+    patterns: Vec<glob::Pattern>,
+}
+
+impl Internal {
+    pub(crate) fn new(globs: &[String]) -> anyhow::Result<Self> {
+        let patterns = globs
+            .iter()
+            .map(|g| {
+                glob::Pattern::new(&g.to_ascii_lowercase())
+                    .map_err(|e| anyhow::anyhow!("--internal {g:?}: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { patterns })
+    }
+
+    fn matches(&self, name: &PackageName) -> bool {
+        self.patterns.iter().any(|p| p.matches(name.as_ref()))
+    }
+}
+
+/// Build the document. The first distribution of a name (in input order) becomes the node; later
+/// ones are listed as duplicates.
+pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> GraphDocument {
+    let mut nodes: BTreeMap<PackageName, Node> = BTreeMap::new();
+    let mut sources: BTreeMap<PackageName, Vec<Source>> = BTreeMap::new();
+    let mut edges: Vec<Edge> = Vec::new();
+    for dist in distributions {
+        sources
+            .entry(dist.name.clone())
+            .or_default()
+            .push(dist.source.clone());
+        if nodes.contains_key(&dist.name) {
+            continue;
+        }
+        for dep in &dist.dependencies {
+            edges.push(Edge {
+                from: dist.name.clone(),
+                to: dep.name.clone(),
+                specifier: dep.specifier.clone(),
+                extras: dep.extras.clone(),
+                extra: dep.extra.clone(),
+                marker: dep.marker.clone(),
+                url: dep.url.clone(),
+                declared_at: Some(dep.location.to_string()),
+            });
+        }
+        let is_internal = dist.source.kind.is_source_tree() || internal.matches(&dist.name);
+        nodes.insert(
+            dist.name.clone(),
+            Node {
+                name: dist.name,
+                version: dist.version,
+                internal: is_internal,
+                source: Some(dist.source),
+                requires_python: dist.requires_python,
+                extras: dist.extras,
+                scripts: dist.scripts,
+            },
+        );
+    }
+    for edge in &edges {
+        nodes.entry(edge.to.clone()).or_insert_with(|| Node {
+            name: edge.to.clone(),
+            version: None,
+            internal: internal.matches(&edge.to),
+            source: None,
+            requires_python: None,
+            extras: Vec::new(),
+            scripts: BTreeMap::new(),
+        });
+    }
+    edges.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    edges.dedup_by(|a, b| a.sort_key() == b.sort_key());
+    let duplicates = sources
+        .into_iter()
+        .filter(|(_, s)| s.len() > 1)
+        .map(|(name, sources)| Duplicate { name, sources })
+        .collect();
+    let mut doc = GraphDocument {
+        schema: SCHEMA.to_owned(),
+        nodes: nodes.into_values().collect(),
+        edges,
+        roots: Vec::new(),
+        leaves: Vec::new(),
+        build_order: None,
+        cycles: Vec::new(),
+        duplicates,
+    };
+    analyse(&mut doc);
+    doc
+}
+
+/// Fill in roots, leaves, build order and cycles from the nodes and edges.
+fn analyse(doc: &mut GraphDocument) {
+    let index = Index::new(doc);
+    let internal: BTreeSet<&PackageName> = doc.nodes.iter().filter(|n| n.internal).map(|n| &n.name).collect();
+    let roots = internal
+        .iter()
+        .filter(|name| !index.dependencies(name).iter().any(|d| internal.contains(d)))
+        .map(|&n| n.clone())
+        .collect();
+    let leaves = internal
+        .iter()
+        .filter(|name| !index.dependants(name).iter().any(|d| internal.contains(d)))
+        .map(|&n| n.clone())
+        .collect();
+    let build_order = index.layers(&internal);
+    let cycles = index.cycles();
+    doc.roots = roots;
+    doc.leaves = leaves;
+    doc.build_order = build_order;
+    doc.cycles = cycles;
+}

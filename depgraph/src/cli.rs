@@ -1,0 +1,133 @@
+//! Command-line interface of `depgraph`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  depgraph examples/cam > graph.json                 scan source trees
+  depgraph .venv                                     scan an installed environment (like pipdeptree)
+  depgraph dist/ --internal 'kat*'                   scan a folder of wheels and sdists
+  find src -name pyproject.toml | depgraph -         read paths from stdin
+  depgraph affected --changed katcore < graph.json   what a change to katcore rebuilds, in order
+  depgraph render --format dot graph.json | dot -Tsvg > graph.svg
+  depgraph check graph.json                          conflicts, duplicates, missing packages, cycles
+
+Exit codes: 0 success, 1 a negative answer (cycle, check found problems), 2 bad input or error.";
+
+/// Scan Python source trees, environments and wheels into a dependency graph (lastmile.graph/v1).
+///
+/// Without a subcommand, depgraph scans the given paths: source trees (pyproject.toml,
+/// setup.cfg, setup.py read statically), installed environments (a venv or site-packages folder)
+/// and folders of wheels and sdists, in any mix. It prints one JSON document with the nodes,
+/// edges, leaves, roots and a layered build order.
+#[derive(Debug, Parser)]
+#[command(name = "depgraph", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan paths into a graph document (the default when no subcommand is given).
+    Scan(ScanArgs),
+    /// Everything downstream of changed packages, in build order, and the leaves it reaches.
+    Affected(AffectedArgs),
+    /// Draw a graph document as a text tree, Graphviz DOT or Mermaid.
+    Render(RenderArgs),
+    /// Report version conflicts, duplicate names, missing dependencies and cycles (exit 1 if any).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Write the output to FILE (atomically) instead of stdout.
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail on stderr (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never show a progress bar.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ScanArgs {
+    /// Source trees, environments, site-packages folders, wheels, sdists or folders holding
+    /// them. `-` reads a path a line from stdin; with no paths and piped input, stdin is read.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Also treat packages whose name matches GLOB as in-house (source-tree packages always are).
+    #[arg(long, value_name = "GLOB")]
+    pub internal: Vec<String>,
+    /// Run `setup.py egg_info` (in a temporary copy) for a setup.py that cannot be read statically.
+    #[arg(long)]
+    pub exec_setup: bool,
+    /// Python interpreter used by --exec-setup.
+    #[arg(long, value_name = "PYTHON", default_value = "python3")]
+    pub python: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AffectedArgs {
+    /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
+    #[arg(value_name = "GRAPH")]
+    pub graph: Option<PathBuf>,
+    /// A changed package (repeatable).
+    #[arg(long, value_name = "NAME", required = true)]
+    pub changed: Vec<String>,
+    /// json: a lastmile.affected/v1 document; lines: the affected in-house packages in build order.
+    #[arg(long, value_enum, default_value_t = AffectedFormat::Json)]
+    pub format: AffectedFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AffectedFormat {
+    Json,
+    Lines,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
+    #[arg(value_name = "GRAPH")]
+    pub graph: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = RenderFormat::Tree)]
+    pub format: RenderFormat,
+    /// Draw dependants under each package instead of dependencies.
+    #[arg(long)]
+    pub reverse: bool,
+    /// Leave third-party packages out.
+    #[arg(long)]
+    pub internal_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// An indented text tree, like pipdeptree.
+    Tree,
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
+    #[arg(value_name = "GRAPH")]
+    pub graph: Option<PathBuf>,
+    /// Print a lastmile.check/v1 JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

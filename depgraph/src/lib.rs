@@ -1,0 +1,169 @@
+//! `depgraph`: scan Python source trees, environments and wheels into a dependency DAG
+//! (`lastmile.graph/v1`), and answer questions about it: what a change affects, pictures,
+//! consistency checks.
+
+pub mod cli;
+
+mod affected;
+mod build;
+mod check;
+mod discover;
+mod index;
+mod render;
+mod scan;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use lastmile_core::exit::Exit;
+use lastmile_core::graph::GraphDocument;
+use lastmile_core::project::ReadOptions;
+
+use crate::cli::{Cli, Command, GlobalArgs, ScanArgs};
+
+/// Run one `depgraph` command.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    lastmile_core::logging::init("depgraph", cli.global.verbose, cli.global.quiet);
+    match cli.command {
+        None => scan_command(&cli.scan, &cli.global),
+        Some(Command::Scan(args)) => scan_command(&args, &cli.global),
+        Some(Command::Affected(args)) => {
+            let doc = read_graph(args.graph.as_deref())?;
+            let (text, exit) = affected::run(&doc, &args)?;
+            emit(&cli.global, text.as_bytes())?;
+            Ok(exit)
+        }
+        Some(Command::Render(args)) => {
+            let doc = read_graph(args.graph.as_deref())?;
+            emit(&cli.global, render::render(&doc, &args).as_bytes())?;
+            Ok(Exit::Success)
+        }
+        Some(Command::Check(args)) => {
+            let doc = read_graph(args.graph.as_deref())?;
+            let problems = check::check(&doc);
+            emit(&cli.global, check::format(&problems, args.json).as_bytes())?;
+            if problems.is_empty() {
+                Ok(Exit::Success)
+            } else {
+                tracing::error!(
+                    "{} problem{} found",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                );
+                Ok(Exit::Negative)
+            }
+        }
+    }
+}
+
+fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let paths = input_paths(&args.paths)?;
+    let internal = build::Internal::new(&args.internal)?;
+    let items = discover::discover(&paths)?;
+    if items.is_empty() {
+        tracing::warn!("no source trees, environments, wheels or sdists found under the given paths");
+    }
+    let progress = progress_bar(global, items.len() as u64);
+    let options = ReadOptions {
+        exec_setup: args.exec_setup,
+        python: args.python.clone(),
+    };
+    let scanned = scan::read_all(&items, &options, &progress);
+    progress.finish_and_clear();
+    let scanned = scanned?;
+    let mut distributions = Vec::with_capacity(scanned.len());
+    for result in scanned {
+        for warning in &result.warnings {
+            tracing::warn!("{warning}");
+        }
+        distributions.extend(result.distribution);
+    }
+    let doc = build::build(distributions, &internal);
+    for duplicate in &doc.duplicates {
+        let paths: Vec<_> = duplicate.sources.iter().map(|s| s.path.as_str()).collect();
+        tracing::warn!(
+            "{} is found more than once ({}); the first is used",
+            duplicate.name,
+            paths.join(", ")
+        );
+    }
+    emit(global, lastmile_core::document::to_string(&doc).as_bytes())?;
+    if doc.build_order.is_none() {
+        for cycle in &doc.cycles {
+            let names: Vec<_> = cycle.iter().map(ToString::to_string).collect();
+            tracing::error!("dependency cycle: {}", names.join(" -> "));
+        }
+        tracing::error!("the in-house packages have a dependency cycle, so there is no build order");
+        return Ok(Exit::Negative);
+    }
+    Ok(Exit::Success)
+}
+
+/// The paths to scan: the arguments, where `-` stands for a path a line on stdin. With no
+/// arguments, paths are read from stdin when it is not a terminal.
+fn input_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let from_stdin = || -> anyhow::Result<Vec<PathBuf>> {
+        let text = lastmile_core::input::read_stdin().context("reading paths from stdin")?;
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect())
+    };
+    if args.is_empty() {
+        if lastmile_core::input::stdin_is_terminal() {
+            bail!(
+                "no paths given (name source trees, environments or wheel folders, or pipe paths in; see --help)"
+            );
+        }
+        return from_stdin();
+    }
+    let mut paths = Vec::new();
+    for arg in args {
+        if arg == Path::new("-") {
+            paths.extend(from_stdin()?);
+        } else {
+            paths.push(arg.clone());
+        }
+    }
+    Ok(paths)
+}
+
+/// Read a graph document from a file, or stdin for `-` or no path.
+fn read_graph(path: Option<&Path>) -> anyhow::Result<GraphDocument> {
+    let path = path.unwrap_or(Path::new("-"));
+    if path == Path::new("-") && lastmile_core::input::stdin_is_terminal() {
+        bail!("no graph document: give a file or pipe one in (depgraph PATH... | depgraph ...)");
+    }
+    let (text, name) =
+        lastmile_core::input::read_path_or_stdin(path).with_context(|| format!("{}", path.display()))?;
+    Ok(GraphDocument::from_json(&text, &name)?)
+}
+
+/// Write the whole output at once: to the `-o` file atomically, or to stdout.
+fn emit(global: &GlobalArgs, bytes: &[u8]) -> anyhow::Result<()> {
+    match &global.output {
+        Some(path) => lastmile_core::fs::write_atomic(path, bytes)
+            .with_context(|| format!("writing {}", path.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+fn progress_bar(global: &GlobalArgs, len: u64) -> indicatif::ProgressBar {
+    if global.quiet || global.no_progress || !std::io::stderr().is_terminal() || len < 50 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("depgraph: scanning {bar:30} {pos}/{len} {elapsed}")
+            .expect("a valid progress template"),
+    );
+    bar
+}

@@ -1,0 +1,159 @@
+//! Read every discovered item into a [`Distribution`], in parallel, keeping input order.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use lastmile_core::dist::{DistMetadata, read_dist_info, read_egg_info, read_sdist, read_wheel};
+use lastmile_core::graph::{Source, SourceKind};
+use lastmile_core::project::{ReadOptions, read_project};
+use lastmile_core::requirement::{Dependency, RawDependency, parse_name};
+use lastmile_core::{ExtraName, InputError, Location, PackageName};
+use rayon::prelude::*;
+
+use crate::discover::Item;
+
+/// A package and what it declares.
+#[derive(Debug, Clone)]
+pub(crate) struct Distribution {
+    pub(crate) name: PackageName,
+    pub(crate) version: Option<String>,
+    pub(crate) source: Source,
+    pub(crate) requires_python: Option<String>,
+    pub(crate) extras: Vec<ExtraName>,
+    pub(crate) scripts: BTreeMap<String, String>,
+    pub(crate) dependencies: Vec<Dependency>,
+}
+
+/// The result of reading one item: maybe a distribution, and warnings to print.
+#[derive(Debug, Default)]
+pub(crate) struct Scanned {
+    pub(crate) distribution: Option<Distribution>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Read all items. The first error in input order wins, so the message is the same on every run.
+pub(crate) fn read_all(
+    items: &[Item],
+    options: &ReadOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<Vec<Scanned>, InputError> {
+    let results: Vec<Result<Scanned, InputError>> = items
+        .par_iter()
+        .map(|item| {
+            let result = read_item(item, options);
+            progress.inc(1);
+            result
+        })
+        .collect();
+    results.into_iter().collect()
+}
+
+fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, InputError> {
+    match item {
+        Item::Project(dir) => match read_project(dir, options)? {
+            Ok(project) => {
+                let location = project.name_location.clone();
+                let kind = project.kind;
+                let dist = distribution(
+                    &project.name,
+                    &location,
+                    project.version,
+                    Source {
+                        kind,
+                        path: dir.display().to_string(),
+                    },
+                    project.requires_python,
+                    &project.extras,
+                    project.scripts,
+                    &project.dependencies,
+                )?;
+                Ok(Scanned {
+                    distribution: Some(dist),
+                    warnings: project.warnings,
+                })
+            }
+            Err(warnings) => Ok(Scanned {
+                distribution: None,
+                warnings,
+            }),
+        },
+        Item::DistInfo(dir) => from_dist(
+            read_dist_info(dir)?,
+            SourceKind::DistInfo,
+            dir.display().to_string(),
+        ),
+        Item::EggInfo(path) => from_dist(
+            read_egg_info(path)?,
+            SourceKind::EggInfo,
+            path.display().to_string(),
+        ),
+        Item::Wheel(path) => from_dist(read_wheel(path)?, SourceKind::Wheel, path.display().to_string()),
+        Item::Sdist { path, explicit } => match read_sdist(path) {
+            Ok(meta) => from_dist(meta, SourceKind::Sdist, path.display().to_string()),
+            Err(err) if !explicit => Ok(Scanned {
+                distribution: None,
+                warnings: vec![format!("{err} (not read as an sdist; skipped)")],
+            }),
+            Err(err) => Err(err),
+        },
+    }
+}
+
+fn from_dist(meta: DistMetadata, kind: SourceKind, path: String) -> Result<Scanned, InputError> {
+    let location = Location::file(format!("{path} (Name)"));
+    let mut extras: Vec<String> = meta.metadata.provides_extra.clone();
+    extras.extend(meta.dependencies.iter().filter_map(|d| d.extra.clone()));
+    let dist = distribution(
+        &meta.metadata.name,
+        &location,
+        meta.metadata.version.clone(),
+        Source { kind, path },
+        meta.metadata.requires_python.clone(),
+        &extras,
+        meta.console_scripts,
+        &meta.dependencies,
+    )?;
+    Ok(Scanned {
+        distribution: Some(dist),
+        warnings: meta.warning.into_iter().collect(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn distribution(
+    name: &str,
+    name_location: &Location,
+    version: Option<String>,
+    source: Source,
+    requires_python: Option<String>,
+    extras: &[String],
+    scripts: BTreeMap<String, String>,
+    dependencies: &[RawDependency],
+) -> Result<Distribution, InputError> {
+    let name = parse_name(name, name_location)?;
+    let mut extra_names = Vec::new();
+    for extra in extras {
+        let parsed = ExtraName::from_str(extra).map_err(|err| {
+            InputError::new(
+                name_location.clone(),
+                format!("invalid extra name {extra:?}: {err}"),
+            )
+        })?;
+        extra_names.push(parsed);
+    }
+    extra_names.sort();
+    extra_names.dedup();
+    let dependencies = dependencies
+        .iter()
+        .map(Dependency::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Distribution {
+        name,
+        version,
+        source,
+        requires_python,
+        extras: extra_names,
+        scripts,
+        dependencies,
+    })
+}
