@@ -85,6 +85,7 @@ impl Scope {
                     self.bind_all(&block.body);
                     self.bind_all(&block.orelse);
                 }
+                Stmt::With(block) => self.bind_all(&block.body),
                 _ => {}
             }
         }

@@ -186,7 +186,7 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Result<Project,
             warnings.push(if field == "setup()" {
                 format!("{at}: {what}; nothing could be read statically (--exec-setup runs setup.py)")
             } else {
-                format!("{at}: {field} is {what}, which cannot be read statically; it is left out (--exec-setup runs setup.py)")
+                format!("{at}: {field} is {what}; it cannot be read statically and is left out (--exec-setup runs setup.py)")
             });
         }
     }

@@ -1,0 +1,9 @@
+//! Integration tests: they run the `depgraph` binary on real inputs.
+
+mod archives;
+mod bad_input;
+mod example;
+mod installed;
+mod sources;
+mod subcommands;
+mod testenv;
