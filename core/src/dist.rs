@@ -190,11 +190,27 @@ pub fn read_sdist(path: &Path) -> Result<DistMetadata, InputError> {
     })
 }
 
+/// Read the header block of a core-metadata file: everything up to the first blank line. The
+/// long description after it (often most of the file) is never read.
+fn read_headers(path: &Path, location: &Location) -> Result<String, InputError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| io_error(location, e))?;
+    let mut reader = std::io::BufReader::with_capacity(16 * 1024, file);
+    let mut text = String::new();
+    loop {
+        let start = text.len();
+        let read = reader.read_line(&mut text).map_err(|e| io_error(location, e))?;
+        if read == 0 || text[start..].trim().is_empty() {
+            return Ok(text);
+        }
+    }
+}
+
 /// Read an installed `*.dist-info` folder.
 pub fn read_dist_info(dir: &Path) -> Result<DistMetadata, InputError> {
     let path = dir.join("METADATA");
     let location = Location::file(path.display().to_string());
-    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&location, e))?;
+    let text = read_headers(&path, &location)?;
     let metadata = CoreMetadata::parse(&text, &location)?;
     let ep_path = dir.join("entry_points.txt");
     let ep = std::fs::read_to_string(&ep_path).ok();
@@ -215,7 +231,7 @@ pub fn read_egg_info(path: &Path) -> Result<DistMetadata, InputError> {
         (path.to_path_buf(), None)
     };
     let location = Location::file(pkg_info.display().to_string());
-    let text = std::fs::read_to_string(&pkg_info).map_err(|e| io_error(&location, e))?;
+    let text = read_headers(&pkg_info, &location)?;
     let metadata = CoreMetadata::parse(&text, &location)?;
     let mut dependencies = Vec::new();
     let mut console_scripts = BTreeMap::new();

@@ -92,10 +92,14 @@ impl Dependency {
             })?),
             None => None,
         };
-        if let Some(MarkerExpression::Extra {
-            name: MarkerValueExtra::Extra(name),
-            ..
-        }) = marker.top_level_extra()
+        // Finding the extra clause normalises the marker; most requirements have none, so look first.
+        let mentions_extra =
+            raw.text.contains("extra") || raw.marker.as_deref().is_some_and(|m| m.contains("extra"));
+        if mentions_extra
+            && let Some(MarkerExpression::Extra {
+                name: MarkerValueExtra::Extra(name),
+                ..
+            }) = marker.top_level_extra()
         {
             marker = marker.simplify_extras_with(|e| *e == name);
             extra.get_or_insert(name);

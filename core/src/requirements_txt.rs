@@ -31,10 +31,10 @@ pub fn parse_requirement_lines(text: &str, location: &Location) -> Result<Vec<Ra
         }
         out.push(RawDependency::new(requirement, location.at(start)));
     }
-    if let Some((start, joined)) = pending {
-        if !joined.trim().is_empty() {
-            out.push(RawDependency::new(joined.trim(), location.at(start)));
-        }
+    if let Some((start, joined)) = pending
+        && !joined.trim().is_empty()
+    {
+        out.push(RawDependency::new(joined.trim(), location.at(start)));
     }
     Ok(out)
 }

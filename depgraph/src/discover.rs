@@ -50,13 +50,12 @@ fn classify_file(path: &Path) -> anyhow::Result<Item> {
     if name.ends_with(".egg-info") || name == "PKG-INFO" {
         return Ok(Item::EggInfo(path.to_path_buf()));
     }
-    if name == "METADATA" {
-        if let Some(parent) = path
+    if name == "METADATA"
+        && let Some(parent) = path
             .parent()
             .filter(|p| p.to_string_lossy().ends_with(".dist-info"))
-        {
-            return Ok(Item::DistInfo(parent.to_path_buf()));
-        }
+    {
+        return Ok(Item::DistInfo(parent.to_path_buf()));
     }
     match ArchiveKind::of(path) {
         Some(ArchiveKind::Wheel) => Ok(Item::Wheel(path.to_path_buf())),
@@ -87,7 +86,13 @@ fn walk(root: &Path, items: &mut Vec<Item>) -> anyhow::Result<()> {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy();
         if entry.file_type().is_dir() {
-            if name.ends_with(".dist-info") {
+            if path.join("pyvenv.cfg").is_file() {
+                // A virtual environment: only its site-packages matter (bin/, share/ are not walked).
+                for site in venv_site_packages(path)? {
+                    items.extend(site_packages(&site)?.unwrap_or_default());
+                }
+                walker.skip_current_dir();
+            } else if name.ends_with(".dist-info") {
                 items.push(Item::DistInfo(path.to_path_buf()));
                 walker.skip_current_dir();
             } else if name.ends_with(".egg-info") {
@@ -133,4 +138,27 @@ fn site_packages(dir: &Path) -> anyhow::Result<Option<Vec<Item>>> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Some(found.into_iter().map(|(_, item)| item).collect()))
+}
+
+/// `lib/python3.X/site-packages` (and `lib64/...` when it is not a link to `lib`) of a venv.
+fn venv_site_packages(venv: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let lib_dir = venv.join(lib);
+        if lib == "lib64" && std::fs::symlink_metadata(&lib_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&lib_dir) else {
+            continue;
+        };
+        let mut pythons: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+            .map(|e| e.path().join("site-packages"))
+            .filter(|p| p.is_dir())
+            .collect();
+        pythons.sort();
+        found.extend(pythons);
+    }
+    Ok(found)
 }

@@ -58,9 +58,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 }
 
 fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
     let paths = input_paths(&args.paths)?;
     let internal = build::Internal::new(&args.internal)?;
     let items = discover::discover(&paths)?;
+    tracing::debug!("found {} items to read in {:?}", items.len(), started.elapsed());
     if items.is_empty() {
         tracing::warn!("no source trees, environments, wheels or sdists found under the given paths");
     }
@@ -72,6 +74,7 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let scanned = scan::read_all(&items, &options, &progress);
     progress.finish_and_clear();
     let scanned = scanned?;
+    tracing::debug!("read them by {:?}", started.elapsed());
     let mut distributions = Vec::with_capacity(scanned.len());
     for result in scanned {
         for warning in &result.warnings {
@@ -80,6 +83,7 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         distributions.extend(result.distribution);
     }
     let doc = build::build(distributions, &internal);
+    tracing::debug!("built the graph by {:?}", started.elapsed());
     for duplicate in &doc.duplicates {
         let paths: Vec<_> = duplicate.sources.iter().map(|s| s.path.as_str()).collect();
         tracing::warn!(
@@ -89,6 +93,7 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         );
     }
     emit(global, lastmile_core::document::to_string(&doc).as_bytes())?;
+    tracing::debug!("wrote the document by {:?}", started.elapsed());
     if doc.build_order.is_none() {
         for cycle in &doc.cycles {
             let names: Vec<_> = cycle.iter().map(ToString::to_string).collect();

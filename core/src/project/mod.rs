@@ -114,7 +114,11 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Result<Project,
         Some((text, loc)) => Some(pyproject::read(&text, &loc)?),
         None => None,
     };
-    let (cfg, cfg_version, cfg_dirs) = match file("setup.cfg")? {
+    let setup_cfg::CfgInfo {
+        fields: cfg,
+        version_source: cfg_version,
+        package_dir: cfg_dirs,
+    } = match file("setup.cfg")? {
         Some((text, loc)) => setup_cfg::read(&text, &loc)?,
         None => Default::default(),
     };
@@ -169,12 +173,12 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Result<Project,
             (setup_py.or(cfg), kind, cfg_version, cfg_dirs)
         }
     };
-    if fields.version.is_none() {
-        if let Some(source) = &version_source {
-            match read_version(dir, source, &package_dir) {
-                Ok(version) => fields.version = Some(version),
-                Err(why) => warnings.push(why),
-            }
+    if fields.version.is_none()
+        && let Some(source) = &version_source
+    {
+        match read_version(dir, source, &package_dir) {
+            Ok(version) => fields.version = Some(version),
+            Err(why) => warnings.push(why),
         }
     }
 

@@ -113,11 +113,18 @@ fn get<'a>(ini: &'a Ini, section: &str, key: &str) -> Option<&'a Entry> {
         .map(|(_, e)| e)
 }
 
+/// What a `setup.cfg` declares.
+#[derive(Debug, Default)]
+pub(crate) struct CfgInfo {
+    pub(crate) fields: Fields,
+    /// `version = attr: ...` or `version = file: ...`.
+    pub(crate) version_source: Option<VersionSource>,
+    /// `[options] package_dir`, which tells where `attr:` modules live.
+    pub(crate) package_dir: BTreeMap<String, String>,
+}
+
 /// The metadata and options of a `setup.cfg`.
-pub(crate) fn read(
-    text: &str,
-    location: &Location,
-) -> Result<(Fields, Option<VersionSource>, BTreeMap<String, String>), InputError> {
+pub(crate) fn read(text: &str, location: &Location) -> Result<CfgInfo, InputError> {
     let ini = parse_ini(text, location)?;
     let mut fields = Fields::default();
     if let Some(name) = get(&ini, "metadata", "name") {
@@ -171,7 +178,11 @@ pub(crate) fn read(
             }
         }
     }
-    Ok((fields, version_source, package_dir))
+    Ok(CfgInfo {
+        fields,
+        version_source,
+        package_dir,
+    })
 }
 
 fn requirement_lines(entry: &Entry, location: &Location) -> Result<Vec<RawDependency>, InputError> {
@@ -202,7 +213,11 @@ package_dir =\n    =src\n\n[options.extras_require]\nmetrics = prometheus-client
 
     #[test]
     fn reads_fields_with_lines() {
-        let (fields, version, dirs) = read(CFG, &Location::file("setup.cfg")).unwrap();
+        let CfgInfo {
+            fields,
+            version_source: version,
+            package_dir: dirs,
+        } = read(CFG, &Location::file("setup.cfg")).unwrap();
         assert_eq!(fields.name.unwrap().0, "katmisc");
         let deps = fields.dependencies.unwrap();
         assert_eq!(

@@ -4,6 +4,7 @@ mod archives;
 mod bad_input;
 mod example;
 mod installed;
+mod schemas;
 mod sources;
 mod subcommands;
 mod testenv;

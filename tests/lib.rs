@@ -1,0 +1,1 @@
+//! Cross-tool tests live in `tests/tests/`; this crate has no code of its own.

@@ -1,1 +1,0 @@
-//! Cross-tool end-to-end tests live in `tests/`.
