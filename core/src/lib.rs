@@ -16,7 +16,10 @@ pub mod logging;
 pub mod metadata;
 pub mod project;
 pub mod requirement;
+pub mod requirements_file;
 pub mod requirements_txt;
+pub mod target;
+pub mod wheel_name;
 
 pub use location::{InputError, Location};
 pub use pep440_rs::{Version, VersionSpecifiers};
