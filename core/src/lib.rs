@@ -8,6 +8,7 @@ pub mod dist;
 pub mod document;
 pub mod entry_points;
 pub mod exit;
+pub mod finder;
 pub mod fs;
 pub mod graph;
 pub mod input;

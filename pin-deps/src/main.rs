@@ -1,9 +1,6 @@
-//! `pin-deps`: not implemented yet (see the README's roadmap).
+use clap::Parser;
 
-use std::io::Write;
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "pin-deps: not implemented yet");
-    ExitCode::from(2)
+fn main() -> std::process::ExitCode {
+    let cli = pin_deps::cli::Cli::parse();
+    lastmile_core::exit::main_with("pin-deps", || pin_deps::run(cli))
 }

@@ -1,0 +1,197 @@
+//! Distribution files available to a resolver: folders of wheels and sdists (`--find-links`).
+//! Each file is recognised by its name; its metadata is read only when a resolver asks for that
+//! version, and its sha256 only when an output needs it.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+use sha2::{Digest, Sha256};
+
+use crate::dist::{DistMetadata, read_sdist, read_wheel};
+use crate::location::{InputError, Location};
+use crate::target::Target;
+use crate::wheel_name::{WheelName, parse_sdist_name};
+
+/// One distribution file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistFile {
+    pub filename: String,
+    pub path: PathBuf,
+    pub name: PackageName,
+    pub version: Version,
+    /// `Some(rank)` for a wheel the target can install (lower is better), `None` for one it
+    /// cannot; sdists have no rank.
+    pub kind: FileKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    Wheel { rank: Option<usize> },
+    Sdist,
+}
+
+impl DistFile {
+    /// Whether the target can install this file (a compatible wheel, or an sdist).
+    pub fn installable(&self) -> bool {
+        !matches!(self.kind, FileKind::Wheel { rank: None })
+    }
+
+    /// The sha256 of the file, hex-encoded.
+    pub fn sha256(&self) -> Result<String, InputError> {
+        let mut file = std::fs::File::open(&self.path).map_err(|e| {
+            InputError::new(
+                Location::file(self.path.display().to_string()),
+                format!("cannot read: {e}"),
+            )
+        })?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let read = file.read(&mut buffer).map_err(|e| {
+                InputError::new(
+                    Location::file(self.path.display().to_string()),
+                    format!("cannot read: {e}"),
+                )
+            })?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(format!("{:x}", hasher.finalize()))
+    }
+
+    pub fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// Every distribution file found in a set of folders, by package and version (newest last).
+#[derive(Debug, Default, Clone)]
+pub struct Finder {
+    packages: BTreeMap<PackageName, BTreeMap<Version, Vec<DistFile>>>,
+}
+
+impl Finder {
+    /// List the wheels and sdists of `dirs` (not recursive). Files whose names are not
+    /// distribution names are ignored.
+    pub fn scan(dirs: &[PathBuf], target: &Target) -> Result<Self, InputError> {
+        let mut finder = Finder::default();
+        for dir in dirs {
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                InputError::new(
+                    Location::file(dir.display().to_string()),
+                    format!("cannot read find-links folder: {e}"),
+                )
+            })?;
+            for entry in entries {
+                let entry = entry
+                    .map_err(|e| InputError::new(Location::file(dir.display().to_string()), e.to_string()))?;
+                let filename = entry.file_name().to_string_lossy().into_owned();
+                let path = entry.path();
+                let file = if filename.ends_with(".whl") {
+                    let Ok(wheel) = WheelName::from_str(&filename) else {
+                        continue;
+                    };
+                    let rank = target.wheel_rank(&wheel);
+                    DistFile {
+                        filename,
+                        path,
+                        name: wheel.name,
+                        version: wheel.version,
+                        kind: FileKind::Wheel { rank },
+                    }
+                } else if let Some((name, version)) = parse_sdist_name(&filename) {
+                    DistFile {
+                        filename,
+                        path,
+                        name,
+                        version,
+                        kind: FileKind::Sdist,
+                    }
+                } else {
+                    continue;
+                };
+                finder
+                    .packages
+                    .entry(file.name.clone())
+                    .or_default()
+                    .entry(file.version.clone())
+                    .or_default()
+                    .push(file);
+            }
+        }
+        for versions in finder.packages.values_mut() {
+            for files in versions.values_mut() {
+                files.sort_by(|a, b| a.filename.cmp(&b.filename));
+                files.dedup_by(|a, b| a.filename == b.filename);
+            }
+        }
+        Ok(finder)
+    }
+
+    /// The versions of a package that have at least one file the target can install.
+    pub fn versions(&self, name: &PackageName) -> Vec<&Version> {
+        self.packages
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .filter(|(_, files)| files.iter().any(DistFile::installable))
+                    .map(|(v, _)| v)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every file of a version.
+    pub fn files(&self, name: &PackageName, version: &Version) -> &[DistFile] {
+        self.packages
+            .get(name)
+            .and_then(|v| v.get(version))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn knows(&self, name: &PackageName) -> bool {
+        self.packages.contains_key(name)
+    }
+
+    /// The metadata of a version: from its best wheel for the target, else from its sdist when
+    /// that metadata is static (PEP 643). `Ok(None)` when neither is usable.
+    pub fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<(DistMetadata, &DistFile)>, InputError> {
+        let files = self.files(name, version);
+        let best_wheel = files
+            .iter()
+            .filter_map(|f| match f.kind {
+                FileKind::Wheel { rank: Some(rank) } => Some((rank, f)),
+                _ => None,
+            })
+            .min_by_key(|(rank, _)| *rank);
+        if let Some((_, wheel)) = best_wheel {
+            return Ok(Some((read_wheel(&wheel.path)?, wheel)));
+        }
+        for sdist in files.iter().filter(|f| f.kind == FileKind::Sdist) {
+            let meta = read_sdist(&sdist.path)?;
+            if meta.metadata.has_static_dependencies() {
+                return Ok(Some((meta, sdist)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The folder path of a `--find-links` value (a path or a `file://` URL).
+pub fn find_links_dir(value: &str) -> Option<PathBuf> {
+    match value.strip_prefix("file://") {
+        Some(path) => Some(PathBuf::from(path)),
+        None if !value.contains("://") => Some(Path::new(value).to_path_buf()),
+        None => None,
+    }
+}

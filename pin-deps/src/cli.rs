@@ -1,0 +1,112 @@
+//! Command-line interface of `pin-deps`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  pin-deps requirements.in --find-links dist/ -o pinned-requirements.txt
+  pin-deps --from-graph graph.json --find-links dist/ --no-index
+  depgraph examples/cam | pin-deps --from-graph - --find-links dist/
+  pin-deps requirements.in -f dist/ --python-version 3.11 --python-platform x86_64-manylinux_2_36
+  pin-deps requirements.in -f dist/ -o pinned.txt --upgrade-package katcore
+
+Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained on stderr),
+2 bad input or error.";
+
+/// Resolve loose requirements into the pinned, hashed requirement set of a release candidate.
+///
+/// The output is pip-compile's format: `name==version` sorted by name, a `--hash` for every file
+/// of that version the target can install, and `# via` annotations. Markers and Requires-Python
+/// are evaluated for the target (--python-version, --python-platform), never the host.
+#[derive(Debug, Parser)]
+#[command(name = "pin-deps", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// requirements.in-style files (`-` for stdin).
+    #[arg(value_name = "REQUIREMENTS")]
+    pub inputs: Vec<PathBuf>,
+    /// Pin the leaves of a lastmile.graph/v1 document (`-` for stdin).
+    #[arg(long, value_name = "GRAPH")]
+    pub from_graph: Option<PathBuf>,
+    /// With --from-graph: pin these packages instead of the leaves (repeatable).
+    #[arg(long, value_name = "NAME", requires = "from_graph")]
+    pub package: Vec<String>,
+    /// A folder of wheels and sdists (repeatable).
+    #[arg(short = 'f', long, value_name = "DIR")]
+    pub find_links: Vec<String>,
+    /// Use only --find-links (the public index is not supported until pin-deps part 2).
+    #[arg(long)]
+    pub no_index: bool,
+    /// CPython version of the target.
+    #[arg(long, default_value = "3.11", value_name = "X.Y")]
+    pub python_version: String,
+    /// Platform of the target: ARCH-manylinux_X_Y (the glibc version) or ARCH-linux.
+    #[arg(long, default_value = "x86_64-manylinux_2_36", value_name = "PLATFORM")]
+    pub python_platform: String,
+    /// Which versions to prefer.
+    #[arg(long, value_enum, default_value_t = Resolution::Highest)]
+    pub resolution: Resolution,
+    /// When pre-releases may be chosen.
+    #[arg(long, value_enum, default_value_t = Prerelease::IfNecessaryOrExplicit)]
+    pub prerelease: Prerelease,
+    /// Ignore the pins of an existing output file.
+    #[arg(short = 'U', long)]
+    pub upgrade: bool,
+    /// Ignore the existing pin of NAME, or pin it to VER (repeatable).
+    #[arg(short = 'P', long, value_name = "NAME[==VER]")]
+    pub upgrade_package: Vec<String>,
+    /// Leave out --hash lines.
+    #[arg(long)]
+    pub no_hashes: bool,
+    /// Hash only the files the target can install (installable), or every file of the version (all).
+    #[arg(long, value_enum, default_value_t = Hashes::Installable)]
+    pub hashes: Hashes,
+    /// Write `name==version` without `[extras]`.
+    #[arg(long)]
+    pub strip_extras: bool,
+    /// Leave out the header comment.
+    #[arg(long)]
+    pub no_header: bool,
+    /// Leave out the `# via` comments.
+    #[arg(long)]
+    pub no_annotate: bool,
+    /// List pip, setuptools and distribute too.
+    #[arg(long)]
+    pub allow_unsafe: bool,
+    /// Write the output to FILE (atomically); its existing pins are kept where they still fit.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// More detail on stderr (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Resolution {
+    Highest,
+    Lowest,
+    /// Lowest for the requirements you name, highest for everything they pull in.
+    LowestDirect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prerelease {
+    Disallow,
+    Allow,
+    /// Only when no final release satisfies the requirements.
+    IfNecessary,
+    /// Only for packages whose requirement names a pre-release.
+    Explicit,
+    /// Explicit, or when necessary (pip's behaviour).
+    IfNecessaryOrExplicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Hashes {
+    Installable,
+    All,
+}

@@ -1,0 +1,290 @@
+//! `pin-deps`: resolve loose requirements with PubGrub into the pinned, hashed requirement set
+//! that defines a release candidate.
+
+pub mod cli;
+
+mod explain;
+mod output;
+mod provider;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use lastmile_core::exit::Exit;
+use lastmile_core::finder::{Finder, find_links_dir};
+use lastmile_core::graph::GraphDocument;
+use lastmile_core::requirements_file::RequirementsFile;
+use lastmile_core::target::Target;
+use lastmile_core::{PackageName, Requirement, Version};
+use pep508_rs::VersionOrUrl;
+use pubgrub::PubGrubError;
+
+use crate::cli::Cli;
+use crate::provider::{Pkg, Provider, Range, RootRequirement, Selection};
+
+/// Run `pin-deps`.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    lastmile_core::logging::init("pin-deps", cli.verbose, cli.quiet);
+    let target = Target::new(&cli.python_version, &cli.python_platform)?;
+
+    let mut files = RequirementsFile::default();
+    let mut roots = Vec::new();
+    for input in &cli.inputs {
+        let file = if input == Path::new("-") {
+            let text = lastmile_core::input::read_stdin().context("reading requirements from stdin")?;
+            RequirementsFile::parse(&text, lastmile_core::input::STDIN_NAME)?
+        } else {
+            RequirementsFile::read(input)?
+        };
+        for r in &file.requirements {
+            roots.push(RootRequirement {
+                requirement: r.requirement.clone(),
+                origin: r.location.to_string(),
+                file: r.file.clone(),
+            });
+        }
+        merge(&mut files, file);
+    }
+    if let Some(graph) = &cli.from_graph {
+        roots.extend(graph_roots(graph, &cli.package)?);
+    }
+    if roots.is_empty() {
+        bail!("nothing to pin: name requirements files or --from-graph (see --help)");
+    }
+    if files.index_url.is_some() || !files.extra_index_urls.is_empty() {
+        bail!(
+            "package indexes over HTTP are not supported yet (pin-deps part 2); use --find-links and --no-index"
+        );
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for value in cli.find_links.iter().chain(&files.find_links) {
+        match find_links_dir(value) {
+            Some(dir) => dirs.push(dir),
+            None => bail!(
+                "--find-links {}: only folders and file:// URLs are supported yet",
+                output::redact(value)
+            ),
+        }
+    }
+    if dirs.is_empty() {
+        bail!(
+            "no package source: give --find-links DIR (the public index is not supported until pin-deps part 2)"
+        );
+    }
+    let finder = Finder::scan(&dirs, &target)?;
+
+    // Direct references are passed through as written and reported; they are not resolved.
+    let mut passthrough = Vec::new();
+    roots.retain(|root| match &root.requirement.version_or_url {
+        Some(VersionOrUrl::Url(_)) => {
+            tracing::warn!(
+                "{}: {} is a direct reference; it is passed through unpinned and unhashed",
+                root.origin,
+                root.requirement.name
+            );
+            passthrough.push((root.requirement.to_string(), format!("-r {}", root.file)));
+            false
+        }
+        _ => true,
+    });
+
+    let mut constraints: HashMap<PackageName, Range> = HashMap::new();
+    let mut explicit_pre = BTreeSet::new();
+    let mut constrain = |requirement: &Requirement| {
+        if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
+            let range = Range::from(specifiers.clone());
+            let entry = constraints
+                .entry(requirement.name.clone())
+                .or_insert_with(Range::full);
+            *entry = entry.intersection(&range);
+        }
+    };
+    for constraint in &files.constraints {
+        constrain(&constraint.requirement);
+    }
+    let mut preferences: HashMap<PackageName, Version> = HashMap::new();
+    if let Some(path) = &cli.output
+        && !cli.upgrade
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        preferences.extend(output::existing_pins(&text));
+    }
+    for spec in &cli.upgrade_package {
+        let requirement =
+            Requirement::from_str(spec).map_err(|e| anyhow::anyhow!("--upgrade-package {spec:?}: {e}"))?;
+        preferences.remove(&requirement.name);
+        constrain(&requirement);
+    }
+    for requirement in roots
+        .iter()
+        .map(|r| &r.requirement)
+        .chain(files.constraints.iter().map(|c| &c.requirement))
+    {
+        if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url
+            && specifiers.iter().any(|s| s.version().any_prerelease())
+        {
+            explicit_pre.insert(requirement.name.clone());
+        }
+    }
+    let prerelease = if files.pre {
+        cli::Prerelease::Allow
+    } else {
+        cli.prerelease
+    };
+    let provider = Provider::new(
+        &finder,
+        &target,
+        roots,
+        constraints,
+        prerelease,
+        explicit_pre,
+        cli.resolution,
+        preferences,
+    );
+
+    let solution = match pubgrub::resolve(&provider, Pkg::Root, Version::new([0])) {
+        Ok(solution) => solution,
+        Err(PubGrubError::NoSolution(tree)) => {
+            if let Some(error) = provider.take_errors().into_iter().next() {
+                bail!("{error}");
+            }
+            let text = explain::explain(&provider, &tree);
+            let _ = writeln!(std::io::stderr().lock(), "pin-deps: {text}");
+            return Ok(Exit::Negative);
+        }
+        Err(
+            PubGrubError::ErrorChoosingVersion { source, .. }
+            | PubGrubError::ErrorRetrievingDependencies { source, .. },
+        ) => {
+            bail!("{source}")
+        }
+        Err(other) => bail!("resolution failed: {other}"),
+    };
+    if let Some(error) = provider.take_errors().into_iter().next() {
+        bail!("{error}");
+    }
+
+    let mut selection: Selection = BTreeMap::new();
+    for (pkg, version) in solution.iter() {
+        match pkg {
+            Pkg::Name(name) => {
+                selection
+                    .entry(name.clone())
+                    .or_insert_with(|| (version.clone(), BTreeSet::new()))
+                    .0 = version.clone();
+            }
+            Pkg::Extra(name, extra) => {
+                selection
+                    .entry(name.clone())
+                    .or_insert_with(|| (version.clone(), BTreeSet::new()))
+                    .1
+                    .insert(extra.clone());
+            }
+            _ => {}
+        }
+    }
+    let via = annotations(&provider, &solution, &files);
+    let args: Vec<String> = std::env::args().collect();
+    let command = output::command_line(&args);
+    let pinned = output::Pinned {
+        selection: &selection,
+        via: &via,
+        passthrough: &passthrough,
+        finder: &finder,
+        target: &target,
+        command,
+    };
+    let text = output::write(&pinned, &cli)?;
+    match &cli.output {
+        Some(path) => lastmile_core::fs::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn merge(into: &mut RequirementsFile, file: RequirementsFile) {
+    into.constraints.extend(file.constraints);
+    into.index_url = into.index_url.take().or(file.index_url);
+    into.extra_index_urls.extend(file.extra_index_urls);
+    into.find_links.extend(file.find_links);
+    into.no_index |= file.no_index;
+    into.pre |= file.pre;
+}
+
+/// The leaves of a graph document (or the named packages) as unpinned requirements: "the latest
+/// built versions of the leaves".
+fn graph_roots(path: &Path, packages: &[String]) -> anyhow::Result<Vec<RootRequirement>> {
+    let (text, name) =
+        lastmile_core::input::read_path_or_stdin(path).with_context(|| path.display().to_string())?;
+    let doc = GraphDocument::from_json(&text, &name)?;
+    let names: Vec<PackageName> = if packages.is_empty() {
+        doc.leaves.clone()
+    } else {
+        packages
+            .iter()
+            .map(|p| {
+                let parsed = PackageName::from_str(p).map_err(|e| anyhow::anyhow!("--package {p:?}: {e}"))?;
+                if doc.node(&parsed).is_none() {
+                    bail!("--package {p}: no package named {parsed} in {name}");
+                }
+                Ok(parsed)
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if names.is_empty() {
+        bail!("{name}: the graph has no leaves to pin");
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            Ok(RootRequirement {
+                requirement: Requirement::from_str(n.as_ref())?,
+                origin: format!("{name} (leaf {n})"),
+                file: name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Who asked for each selected package: parents, `-r FILE` for the roots, `-c FILE` for constraints.
+fn annotations(
+    provider: &Provider,
+    solution: &pubgrub::SelectedDependencies<Pkg, Version>,
+    files: &RequirementsFile,
+) -> BTreeMap<PackageName, BTreeSet<String>> {
+    let mut via: BTreeMap<PackageName, BTreeSet<String>> = BTreeMap::new();
+    for root in &provider.roots {
+        if root.requirement.marker.evaluate(&provider.env, &[]) {
+            via.entry(root.requirement.name.clone())
+                .or_default()
+                .insert(format!("-r {}", root.file));
+        }
+    }
+    for constraint in &files.constraints {
+        if solution
+            .get(&Pkg::Name(constraint.requirement.name.clone()))
+            .is_some()
+        {
+            via.entry(constraint.requirement.name.clone())
+                .or_default()
+                .insert(format!("-c {}", constraint.file));
+        }
+    }
+    for (pkg, version) in solution.iter() {
+        let Some(parent) = pkg.name() else { continue };
+        for (child, _) in provider.edges_of(pkg, version) {
+            if &child != parent && solution.get(&Pkg::Name(child.clone())).is_some() {
+                via.entry(child).or_default().insert(parent.to_string());
+            }
+        }
+    }
+    via
+}

@@ -1,0 +1,369 @@
+//! The PubGrub dependency provider: packages, their versions from the package sources, and their
+//! dependencies evaluated for the target. Extras are virtual packages (`katcore[monitoring]`
+//! depends on `katcore` at the same version plus the extra's requirements), and the target's
+//! Python is a package with one version, so `Requires-Python` conflicts are explained like any
+//! other.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use lastmile_core::finder::Finder;
+use lastmile_core::target::Target;
+use lastmile_core::{ExtraName, PackageName, Requirement, Version, VersionSpecifiers};
+use pep508_rs::{MarkerEnvironment, VersionOrUrl};
+use pubgrub::{Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges};
+
+use crate::cli::{Prerelease, Resolution};
+
+pub(crate) type Range = Ranges<Version>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Pkg {
+    Root,
+    Python,
+    Name(PackageName),
+    Extra(PackageName, ExtraName),
+}
+
+impl fmt::Display for Pkg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkg::Root => f.write_str("the requirements"),
+            Pkg::Python => f.write_str("Python"),
+            Pkg::Name(name) => write!(f, "{name}"),
+            Pkg::Extra(name, extra) => write!(f, "{name}[{extra}]"),
+        }
+    }
+}
+
+impl Pkg {
+    pub(crate) fn name(&self) -> Option<&PackageName> {
+        match self {
+            Pkg::Name(name) | Pkg::Extra(name, _) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// A requirement of the root, with where it was written.
+#[derive(Debug, Clone)]
+pub(crate) struct RootRequirement {
+    pub(crate) requirement: Requirement,
+    /// `requirements.in:3`, or `graph.json (leaf)`.
+    pub(crate) origin: String,
+    /// The file, for `# via -r FILE`.
+    pub(crate) file: String,
+}
+
+/// A package's dependencies at one version, as the target sees them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Declared {
+    pub(crate) requires_python: Option<VersionSpecifiers>,
+    pub(crate) requirements: Vec<Requirement>,
+    /// Where the metadata was read, for explanations.
+    pub(crate) source: String,
+}
+
+pub(crate) struct Provider<'a> {
+    pub(crate) finder: &'a Finder,
+    pub(crate) target: &'a Target,
+    pub(crate) env: MarkerEnvironment,
+    pub(crate) roots: Vec<RootRequirement>,
+    pub(crate) constraints: HashMap<PackageName, Range>,
+    pub(crate) prerelease: Prerelease,
+    /// Packages whose requirement (or constraint) names a pre-release.
+    pub(crate) explicit_pre: BTreeSet<PackageName>,
+    pub(crate) resolution: Resolution,
+    pub(crate) direct: BTreeSet<PackageName>,
+    pub(crate) preferences: HashMap<PackageName, Version>,
+    cache: RefCell<HashMap<(PackageName, Version), Option<Declared>>>,
+    errors: RefCell<Vec<String>>,
+}
+
+impl<'a> Provider<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        finder: &'a Finder,
+        target: &'a Target,
+        roots: Vec<RootRequirement>,
+        constraints: HashMap<PackageName, Range>,
+        prerelease: Prerelease,
+        explicit_pre: BTreeSet<PackageName>,
+        resolution: Resolution,
+        preferences: HashMap<PackageName, Version>,
+    ) -> Self {
+        let direct = roots.iter().map(|r| r.requirement.name.clone()).collect();
+        Self {
+            finder,
+            target,
+            env: target.marker_environment(),
+            roots,
+            constraints,
+            prerelease,
+            explicit_pre,
+            resolution,
+            direct,
+            preferences,
+            cache: RefCell::default(),
+            errors: RefCell::default(),
+        }
+    }
+
+    /// The dependencies `name==version` declares (cached), `None` if its metadata is not usable.
+    pub(crate) fn declared(&self, name: &PackageName, version: &Version) -> Result<Option<Declared>, String> {
+        let key = (name.clone(), version.clone());
+        if let Some(found) = self.cache.borrow().get(&key) {
+            return Ok(found.clone());
+        }
+        let declared = match self.finder.metadata(name, version).map_err(|e| e.to_string())? {
+            None => None,
+            Some((meta, file)) => {
+                let requires_python = match &meta.metadata.requires_python {
+                    Some(text) => Some(text.parse::<VersionSpecifiers>().map_err(|e| {
+                        format!("{}: invalid Requires-Python {text:?}: {e}", file.path.display())
+                    })?),
+                    None => None,
+                };
+                let mut requirements = Vec::new();
+                for raw in &meta.dependencies {
+                    let mut requirement =
+                        lastmile_core::requirement::parse_requirement(&raw.text, &raw.location)
+                            .map_err(|e| e.to_string())?;
+                    // egg-info requires.txt sections carry the extra and marker outside the string.
+                    let extra_clause = raw.extra.as_ref().map(|extra| format!("extra == '{extra}'"));
+                    for clause in extra_clause.iter().chain(raw.marker.iter()) {
+                        let marker = clause
+                            .parse::<pep508_rs::MarkerTree>()
+                            .map_err(|e| format!("{}: invalid marker {clause:?}: {e}", raw.location))?;
+                        requirement.marker.and(marker);
+                    }
+                    requirements.push(requirement);
+                }
+                Some(Declared {
+                    requires_python,
+                    requirements,
+                    source: file.filename.clone(),
+                })
+            }
+        };
+        self.cache.borrow_mut().insert(key, declared.clone());
+        Ok(declared)
+    }
+
+    /// The dependencies of a selected package, for annotations: `(dependency, its extras)`.
+    pub(crate) fn edges_of(&self, pkg: &Pkg, version: &Version) -> Vec<(PackageName, Vec<ExtraName>)> {
+        let (name, extras): (&PackageName, Vec<ExtraName>) = match pkg {
+            Pkg::Name(name) => (name, Vec::new()),
+            Pkg::Extra(name, extra) => (name, vec![extra.clone()]),
+            _ => return Vec::new(),
+        };
+        let Ok(Some(declared)) = self.declared(name, version) else {
+            return Vec::new();
+        };
+        declared
+            .requirements
+            .iter()
+            .filter(|r| r.marker.evaluate(&self.env, &extras))
+            .map(|r| (r.name.clone(), r.extras.clone()))
+            .collect()
+    }
+
+    pub(crate) fn take_errors(&self) -> Vec<String> {
+        std::mem::take(&mut self.errors.borrow_mut())
+    }
+
+    fn range_of(&self, requirement: &Requirement) -> Range {
+        let range = match &requirement.version_or_url {
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => Range::from(specifiers.clone()),
+            _ => Range::full(),
+        };
+        match self.constraints.get(&requirement.name) {
+            Some(constraint) => range.intersection(constraint),
+            None => range,
+        }
+    }
+
+    fn add(&self, deps: &mut BTreeMap<Pkg, Range>, requirement: &Requirement) {
+        let range = self.range_of(requirement);
+        let mut put = |pkg: Pkg, range: Range| {
+            let merged = match deps.get(&pkg) {
+                Some(existing) => existing.intersection(&range),
+                None => range,
+            };
+            deps.insert(pkg, merged);
+        };
+        put(Pkg::Name(requirement.name.clone()), range.clone());
+        for extra in &requirement.extras {
+            put(Pkg::Extra(requirement.name.clone(), extra.clone()), range.clone());
+        }
+    }
+
+    fn allows_prerelease(&self, name: &PackageName, candidates: &[&Version]) -> bool {
+        let explicit = self.explicit_pre.contains(name);
+        let necessary = || candidates.iter().all(|v| v.any_prerelease());
+        match self.prerelease {
+            Prerelease::Allow => true,
+            Prerelease::Disallow => false,
+            Prerelease::Explicit => explicit,
+            Prerelease::IfNecessary => necessary(),
+            Prerelease::IfNecessaryOrExplicit => explicit || necessary(),
+        }
+    }
+
+    fn lowest(&self, name: &PackageName) -> bool {
+        match self.resolution {
+            Resolution::Highest => false,
+            Resolution::Lowest => true,
+            Resolution::LowestDirect => self.direct.contains(name),
+        }
+    }
+}
+
+impl DependencyProvider for Provider<'_> {
+    type P = Pkg;
+    type V = Version;
+    type VS = Range;
+    type M = String;
+    type Priority = (u8, u32, Reverse<usize>);
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Range,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        match package {
+            Pkg::Root | Pkg::Python => (3, 0, Reverse(0)),
+            Pkg::Extra(..) => (2, stats.conflict_count(), Reverse(0)),
+            Pkg::Name(name) => {
+                let count = self
+                    .finder
+                    .versions(name)
+                    .into_iter()
+                    .filter(|v| range.contains(v))
+                    .count();
+                (1, stats.conflict_count(), Reverse(count))
+            }
+        }
+    }
+
+    fn choose_version(&self, package: &Pkg, range: &Range) -> Result<Option<Version>, ProviderError> {
+        let name = match package {
+            Pkg::Root => return Ok(Some(Version::new([0]))),
+            Pkg::Python => {
+                let python = self.target.python_full_version();
+                return Ok(range.contains(&python).then_some(python));
+            }
+            Pkg::Name(name) | Pkg::Extra(name, _) => name,
+        };
+        let candidates: Vec<&Version> = self
+            .finder
+            .versions(name)
+            .into_iter()
+            .filter(|v| range.contains(v))
+            .collect();
+        let allow_pre = self.allows_prerelease(name, &candidates);
+        let mut usable = candidates
+            .into_iter()
+            .filter(|v| allow_pre || !v.any_prerelease());
+        // A pin from the existing output is kept while it still fits (pip-compile's behaviour).
+        if let Some(preferred) = self.preferences.get(name)
+            && range.contains(preferred)
+            && self.finder.versions(name).contains(&preferred)
+            && (allow_pre || !preferred.any_prerelease())
+        {
+            return Ok(Some(preferred.clone()));
+        }
+        let chosen = if self.lowest(name) {
+            usable.next()
+        } else {
+            usable.next_back()
+        };
+        Ok(chosen.cloned())
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Range, String>, ProviderError> {
+        let mut deps: BTreeMap<Pkg, Range> = BTreeMap::new();
+        match package {
+            Pkg::Root => {
+                for root in &self.roots {
+                    if root.requirement.marker.evaluate(&self.env, &[]) {
+                        self.add(&mut deps, &root.requirement);
+                    }
+                }
+            }
+            Pkg::Python => {}
+            Pkg::Name(name) | Pkg::Extra(name, _) => {
+                let declared = match self.declared(name, version) {
+                    Ok(Some(declared)) => declared,
+                    Ok(None) => {
+                        return Ok(Dependencies::Unavailable(
+                            "has no wheel for the target and no sdist with static metadata".into(),
+                        ));
+                    }
+                    Err(message) => {
+                        self.errors.borrow_mut().push(message.clone());
+                        return Ok(Dependencies::Unavailable(format!(
+                            "has unreadable metadata ({message})"
+                        )));
+                    }
+                };
+                if let Some(python) = &declared.requires_python {
+                    deps.insert(Pkg::Python, Range::from(python.clone()));
+                }
+                let extras: Vec<ExtraName> = match package {
+                    Pkg::Extra(name, extra) => {
+                        deps.insert(Pkg::Name(name.clone()), Range::singleton(version.clone()));
+                        vec![extra.clone()]
+                    }
+                    _ => Vec::new(),
+                };
+                for requirement in &declared.requirements {
+                    let active = requirement.marker.evaluate(&self.env, &extras);
+                    // An extra's package carries only the extra's own requirements.
+                    let base = !extras.is_empty() && requirement.marker.evaluate(&self.env, &[]);
+                    if active && !base && requirement.name != *name {
+                        self.add(&mut deps, requirement);
+                    } else if active && !base && requirement.name == *name {
+                        // `name[a]` asking for `name[b]`: the same version with the other extras.
+                        for extra in &requirement.extras {
+                            deps.insert(
+                                Pkg::Extra(name.clone(), extra.clone()),
+                                Range::singleton(version.clone()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Dependencies::Available(
+            deps.into_iter().collect::<DependencyConstraints<_, _>>(),
+        ))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ProviderError(pub(crate) String);
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Which versions of each package exist, for explanations.
+pub(crate) fn available(finder: &Finder, name: &PackageName) -> Vec<Version> {
+    finder.versions(name).into_iter().cloned().collect()
+}
+
+/// The selected packages as `name -> (version, extras)`.
+pub(crate) type Selection = BTreeMap<PackageName, (Version, BTreeSet<ExtraName>)>;
