@@ -128,26 +128,29 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
             // PubGrub's own bookkeeping ("no version other than the ones tried"): the range is all
             // versions except some that exist. It says nothing a person can act on.
             let complement = range.complement();
-            let excluded_only_existing = complement
-                .iter()
-                .all(|seg| matches!(seg, (Bound::Included(a), Bound::Included(b)) if a == b && existing.contains(a)));
+            let excluded_only_existing = complement != Range::empty()
+                && complement
+                    .iter()
+                    .all(|seg| matches!(seg, (Bound::Included(a), Bound::Included(b)) if a == b && existing.contains(a)));
             if !existing.is_empty() && excluded_only_existing {
                 return None;
             }
+            let matching: Vec<Version> = existing.iter().filter(|v| range.contains(v)).cloned().collect();
             if existing.is_empty() {
                 if provider.finder.knows(name) {
                     format!("{pkg} has no file the target ({}) can install", provider.target)
                 } else {
                     format!("{pkg} is not in the package sources")
                 }
-            } else {
-                let shown = if existing.iter().any(|v| range.contains(v)) {
-                    " (the matching ones are pre-releases, which are not allowed here; see --prerelease)"
-                } else {
-                    ""
-                };
+            } else if !matching.is_empty() && matching.iter().all(Version::any_prerelease) {
                 format!(
-                    "no version of {pkg} matches {}{shown}; the versions are {}",
+                    "the versions of {} are all pre-releases ({}), which are not allowed here (see --prerelease)",
+                    requirement_text(pkg, range),
+                    list(&matching)
+                )
+            } else {
+                format!(
+                    "no version of {pkg} matches {}; the versions are {}",
                     range_text(range),
                     list(&existing)
                 )

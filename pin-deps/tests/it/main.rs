@@ -1,1 +1,5 @@
-//! Integration tests: they run the `pin-deps` binary.
+//! Integration tests: they run the `pin-deps` binary against package folders built on the fly.
+
+mod conflicts;
+mod resolve;
+mod testenv;

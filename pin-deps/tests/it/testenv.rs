@@ -1,0 +1,236 @@
+//! A temporary folder with a package source (`dist/`) of small wheels and sdists written on the
+//! fly, and a runner for the `pin-deps` binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+pub(crate) struct TestEnv {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    pub(crate) fn success(self) -> Self {
+        assert_eq!(self.code, 0, "expected success, stderr:\n{}", self.stderr);
+        self
+    }
+
+    /// `name==version` lines of the output, extras included.
+    pub(crate) fn pins(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.trim_end_matches(" \\").to_owned())
+            .collect()
+    }
+}
+
+/// A wheel to write: `Wheel::new("a", "1.0").requires("b>=1")`.
+pub(crate) struct Wheel {
+    name: String,
+    version: String,
+    tag: String,
+    requires: Vec<String>,
+    requires_python: Option<String>,
+    extras: Vec<String>,
+}
+
+impl Wheel {
+    pub(crate) fn new(name: &str, version: &str) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            tag: "py3-none-any".into(),
+            requires: Vec::new(),
+            requires_python: None,
+            extras: Vec::new(),
+        }
+    }
+
+    pub(crate) fn requires(mut self, requirement: &str) -> Self {
+        self.requires.push(requirement.into());
+        self
+    }
+
+    pub(crate) fn requires_python(mut self, spec: &str) -> Self {
+        self.requires_python = Some(spec.into());
+        self
+    }
+
+    pub(crate) fn extra(mut self, extra: &str) -> Self {
+        self.extras.push(extra.into());
+        self
+    }
+
+    pub(crate) fn tag(mut self, tag: &str) -> Self {
+        self.tag = tag.into();
+        self
+    }
+
+    fn metadata(&self) -> String {
+        let mut text = format!(
+            "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+            self.name, self.version
+        );
+        if let Some(python) = &self.requires_python {
+            text.push_str(&format!("Requires-Python: {python}\n"));
+        }
+        for extra in &self.extras {
+            text.push_str(&format!("Provides-Extra: {extra}\n"));
+        }
+        for requirement in &self.requires {
+            text.push_str(&format!("Requires-Dist: {requirement}\n"));
+        }
+        text
+    }
+}
+
+fn record_hash(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+impl TestEnv {
+    pub(crate) fn new() -> Self {
+        let env = Self {
+            dir: tempfile::Builder::new()
+                .prefix("lastmile-pin-deps-")
+                .tempdir()
+                .unwrap(),
+        };
+        std::fs::create_dir_all(env.path("dist")).unwrap();
+        env
+    }
+
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub(crate) fn write(&self, rel: &str, contents: &str) -> &Self {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+        self
+    }
+
+    /// Write a wheel into `dist/`, byte-identical for the same description (fixed timestamps).
+    pub(crate) fn wheel(&self, wheel: Wheel) -> &Self {
+        let dist = wheel.name.replace('-', "_");
+        let info = format!("{dist}-{}.dist-info", wheel.version);
+        let files: Vec<(String, Vec<u8>)> = vec![
+            (
+                format!("{dist}/__init__.py"),
+                format!("__version__ = \"{}\"\n", wheel.version).into_bytes(),
+            ),
+            (format!("{info}/METADATA"), wheel.metadata().into_bytes()),
+            (
+                format!("{info}/WHEEL"),
+                format!(
+                    "Wheel-Version: 1.0\nGenerator: lastmile-tests\nRoot-Is-Purelib: true\nTag: {}\n",
+                    wheel.tag
+                )
+                .into_bytes(),
+            ),
+        ];
+        let mut record = String::new();
+        for (name, data) in &files {
+            record.push_str(&format!("{name},{},{}\n", record_hash(data), data.len()));
+        }
+        record.push_str(&format!("{info}/RECORD,,\n"));
+        let path = self.path(&format!("dist/{dist}-{}-{}.whl", wheel.version, wheel.tag));
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
+        for (name, data) in files
+            .iter()
+            .chain(std::iter::once(&(format!("{info}/RECORD"), record.into_bytes())))
+        {
+            zip.start_file(name.as_str(), options).unwrap();
+            zip.write_all(data).unwrap();
+        }
+        zip.finish().unwrap();
+        self
+    }
+
+    /// Write an sdist whose PKG-INFO has the given metadata version (2.2+ is static).
+    pub(crate) fn sdist(
+        &self,
+        name: &str,
+        version: &str,
+        metadata_version: &str,
+        requires: &[&str],
+    ) -> &Self {
+        let mut pkg_info =
+            format!("Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n");
+        for r in requires {
+            pkg_info.push_str(&format!("Requires-Dist: {r}\n"));
+        }
+        let path = self.path(&format!("dist/{name}-{version}.tar.gz"));
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            std::fs::File::create(path).unwrap(),
+            flate2::Compression::default(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(pkg_info.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("{name}-{version}/PKG-INFO"),
+                pkg_info.as_bytes(),
+            )
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+        self
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        run_in(self.dir.path(), args, None)
+    }
+
+    /// Run with `-f dist --no-index --no-header` and the requirements given on stdin.
+    pub(crate) fn pin(&self, requirements: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["-", "-f", "dist", "--no-index", "--no-header"];
+        args.extend_from_slice(extra);
+        run_in(self.dir.path(), &args, Some(requirements))
+    }
+}
+
+pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pin-deps"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pin-deps runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
