@@ -13,6 +13,7 @@ pub mod fs;
 pub mod graph;
 pub mod input;
 pub mod location;
+pub mod lock;
 pub mod logging;
 pub mod metadata;
 pub mod project;

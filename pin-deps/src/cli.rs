@@ -23,9 +23,19 @@ Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained
 #[derive(Debug, Parser)]
 #[command(name = "pin-deps", version, after_help = EXAMPLES)]
 pub struct Cli {
-    /// requirements.in-style files (`-` for stdin).
+    /// requirements.in-style files (`-` for stdin), or project files (pyproject.toml, setup.cfg,
+    /// setup.py) whose dependencies are pinned.
     #[arg(value_name = "REQUIREMENTS")]
     pub inputs: Vec<PathBuf>,
+    /// With a project file: also pin the dependencies of this extra (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub extra: Vec<String>,
+    /// With a project file: pin the dependencies of every extra.
+    #[arg(long, conflicts_with = "extra")]
+    pub all_extras: bool,
+    /// txt: pip-compile's requirements format; json: a lastmile.lock/v1 document with every file.
+    #[arg(long, value_enum, default_value_t = Format::Txt)]
+    pub format: Format,
     /// Pin the leaves of a lastmile.graph/v1 document (`-` for stdin).
     #[arg(long, value_name = "GRAPH")]
     pub from_graph: Option<PathBuf>,
@@ -103,6 +113,12 @@ pub enum Prerelease {
     Explicit,
     /// Explicit, or when necessary (pip's behaviour).
     IfNecessaryOrExplicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Txt,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -33,6 +33,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let mut files = RequirementsFile::default();
     let mut roots = Vec::new();
     for input in &cli.inputs {
+        if is_project_file(input) {
+            roots.extend(project_roots(input, &cli)?);
+            continue;
+        }
         let file = if input == Path::new("-") {
             let text = lastmile_core::input::read_stdin().context("reading requirements from stdin")?;
             RequirementsFile::parse(&text, lastmile_core::input::STDIN_NAME)?
@@ -43,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             roots.push(RootRequirement {
                 requirement: r.requirement.clone(),
                 origin: r.location.to_string(),
-                file: r.file.clone(),
+                via: format!("-r {}", r.file),
             });
         }
         merge(&mut files, file);
@@ -85,7 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 root.origin,
                 root.requirement.name
             );
-            passthrough.push((root.requirement.to_string(), format!("-r {}", root.file)));
+            passthrough.push((root.requirement.to_string(), root.via.clone()));
             false
         }
         _ => true,
@@ -197,7 +201,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         target: &target,
         command,
     };
-    let text = output::write(&pinned, &cli)?;
+    let text = match cli.format {
+        cli::Format::Txt => output::write(&pinned, &cli)?,
+        cli::Format::Json => {
+            let requirements = provider.roots.iter().map(|r| r.requirement.to_string()).collect();
+            let deps = dependencies(&provider, &solution);
+            lastmile_core::document::to_string(&output::lock(&pinned, requirements, &deps, &cli)?)
+        }
+    };
     match &cli.output {
         Some(path) => lastmile_core::fs::write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?,
@@ -208,6 +219,68 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+fn is_project_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| lastmile_core::project::PROJECT_FILES.contains(&n))
+}
+
+/// The dependencies a project declares (those of the requested extras too), read by core the
+/// way depgraph reads them. Annotated `# via NAME (FILE)` as pip-compile does.
+fn project_roots(path: &Path, cli: &Cli) -> anyhow::Result<Vec<RootRequirement>> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let options = lastmile_core::project::ReadOptions::default();
+    let project = match lastmile_core::project::read_project(dir, &options)? {
+        Ok(project) => project,
+        Err(warnings) => bail!("{}: {}", path.display(), warnings.join("; ")),
+    };
+    for warning in &project.warnings {
+        tracing::warn!("{warning}");
+    }
+    for extra in &cli.extra {
+        let wanted =
+            pep508_rs::ExtraName::from_str(extra).map_err(|e| anyhow::anyhow!("--extra {extra:?}: {e}"))?;
+        if !project
+            .extras
+            .iter()
+            .any(|e| pep508_rs::ExtraName::from_str(e).is_ok_and(|e| e == wanted))
+        {
+            bail!(
+                "--extra {extra}: {} has no such extra (it has: {})",
+                project.name,
+                project.extras.join(", ")
+            );
+        }
+    }
+    let wanted = |extra: &str| {
+        cli.all_extras
+            || cli
+                .extra
+                .iter()
+                .any(|e| pep508_rs::ExtraName::from_str(e).ok() == pep508_rs::ExtraName::from_str(extra).ok())
+    };
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut roots = Vec::new();
+    for raw in &project.dependencies {
+        if raw.extra.as_deref().is_some_and(|e| !wanted(e)) {
+            continue;
+        }
+        let requirement = lastmile_core::requirement::parse_requirement(&raw.text, &raw.location)?;
+        roots.push(RootRequirement {
+            requirement,
+            origin: raw.location.to_string(),
+            via: format!("{} ({file})", project.name),
+        });
+    }
+    Ok(roots)
 }
 
 fn merge(into: &mut RequirementsFile, file: RequirementsFile) {
@@ -248,10 +321,28 @@ fn graph_roots(path: &Path, packages: &[String]) -> anyhow::Result<Vec<RootRequi
             Ok(RootRequirement {
                 requirement: Requirement::from_str(n.as_ref())?,
                 origin: format!("{name} (leaf {n})"),
-                file: name.clone(),
+                via: format!("-r {name}"),
             })
         })
         .collect()
+}
+
+/// What each selected package depends on in the resolution (its extras' dependencies included).
+fn dependencies(
+    provider: &Provider,
+    solution: &pubgrub::SelectedDependencies<Pkg, Version>,
+) -> BTreeMap<PackageName, BTreeSet<PackageName>> {
+    let mut out: BTreeMap<PackageName, BTreeSet<PackageName>> = BTreeMap::new();
+    for (pkg, version) in solution.iter() {
+        let Some(parent) = pkg.name() else { continue };
+        let entry = out.entry(parent.clone()).or_default();
+        for (child, _) in provider.edges_of(pkg, version) {
+            if &child != parent && solution.get(&Pkg::Name(child.clone())).is_some() {
+                entry.insert(child);
+            }
+        }
+    }
+    out
 }
 
 /// Who asked for each selected package: parents, `-r FILE` for the roots, `-c FILE` for constraints.
@@ -265,7 +356,7 @@ fn annotations(
         if root.requirement.marker.evaluate(&provider.env, &[]) {
             via.entry(root.requirement.name.clone())
                 .or_default()
-                .insert(format!("-r {}", root.file));
+                .insert(root.via.clone());
         }
     }
     for constraint in &files.constraints {

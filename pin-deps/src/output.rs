@@ -83,7 +83,7 @@ fn annotate(out: &mut String, via: Option<&BTreeSet<String>>) {
     let Some(via) = via.filter(|v| !v.is_empty()) else {
         return;
     };
-    // pip-compile's order: -r and -c files first, then packages.
+    // pip-compile's order: -r and -c files first, then projects and packages.
     let mut sorted: Vec<&String> = via.iter().filter(|v| v.starts_with('-')).collect();
     sorted.extend(via.iter().filter(|v| !v.starts_with('-')));
     if let [only] = sorted.as_slice() {
@@ -139,6 +139,53 @@ pub(crate) fn redact(text: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://****{}", &text[..scheme], &text[at..]),
         _ => text.to_owned(),
     }
+}
+
+/// The resolution as a `lastmile.lock/v1` document, with every file of every pinned version.
+pub(crate) fn lock(
+    pinned: &Pinned,
+    requirements: Vec<String>,
+    dependencies: &BTreeMap<PackageName, BTreeSet<PackageName>>,
+    cli: &Cli,
+) -> Result<lastmile_core::lock::LockDocument, InputError> {
+    use lastmile_core::lock::{LockDocument, LockTarget, LockedFile, LockedPackage, SCHEMA};
+    let mut packages = Vec::new();
+    for (name, (version, extras)) in pinned.selection {
+        if !cli.allow_unsafe && UNSAFE.contains(&name.as_ref()) {
+            continue;
+        }
+        let mut files = Vec::new();
+        for file in pinned.finder.files(name, version) {
+            let absolute = file.path.canonicalize().unwrap_or_else(|_| file.path.clone());
+            files.push(LockedFile {
+                filename: file.filename.clone(),
+                url: format!("file://{}", absolute.display()),
+                sha256: file.sha256()?,
+                size: file.size(),
+                upload_time: None,
+                installable: file.installable(),
+            });
+        }
+        packages.push(LockedPackage {
+            name: name.clone(),
+            version: version.to_string(),
+            extras: extras.iter().cloned().collect(),
+            dependencies: dependencies
+                .get(name)
+                .map(|d| d.iter().cloned().collect())
+                .unwrap_or_default(),
+            files,
+        });
+    }
+    Ok(LockDocument {
+        schema: SCHEMA.to_owned(),
+        target: LockTarget {
+            python: cli.python_version.clone(),
+            platform: cli.python_platform.clone(),
+        },
+        requirements,
+        packages,
+    })
 }
 
 #[cfg(test)]

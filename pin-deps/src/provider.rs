@@ -53,8 +53,8 @@ pub(crate) struct RootRequirement {
     pub(crate) requirement: Requirement,
     /// `requirements.in:3`, or `graph.json (leaf)`.
     pub(crate) origin: String,
-    /// The file, for `# via -r FILE`.
-    pub(crate) file: String,
+    /// How the output annotates it: `-r requirements.in`, or `katportal (pyproject.toml)`.
+    pub(crate) via: String,
 }
 
 /// A package's dependencies at one version, as the target sees them.
