@@ -26,6 +26,10 @@ pub struct DistFile {
     /// `Some(rank)` for a wheel the target can install (lower is better), `None` for one it
     /// cannot; sdists have no rank.
     pub kind: FileKind,
+    /// Yanked from its index (PEP 592), with the reason given (possibly empty).
+    pub yanked: Option<String>,
+    /// False when the index says the file's `Requires-Python` excludes the target.
+    pub python_ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +41,7 @@ pub enum FileKind {
 impl DistFile {
     /// Whether the target can install this file (a compatible wheel, or an sdist).
     pub fn installable(&self) -> bool {
-        !matches!(self.kind, FileKind::Wheel { rank: None })
+        self.python_ok && !matches!(self.kind, FileKind::Wheel { rank: None })
     }
 
     /// The sha256 of the file, hex-encoded.
@@ -92,59 +96,133 @@ impl Finder {
                 let entry = entry
                     .map_err(|e| InputError::new(Location::file(dir.display().to_string()), e.to_string()))?;
                 let filename = entry.file_name().to_string_lossy().into_owned();
-                let path = entry.path();
-                let file = if filename.ends_with(".whl") {
-                    let Ok(wheel) = WheelName::from_str(&filename) else {
-                        continue;
-                    };
-                    let rank = target.wheel_rank(&wheel);
-                    DistFile {
-                        filename,
-                        path,
-                        name: wheel.name,
-                        version: wheel.version,
-                        kind: FileKind::Wheel { rank },
-                    }
-                } else if let Some((name, version)) = parse_sdist_name(&filename) {
-                    DistFile {
-                        filename,
-                        path,
-                        name,
-                        version,
-                        kind: FileKind::Sdist,
-                    }
-                } else {
-                    continue;
-                };
-                finder
-                    .packages
-                    .entry(file.name.clone())
-                    .or_default()
-                    .entry(file.version.clone())
-                    .or_default()
-                    .push(file);
+                if let Some(file) = dist_file(filename, entry.path(), target) {
+                    finder.add(file);
+                }
             }
         }
-        for versions in finder.packages.values_mut() {
+        finder.sort();
+        Ok(finder)
+    }
+
+    fn add(&mut self, file: DistFile) {
+        self.packages
+            .entry(file.name.clone())
+            .or_default()
+            .entry(file.version.clone())
+            .or_default()
+            .push(file);
+    }
+
+    /// Add the files of a PEP 503 simple index kept in a folder (`--index-url file:///...`):
+    /// one `NAME/index.html` project page a package, links relative to the page.
+    pub fn add_file_index(&mut self, root: &Path, target: &Target) -> Result<(), InputError> {
+        let entries = std::fs::read_dir(root).map_err(|e| {
+            InputError::new(
+                Location::file(root.display().to_string()),
+                format!("cannot read index folder: {e}"),
+            )
+        })?;
+        let mut pages: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("index.html"))
+            .filter(|p| p.is_file())
+            .collect();
+        pages.sort();
+        for page in pages {
+            let location = Location::file(page.display().to_string());
+            let html = std::fs::read_to_string(&page)
+                .map_err(|e| InputError::new(location.clone(), format!("cannot read: {e}")))?;
+            let base = page.parent().unwrap_or(root);
+            for link in crate::simple_index::parse_project_page(&html, &location)? {
+                let path = match link.href.strip_prefix("file://") {
+                    Some(absolute) => PathBuf::from(absolute),
+                    None if link.href.contains("://") => {
+                        return Err(InputError::new(
+                            location,
+                            format!("{}: only local files are supported in a file index", link.href),
+                        ));
+                    }
+                    None => base.join(&link.href),
+                };
+                let Some(mut file) = dist_file(link.filename.clone(), path, target) else {
+                    continue;
+                };
+                file.yanked = link.yanked.clone();
+                if let Some(spec) = &link.requires_python {
+                    let specifiers = spec.parse::<pep440_rs::VersionSpecifiers>().map_err(|e| {
+                        InputError::new(
+                            location.clone(),
+                            format!("{}: invalid data-requires-python {spec:?}: {e}", link.filename),
+                        )
+                    })?;
+                    file.python_ok = specifiers.contains(&target.python_full_version());
+                }
+                self.add(file);
+            }
+        }
+        self.sort();
+        Ok(())
+    }
+
+    fn sort(&mut self) {
+        for versions in self.packages.values_mut() {
             for files in versions.values_mut() {
                 files.sort_by(|a, b| a.filename.cmp(&b.filename));
                 files.dedup_by(|a, b| a.filename == b.filename);
             }
         }
-        Ok(finder)
     }
 
-    /// The versions of a package that have at least one file the target can install.
-    pub fn versions(&self, name: &PackageName) -> Vec<&Version> {
+    /// The versions of a package that have at least one file the target can install and that is
+    /// not yanked. A yanked version is a candidate only when `exact` names it (PEP 592: an exact
+    /// pin may still select it).
+    pub fn versions_allowing(&self, name: &PackageName, exact: Option<&Version>) -> Vec<&Version> {
         self.packages
             .get(name)
-            .map(|v| {
-                v.iter()
-                    .filter(|(_, files)| files.iter().any(DistFile::installable))
+            .map(|versions| {
+                versions
+                    .iter()
+                    .filter(|(version, files)| {
+                        files
+                            .iter()
+                            .any(|f| f.installable() && (f.yanked.is_none() || exact == Some(*version)))
+                    })
                     .map(|(v, _)| v)
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The versions of a package with an installable file that is not yanked.
+    pub fn versions(&self, name: &PackageName) -> Vec<&Version> {
+        self.versions_allowing(name, None)
+    }
+
+    /// Versions whose installable files are all yanked.
+    pub fn yanked_versions(&self, name: &PackageName) -> Vec<&Version> {
+        self.packages
+            .get(name)
+            .map(|versions| {
+                versions
+                    .keys()
+                    .filter(|v| self.yanked(name, v).is_some())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Why a version was yanked, when every installable file of it is.
+    pub fn yanked(&self, name: &PackageName, version: &Version) -> Option<&str> {
+        let files: Vec<&DistFile> = self
+            .files(name, version)
+            .iter()
+            .filter(|f| f.installable())
+            .collect();
+        if files.is_empty() || files.iter().any(|f| f.yanked.is_none()) {
+            return None;
+        }
+        files[0].yanked.as_deref()
     }
 
     /// Every file of a version.
@@ -169,6 +247,7 @@ impl Finder {
         let files = self.files(name, version);
         let best_wheel = files
             .iter()
+            .filter(|f| f.python_ok)
             .filter_map(|f| match f.kind {
                 FileKind::Wheel { rank: Some(rank) } => Some((rank, f)),
                 _ => None,
@@ -185,6 +264,27 @@ impl Finder {
         }
         Ok(None)
     }
+}
+
+/// Recognise a distribution file by its name.
+fn dist_file(filename: String, path: PathBuf, target: &Target) -> Option<DistFile> {
+    let (name, version, kind) = if filename.ends_with(".whl") {
+        let wheel = WheelName::from_str(&filename).ok()?;
+        let rank = target.wheel_rank(&wheel);
+        (wheel.name, wheel.version, FileKind::Wheel { rank })
+    } else {
+        let (name, version) = parse_sdist_name(&filename)?;
+        (name, version, FileKind::Sdist)
+    };
+    Some(DistFile {
+        filename,
+        path,
+        name,
+        version,
+        kind,
+        yanked: None,
+        python_ok: true,
+    })
 }
 
 /// The folder path of a `--find-links` value (a path or a `file://` URL).

@@ -20,6 +20,7 @@ pub mod project;
 pub mod requirement;
 pub mod requirements_file;
 pub mod requirements_txt;
+pub mod simple_index;
 pub mod target;
 pub mod wheel_name;
 

@@ -45,7 +45,13 @@ pub struct Cli {
     /// A folder of wheels and sdists (repeatable).
     #[arg(short = 'f', long, value_name = "DIR")]
     pub find_links: Vec<String>,
-    /// Use only --find-links (the public index is not supported until pin-deps part 2).
+    /// A PEP 503 simple index; `file:///PATH` folders for now (HTTP indexes come in part 2).
+    #[arg(short = 'i', long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Another simple index, merged with the first (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+    /// Ignore all indexes and use only --find-links.
     #[arg(long)]
     pub no_index: bool,
     /// CPython version of the target.

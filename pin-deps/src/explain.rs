@@ -136,7 +136,20 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
                 return None;
             }
             let matching: Vec<Version> = existing.iter().filter(|v| range.contains(v)).cloned().collect();
-            if existing.is_empty() {
+            let yanked: Vec<Version> = provider
+                .finder
+                .yanked_versions(name)
+                .into_iter()
+                .filter(|v| range.contains(v))
+                .cloned()
+                .collect();
+            if matching.is_empty() && !yanked.is_empty() {
+                format!(
+                    "the versions of {} are yanked ({}); a yanked version is used only when pinned exactly (==)",
+                    requirement_text(pkg, range),
+                    list(&yanked)
+                )
+            } else if existing.is_empty() {
                 if provider.finder.knows(name) {
                     format!("{pkg} has no file the target ({}) can install", provider.target)
                 } else {

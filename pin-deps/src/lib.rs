@@ -58,10 +58,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if roots.is_empty() {
         bail!("nothing to pin: name requirements files or --from-graph (see --help)");
     }
-    if files.index_url.is_some() || !files.extra_index_urls.is_empty() {
-        bail!(
-            "package indexes over HTTP are not supported yet (pin-deps part 2); use --find-links and --no-index"
-        );
+    let no_index = cli.no_index || files.no_index;
+    let mut indexes: Vec<PathBuf> = Vec::new();
+    if !no_index {
+        let first = cli.index_url.iter().chain(&files.index_url).take(1);
+        for url in first.chain(&cli.extra_index_url).chain(&files.extra_index_urls) {
+            match url.strip_prefix("file://") {
+                Some(path) => indexes.push(PathBuf::from(path)),
+                None => bail!(
+                    "index {}: package indexes over HTTP are not supported yet (pin-deps part 2); use a file:// index or --find-links",
+                    output::redact(url)
+                ),
+            }
+        }
     }
     let mut dirs: Vec<PathBuf> = Vec::new();
     for value in cli.find_links.iter().chain(&files.find_links) {
@@ -73,12 +82,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             ),
         }
     }
-    if dirs.is_empty() {
+    if dirs.is_empty() && indexes.is_empty() {
         bail!(
-            "no package source: give --find-links DIR (the public index is not supported until pin-deps part 2)"
+            "no package source: give --find-links DIR or --index-url file:///DIR (the public index is not supported until pin-deps part 2)"
         );
     }
-    let finder = Finder::scan(&dirs, &target)?;
+    let mut finder = Finder::scan(&dirs, &target)?;
+    for index in &indexes {
+        finder.add_file_index(index, &target)?;
+    }
 
     // Direct references are passed through as written and reported; they are not resolved.
     let mut passthrough = Vec::new();
@@ -133,12 +145,29 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             explicit_pre.insert(requirement.name.clone());
         }
     }
+    // PEP 592: a yanked version is chosen only when a requirement pins it exactly.
+    let mut exact: HashMap<PackageName, Version> = HashMap::new();
+    for requirement in roots
+        .iter()
+        .map(|r| &r.requirement)
+        .chain(files.constraints.iter().map(|c| &c.requirement))
+    {
+        if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url
+            && let [only] = specifiers.iter().collect::<Vec<_>>().as_slice()
+            && matches!(
+                only.operator(),
+                pep508_rs::pep440_rs::Operator::Equal | pep508_rs::pep440_rs::Operator::ExactEqual
+            )
+        {
+            exact.insert(requirement.name.clone(), only.version().clone());
+        }
+    }
     let prerelease = if files.pre {
         cli::Prerelease::Allow
     } else {
         cli.prerelease
     };
-    let provider = Provider::new(
+    let mut provider = Provider::new(
         &finder,
         &target,
         roots,
@@ -148,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         cli.resolution,
         preferences,
     );
+    provider.exact = exact;
 
     let solution = match pubgrub::resolve(&provider, Pkg::Root, Version::new([0])) {
         Ok(solution) => solution,
@@ -188,6 +218,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     .insert(extra.clone());
             }
             _ => {}
+        }
+    }
+    for (name, (version, _)) in &selection {
+        if let Some(reason) = finder.yanked(name, version) {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            };
+            tracing::warn!(
+                "{name}=={version} is yanked{reason}; it is pinned because a requirement names it exactly"
+            );
         }
     }
     let via = annotations(&provider, &solution, &files);

@@ -78,6 +78,8 @@ pub(crate) struct Provider<'a> {
     pub(crate) resolution: Resolution,
     pub(crate) direct: BTreeSet<PackageName>,
     pub(crate) preferences: HashMap<PackageName, Version>,
+    /// Exact `==` pins, which may select a yanked version.
+    pub(crate) exact: HashMap<PackageName, Version>,
     cache: RefCell<HashMap<(PackageName, Version), Option<Declared>>>,
     errors: RefCell<Vec<String>>,
 }
@@ -106,6 +108,7 @@ impl<'a> Provider<'a> {
             resolution,
             direct,
             preferences,
+            exact: HashMap::new(),
             cache: RefCell::default(),
             errors: RefCell::default(),
         }
@@ -200,6 +203,10 @@ impl<'a> Provider<'a> {
         }
     }
 
+    fn candidates(&self, name: &PackageName) -> Vec<&'a Version> {
+        self.finder.versions_allowing(name, self.exact.get(name))
+    }
+
     fn allows_prerelease(&self, name: &PackageName, candidates: &[&Version]) -> bool {
         let explicit = self.explicit_pre.contains(name);
         let necessary = || candidates.iter().all(|v| v.any_prerelease());
@@ -240,8 +247,7 @@ impl DependencyProvider for Provider<'_> {
             Pkg::Extra(..) => (2, stats.conflict_count(), Reverse(0)),
             Pkg::Name(name) => {
                 let count = self
-                    .finder
-                    .versions(name)
+                    .candidates(name)
                     .into_iter()
                     .filter(|v| range.contains(v))
                     .count();
@@ -260,8 +266,7 @@ impl DependencyProvider for Provider<'_> {
             Pkg::Name(name) | Pkg::Extra(name, _) => name,
         };
         let candidates: Vec<&Version> = self
-            .finder
-            .versions(name)
+            .candidates(name)
             .into_iter()
             .filter(|v| range.contains(v))
             .collect();
@@ -272,7 +277,7 @@ impl DependencyProvider for Provider<'_> {
         // A pin from the existing output is kept while it still fits (pip-compile's behaviour).
         if let Some(preferred) = self.preferences.get(name)
             && range.contains(preferred)
-            && self.finder.versions(name).contains(&preferred)
+            && self.candidates(name).contains(&preferred)
             && (allow_pre || !preferred.any_prerelease())
         {
             return Ok(Some(preferred.clone()));

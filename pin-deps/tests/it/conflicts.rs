@@ -85,7 +85,7 @@ fn no_package_source_and_http_indexes_are_refused_clearly() {
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "pin-deps: no package source: give --find-links DIR (the public index is not supported until pin-deps part 2)\n"
+        "pin-deps: no package source: give --find-links DIR or --index-url file:///DIR (the public index is not supported until pin-deps part 2)\n"
     );
     let out = env.run(&["indexed.in", "-f", "dist"]);
     assert_eq!(out.code, 2);

@@ -234,3 +234,12 @@ pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
+
+impl TestEnv {
+    /// Run with the given source options, `--no-header --no-hashes`, and requirements on stdin.
+    pub(crate) fn run_pin(&self, sources: &[&str], requirements: &str) -> Output {
+        let mut args = vec!["-", "--no-header", "--no-hashes"];
+        args.extend_from_slice(sources);
+        run_in(self.dir.path(), &args, Some(requirements))
+    }
+}
