@@ -60,6 +60,10 @@ pub struct Cli {
     /// Platform of the target: ARCH-manylinux_X_Y (the glibc version) or ARCH-linux.
     #[arg(long, default_value = "x86_64-manylinux_2_36", value_name = "PLATFORM")]
     pub python_platform: String,
+    /// Read the target (Python version, glibc, architecture) from a base root filesystem folder,
+    /// as bake-image will, instead of --python-version/--python-platform.
+    #[arg(long, value_name = "BASE", conflicts_with_all = ["python_version", "python_platform"])]
+    pub target_rootfs: Option<PathBuf>,
     /// Which versions to prefer.
     #[arg(long, value_enum, default_value_t = Resolution::Highest)]
     pub resolution: Resolution,

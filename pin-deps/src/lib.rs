@@ -28,7 +28,11 @@ use crate::provider::{Pkg, Provider, Range, RootRequirement, Selection};
 /// Run `pin-deps`.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     lastmile_core::logging::init("pin-deps", cli.verbose, cli.quiet);
-    let target = Target::new(&cli.python_version, &cli.python_platform)?;
+    let target = match &cli.target_rootfs {
+        Some(root) => Target::from_rootfs(root)?,
+        None => Target::new(&cli.python_version, &cli.python_platform)?,
+    };
+    tracing::info!("resolving for {target}");
 
     let mut files = RequirementsFile::default();
     let mut roots = Vec::new();

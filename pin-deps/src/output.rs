@@ -180,8 +180,8 @@ pub(crate) fn lock(
     Ok(LockDocument {
         schema: SCHEMA.to_owned(),
         target: LockTarget {
-            python: cli.python_version.clone(),
-            platform: cli.python_platform.clone(),
+            python: pinned.target.python_option(),
+            platform: pinned.target.platform_option(),
         },
         requirements,
         packages,

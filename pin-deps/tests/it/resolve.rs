@@ -296,3 +296,83 @@ fn output_is_deterministic() {
         assert_eq!(env.pin("app\n", &[]).success().stdout, first);
     }
 }
+
+#[test]
+fn pip_installs_the_output_with_require_hashes() {
+    let env = diamond();
+    env.wheel(
+        Wheel::new("tool", "1.0")
+            .extra("cli")
+            .requires("left; extra == 'cli'"),
+    );
+    env.write("requirements.in", "app\ntool[cli]\n");
+    env.run(&["requirements.in", "-f", "dist", "-o", "pinned.txt"])
+        .success();
+    let venv = env.path("venv");
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pip = std::process::Command::new(venv.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--find-links",
+        ])
+        .arg(env.path("dist"))
+        .args(["--require-hashes", "-r"])
+        .arg(env.path("pinned.txt"))
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "pip refused the output:\n{}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    let freeze = std::process::Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "freeze"])
+        .output()
+        .unwrap();
+    let mut installed: Vec<String> = String::from_utf8(freeze.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    installed.sort();
+    assert_eq!(
+        installed,
+        ["app==1.0", "base==2.0", "left==1.0", "right==1.0", "tool==1.0"]
+    );
+}
+
+#[test]
+fn the_target_can_be_read_from_a_base_rootfs() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("svc", "1.0").requires("backport; python_version < '3.12'"))
+        .wheel(Wheel::new("backport", "1.0"))
+        .wheel(Wheel::new("fast", "1.0").tag("cp312-cp312-manylinux_2_38_x86_64"))
+        .wheel(Wheel::new("fast", "0.9").tag("cp312-cp312-manylinux_2_17_x86_64"))
+        .write("base/usr/lib/python3.12/os.py", "")
+        .write(
+            "base/lib/x86_64-linux-gnu/libc.so.6",
+            "GNU C Library stable release version 2.37.\n",
+        );
+    let out = env
+        .pin("svc\nfast\n", &["--target-rootfs", "base", "--no-hashes"])
+        .success();
+    // Python 3.12 (no backport), glibc 2.37 (the 2_38 wheel does not fit).
+    assert_eq!(out.pins(), ["fast==0.9", "svc==1.0"]);
+    let bad = env.pin("svc\n", &["--target-rootfs", "dist"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.starts_with("pin-deps: dist: not a root filesystem"),
+        "{}",
+        bad.stderr
+    );
+}
