@@ -33,7 +33,8 @@ pub struct Cli {
     /// With a project file: pin the dependencies of every extra.
     #[arg(long, conflicts_with = "extra")]
     pub all_extras: bool,
-    /// txt: pip-compile's requirements format; json: a lastmile.lock/v1 document with every file.
+    /// txt: pip-compile's requirements format; json: a lastmile.lock/v1 document with every file;
+    /// pylock: a PEP 751 pylock.toml.
     #[arg(long, value_enum, default_value_t = Format::Txt)]
     pub format: Format,
     /// Pin the leaves of a lastmile.graph/v1 document (`-` for stdin).
@@ -129,6 +130,7 @@ pub enum Prerelease {
 pub enum Format {
     Txt,
     Json,
+    Pylock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

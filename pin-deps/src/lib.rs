@@ -6,6 +6,7 @@ pub mod cli;
 mod explain;
 mod output;
 mod provider;
+mod pylock;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -249,10 +250,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     };
     let text = match cli.format {
         cli::Format::Txt => output::write(&pinned, &cli)?,
-        cli::Format::Json => {
+        cli::Format::Json | cli::Format::Pylock => {
             let requirements = provider.roots.iter().map(|r| r.requirement.to_string()).collect();
             let deps = dependencies(&provider, &solution);
-            lastmile_core::document::to_string(&output::lock(&pinned, requirements, &deps, &cli)?)
+            let lock = output::lock(&pinned, requirements, &deps, &cli)?;
+            if cli.format == cli::Format::Json {
+                lastmile_core::document::to_string(&lock)
+            } else {
+                crate::pylock::to_toml(&lock, &target)
+            }
         }
     };
     match &cli.output {

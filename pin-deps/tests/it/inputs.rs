@@ -155,3 +155,41 @@ fn json_lock_lists_every_file_and_matches_its_schema() {
     assert_eq!(files[0]["sha256"], format!("{digest:x}"));
     assert!(files[0]["url"].as_str().unwrap().starts_with("file:///"));
 }
+
+#[test]
+fn pylock_toml_per_pep_751() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("app", "1.0").requires("base"))
+        .wheel(Wheel::new("base", "2.0"))
+        .sdist("base", "2.0", "2.2", &[]);
+    let out = env.pin("app\n", &["--format", "pylock"]).success();
+    env.write("pylock.toml", &out.stdout);
+    // Read it back with Python's own TOML parser and check the PEP 751 shape and the hashes.
+    let check = r#"
+import hashlib, sys, tomllib, urllib.parse
+doc = tomllib.load(open("pylock.toml", "rb"))
+assert doc["lock-version"] == "1.0" and doc["created-by"] == "pin-deps", doc
+names = [(p["name"], p["version"]) for p in doc["packages"]]
+assert names == [("app", "1.0"), ("base", "2.0")], names
+assert doc["packages"][0]["dependencies"] == [{"name": "base"}]
+base = doc["packages"][1]
+files = base["wheels"] + [base["sdist"]]
+for f in files:
+    data = open(urllib.parse.urlparse(f["url"]).path, "rb").read()
+    assert hashlib.sha256(data).hexdigest() == f["hashes"]["sha256"] and len(data) == f["size"], f
+print(len(files))
+"#;
+    let python = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(check)
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&python.stderr),
+        out.stdout
+    );
+    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), "2");
+}
