@@ -61,6 +61,11 @@ pub struct Cli {
     /// Platform of the target: ARCH-manylinux_X_Y (the glibc version) or ARCH-linux.
     #[arg(long, default_value = "x86_64-manylinux_2_36", value_name = "PLATFORM")]
     pub python_platform: String,
+    /// Build the metadata of sdists whose metadata is dynamic with their PEP 517 backend, run by
+    /// PYTHON (default python3; the backend must be importable by it). Without it such sdists are
+    /// skipped with a warning.
+    #[arg(long, value_name = "PYTHON", num_args = 0..=1, default_missing_value = "python3")]
+    pub build_sdists: Option<String>,
     /// Read the target (Python version, glibc, architecture) from a base root filesystem folder,
     /// as bake-image will, instead of --python-version/--python-platform.
     #[arg(long, value_name = "BASE", conflicts_with_all = ["python_version", "python_platform"])]

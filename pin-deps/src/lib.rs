@@ -7,6 +7,7 @@ mod explain;
 mod output;
 mod provider;
 mod pylock;
+mod sdist_build;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -183,8 +184,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         preferences,
     );
     provider.exact = exact;
+    provider.build_sdists = cli.build_sdists.clone();
 
-    let solution = match pubgrub::resolve(&provider, Pkg::Root, Version::new([0])) {
+    let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
+    for warning in provider.take_warnings() {
+        tracing::warn!("{warning}");
+    }
+    let solution = match result {
         Ok(solution) => solution,
         Err(PubGrubError::NoSolution(tree)) => {
             if let Some(error) = provider.take_errors().into_iter().next() {

@@ -80,6 +80,9 @@ pub(crate) struct Provider<'a> {
     pub(crate) preferences: HashMap<PackageName, Version>,
     /// Exact `==` pins, which may select a yanked version.
     pub(crate) exact: HashMap<PackageName, Version>,
+    /// The Python that builds dynamic sdists' metadata (`--build-sdists`).
+    pub(crate) build_sdists: Option<String>,
+    warnings: RefCell<BTreeSet<String>>,
     cache: RefCell<HashMap<(PackageName, Version), Option<Declared>>>,
     errors: RefCell<Vec<String>>,
 }
@@ -109,6 +112,8 @@ impl<'a> Provider<'a> {
             direct,
             preferences,
             exact: HashMap::new(),
+            build_sdists: None,
+            warnings: RefCell::default(),
             cache: RefCell::default(),
             errors: RefCell::default(),
         }
@@ -120,7 +125,11 @@ impl<'a> Provider<'a> {
         if let Some(found) = self.cache.borrow().get(&key) {
             return Ok(found.clone());
         }
-        let declared = match self.finder.metadata(name, version).map_err(|e| e.to_string())? {
+        let found = match self.finder.metadata(name, version).map_err(|e| e.to_string())? {
+            Some((meta, file)) => Some((meta, file.clone())),
+            None => self.built_sdist_metadata(name, version)?,
+        };
+        let declared = match found {
             None => None,
             Some((meta, file)) => {
                 let requires_python = match &meta.metadata.requires_python {
@@ -171,6 +180,39 @@ impl<'a> Provider<'a> {
             .filter(|r| r.marker.evaluate(&self.env, &extras))
             .map(|r| (r.name.clone(), r.extras.clone()))
             .collect()
+    }
+
+    /// An sdist with dynamic metadata: built with `--build-sdists`, else skipped with a warning.
+    fn built_sdist_metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<(lastmile_core::dist::DistMetadata, lastmile_core::finder::DistFile)>, String> {
+        let Some(sdist) = self
+            .finder
+            .files(name, version)
+            .iter()
+            .find(|f| f.python_ok && f.kind == lastmile_core::finder::FileKind::Sdist)
+        else {
+            return Ok(None);
+        };
+        match &self.build_sdists {
+            Some(python) => Ok(Some((
+                crate::sdist_build::metadata(sdist, python)?,
+                sdist.clone(),
+            ))),
+            None => {
+                self.warnings.borrow_mut().insert(format!(
+                    "{}: the sdist's metadata is dynamic, so {name} {version} was skipped (--build-sdists builds it)",
+                    sdist.filename
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    pub(crate) fn take_warnings(&self) -> Vec<String> {
+        self.warnings.take().into_iter().collect()
     }
 
     pub(crate) fn take_errors(&self) -> Vec<String> {

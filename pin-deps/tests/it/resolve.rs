@@ -376,3 +376,46 @@ fn the_target_can_be_read_from_a_base_rootfs() {
         bad.stderr
     );
 }
+
+/// An in-tree PEP 517 backend (found through backend-path) that writes the metadata, so the
+/// test needs no setuptools.
+const BACKEND: &str = r#"
+import os
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    name = "dyn-1.0.dist-info"
+    os.makedirs(os.path.join(metadata_directory, name))
+    with open(os.path.join(metadata_directory, name, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: dyn\nVersion: 1.0\nRequires-Dist: base>=2\n")
+    return name
+"#;
+
+#[test]
+fn dynamic_sdists_are_skipped_with_a_warning_or_built() {
+    let env = diamond();
+    env.sdist_files(
+        "dyn",
+        "1.0",
+        &[
+            ("PKG-INFO", "Metadata-Version: 2.1\nName: dyn\nVersion: 1.0\n"),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"_build\"]\n",
+            ),
+            ("_build/backend.py", BACKEND),
+        ],
+    );
+    let skipped = env.pin("dyn\n", &["--no-hashes"]);
+    assert_eq!(skipped.code, 1);
+    assert!(
+        skipped.stderr.starts_with(
+            "pin-deps: warning: dyn-1.0.tar.gz: the sdist's metadata is dynamic, so dyn 1.0 was skipped (--build-sdists builds it)\n"
+        ),
+        "{}",
+        skipped.stderr
+    );
+    let built = env
+        .pin("dyn\n", &["--no-hashes", "--build-sdists", "python3"])
+        .success();
+    assert_eq!(built.pins(), ["base==3.0", "dyn==1.0"]);
+    assert!(built.stdout.contains("base==3.0\n    # via dyn\n"));
+}

@@ -243,3 +243,30 @@ impl TestEnv {
         run_in(self.dir.path(), &args, Some(requirements))
     }
 }
+
+impl TestEnv {
+    /// Write an sdist `dist/NAME-VERSION.tar.gz` holding the given files under `NAME-VERSION/`.
+    pub(crate) fn sdist_files(&self, name: &str, version: &str, files: &[(&str, &str)]) -> &Self {
+        let path = self.path(&format!("dist/{name}-{version}.tar.gz"));
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(path).unwrap(),
+            flate2::Compression::default(),
+        );
+        let mut builder = tar::Builder::new(gz);
+        for (file, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(
+                    &mut header,
+                    format!("{name}-{version}/{file}"),
+                    contents.as_bytes(),
+                )
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        self
+    }
+}
