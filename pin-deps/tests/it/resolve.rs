@@ -419,3 +419,42 @@ fn dynamic_sdists_are_skipped_with_a_warning_or_built() {
     assert_eq!(built.pins(), ["base==3.0", "dyn==1.0"]);
     assert!(built.stdout.contains("base==3.0\n    # via dyn\n"));
 }
+
+#[test]
+fn direct_references_pass_through_and_annotations_can_be_left_out() {
+    let env = diamond();
+    env.write(
+        "requirements.in",
+        "left\nlocal-tool @ file:///opt/wheels/local_tool-1.0-py3-none-any.whl\n",
+    );
+    let out = env
+        .run(&["requirements.in", "-f", "dist", "--no-header", "--no-hashes"])
+        .success();
+    assert_eq!(
+        out.stderr,
+        "pin-deps: warning: requirements.in:2: local-tool is a direct reference; it is passed through unpinned and unhashed\n"
+    );
+    assert!(
+        out.stdout.ends_with(
+            "local-tool @ file:///opt/wheels/local_tool-1.0-py3-none-any.whl\n    # via -r requirements.in\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    let bare = env
+        .run(&[
+            "requirements.in",
+            "-f",
+            "dist",
+            "--no-header",
+            "--no-hashes",
+            "--no-annotate",
+            "-q",
+        ])
+        .success();
+    assert_eq!(
+        bare.stdout,
+        "base==2.0\nleft==1.0\nlocal-tool @ file:///opt/wheels/local_tool-1.0-py3-none-any.whl\n"
+    );
+    assert_eq!(bare.stderr, "");
+}
