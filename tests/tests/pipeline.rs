@@ -2,16 +2,10 @@
 //! depgraph's leaves, pinned by pin-deps against the example's wheels, installed by pip with
 //! --require-hashes into a fresh venv, where the services' console scripts run.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use lastmile_tests::{run_command, workspace};
 
 /// A tool binary of this workspace, built by `cargo test --workspace` beside this test.
 fn tool(name: &str) -> PathBuf {
@@ -26,25 +20,8 @@ fn tool(name: &str) -> PathBuf {
 }
 
 fn run(command: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let out = run_command(command, stdin);
+    (out.code, out.stdout, out.stderr)
 }
 
 #[test]

@@ -1,11 +1,9 @@
 //! Every document schema under `schemas/` is itself a valid JSON Schema (draft 2020-12), and its
 //! `$id` names the document version the tools write in their `schema` field.
 
-use std::path::Path;
-
 #[test]
 fn every_schema_is_valid_and_named_after_its_document() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+    let dir = lastmile_tests::workspace().join("schemas");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

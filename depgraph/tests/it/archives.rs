@@ -1,6 +1,6 @@
 //! Folders of wheels and sdists: real ones built by setuptools, and hand-made edge cases.
 
-use std::io::Write;
+use lastmile_tests::write_tar_gz;
 
 use crate::testenv::{TestEnv, build_dists, workspace};
 
@@ -96,21 +96,6 @@ fn wheels_and_sdists_built_by_setuptools() {
             .unwrap()["scripts"]["katconfserver"],
         "katconfserver.server:main"
     );
-}
-
-fn write_tar_gz(path: &std::path::Path, files: &[(&str, &str)]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()));
-    for (name, contents) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, name, contents.as_bytes())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap().flush().unwrap();
 }
 
 #[test]

@@ -1,42 +1,14 @@
 //! A temporary folder to build inputs in, and a runner for the `depgraph` binary.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
 }
 
-/// What a run printed and how it exited.
-#[derive(Debug)]
-pub(crate) struct Output {
-    pub(crate) code: i32,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
-
-impl Output {
-    #[track_caller]
-    pub(crate) fn success(self) -> Self {
-        assert_eq!(self.code, 0, "expected success, stderr:\n{}", self.stderr);
-        self
-    }
-
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-}
-
-/// The workspace root, where `examples/` lives.
-pub(crate) fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+pub(crate) use lastmile_tests::{Output, workspace};
 
 impl TestEnv {
     pub(crate) fn new() -> Self {
@@ -92,28 +64,7 @@ pub(crate) fn dedent(text: &str) -> String {
 }
 
 pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_depgraph"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("depgraph runs");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    lastmile_tests::run(Path::new(env!("CARGO_BIN_EXE_depgraph")), dir, args, stdin)
 }
 
 /// A virtual environment (with pip and setuptools from the interpreter's ensurepip, so no network)

@@ -1,7 +1,7 @@
 //! File-based PEP 503 simple indexes: links with hashes, PEP 592 yanked files, and
 //! `data-requires-python`.
 
-use crate::testenv::{TestEnv, Wheel};
+use crate::testenv::{Pins, TestEnv, Wheel};
 
 /// Write `simple/NAME/index.html` pages linking to files in `dist/`, with extra attributes.
 fn page(env: &TestEnv, name: &str, links: &[(&str, &str)]) {

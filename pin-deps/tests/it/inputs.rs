@@ -1,7 +1,7 @@
 //! Inputs besides requirements files: project files with extras, graph documents; and the JSON
 //! lock output.
 
-use crate::testenv::{TestEnv, Wheel};
+use crate::testenv::{Pins, TestEnv, Wheel};
 
 fn sources(env: &TestEnv) {
     env.wheel(Wheel::new("katcp", "0.9.4"))

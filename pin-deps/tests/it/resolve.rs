@@ -1,7 +1,7 @@
 //! What gets pinned: diamonds, extras, markers and Requires-Python for the target, pre-releases,
 //! constraints, existing pins, hashes and the output format.
 
-use crate::testenv::{TestEnv, Wheel};
+use crate::testenv::{Pins, TestEnv, Wheel};
 
 fn diamond() -> TestEnv {
     let env = TestEnv::new();

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -12,22 +11,15 @@ pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
 }
 
-#[derive(Debug)]
-pub(crate) struct Output {
-    pub(crate) code: i32,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
+pub(crate) use lastmile_tests::Output;
+
+/// `name==version` lines of an output, extras included.
+pub(crate) trait Pins {
+    fn pins(&self) -> Vec<String>;
 }
 
-impl Output {
-    #[track_caller]
-    pub(crate) fn success(self) -> Self {
-        assert_eq!(self.code, 0, "expected success, stderr:\n{}", self.stderr);
-        self
-    }
-
-    /// `name==version` lines of the output, extras included.
-    pub(crate) fn pins(&self) -> Vec<String> {
+impl Pins for Output {
+    fn pins(&self) -> Vec<String> {
         self.stdout
             .lines()
             .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.is_empty())
@@ -178,24 +170,7 @@ impl TestEnv {
         for r in requires {
             pkg_info.push_str(&format!("Requires-Dist: {r}\n"));
         }
-        let path = self.path(&format!("dist/{name}-{version}.tar.gz"));
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            std::fs::File::create(path).unwrap(),
-            flate2::Compression::default(),
-        ));
-        let mut header = tar::Header::new_gnu();
-        header.set_size(pkg_info.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(
-                &mut header,
-                format!("{name}-{version}/PKG-INFO"),
-                pkg_info.as_bytes(),
-            )
-            .unwrap();
-        builder.into_inner().unwrap().finish().unwrap();
-        self
+        self.sdist_files(name, version, &[("PKG-INFO", &pkg_info)])
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> Output {
@@ -211,28 +186,7 @@ impl TestEnv {
 }
 
 pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pin-deps"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pin-deps runs");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    lastmile_tests::run(Path::new(env!("CARGO_BIN_EXE_pin-deps")), dir, args, stdin)
 }
 
 impl TestEnv {
@@ -247,26 +201,12 @@ impl TestEnv {
 impl TestEnv {
     /// Write an sdist `dist/NAME-VERSION.tar.gz` holding the given files under `NAME-VERSION/`.
     pub(crate) fn sdist_files(&self, name: &str, version: &str, files: &[(&str, &str)]) -> &Self {
-        let path = self.path(&format!("dist/{name}-{version}.tar.gz"));
-        let gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(path).unwrap(),
-            flate2::Compression::default(),
-        );
-        let mut builder = tar::Builder::new(gz);
-        for (file, contents) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(contents.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(
-                    &mut header,
-                    format!("{name}-{version}/{file}"),
-                    contents.as_bytes(),
-                )
-                .unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap();
+        let named: Vec<(String, &str)> = files
+            .iter()
+            .map(|(f, c)| (format!("{name}-{version}/{f}"), *c))
+            .collect();
+        let entries: Vec<(&str, &str)> = named.iter().map(|(f, c)| (f.as_str(), *c)).collect();
+        lastmile_tests::write_tar_gz(&self.path(&format!("dist/{name}-{version}.tar.gz")), &entries);
         self
     }
 }
