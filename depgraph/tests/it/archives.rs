@@ -24,32 +24,18 @@ fn wheels_and_sdists_built_by_setuptools() {
     // Each package appears as a wheel and as an sdist: the first (in file-name order) is used.
     let doc = out.json();
     assert_eq!(doc["duplicates"].as_array().unwrap().len(), 3);
-    let wheels_only = env
-        .run(
-            &files
-                .iter()
-                .filter(|f| f.ends_with(".whl"))
-                .map(|f| format!("dist/{f}"))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .success()
-        .json();
-    let sdists_only = env
-        .run(
-            &files
-                .iter()
-                .filter(|f| f.ends_with(".tar.gz"))
-                .map(|f| format!("dist/{f}"))
-                .collect::<Vec<_>>()
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .success()
-        .json();
+    // Scan only the files with a given suffix, named one by one on the command line.
+    let scan_only = |suffix: &str| {
+        let paths: Vec<String> = files
+            .iter()
+            .filter(|f| f.ends_with(suffix))
+            .map(|f| format!("dist/{f}"))
+            .collect();
+        let args: Vec<&str> = paths.iter().map(String::as_str).collect();
+        env.run(&args).success().json()
+    };
+    let wheels_only = scan_only(".whl");
+    let sdists_only = scan_only(".tar.gz");
     let shape = |doc: &serde_json::Value| -> Vec<String> {
         doc["edges"]
             .as_array()
