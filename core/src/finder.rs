@@ -69,6 +69,21 @@ impl DistFile {
         Ok(format!("{:x}", hasher.finalize()))
     }
 
+    /// The sha256, from `cache` when the file (same path, size and modification time) was hashed
+    /// before; otherwise computed and remembered there. A cache that cannot be written is skipped.
+    pub fn sha256_cached(&self, cache: Option<&HashCache>) -> Result<String, InputError> {
+        let Some(cache) = cache else { return self.sha256() };
+        let key = cache.key(&self.path);
+        if let Some(hash) = key.as_ref().and_then(|k| cache.get(k)) {
+            return Ok(hash);
+        }
+        let hash = self.sha256()?;
+        if let Some(key) = key {
+            cache.put(&key, &hash);
+        }
+        Ok(hash)
+    }
+
     pub fn size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
@@ -266,6 +281,61 @@ impl Finder {
     }
 }
 
+/// Remembered sha256 digests of local files, one small file a digest under `DIR/sha256/`, keyed by
+/// the file's canonical path, size and modification time (so a rewritten file is hashed again).
+#[derive(Debug, Clone)]
+pub struct HashCache {
+    dir: PathBuf,
+}
+
+impl HashCache {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            dir: root.join("sha256"),
+        }
+    }
+
+    /// The default cache folder: `$LASTMILE_CACHE_DIR`, else `$XDG_CACHE_HOME/lastmile`, else
+    /// `~/.cache/lastmile`.
+    pub fn default_root() -> Option<PathBuf> {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        var("LASTMILE_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("lastmile")))
+            .or_else(|| var("HOME").map(|h| h.join(".cache/lastmile")))
+    }
+
+    fn key(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let canonical = path.canonicalize().ok()?;
+        let meta = std::fs::metadata(&canonical).ok()?;
+        let mut hasher = Sha256::new();
+        hasher.update(canonical.as_os_str().as_encoded_bytes());
+        hasher.update(format!(
+            "\0{}\0{}\0{}",
+            meta.len(),
+            meta.mtime(),
+            meta.mtime_nsec()
+        ));
+        Some(format!("{:x}", hasher.finalize()))
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join(key)).ok()?;
+        let hash = text.trim();
+        (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_owned())
+    }
+
+    fn put(&self, key: &str, hash: &str) {
+        if std::fs::create_dir_all(&self.dir).is_ok() {
+            let _ = crate::fs::write_atomic(&self.dir.join(key), hash.as_bytes());
+        }
+    }
+}
+
 /// Recognise a distribution file by its name.
 fn dist_file(filename: String, path: PathBuf, target: &Target) -> Option<DistFile> {
     let (name, version, kind) = if filename.ends_with(".whl") {
@@ -293,5 +363,34 @@ pub fn find_links_dir(value: &str) -> Option<PathBuf> {
         Some(path) => Some(PathBuf::from(path)),
         None if !value.contains("://") => Some(Path::new(value).to_path_buf()),
         None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_cache_follows_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = HashCache::new(&dir.path().join("cache"));
+        let path = dir.path().join("a-1.0-py3-none-any.whl");
+        std::fs::write(&path, b"one").unwrap();
+        let target = Target::new("3.11", "x86_64-manylinux_2_36").unwrap();
+        let file = dist_file("a-1.0-py3-none-any.whl".into(), path.clone(), &target).unwrap();
+        let first = file.sha256_cached(Some(&cache)).unwrap();
+        assert_eq!(first, file.sha256().unwrap());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("cache/sha256"))
+                .unwrap()
+                .count(),
+            1
+        );
+        assert_eq!(file.sha256_cached(Some(&cache)).unwrap(), first);
+        // Rewritten (different size, new mtime): hashed again, not served stale.
+        std::fs::write(&path, b"two!").unwrap();
+        let second = file.sha256_cached(Some(&cache)).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(second, file.sha256().unwrap());
     }
 }

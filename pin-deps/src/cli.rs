@@ -100,6 +100,13 @@ pub struct Cli {
     /// List pip, setuptools and distribute too.
     #[arg(long)]
     pub allow_unsafe: bool,
+    /// Where to remember file hashes (default: $LASTMILE_CACHE_DIR, else $XDG_CACHE_HOME/lastmile,
+    /// else ~/.cache/lastmile).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Hash every file again instead of using the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
     /// Write the output to FILE (atomically); its existing pins are kept where they still fit.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

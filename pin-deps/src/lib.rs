@@ -246,6 +246,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let via = annotations(&provider, &solution, &files);
     let args: Vec<String> = std::env::args().collect();
     let command = output::command_line(&args);
+    let hash_cache = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir
+            .clone()
+            .or_else(lastmile_core::finder::HashCache::default_root)
+            .map(|d| lastmile_core::finder::HashCache::new(&d))
+    };
     let pinned = output::Pinned {
         selection: &selection,
         via: &via,
@@ -253,6 +261,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         finder: &finder,
         target: &target,
         command,
+        hash_cache,
     };
     let text = match cli.format {
         cli::Format::Txt => output::write(&pinned, &cli)?,

@@ -22,6 +22,7 @@ pub(crate) struct Pinned<'a> {
     pub(crate) finder: &'a Finder,
     pub(crate) target: &'a lastmile_core::target::Target,
     pub(crate) command: String,
+    pub(crate) hash_cache: Option<lastmile_core::finder::HashCache>,
 }
 
 pub(crate) fn write(pinned: &Pinned, cli: &Cli) -> Result<String, InputError> {
@@ -52,7 +53,7 @@ pub(crate) fn write(pinned: &Pinned, cli: &Cli) -> Result<String, InputError> {
             let mut hashes = BTreeSet::new();
             for file in pinned.finder.files(name, version) {
                 if cli.hashes == Hashes::All || file.installable() {
-                    hashes.insert(file.sha256()?);
+                    hashes.insert(file.sha256_cached(pinned.hash_cache.as_ref())?);
                 }
             }
             for hash in hashes {
@@ -160,7 +161,7 @@ pub(crate) fn lock(
             files.push(LockedFile {
                 filename: file.filename.clone(),
                 url: format!("file://{}", absolute.display()),
-                sha256: file.sha256()?,
+                sha256: file.sha256_cached(pinned.hash_cache.as_ref())?,
                 size: file.size(),
                 upload_time: None,
                 installable: file.installable(),

@@ -186,7 +186,13 @@ impl TestEnv {
 }
 
 pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    lastmile_tests::run(Path::new(env!("CARGO_BIN_EXE_pin-deps")), dir, args, stdin)
+    // Each test gets its own hash cache, inside its temporary folder.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pin-deps"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("LASTMILE_CACHE_DIR", dir.join(".cache"));
+    lastmile_tests::run_command(&mut command, stdin)
 }
 
 impl TestEnv {
