@@ -462,14 +462,22 @@ fn direct_references_pass_through_and_annotations_can_be_left_out() {
 #[test]
 fn file_hashes_are_cached_and_the_cache_can_be_bypassed() {
     let env = diamond();
-    let cached = |env: &TestEnv| std::fs::read_dir(env.path(".cache/sha256")).map(|d| d.count()).unwrap_or(0);
+    let cached = |env: &TestEnv| {
+        std::fs::read_dir(env.path(".cache/sha256"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
     let uncached = env.pin("left\n", &["--no-cache"]).success();
     assert_eq!(cached(&env), 0);
     let first = env.pin("left\n", &[]).success();
     assert_eq!(cached(&env), 2, "one digest a pinned file");
     assert_eq!(first.stdout, uncached.stdout);
     // A wheel rebuilt in place with other contents is hashed again.
-    env.wheel(Wheel::new("left", "1.0").requires("base>=1,<3").requires("extra-dep; python_version < '3'"));
+    env.wheel(
+        Wheel::new("left", "1.0")
+            .requires("base>=1,<3")
+            .requires("extra-dep; python_version < '3'"),
+    );
     let second = env.pin("left\n", &[]).success();
     assert_ne!(second.stdout, first.stdout);
     assert_eq!(second.stdout, env.pin("left\n", &["--no-cache"]).success().stdout);
