@@ -61,9 +61,18 @@ fn scripts_of(text: Option<&str>, location: &Location) -> Result<BTreeMap<String
 /// Read a wheel's `*.dist-info/METADATA` (and `entry_points.txt`) from inside the zip.
 pub fn read_wheel(path: &Path) -> Result<DistMetadata, InputError> {
     let display = path.display().to_string();
-    let location = Location::file(&display);
-    let file = std::fs::File::open(path).map_err(|e| io_error(&location, e))?;
-    let mut zip = zip::ZipArchive::new(file)
+    let file = std::fs::File::open(path).map_err(|e| io_error(&Location::file(&display), e))?;
+    read_wheel_from(std::io::BufReader::new(file), &display)
+}
+
+/// Read a wheel's metadata from any seekable reader (a file, or a remote file read by byte
+/// ranges); `display` names it in errors.
+pub fn read_wheel_from<R: Read + std::io::Seek>(
+    reader: R,
+    display: &str,
+) -> Result<DistMetadata, InputError> {
+    let location = Location::file(display);
+    let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| InputError::new(location.clone(), format!("not a wheel (zip): {e}")))?;
     let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
     let metadata_name = names
@@ -93,6 +102,36 @@ pub fn read_wheel(path: &Path) -> Result<DistMetadata, InputError> {
     Ok(DistMetadata {
         dependencies: metadata.requires_dist.clone(),
         console_scripts: scripts_of(entry_points.as_deref(), &ep_location)?,
+        metadata,
+        warning: None,
+    })
+}
+
+/// The text of a wheel's `*.dist-info/METADATA`, read from any seekable reader.
+pub fn wheel_metadata_text<R: Read + std::io::Seek>(reader: R, display: &str) -> Result<String, InputError> {
+    let location = Location::file(display);
+    let mut zip = zip::ZipArchive::new(reader)
+        .map_err(|e| InputError::new(location.clone(), format!("not a wheel (zip): {e}")))?;
+    let name = zip
+        .file_names()
+        .filter(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
+        .min()
+        .ok_or_else(|| InputError::new(location.clone(), "no *.dist-info/METADATA in the wheel"))?
+        .to_owned();
+    let mut entry = zip.by_name(&name).map_err(|e| io_error(&location, e))?;
+    let mut text = String::new();
+    entry
+        .read_to_string(&mut text)
+        .map_err(|e| io_error(&Location::file(format!("{display}!{name}")), e))?;
+    Ok(text)
+}
+
+/// Metadata served on its own (a PEP 658 `.metadata` file): the dependencies only, no entry points.
+pub fn metadata_from_text(text: &str, display: &str) -> Result<DistMetadata, InputError> {
+    let metadata = CoreMetadata::parse(text, &Location::file(display))?;
+    Ok(DistMetadata {
+        dependencies: metadata.requires_dist.clone(),
+        console_scripts: BTreeMap::new(),
         metadata,
         warning: None,
     })

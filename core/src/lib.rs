@@ -11,6 +11,7 @@ pub mod exit;
 pub mod finder;
 pub mod fs;
 pub mod graph;
+pub mod http;
 pub mod input;
 pub mod location;
 pub mod lock;

@@ -14,8 +14,9 @@ pub fn init(tool: &'static str, verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
+        // The resolver's own step-by-step log and the HTTP stack's only from -vvv.
+        (false, 1) => "info,pubgrub=warn,ureq=warn,rustls=warn",
+        (false, 2) => "debug,pubgrub=warn,ureq=warn,rustls=warn,ureq_proto=warn",
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -11,6 +11,10 @@ Examples:
   depgraph examples/cam | pin-deps --from-graph - --find-links dist/
   pin-deps requirements.in -f dist/ --python-version 3.11 --python-platform x86_64-manylinux_2_36
   pin-deps requirements.in -f dist/ -o pinned.txt --upgrade-package katcore
+  pin-deps requirements.in -i https://ci:$TOKEN@pypi.example.org/simple/ \\
+      --extra-index-url https://pypi.org/simple/ --index-strategy first-index
+  pin-deps requirements.in --exclude-newer 2024-06-01 -o pinned.txt
+  pin-deps requirements.in --offline    # from the cache only
 
 Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained on stderr),
 2 bad input or error.";
@@ -43,18 +47,43 @@ pub struct Cli {
     /// With --from-graph: pin these packages instead of the leaves (repeatable).
     #[arg(long, value_name = "NAME", requires = "from_graph")]
     pub package: Vec<String>,
-    /// A folder of wheels and sdists (repeatable).
+    /// A folder of wheels and sdists (repeatable; also $PIP_FIND_LINKS, space-separated).
     #[arg(short = 'f', long, value_name = "DIR")]
     pub find_links: Vec<String>,
-    /// A PEP 503 simple index; `file:///PATH` folders for now (HTTP indexes come in part 2).
+    /// The package index: a PEP 503/691 simple index over http(s), or a `file:///` folder
+    /// (default: $PIP_INDEX_URL, else https://pypi.org/simple/). Credentials may be given in the
+    /// URL (https://USER:PASSWORD@host/simple/), in ~/.netrc, or in
+    /// LASTMILE_AUTH_<HOST>_USERNAME / _PASSWORD; they are never printed or written.
     #[arg(short = 'i', long, value_name = "URL")]
     pub index_url: Option<String>,
-    /// Another simple index, merged with the first (repeatable).
+    /// Another simple index (repeatable; also $PIP_EXTRA_INDEX_URL, space-separated).
     #[arg(long, value_name = "URL")]
     pub extra_index_url: Vec<String>,
+    /// How several indexes combine: unsafe-best-match takes every index's files (pip);
+    /// first-index takes a package only from the first index that has it, so a public index
+    /// can never supply a package of your private one (dependency confusion).
+    #[arg(long, value_enum, default_value_t = IndexStrategy::UnsafeBestMatch)]
+    pub index_strategy: IndexStrategy,
     /// Ignore all indexes and use only --find-links.
     #[arg(long)]
     pub no_index: bool,
+    /// Use only the cache and local files; fail on anything that would need the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Ignore files uploaded after this time (RFC 3339, or a date: 2024-05-01), so a resolution
+    /// can be reproduced later. Needs an index that gives upload times (PEP 700).
+    #[arg(long, value_name = "DATE")]
+    pub exclude_newer: Option<String>,
+    /// Seconds to wait for a connection, a response or more of its body.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+    /// Further attempts after a server error, a dropped connection or a timeout (waits 0.25 s,
+    /// then doubling).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
     /// CPython version of the target.
     #[arg(long, default_value = "3.11", value_name = "X.Y")]
     pub python_version: String,
@@ -100,11 +129,11 @@ pub struct Cli {
     /// List pip, setuptools and distribute too.
     #[arg(long)]
     pub allow_unsafe: bool,
-    /// Where to remember file hashes (default: $LASTMILE_CACHE_DIR, else $XDG_CACHE_HOME/lastmile,
-    /// else ~/.cache/lastmile).
+    /// The cache of index pages, metadata, downloaded files and file hashes (default:
+    /// $LASTMILE_CACHE_DIR, else $XDG_CACHE_HOME/lastmile, else ~/.cache/lastmile).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Hash every file again instead of using the cache.
+    /// Use no cache: fetch and hash everything again.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
     /// Write the output to FILE (atomically); its existing pins are kept where they still fit.
@@ -136,6 +165,12 @@ pub enum Prerelease {
     Explicit,
     /// Explicit, or when necessary (pip's behaviour).
     IfNecessaryOrExplicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexStrategy {
+    UnsafeBestMatch,
+    FirstIndex,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -141,7 +141,6 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
                 .yanked_versions(name)
                 .into_iter()
                 .filter(|v| range.contains(v))
-                .cloned()
                 .collect();
             if matching.is_empty() && !yanked.is_empty() {
                 format!(

@@ -11,12 +11,12 @@ mod sdist_build;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use lastmile_core::exit::Exit;
-use lastmile_core::finder::{Finder, find_links_dir};
+use lastmile_core::finder::{Finder, IndexStrategy, Sources, find_links_dir};
 use lastmile_core::graph::GraphDocument;
 use lastmile_core::requirements_file::RequirementsFile;
 use lastmile_core::target::Target;
@@ -64,39 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if roots.is_empty() {
         bail!("nothing to pin: name requirements files or --from-graph (see --help)");
     }
-    let no_index = cli.no_index || files.no_index;
-    let mut indexes: Vec<PathBuf> = Vec::new();
-    if !no_index {
-        let first = cli.index_url.iter().chain(&files.index_url).take(1);
-        for url in first.chain(&cli.extra_index_url).chain(&files.extra_index_urls) {
-            match url.strip_prefix("file://") {
-                Some(path) => indexes.push(PathBuf::from(path)),
-                None => bail!(
-                    "index {}: package indexes over HTTP are not supported yet (pin-deps part 2); use a file:// index or --find-links",
-                    output::redact(url)
-                ),
-            }
-        }
-    }
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    for value in cli.find_links.iter().chain(&files.find_links) {
-        match find_links_dir(value) {
-            Some(dir) => dirs.push(dir),
-            None => bail!(
-                "--find-links {}: only folders and file:// URLs are supported yet",
-                output::redact(value)
-            ),
-        }
-    }
-    if dirs.is_empty() && indexes.is_empty() {
-        bail!(
-            "no package source: give --find-links DIR or --index-url file:///DIR (the public index is not supported until pin-deps part 2)"
-        );
-    }
-    let mut finder = Finder::scan(&dirs, &target)?;
-    for index in &indexes {
-        finder.add_file_index(index, &target)?;
-    }
+    let finder = Finder::new(sources(&cli, &files)?, &target)?;
+    finder.prefetch(roots.iter().map(|r| r.requirement.name.clone()));
 
     // Direct references are passed through as written and reported; they are not resolved.
     let mut passthrough = Vec::new();
@@ -187,9 +156,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     provider.build_sdists = cli.build_sdists.clone();
 
     let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
-    for warning in provider.take_warnings() {
+    for warning in provider.take_warnings().into_iter().chain(finder.take_warnings()) {
         tracing::warn!("{warning}");
     }
+    let counters = &finder.client().counters;
+    tracing::info!(
+        "{} requests ({} retried), {} answers from the cache ({} revalidated), {} KiB received",
+        counters.requests.load(std::sync::atomic::Ordering::Relaxed),
+        counters.retries.load(std::sync::atomic::Ordering::Relaxed),
+        counters.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
+        counters.revalidated.load(std::sync::atomic::Ordering::Relaxed),
+        counters.bytes.load(std::sync::atomic::Ordering::Relaxed) / 1024,
+    );
     let solution = match result {
         Ok(solution) => solution,
         Err(PubGrubError::NoSolution(tree)) => {
@@ -286,6 +264,97 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// The package sources from the command line, the requirements files and pip's environment
+/// variables, in pip's order of precedence.
+fn sources(cli: &Cli, files: &RequirementsFile) -> anyhow::Result<Sources> {
+    let env_list = |name: &str| -> Vec<String> {
+        std::env::var(name)
+            .map(|v| v.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let no_index = cli.no_index || files.no_index;
+    let mut indexes = Vec::new();
+    if !no_index {
+        let first = cli
+            .index_url
+            .clone()
+            .or_else(|| files.index_url.clone())
+            .or_else(|| std::env::var("PIP_INDEX_URL").ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| lastmile_core::finder::PYPI.to_owned());
+        indexes.push(first);
+        indexes.extend(cli.extra_index_url.iter().cloned());
+        indexes.extend(files.extra_index_urls.iter().cloned());
+        if cli.extra_index_url.is_empty() {
+            indexes.extend(env_list("PIP_EXTRA_INDEX_URL"));
+        }
+    }
+    let mut find_links = Vec::new();
+    let env_links = if cli.find_links.is_empty() {
+        env_list("PIP_FIND_LINKS")
+    } else {
+        Vec::new()
+    };
+    for value in cli.find_links.iter().chain(&files.find_links).chain(&env_links) {
+        match find_links_dir(value) {
+            Some(dir) => find_links.push(dir),
+            None => bail!(
+                "--find-links {}: only folders and file:// URLs are supported; give an HTML index with --extra-index-url",
+                lastmile_core::http::redact(value)
+            ),
+        }
+    }
+    if find_links.is_empty() && indexes.is_empty() {
+        bail!("no package source: --no-index leaves only --find-links, and none was given");
+    }
+    let exclude_newer = match &cli.exclude_newer {
+        None => None,
+        Some(text) => Some(parse_time(text)?),
+    };
+    let cache_dir = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir
+            .clone()
+            .or_else(lastmile_core::finder::HashCache::default_root)
+    };
+    if cli.offline && cache_dir.is_none() {
+        bail!("--offline needs a cache: drop --no-cache, or give --cache-dir");
+    }
+    if !(cli.timeout > 0.0 && cli.timeout.is_finite()) {
+        bail!("--timeout {}: give a positive number of seconds", cli.timeout);
+    }
+    Ok(Sources {
+        find_links,
+        indexes,
+        strategy: match cli.index_strategy {
+            cli::IndexStrategy::UnsafeBestMatch => IndexStrategy::UnsafeBestMatch,
+            cli::IndexStrategy::FirstIndex => IndexStrategy::FirstIndex,
+        },
+        exclude_newer,
+        http: lastmile_core::http::HttpOptions {
+            cache_dir,
+            offline: cli.offline,
+            timeout: std::time::Duration::from_secs_f64(cli.timeout),
+            retries: cli.retries,
+            ..Default::default()
+        },
+        concurrency: cli.concurrency.max(1),
+    })
+}
+
+/// An RFC 3339 time, or a date (midnight UTC at its end is not assumed: the start of the day).
+fn parse_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(time) = text.parse::<jiff::Timestamp>() {
+        return Ok(time);
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--exclude-newer {text:?}: give an RFC 3339 time (2024-05-01T12:00:00Z) or a date (2024-05-01)"
+        )
+    })?;
+    Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
 }
 
 fn is_project_file(path: &Path) -> bool {

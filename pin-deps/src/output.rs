@@ -53,7 +53,7 @@ pub(crate) fn write(pinned: &Pinned, cli: &Cli) -> Result<String, InputError> {
             let mut hashes = BTreeSet::new();
             for file in pinned.finder.files(name, version) {
                 if cli.hashes == Hashes::All || file.installable() {
-                    hashes.insert(file.sha256_cached(pinned.hash_cache.as_ref())?);
+                    hashes.insert(pinned.sha256(&file)?);
                 }
             }
             for hash in hashes {
@@ -135,10 +135,13 @@ pub(crate) fn command_line(args: &[String]) -> String {
         .join(" ")
 }
 
-pub(crate) fn redact(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://****{}", &text[..scheme], &text[at..]),
-        _ => text.to_owned(),
+pub(crate) use lastmile_core::http::redact;
+
+impl Pinned<'_> {
+    fn sha256(&self, file: &lastmile_core::finder::DistFile) -> Result<String, InputError> {
+        self.finder
+            .sha256(file, self.hash_cache.as_ref())
+            .map_err(|e| InputError::new(lastmile_core::location::Location::file(file.shown()), e))
     }
 }
 
@@ -157,13 +160,12 @@ pub(crate) fn lock(
         }
         let mut files = Vec::new();
         for file in pinned.finder.files(name, version) {
-            let absolute = file.path.canonicalize().unwrap_or_else(|_| file.path.clone());
             files.push(LockedFile {
                 filename: file.filename.clone(),
-                url: format!("file://{}", absolute.display()),
-                sha256: file.sha256_cached(pinned.hash_cache.as_ref())?,
-                size: file.size(),
-                upload_time: None,
+                url: file.url(),
+                sha256: pinned.sha256(&file)?,
+                size: pinned.finder.size(&file),
+                upload_time: file.upload_time.clone(),
                 installable: file.installable(),
             });
         }

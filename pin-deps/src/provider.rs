@@ -125,19 +125,20 @@ impl<'a> Provider<'a> {
         if let Some(found) = self.cache.borrow().get(&key) {
             return Ok(found.clone());
         }
-        let found = match self.finder.metadata(name, version).map_err(|e| e.to_string())? {
+        let found = match self.finder.metadata(name, version)? {
             Some((meta, file)) => Some((meta, file.clone())),
             None => self.built_sdist_metadata(name, version)?,
         };
         let declared = match found {
             None => None,
             Some((meta, file)) => {
-                let requires_python = match &meta.metadata.requires_python {
-                    Some(text) => Some(text.parse::<VersionSpecifiers>().map_err(|e| {
-                        format!("{}: invalid Requires-Python {text:?}: {e}", file.path.display())
-                    })?),
-                    None => None,
-                };
+                let requires_python =
+                    match &meta.metadata.requires_python {
+                        Some(text) => Some(text.parse::<VersionSpecifiers>().map_err(|e| {
+                            format!("{}: invalid Requires-Python {text:?}: {e}", file.shown())
+                        })?),
+                        None => None,
+                    };
                 let mut requirements = Vec::new();
                 for raw in &meta.dependencies {
                     let mut requirement =
@@ -191,16 +192,19 @@ impl<'a> Provider<'a> {
         let Some(sdist) = self
             .finder
             .files(name, version)
-            .iter()
+            .into_iter()
             .find(|f| f.python_ok && f.kind == lastmile_core::finder::FileKind::Sdist)
         else {
             return Ok(None);
         };
         match &self.build_sdists {
-            Some(python) => Ok(Some((
-                crate::sdist_build::metadata(sdist, python)?,
-                sdist.clone(),
-            ))),
+            Some(python) => {
+                let local = self.finder.local_path(&sdist)?;
+                Ok(Some((
+                    crate::sdist_build::metadata(&sdist, &local, python)?,
+                    sdist,
+                )))
+            }
             None => {
                 self.warnings.borrow_mut().insert(format!(
                     "{}: the sdist's metadata is dynamic, so {name} {version} was skipped (--build-sdists builds it)",
@@ -245,11 +249,15 @@ impl<'a> Provider<'a> {
         }
     }
 
-    fn candidates(&self, name: &PackageName) -> Vec<&'a Version> {
-        self.finder.versions_allowing(name, self.exact.get(name))
+    /// The versions that may be chosen; a package whose page cannot be fetched has none (the
+    /// fetch error is reported by `choose_version`).
+    fn candidates(&self, name: &PackageName) -> Vec<Version> {
+        self.finder
+            .versions_allowing(name, self.exact.get(name))
+            .unwrap_or_default()
     }
 
-    fn allows_prerelease(&self, name: &PackageName, candidates: &[&Version]) -> bool {
+    fn allows_prerelease(&self, name: &PackageName, candidates: &[Version]) -> bool {
         let explicit = self.explicit_pre.contains(name);
         let necessary = || candidates.iter().all(|v| v.any_prerelease());
         match self.prerelease {
@@ -307,8 +315,10 @@ impl DependencyProvider for Provider<'_> {
             }
             Pkg::Name(name) | Pkg::Extra(name, _) => name,
         };
-        let candidates: Vec<&Version> = self
-            .candidates(name)
+        let candidates: Vec<Version> = self
+            .finder
+            .versions_allowing(name, self.exact.get(name))
+            .map_err(ProviderError)?
             .into_iter()
             .filter(|v| range.contains(v))
             .collect();
@@ -319,7 +329,7 @@ impl DependencyProvider for Provider<'_> {
         // A pin from the existing output is kept while it still fits (pip-compile's behaviour).
         if let Some(preferred) = self.preferences.get(name)
             && range.contains(preferred)
-            && self.candidates(name).contains(&preferred)
+            && self.candidates(name).contains(preferred)
             && (allow_pre || !preferred.any_prerelease())
         {
             return Ok(Some(preferred.clone()));
@@ -329,7 +339,7 @@ impl DependencyProvider for Provider<'_> {
         } else {
             usable.next_back()
         };
-        Ok(chosen.cloned())
+        Ok(chosen)
     }
 
     fn get_dependencies(
@@ -390,6 +400,9 @@ impl DependencyProvider for Provider<'_> {
                 }
             }
         }
+        // The resolver will ask about these next: fetch their pages (and likely metadata) now.
+        self.finder
+            .prefetch(deps.keys().filter_map(|pkg| pkg.name().cloned()));
         Ok(Dependencies::Available(
             deps.into_iter().collect::<DependencyConstraints<_, _>>(),
         ))
@@ -409,7 +422,7 @@ impl std::error::Error for ProviderError {}
 
 /// Which versions of each package exist, for explanations.
 pub(crate) fn available(finder: &Finder, name: &PackageName) -> Vec<Version> {
-    finder.versions(name).into_iter().cloned().collect()
+    finder.versions(name)
 }
 
 /// The selected packages as `name -> (version, extras)`.

@@ -45,12 +45,16 @@ struct BuildSystem {
     backend_path: Vec<String>,
 }
 
-pub(crate) fn metadata(sdist: &DistFile, python: &str) -> Result<DistMetadata, String> {
-    let shown = sdist.path.display().to_string();
+pub(crate) fn metadata(
+    sdist: &DistFile,
+    local: &std::path::Path,
+    python: &str,
+) -> Result<DistMetadata, String> {
+    let shown = sdist.shown();
     let fail = |what: String| format!("{shown}: building metadata failed: {what}");
     let work = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
     let unpacked = work.path().join("src");
-    unpack(&sdist.path, &unpacked).map_err(|e| fail(format!("cannot unpack: {e}")))?;
+    unpack(local, &unpacked).map_err(|e| fail(format!("cannot unpack: {e}")))?;
     let mut tops = std::fs::read_dir(&unpacked)
         .map_err(|e| fail(e.to_string()))?
         .filter_map(Result::ok)

@@ -75,21 +75,29 @@ fn a_bad_specifier_names_file_and_line() {
 }
 
 #[test]
-fn no_package_source_and_http_indexes_are_refused_clearly() {
+fn no_package_source_and_unreachable_indexes_are_refused_clearly() {
     let env = TestEnv::new();
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     env.write("requirements.in", "a\n").write(
         "indexed.in",
-        "--index-url https://user:secret@pypi.example/simple\na\n",
+        "--index-url http://user:secret@127.0.0.1:9/simple\na\n",
     );
-    let out = env.run(&["requirements.in"]);
+    let out = env.run(&["requirements.in", "--no-index"]);
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "pin-deps: no package source: give --find-links DIR or --index-url file:///DIR (the public index is not supported until pin-deps part 2)\n"
+        "pin-deps: no package source: --no-index leaves only --find-links, and none was given\n"
     );
-    let out = env.run(&["indexed.in", "-f", "dist"]);
+    let out = env.run(&["indexed.in", "-f", "dist", "--retries", "1", "--timeout", "2"]);
     assert_eq!(out.code, 2);
-    assert!(!out.stderr.contains("secret"));
+    assert!(!out.stderr.contains("secret"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("http://127.0.0.1:9/simple/a/: connection failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("(2 attempts)"), "{}", out.stderr);
 }
 
 #[test]

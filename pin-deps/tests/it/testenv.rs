@@ -187,11 +187,17 @@ impl TestEnv {
 
 pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     // Each test gets its own hash cache, inside its temporary folder.
+    // Tests never reach the public index: the default index is an empty local folder.
+    let no_index = dir.join(".empty-index");
+    std::fs::create_dir_all(&no_index).unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pin-deps"));
     command
         .args(args)
         .current_dir(dir)
-        .env("LASTMILE_CACHE_DIR", dir.join(".cache"));
+        .env("LASTMILE_CACHE_DIR", dir.join(".cache"))
+        .env("PIP_INDEX_URL", format!("file://{}", no_index.display()))
+        .env_remove("PIP_EXTRA_INDEX_URL")
+        .env_remove("PIP_FIND_LINKS");
     lastmile_tests::run_command(&mut command, stdin)
 }
 
