@@ -594,10 +594,14 @@ impl Finder {
             }
         }
         let text = match client.range_reader(url) {
-            Ok(Some(reader)) => wheel_metadata_text(reader, &shown)
+            Ok(reader) => wheel_metadata_text(reader, &shown)
                 .inspect_err(|e| tracing::debug!("{e}; downloading the wheel instead"))
                 .ok(),
-            _ => None,
+            Err(e) if e.kind == crate::http::HttpErrorKind::Unavailable => return Err(e.to_string()),
+            Err(e) => {
+                tracing::debug!("{e}; downloading the wheel instead");
+                None
+            }
         };
         let text = match text {
             Some(text) => text,

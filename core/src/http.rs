@@ -688,28 +688,66 @@ impl HttpClient {
         Ok((destination, got))
     }
 
-    /// A reader over a remote file that fetches only the byte ranges read, when the server
-    /// serves ranges; `Ok(None)` when it does not (or the length is unknown).
-    pub fn range_reader(&self, url: &Url) -> Result<Option<RangeReader<'_>>, HttpError> {
+    /// A reader over a remote file that fetches only the byte ranges read. The first request
+    /// asks for the file's tail (where a zip keeps its index) and learns the length from the
+    /// answer; a server that ignores ranges sends the whole file, which is then read from memory.
+    pub fn range_reader(&self, url: &Url) -> Result<RangeReader<'_>, HttpError> {
         if self.options.offline {
-            return Ok(None);
+            return Err(HttpError::new(
+                url,
+                HttpErrorKind::NotCached,
+                "not in the cache, and --offline forbids the network",
+            ));
         }
-        let response = self.send("HEAD", url, &[])?;
-        if !response.status().is_success() {
-            return Ok(None);
+        let tail = 4 * RangeReader::CHUNK;
+        let mut response = self.send("GET", url, &[("Range", format!("bytes=-{tail}"))])?;
+        let status = response.status();
+        if status != StatusCode::PARTIAL_CONTENT && !status.is_success() {
+            return Err(HttpError::new(
+                url,
+                HttpErrorKind::Other,
+                format!("server answered {status}"),
+            ));
         }
-        let ranges = header(&response, "accept-ranges").is_some_and(|v| v.contains("bytes"));
-        let length = header(&response, "content-length").and_then(|v| v.parse::<u64>().ok());
-        match (ranges, length) {
-            (true, Some(length)) if length > 0 => Ok(Some(RangeReader {
-                client: self,
-                url: split_credentials(url).0,
-                length,
-                position: 0,
-                chunks: Vec::new(),
-            })),
-            _ => Ok(None),
-        }
+        let total = header(&response, "content-range")
+            .and_then(|range| range.rsplit('/').next())
+            .and_then(|total| total.trim().parse::<u64>().ok());
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(if status == StatusCode::PARTIAL_CONTENT {
+                tail
+            } else {
+                u64::MAX
+            })
+            .read_to_vec()
+            .map_err(|e| {
+                HttpError::new(
+                    url,
+                    HttpErrorKind::Unavailable,
+                    format!("reading the response: {e}"),
+                )
+            })?;
+        self.counters.bytes.fetch_add(bytes.len(), Ordering::Relaxed);
+        let length = match (status, total) {
+            (StatusCode::PARTIAL_CONTENT, Some(total)) => total,
+            (StatusCode::PARTIAL_CONTENT, None) => {
+                return Err(HttpError::new(
+                    url,
+                    HttpErrorKind::Other,
+                    "range answer without a length",
+                ));
+            }
+            _ => bytes.len() as u64,
+        };
+        let start = length - bytes.len() as u64;
+        Ok(RangeReader {
+            client: self,
+            url: split_credentials(url).0,
+            length,
+            position: 0,
+            chunks: vec![(start, bytes)],
+        })
     }
 
     fn get_range(&self, url: &Url, start: u64, end: u64) -> Result<Vec<u8>, HttpError> {
@@ -775,16 +813,8 @@ impl RangeReader<'_> {
     /// The smallest fetch; the first one takes the file's tail, where a zip's index is.
     const CHUNK: u64 = 64 * 1024;
 
-    pub fn requests(&self) -> usize {
-        self.chunks.len()
-    }
-
     fn fetch(&mut self, at: u64) -> std::io::Result<()> {
-        let (start, end) = if self.chunks.is_empty() && self.length - at <= 4 * Self::CHUNK {
-            (self.length.saturating_sub(4 * Self::CHUNK), self.length - 1)
-        } else {
-            (at, (at + Self::CHUNK).min(self.length) - 1)
-        };
+        let (start, end) = (at, (at + Self::CHUNK).min(self.length) - 1);
         let bytes = self
             .client
             .get_range(&self.url, start, end)

@@ -1,7 +1,9 @@
 //! Integration tests: they run the `pin-deps` binary against package folders built on the fly.
 
 mod conflicts;
+mod http;
 mod index;
 mod inputs;
+mod pypiserver;
 mod resolve;
 mod testenv;

@@ -36,6 +36,7 @@ pub(crate) struct Wheel {
     requires: Vec<String>,
     requires_python: Option<String>,
     extras: Vec<String>,
+    payload: usize,
 }
 
 impl Wheel {
@@ -47,7 +48,14 @@ impl Wheel {
             requires: Vec::new(),
             requires_python: None,
             extras: Vec::new(),
+            payload: 0,
         }
+    }
+
+    /// Add a data file of `bytes` incompressible bytes before the metadata (a big wheel).
+    pub(crate) fn payload(mut self, bytes: usize) -> Self {
+        self.payload = bytes;
+        self
     }
 
     pub(crate) fn requires(mut self, requirement: &str) -> Self {
@@ -123,7 +131,20 @@ impl TestEnv {
     pub(crate) fn wheel(&self, wheel: Wheel) -> &Self {
         let dist = wheel.name.replace('-', "_");
         let info = format!("{dist}-{}.dist-info", wheel.version);
-        let files: Vec<(String, Vec<u8>)> = vec![
+        let mut noise = Vec::with_capacity(wheel.payload);
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        while noise.len() < wheel.payload {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            noise.extend_from_slice(&state.to_le_bytes());
+        }
+        noise.truncate(wheel.payload);
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        if wheel.payload > 0 {
+            files.push((format!("{dist}/data.bin"), noise));
+        }
+        files.extend([
             (
                 format!("{dist}/__init__.py"),
                 format!("__version__ = \"{}\"\n", wheel.version).into_bytes(),
@@ -137,7 +158,7 @@ impl TestEnv {
                 )
                 .into_bytes(),
             ),
-        ];
+        ]);
         let mut record = String::new();
         for (name, data) in &files {
             record.push_str(&format!("{name},{},{}\n", record_hash(data), data.len()));
