@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Time commands side by side: median wall time over N runs and peak memory (max RSS).
 
-    benchtime.py [--runs N] [--warmup N] LABEL=COMMAND [LABEL=COMMAND ...]
+    benchtime.py [--runs N] [--warmup N] [--before SHELL] LABEL=COMMAND [LABEL=COMMAND ...]
+
+--before runs (untimed) before every run of every command: `--before 'rm -rf cache'` times
+cold-cache runs.
 
 Each COMMAND is run with `sh -c 'exec COMMAND'` (so the measured process is the command itself),
 stdout discarded. Prints a table with how many times faster each command is than the first one
@@ -17,9 +20,11 @@ import sys
 import time
 
 
-def measure(command, runs, warmup):
+def measure(command, runs, warmup, before):
     times, peak = [], 0
     for i in range(warmup + runs):
+        if before:
+            subprocess.run(["sh", "-c", before], check=True)
         start = time.perf_counter()
         proc = subprocess.Popen(["sh", "-c", "exec " + command], stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -36,12 +41,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--before", default=None)
     parser.add_argument("commands", nargs="+", metavar="LABEL=COMMAND")
     opts = parser.parse_args()
     results = []
     for spec in opts.commands:
         label, _, command = spec.partition("=")
-        median, best, rss = measure(command, opts.runs, opts.warmup)
+        median, best, rss = measure(command, opts.runs, opts.warmup, opts.before)
         results.append((label, median, best, rss))
     base = results[0][1]
     print(f"{'command':<28} {'median':>10} {'best':>10} {'peak RSS':>10}   speed-up vs {results[0][0]}")

@@ -153,6 +153,7 @@ type Slot<T> = Arc<OnceLock<Result<T, String>>>;
 
 struct Inner {
     target: Target,
+    env: pep508_rs::MarkerEnvironment,
     local: BTreeMap<PackageName, Vec<DistFile>>,
     indexes: Vec<Url>,
     strategy: IndexStrategy,
@@ -160,7 +161,7 @@ struct Inner {
     client: HttpClient,
     projects: Mutex<HashMap<PackageName, Slot<Arc<Project>>>>,
     metadata: Mutex<HashMap<String, Slot<DistMetadata>>>,
-    pool: rayon::ThreadPool,
+    pool: WorkPool,
     warnings: Mutex<BTreeSet<String>>,
 }
 
@@ -230,14 +231,11 @@ impl Finder {
             }
             indexes.push(client.register(&url));
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(sources.concurrency.max(1))
-            .thread_name(|i| format!("lastmile-fetch-{i}"))
-            .build()
-            .map_err(|e| InputError::new(Location::file("pool"), e.to_string()))?;
+        let pool = WorkPool::new(sources.concurrency.max(1));
         Ok(Self {
             inner: Arc::new(Inner {
                 target: target.clone(),
+                env: target.marker_environment(),
                 local,
                 indexes,
                 strategy: sources.strategy,
@@ -286,30 +284,103 @@ impl Finder {
             return;
         }
         for name in names {
-            if self.slot_started(&name) {
+            if !self.claim(&name) {
                 continue;
             }
             let finder = self.clone();
-            self.inner.pool.spawn(move || {
+            self.inner.pool.run(move || {
+                finder.prefetch(finder.predicted_dependencies(&name));
                 let Ok(project) = finder.project(&name) else {
                     return;
                 };
                 let newest = project.versions.iter().rev().find(|(v, files)| {
                     !v.any_prerelease() && files.iter().any(|f| f.installable() && f.yanked.is_none())
                 });
-                if let Some((version, _)) = newest {
-                    let _ = finder.metadata(&name, version);
+                if let Some((version, _)) = newest
+                    && let Ok(Some((meta, _))) = finder.metadata(&name, version)
+                {
+                    // Speculate one step further: the pages this version's dependencies need, so
+                    // a chain of dependencies is fetched side by side, not one after the other.
+                    finder.prefetch(finder.dependency_names(&meta));
                 }
             });
         }
     }
 
-    fn slot_started(&self, name: &PackageName) -> bool {
-        self.inner
-            .projects
-            .lock()
-            .expect("projects lock")
-            .contains_key(name)
+    /// What the cache says this package will need, without waiting for the network: the
+    /// dependencies of the newest version on the cached (possibly stale) pages, when that
+    /// version's metadata is cached too. Lets a warm run that must revalidate every page send
+    /// all its requests at once instead of one level of the dependency graph at a time.
+    fn predicted_dependencies(&self, name: &PackageName) -> Vec<PackageName> {
+        let mut files = Vec::new();
+        for index in self.inner.indexes.iter().filter(|i| i.scheme() != "file") {
+            let Ok(page_url) = index.join(&format!("{name}/")) else {
+                continue;
+            };
+            let Some(page) = self
+                .inner
+                .client
+                .cached_page(&page_url, crate::simple_index::ACCEPT)
+            else {
+                continue;
+            };
+            let location = Location::file(redact(page.url.as_str()));
+            let Ok(links) = crate::simple_index::parse_page(&page.body, &page.content_type, &location) else {
+                continue;
+            };
+            files.extend(
+                self.files_of_links(index, name, &page.url, &location, links)
+                    .unwrap_or_default(),
+            );
+        }
+        let newest = files
+            .iter()
+            .filter(|f| f.installable() && f.yanked.is_none() && !f.version.any_prerelease())
+            .map(|f| &f.version)
+            .max();
+        let Some(newest) = newest else { return Vec::new() };
+        let wheel = files
+            .iter()
+            .filter(|f| f.version == *newest && f.python_ok)
+            .filter_map(|f| match f.kind {
+                FileKind::Wheel { rank: Some(rank) } => Some((rank, f)),
+                _ => None,
+            })
+            .min_by_key(|(rank, _)| *rank);
+        let Some((_, FileLocation::Url(url))) = wheel.map(|(r, f)| (r, &f.location)) else {
+            return Vec::new();
+        };
+        let sha = wheel.and_then(|(_, f)| f.sha256.as_deref()).unwrap_or("");
+        let key = metadata_key(url, sha);
+        let Some(text) = self.inner.client.peek_immutable(&key) else {
+            return Vec::new();
+        };
+        match crate::dist::metadata_from_text(&String::from_utf8_lossy(&text), "cache") {
+            Ok(meta) => self.dependency_names(&meta),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The packages a distribution depends on for the target (markers evaluated, no extras).
+    fn dependency_names(&self, meta: &DistMetadata) -> Vec<PackageName> {
+        let env = &self.inner.env;
+        meta.dependencies
+            .iter()
+            .filter(|raw| raw.extra.is_none() && raw.marker.is_none())
+            .filter_map(|raw| crate::requirement::parse_requirement(&raw.text, &raw.location).ok())
+            .filter(|requirement| requirement.marker.evaluate(env, &[]))
+            .map(|requirement| requirement.name)
+            .collect()
+    }
+
+    /// Reserve a package's slot; false when it was already asked for or fetched.
+    fn claim(&self, name: &PackageName) -> bool {
+        let mut projects = self.inner.projects.lock().expect("projects lock");
+        if projects.contains_key(name) {
+            return false;
+        }
+        projects.insert(name.clone(), Slot::default());
+        true
     }
 
     /// A package's files from every source (fetched once, then remembered).
@@ -384,6 +455,18 @@ impl Finder {
                 .map_err(|e| e.to_string())?;
             (page.url, location, links)
         };
+        self.files_of_links(index, name, &base, &location, links)
+    }
+
+    /// Turn a page's links into the package's files for the target.
+    fn files_of_links(
+        &self,
+        index: &Url,
+        name: &PackageName,
+        base: &Url,
+        location: &Location,
+        links: Vec<crate::simple_index::Link>,
+    ) -> Result<Vec<DistFile>, String> {
         let target = &self.inner.target;
         let mut files = Vec::new();
         let mut no_upload_time = false;
@@ -566,11 +649,7 @@ impl Finder {
             return read_sdist(&path).map_err(|e| e.to_string().replace(&path.display().to_string(), &shown));
         }
         // Remembered from an earlier run, whichever way it was read.
-        let key = format!(
-            "metadata\0{}\0{}",
-            crate::http::split_credentials(url).0,
-            file.sha256.as_deref().unwrap_or("")
-        );
+        let key = metadata_key(url, file.sha256.as_deref().unwrap_or(""));
         if let Some(text) = client.cached_immutable(&key) {
             return crate::dist::metadata_from_text(
                 &String::from_utf8_lossy(&text),
@@ -656,6 +735,57 @@ impl Finder {
             .ok()
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len())
+    }
+}
+
+/// The cache key of a remote wheel's metadata.
+fn metadata_key(url: &Url, sha256: &str) -> String {
+    format!("metadata\0{}\0{sha256}", crate::http::split_credentials(url).0)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed number of fetch threads, started on first use, that sleep (not spin) while idle: the
+/// bound on requests in flight.
+struct WorkPool {
+    size: usize,
+    sender: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+impl WorkPool {
+    fn new(size: usize) -> Self {
+        Self {
+            size,
+            sender: Mutex::new(None),
+        }
+    }
+
+    fn run(&self, job: impl FnOnce() + Send + 'static) {
+        let mut sender = self.sender.lock().expect("pool lock");
+        let sender = sender.get_or_insert_with(|| {
+            let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+            let receiver = Arc::new(Mutex::new(receiver));
+            for i in 0..self.size {
+                let receiver = receiver.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("lastmile-fetch-{i}"))
+                    .spawn(move || {
+                        loop {
+                            let job = receiver.lock().expect("pool queue").recv();
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => break,
+                            }
+                        }
+                    });
+                if spawned.is_err() {
+                    break;
+                }
+            }
+            sender
+        });
+        // Workers only stop when the sender is dropped, so a send cannot fail while we hold it.
+        let _ = sender.send(Box::new(job));
     }
 }
 

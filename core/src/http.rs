@@ -578,6 +578,25 @@ impl HttpClient {
         Ok(bytes)
     }
 
+    /// A cached page as it is, fresh or stale, without touching the network or the counters.
+    pub fn cached_page(&self, url: &Url, accept: &str) -> Option<Page> {
+        let (bare, _) = split_credentials(url);
+        let key = sha256_hex(format!("{bare}\0{accept}").as_bytes());
+        let meta = self.cache_path(&["pages", &format!("{key}.json")])?;
+        let policy: CachePolicy = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
+        let body = std::fs::read(self.cache_path(&["pages", &format!("{key}.body")])?).ok()?;
+        Some(Page {
+            url: Url::parse(&policy.url).ok()?,
+            content_type: policy.content_type,
+            body,
+        })
+    }
+
+    /// A cached immutable blob, without counting it as a cache answer.
+    pub fn peek_immutable(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.cache_path(&["immutable", &sha256_hex(key.as_bytes())])?).ok()
+    }
+
     /// A small immutable blob stored under `key` earlier (see [`Self::store_immutable`]).
     pub fn cached_immutable(&self, key: &str) -> Option<Vec<u8>> {
         let path = self.cache_path(&["immutable", &sha256_hex(key.as_bytes())])?;
@@ -791,11 +810,15 @@ fn cache_control(value: Option<&str>) -> (Option<u64>, bool) {
     (max_age, no_cache)
 }
 
+/// Write a cache entry: whole or not at all (a temporary file renamed into place), but not
+/// flushed to disk, since a lost entry is fetched again and every file is checked by its hash.
 fn write_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    crate::fs::write_atomic(path, bytes)
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let mut temp = tempfile::NamedTempFile::new_in(parent)?;
+    std::io::Write::write_all(&mut temp, bytes)?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// `Read + Seek` over a remote file, fetched in ranges as it is read: enough for a zip reader
