@@ -239,7 +239,7 @@ fn read_headers(path: &Path, location: &Location) -> Result<String, InputError> 
     loop {
         let start = text.len();
         let read = reader.read_line(&mut text).map_err(|e| io_error(location, e))?;
-        if read == 0 || text[start..].trim().is_empty() {
+        if read == 0 || text[start..].trim_end_matches(['\n', '\r']).is_empty() {
             return Ok(text);
         }
     }

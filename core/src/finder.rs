@@ -19,7 +19,7 @@ use url::Url;
 use crate::dist::{DistMetadata, read_sdist, read_wheel, wheel_metadata_text};
 use crate::http::{HttpClient, HttpOptions, redact};
 use crate::location::{InputError, Location};
-use crate::target::Target;
+use crate::target::{TagRanks, Target};
 use crate::wheel_name::{WheelName, parse_sdist_name};
 
 /// The public index, used when no index is named.
@@ -153,6 +153,7 @@ type Slot<T> = Arc<OnceLock<Result<T, String>>>;
 
 struct Inner {
     target: Target,
+    ranks: TagRanks,
     env: pep508_rs::MarkerEnvironment,
     local: BTreeMap<PackageName, Vec<DistFile>>,
     indexes: Vec<Url>,
@@ -191,6 +192,7 @@ impl Finder {
     /// List the `--find-links` folders (not recursive) and prepare the indexes. Nothing is
     /// fetched yet.
     pub fn new(sources: Sources, target: &Target) -> Result<Self, InputError> {
+        let ranks = target.tag_ranks();
         let mut local: BTreeMap<PackageName, Vec<DistFile>> = BTreeMap::new();
         for dir in &sources.find_links {
             let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -203,7 +205,7 @@ impl Finder {
                 let entry = entry
                     .map_err(|e| InputError::new(Location::file(dir.display().to_string()), e.to_string()))?;
                 let filename = entry.file_name().to_string_lossy().into_owned();
-                if let Some(file) = dist_file(filename, FileLocation::Path(entry.path()), target) {
+                if let Some(file) = dist_file(filename, FileLocation::Path(entry.path()), &ranks) {
                     local.entry(file.name.clone()).or_default().push(file);
                 }
             }
@@ -235,6 +237,7 @@ impl Finder {
         Ok(Self {
             inner: Arc::new(Inner {
                 target: target.clone(),
+                ranks,
                 env: target.marker_environment(),
                 local,
                 indexes,
@@ -482,7 +485,7 @@ impl Finder {
             } else {
                 FileLocation::Url(url)
             };
-            let Some(mut file) = dist_file(link.filename.clone(), file_location, target) else {
+            let Some(mut file) = dist_file(link.filename.clone(), file_location, &self.inner.ranks) else {
                 continue;
             };
             if file.name != *name {
@@ -491,10 +494,11 @@ impl Finder {
             if let Some(spec) = &link.requires_python {
                 match spec.parse::<pep440_rs::VersionSpecifiers>() {
                     Ok(specifiers) => file.python_ok = specifiers.contains(&target.python_full_version()),
-                    Err(e) => self.warn(format!(
+                    // pip ignores these too; old releases carry many (">=2.7, !=3.0.*,").
+                    Err(e) => tracing::debug!(
                         "{location}: {}: invalid data-requires-python {spec:?} ignored: {e}",
                         link.filename
-                    )),
+                    ),
                 }
             }
             if let Some(cutoff) = self.inner.exclude_newer {
@@ -870,10 +874,10 @@ impl HashCache {
 }
 
 /// Recognise a distribution file by its name.
-fn dist_file(filename: String, location: FileLocation, target: &Target) -> Option<DistFile> {
+fn dist_file(filename: String, location: FileLocation, ranks: &TagRanks) -> Option<DistFile> {
     let (name, version, kind) = if filename.ends_with(".whl") {
         let wheel = WheelName::from_str(&filename).ok()?;
-        let rank = target.wheel_rank(&wheel);
+        let rank = ranks.rank(&wheel);
         (wheel.name, wheel.version, FileKind::Wheel { rank })
     } else {
         let (name, version) = parse_sdist_name(&filename)?;

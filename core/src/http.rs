@@ -255,7 +255,11 @@ impl HttpClient {
                 }
             });
         Self {
-            agent: config.into(),
+            agent: ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                CachingResolver::default(),
+            ),
             options,
             known: Mutex::default(),
             netrc,
@@ -718,7 +722,7 @@ impl HttpClient {
                 "not in the cache, and --offline forbids the network",
             ));
         }
-        let tail = 4 * RangeReader::CHUNK;
+        let tail = RangeReader::CHUNK;
         let mut response = self.send("GET", url, &[("Range", format!("bytes=-{tail}"))])?;
         let status = response.status();
         if status != StatusCode::PARTIAL_CONTENT && !status.is_success() {
@@ -795,6 +799,38 @@ impl HttpClient {
     }
 }
 
+/// Looks each host up once per run and shares the answer between connections: dozens of
+/// parallel connections to one index must not mean dozens of DNS queries (resolvers answer a
+/// burst with "temporary failure"). Failed lookups are not remembered.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    answers: Mutex<HashMap<String, ureq::unversioned::resolver::ResolvedSocketAddrs>>,
+}
+
+impl ureq::unversioned::resolver::Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        // Held while resolving, so concurrent connections to a new host wait for one lookup.
+        let mut answers = self.answers.lock().expect("resolver lock");
+        if let Some(found) = answers.get(&key) {
+            return Ok(found.clone());
+        }
+        let found = self.inner.resolve(uri, config, timeout)?;
+        answers.insert(key, found.clone());
+        Ok(found)
+    }
+}
+
 /// `max-age` and whether the response must be revalidated before every use.
 fn cache_control(value: Option<&str>) -> (Option<u64>, bool) {
     let mut max_age = None;
@@ -833,7 +869,7 @@ pub struct RangeReader<'a> {
 }
 
 impl RangeReader<'_> {
-    /// The smallest fetch; the first one takes the file's tail, where a zip's index is.
+    /// The size of each fetch; the first one takes the file's tail, where a zip keeps its index.
     const CHUNK: u64 = 64 * 1024;
 
     fn fetch(&mut self, at: u64) -> std::io::Result<()> {

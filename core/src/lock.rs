@@ -42,7 +42,8 @@ pub struct LockedFile {
     pub url: String,
     pub sha256: String,
     pub size: u64,
-    /// PEP 700 upload time, when the source knows it (find-links folders do not).
+    /// PEP 700 upload time (RFC 3339), when the index gives it (find-links folders and
+    /// pypiserver do not).
     pub upload_time: Option<String>,
     /// Whether the target can install this file.
     pub installable: bool,

@@ -64,7 +64,9 @@ fn headers(text: &str, location: &Location) -> Result<Vec<(usize, String, String
     let mut out: Vec<(usize, String, String)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
-        if line.trim().is_empty() {
+        // Only an empty line ends the headers: a line of spaces is a continuation (long
+        // License fields carry them), as Python's email parser reads it.
+        if line.trim_end_matches('\r').is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -97,6 +99,19 @@ fn headers(text: &str, location: &Location) -> Result<Vec<(usize, String, String
         out.push((line_no, key.to_owned(), value.trim().to_owned()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn a_line_of_spaces_continues_a_header() {
+        let text = "Metadata-Version: 2.1\nName: matplotlib\nLicense: Agreement\n         \n         2. more\nRequires-Dist: numpy>=1.25\n\nLong description\nRequires-Dist: not-a-header\n";
+        let meta = CoreMetadata::parse(text, &Location::file("METADATA")).unwrap();
+        let deps: Vec<&str> = meta.requires_dist.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(deps, ["numpy>=1.25"]);
+    }
 }
 
 /// Parse an egg-info `requires.txt`: requirement lines, grouped by `[extra]`, `[extra:marker]` or

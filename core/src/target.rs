@@ -25,6 +25,22 @@ pub struct Target {
 #[error("{0}")]
 pub struct TargetError(String);
 
+type Table<T> = std::collections::HashMap<String, T>;
+
+/// A target's supported wheel tags, python → abi → platform → rank (lower is better).
+#[derive(Debug, Clone, Default)]
+pub struct TagRanks(Table<Table<Table<usize>>>);
+
+impl TagRanks {
+    /// The best rank of any of the wheel's tags, `None` if the target supports none.
+    pub fn rank(&self, wheel: &WheelName) -> Option<usize> {
+        wheel
+            .tags()
+            .filter_map(|(py, abi, plat)| self.0.get(py)?.get(abi)?.get(plat).copied())
+            .min()
+    }
+}
+
 impl Target {
     /// `python` is `3.11` or `3.11.2`; `platform` is `ARCH-manylinux_X_Y` or `ARCH-linux`.
     pub fn new(python: &str, platform: &str) -> Result<Self, TargetError> {
@@ -154,16 +170,25 @@ impl Target {
     }
 
     /// The preference rank of a wheel (lower is better), or `None` if the target cannot install it.
+    /// To rank many wheels, build [`Self::tag_ranks`] once.
     pub fn wheel_rank(&self, wheel: &WheelName) -> Option<usize> {
-        let supported = self.supported_tags();
-        wheel
-            .tags()
-            .filter_map(|(py, abi, plat)| {
-                supported
-                    .iter()
-                    .position(|(p, a, l)| p == py && a == abi && l == plat)
-            })
-            .min()
+        self.tag_ranks().rank(wheel)
+    }
+
+    /// The supported tags as a lookup table.
+    pub fn tag_ranks(&self) -> TagRanks {
+        let mut ranks = TagRanks::default();
+        for (rank, (py, abi, plat)) in self.supported_tags().into_iter().enumerate() {
+            ranks
+                .0
+                .entry(py)
+                .or_default()
+                .entry(abi)
+                .or_default()
+                .entry(plat)
+                .or_insert(rank);
+        }
+        ranks
     }
 }
 

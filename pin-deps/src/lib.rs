@@ -155,7 +155,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     provider.exact = exact;
     provider.build_sdists = cli.build_sdists.clone();
 
+    let progress = Progress::start(&finder, cli.quiet);
     let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
+    progress.finish();
     for warning in provider.take_warnings().into_iter().chain(finder.take_warnings()) {
         tracing::warn!("{warning}");
     }
@@ -264,6 +266,63 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// A spinner with request counts while resolving, on a terminal only.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(finder: &Finder, quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        if quiet || !std::io::stderr().is_terminal() {
+            return Self {
+                bar: indicatif::ProgressBar::hidden(),
+                stop,
+                ticker: None,
+            };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("pin-deps: {spinner} resolving: {msg} {elapsed}")
+                .expect("a valid progress template"),
+        );
+        let ticker = {
+            let (bar, stop, finder) = (bar.clone(), stop.clone(), finder.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let counters = &finder.client().counters;
+                    bar.set_message(format!(
+                        "{} requests, {} from the cache, {} KiB",
+                        counters.requests.load(Ordering::Relaxed),
+                        counters.cache_hits.load(Ordering::Relaxed),
+                        counters.bytes.load(Ordering::Relaxed) / 1024
+                    ));
+                    bar.tick();
+                    std::thread::park_timeout(std::time::Duration::from_millis(100));
+                }
+            })
+        };
+        Self {
+            bar,
+            stop,
+            ticker: Some(ticker),
+        }
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            ticker.thread().unpark();
+            let _ = ticker.join();
+        }
+        self.bar.finish_and_clear();
+    }
 }
 
 /// The package sources from the command line, the requirements files and pip's environment
