@@ -1,9 +1,7 @@
-//! `bake-image`: not implemented yet (see the README's roadmap).
+//! `bake-image`: see `bake_image::run`.
 
-use std::io::Write;
-use std::process::ExitCode;
+use clap::Parser;
 
-fn main() -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "bake-image: not implemented yet");
-    ExitCode::from(2)
+fn main() -> std::process::ExitCode {
+    lastmile_core::exit::main_with("bake-image", || bake_image::run(bake_image::cli::Cli::parse()))
 }

@@ -4,6 +4,7 @@
 //! the JSON documents the tools exchange, and the plumbing every binary shares: exit codes, atomic
 //! writes, stdin handling and log output.
 
+pub mod candidate;
 pub mod dist;
 pub mod document;
 pub mod entry_points;

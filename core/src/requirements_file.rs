@@ -17,6 +17,8 @@ pub struct FileRequirement {
     pub location: Location,
     /// The file as a user names it in annotations (`-r requirements.in`, `-c constraints.txt`).
     pub file: String,
+    /// `--hash=ALGO:HEX` options of the line (pip's hash-checking mode), as `(algo, hex)`.
+    pub hashes: Vec<(String, String)>,
 }
 
 /// Everything read from a requirements file and the files it includes.
@@ -140,11 +142,13 @@ impl RequirementsFile {
                 }
                 continue;
             }
+            let (line, hashes) = split_hashes(line, &at)?;
             let requirement = parse_requirement(line, &at)?;
             let entry = FileRequirement {
                 requirement,
                 location: at,
                 file: shown.to_owned(),
+                hashes,
             };
             if constraint {
                 self.constraints.push(entry);
@@ -154,6 +158,42 @@ impl RequirementsFile {
         }
         Ok(())
     }
+}
+
+/// `(algorithm, hex digest)` pairs.
+type Hashes = Vec<(String, String)>;
+
+/// A requirement line without its trailing `--hash=ALGO:HEX` options, and the hashes.
+fn split_hashes<'a>(line: &'a str, at: &Location) -> Result<(&'a str, Hashes), InputError> {
+    let Some(start) = line.find(" --hash") else {
+        return Ok((line, Vec::new()));
+    };
+    let mut hashes = Vec::new();
+    let mut words = line[start..].split_whitespace();
+    while let Some(word) = words.next() {
+        let value = match word.strip_prefix("--hash") {
+            Some("") => words.next().unwrap_or(""),
+            Some(rest) => rest.strip_prefix('=').unwrap_or(""),
+            None => {
+                return Err(InputError::new(
+                    at.clone(),
+                    format!("unexpected {word:?} after --hash options"),
+                ));
+            }
+        };
+        match value.split_once(':') {
+            Some((algo, hex)) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                hashes.push((algo.to_ascii_lowercase(), hex.to_ascii_lowercase()));
+            }
+            _ => {
+                return Err(InputError::new(
+                    at.clone(),
+                    format!("--hash {value:?}: expected ALGORITHM:HEX, like sha256:2c26b46b..."),
+                ));
+            }
+        }
+    }
+    Ok((line[..start].trim_end(), hashes))
 }
 
 /// Lines with comments removed and `\` continuations joined, each with its first line number.
@@ -242,6 +282,37 @@ mod tests {
         assert!(file.constraints[0].file.ends_with("constraints.txt"));
         assert_eq!(file.extra_index_urls, ["https://example.invalid/simple"]);
         assert!(file.find_links[0].ends_with("wheels"));
+    }
+
+    #[test]
+    fn pinned_lines_carry_their_hashes() {
+        let text = "katcp==0.9.4 \\
+    --hash=sha256:AB12 \\
+    --hash sha256:cd34
+    # via katcore
+numpy==2.0 ; python_version >= '3.9' --hash=sha256:ef56
+plain==1.0
+";
+        let file = RequirementsFile::parse(text, "pinned.txt").unwrap();
+        let hashes: Vec<_> = file.requirements.iter().map(|r| r.hashes.clone()).collect();
+        assert_eq!(
+            hashes,
+            [
+                vec![("sha256".into(), "ab12".into()), ("sha256".into(), "cd34".into())],
+                vec![("sha256".into(), "ef56".into())],
+                vec![],
+            ]
+        );
+        assert_eq!(
+            file.requirements[1].requirement.to_string(),
+            "numpy==2.0 ; python_full_version >= '3.9'"
+        );
+        let err = RequirementsFile::parse("a==1 --hash=md5\n", "p.txt").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p.txt:1: --hash \"md5\": expected ALGORITHM:HEX"),
+            "{err}"
+        );
     }
 
     #[test]

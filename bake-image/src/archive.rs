@@ -1,0 +1,310 @@
+//! A root filesystem as a reproducible `.tar.gz`: the same tree always gives the same bytes.
+//!
+//! - entries sorted by the bytes of their path (a directory before its contents), the root as
+//!   `./`, everything else relative to it;
+//! - modification times clamped to `SOURCE_DATE_EPOCH`; numeric owners kept, no user or group
+//!   names; permission bits (setuid, setgid, sticky) kept; `security.capability` kept as a PAX
+//!   `SCHILY.xattr` record;
+//! - hard links as links to the first path, symlinks as links (never followed), device nodes,
+//!   FIFOs and sockets left out (LXC makes `/dev`);
+//! - gzip in fixed 1 MiB pieces, each a gzip member with mtime 0 and OS byte 3, compressed at a
+//!   fixed level by the pinned `flate2` backend, the pieces compressed side by side: the bytes do
+//!   not depend on how many threads there are.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+/// What went into the archive.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ArchiveStats {
+    pub(crate) entries: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) skipped_devices: u64,
+}
+
+/// Every path under `root` (relative, `""` for the root itself), sorted by bytes.
+pub(crate) fn sorted_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let entry = entry.map_err(io::Error::other)?;
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .map_err(io::Error::other)?
+            .to_path_buf();
+        paths.push(relative);
+    }
+    paths.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    Ok(paths)
+}
+
+/// Write `root` as a tar stream to `out`.
+pub(crate) fn write_tar<W: Write>(
+    root: &Path,
+    epoch: u64,
+    out: W,
+    mut progress: impl FnMut(u64),
+) -> io::Result<ArchiveStats> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    let mut stats = ArchiveStats::default();
+    let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    for relative in sorted_paths(root)? {
+        let path = root.join(&relative);
+        let meta = std::fs::symlink_metadata(&path)?;
+        let file_type = meta.file_type();
+        let name: PathBuf = if relative.as_os_str().is_empty() {
+            PathBuf::from("./")
+        } else {
+            relative.clone()
+        };
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(meta.mode() & 0o7777);
+        header.set_uid(u64::from(meta.uid()));
+        header.set_gid(u64::from(meta.gid()));
+        header.set_mtime((meta.mtime().max(0) as u64).min(epoch));
+        header.set_size(0);
+        if let Some(capability) = xattr::get(&path, "security.capability").ok().flatten()
+            && !file_type.is_symlink()
+        {
+            builder.append_pax_extensions([("SCHILY.xattr.security.capability", capability.as_slice())])?;
+        }
+        if file_type.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            let mut dir_name = name.into_os_string();
+            if !dir_name.as_bytes().ends_with(b"/") {
+                dir_name.push("/");
+            }
+            builder.append_data(&mut header, dir_name, io::empty())?;
+        } else if file_type.is_symlink() {
+            header.set_entry_type(tar::EntryType::Symlink);
+            let target = std::fs::read_link(&path)?;
+            builder.append_link(&mut header, &name, target)?;
+        } else if file_type.is_file() {
+            let key = (meta.dev(), meta.ino());
+            if meta.nlink() > 1 {
+                if let Some(first) = first_of_inode.get(&key) {
+                    header.set_entry_type(tar::EntryType::Link);
+                    builder.append_link(&mut header, &name, first)?;
+                    stats.entries += 1;
+                    continue;
+                }
+                first_of_inode.insert(key, relative.clone());
+            }
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(meta.len());
+            let file = std::fs::File::open(&path)?;
+            builder.append_data(&mut header, &name, file)?;
+            stats.bytes_in += meta.len();
+            progress(meta.len());
+        } else {
+            // Character and block devices, FIFOs, sockets: the container runtime makes its own.
+            stats.skipped_devices += 1;
+            continue;
+        }
+        stats.entries += 1;
+    }
+    builder.into_inner()?.flush()?;
+    Ok(stats)
+}
+
+/// gzip compression in fixed-size pieces, compressed in parallel, written in order.
+pub(crate) struct ParallelGz<W: Write> {
+    out: W,
+    level: u32,
+    pending: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+impl<W: Write> ParallelGz<W> {
+    /// The piece size: part of the format, so it never changes with the machine.
+    pub(crate) const PIECE: usize = 1 << 20;
+    /// Pieces compressed per batch; bounds memory to a few MiB whatever the archive size.
+    const BATCH: usize = 16;
+
+    pub(crate) fn new(out: W, level: u32) -> Self {
+        Self {
+            out,
+            level,
+            pending: Vec::with_capacity(Self::BATCH),
+            current: Vec::with_capacity(Self::PIECE),
+        }
+    }
+
+    fn compress_pending(&mut self) -> io::Result<()> {
+        let level = self.level;
+        let members: Vec<io::Result<Vec<u8>>> = self
+            .pending
+            .par_iter()
+            .map(|piece| {
+                let mut encoder = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
+                    Vec::with_capacity(piece.len() / 2),
+                    flate2::Compression::new(level),
+                );
+                encoder.write_all(piece)?;
+                encoder.finish()
+            })
+            .collect();
+        self.pending.clear();
+        for member in members {
+            self.out.write_all(&member?)?;
+        }
+        Ok(())
+    }
+
+    /// Compress what is left and return the inner writer.
+    pub(crate) fn finish(mut self) -> io::Result<W> {
+        if !self.current.is_empty() {
+            let piece = std::mem::take(&mut self.current);
+            self.pending.push(piece);
+        }
+        self.compress_pending()?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for ParallelGz<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = Self::PIECE - self.current.len();
+        let take = room.min(buf.len());
+        self.current.extend_from_slice(&buf[..take]);
+        if self.current.len() == Self::PIECE {
+            let piece = std::mem::replace(&mut self.current, Vec::with_capacity(Self::PIECE));
+            self.pending.push(piece);
+            if self.pending.len() == Self::BATCH {
+                self.compress_pending()?;
+            }
+        }
+        Ok(take)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer that hashes what passes through it.
+pub(crate) struct HashingWriter<W: Write> {
+    pub(crate) inner: W,
+    pub(crate) hasher: sha2::Sha256,
+    pub(crate) written: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        use sha2::Digest;
+        Self {
+            inner,
+            hasher: sha2::Sha256::new(),
+            written: 0,
+        }
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/tool"), b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(root.join("usr/bin/tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::write(root.join("a.txt"), b"a").unwrap();
+        std::fs::hard_link(root.join("a.txt"), root.join("usr/a-link")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn paths_are_sorted_by_bytes_and_directories_come_first() {
+        let dir = tree();
+        let paths: Vec<String> = sorted_paths(dir.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            ["", "a.txt", "bin", "usr", "usr/a-link", "usr/bin", "usr/bin/tool"]
+        );
+    }
+
+    #[test]
+    fn entries_keep_modes_links_and_clamp_times() {
+        let dir = tree();
+        let mut tar = Vec::new();
+        write_tar(dir.path(), 1_000, &mut tar, |_| {}).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let header = entry.header();
+            assert_eq!(header.mtime().unwrap(), 1_000);
+            seen.push((
+                entry.path().unwrap().display().to_string(),
+                header.entry_type(),
+                header.mode().unwrap(),
+                entry.link_name().unwrap().map(|l| l.display().to_string()),
+            ));
+        }
+        let find = |name: &str| {
+            seen.iter()
+                .find(|s| s.0 == name)
+                .unwrap_or_else(|| panic!("{name} not in {seen:?}"))
+                .clone()
+        };
+        assert_eq!(find("usr/bin/tool").2, 0o4755);
+        assert_eq!(find("bin").1, tar::EntryType::Symlink);
+        assert_eq!(find("bin").3.as_deref(), Some("usr/bin"));
+        assert_eq!(find("usr/a-link").1, tar::EntryType::Link);
+        assert_eq!(find("usr/a-link").3.as_deref(), Some("a.txt"));
+    }
+
+    #[test]
+    fn gzip_bytes_do_not_depend_on_the_thread_count() {
+        let data: Vec<u8> = (0..(3 * ParallelGz::<Vec<u8>>::PIECE + 12345))
+            .map(|i| (i % 251) as u8 ^ (i / 7919) as u8)
+            .collect();
+        let compress = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut gz = ParallelGz::new(Vec::new(), 6);
+                gz.write_all(&data).unwrap();
+                gz.finish().unwrap()
+            })
+        };
+        let one = compress(1);
+        assert_eq!(one, compress(2));
+        assert_eq!(one, compress(3));
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(one.as_slice()), &mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+}

@@ -1,0 +1,101 @@
+//! Command-line interface of `bake-image`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  bake-image pinned-requirements.txt --base $(scripts/base-rootfs) -f dist/ --out-dir images/
+  pin-deps requirements.in -f dist/ | bake-image - --base base.tar.zst -f dist/ --offline
+  bake-image lock.json --base base/ -f dist/ --service katportal=katportal-server \\
+      --overlay config/ --source-commit cam=3f2c1e9
+  bake-image verify images/autobuild-3fa9c2d17b04.tar.gz
+
+Exit codes: 0 baked (or verified), 1 verify found a difference, 2 bad input or error.";
+
+/// Bake pinned requirements and a base root filesystem into a bit-for-bit reproducible LXC /
+/// Proxmox template, `autobuild-<digest>.tar.gz`, without booting anything or using the network.
+///
+/// Prints a lastmile.candidate/v1 document on stdout: the image's path, sha256 and size, the
+/// base's digest, the installed packages and the digests of every input.
+#[derive(Debug, Parser)]
+#[command(name = "bake-image", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub bake: BakeArgs,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail on stderr (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an image: its file name against its sha256, every installed file against its
+    /// RECORD, and the packages against the manifest inside.
+    Verify {
+        /// An autobuild-<digest>.tar.gz.
+        image: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BakeArgs {
+    /// pinned-requirements.txt (every line NAME==VERSION with --hash=sha256:...) or a
+    /// lastmile.lock/v1 document; `-` for stdin.
+    #[arg(value_name = "PINNED")]
+    pub pinned: Option<PathBuf>,
+    /// The base root filesystem: a folder, or a .tar, .tar.gz, .tar.xz or .tar.zst.
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<PathBuf>,
+    /// A folder of wheels (repeatable).
+    #[arg(short = 'f', long, value_name = "DIR")]
+    pub find_links: Vec<String>,
+    /// A package index to fetch wheels from (PEP 503/691), credentials as for pin-deps.
+    #[arg(short = 'i', long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Another package index (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+    /// Use only --find-links and the cache.
+    #[arg(long)]
+    pub offline: bool,
+    /// The download cache (default: as pin-deps).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Where the image, its SBOM and nothing else are written.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+    /// The virtual environment's place inside the image.
+    #[arg(long, value_name = "PATH", default_value = "/opt/lastmile/venv")]
+    pub prefix: String,
+    /// A folder whose tree is copied into the image's root (repeatable; later ones win).
+    #[arg(long, value_name = "DIR")]
+    pub overlay: Vec<PathBuf>,
+    /// A source repository and the commit it was built from, recorded as provenance (repeatable).
+    #[arg(long, value_name = "REPO=SHA")]
+    pub source_commit: Vec<String>,
+    /// A long-running service: a systemd unit NAME.service running COMMAND (a console script of
+    /// the venv, or an absolute path), enabled at boot (repeatable).
+    #[arg(long, value_name = "NAME=COMMAND")]
+    pub service: Vec<String>,
+    /// Compile .pyc files with the base's own Python under chroot (unchecked-hash pycs, so the
+    /// image stays reproducible). Needs root.
+    #[arg(long)]
+    pub compile_bytecode: bool,
+    /// The time every file's modification time is clamped to (default: $SOURCE_DATE_EPOCH, else
+    /// the newest modification time in the base: derived from the inputs, never the clock).
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+    /// gzip level (1-9); part of what makes the bytes, so it is recorded in the manifest.
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub level: u32,
+}

@@ -1,0 +1,367 @@
+//! `bake-image`: pinned requirements + a base root filesystem → a bit-for-bit reproducible
+//! LXC/Proxmox template, `autobuild-<digest>.tar.gz`, with a manifest and an SBOM.
+
+pub mod cli;
+
+mod archive;
+mod base;
+mod install;
+mod pins;
+mod sbom;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use lastmile_core::candidate::{BaseInfo, CandidateDocument, CandidatePackage, ImageInfo, TargetInfo};
+use lastmile_core::exit::Exit;
+use lastmile_core::finder::{DistFile, FileKind, Finder, Sources, find_links_dir};
+use lastmile_core::target::Target;
+use sha2::Digest;
+
+use crate::cli::{BakeArgs, Cli, Command};
+
+/// Run `bake-image`.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    lastmile_core::logging::init("bake-image", cli.verbose, cli.quiet);
+    match &cli.command {
+        Some(Command::Verify { image }) => verify::verify(image),
+        None => bake(&cli.bake, &cli),
+    }
+}
+
+fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
+    let Some(pinned_path) = &args.pinned else {
+        bail!("nothing to bake: name the pinned requirements (or `-` for stdin); see --help");
+    };
+    let Some(base_path) = &args.base else {
+        bail!("--base is required: a base root filesystem folder or tarball (scripts/base-rootfs makes one)");
+    };
+    let (pinned_text, pinned_name) = if pinned_path == Path::new("-") {
+        (
+            lastmile_core::input::read_stdin().context("reading the pinned requirements from stdin")?,
+            lastmile_core::input::STDIN_NAME.to_owned(),
+        )
+    } else {
+        (
+            std::fs::read_to_string(pinned_path)
+                .with_context(|| format!("reading {}", pinned_path.display()))?,
+            pinned_path.display().to_string(),
+        )
+    };
+    let pins = pins::parse(&pinned_text, &pinned_name)?;
+    if !args.prefix.starts_with('/') || args.prefix.contains("..") {
+        bail!(
+            "--prefix {:?}: give an absolute path inside the image",
+            args.prefix
+        );
+    }
+    let services = parse_pairs(&args.service, "--service", "NAME=COMMAND")?;
+    let source_commits = parse_pairs(&args.source_commit, "--source-commit", "REPO=SHA")?;
+    for name in services.keys() {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        {
+            bail!("--service {name}: a unit name may hold letters, digits and - _ . @ only");
+        }
+    }
+    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+
+    // The staging tree lives in the output folder (same file system as the image, so the final
+    // rename is atomic) and is removed whatever happens.
+    let staging = tempfile::Builder::new()
+        .prefix(".bake-")
+        .tempdir_in(&args.out_dir)
+        .context("creating the staging folder")?;
+    let rootfs = staging.path().join("rootfs");
+    let base = base::prepare(base_path, &rootfs)?;
+    let target = Target::from_rootfs(&rootfs).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot tell the base's Python and C library: {e}",
+            base_path.display()
+        )
+    })?;
+    tracing::info!("base {} ({}), target {target}", base.digest, base.os);
+    let epoch = match args.source_date_epoch.or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    }) {
+        Some(epoch) => epoch,
+        None => base::newest_mtime(&rootfs)?,
+    };
+
+    // Every pinned wheel, checked against its hash and the base's tags.
+    let finder = Finder::new(sources(args)?, &target)?;
+    finder.prefetch(pins.iter().map(|p| p.name.clone()));
+    let ranks = target.tag_ranks();
+    let mut chosen: Vec<(pins::Pin, DistFile, PathBuf)> = Vec::new();
+    for pin in &pins {
+        let file = choose_wheel(&finder, pin, &target, &ranks)?;
+        let path = finder
+            .local_path(&file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", pin.origin))?;
+        let sha = lastmile_core::finder::sha256_file(&path)?;
+        if !pin.sha256.contains(&sha) {
+            bail!(
+                "{}: {}: sha256 {sha} is not one of the pinned hashes ({}); the file differs from the one that was pinned",
+                pin.origin,
+                file.shown(),
+                pin.sha256.join(", ")
+            );
+        }
+        chosen.push((pin.clone(), file, path));
+    }
+
+    let venv = install::Venv {
+        rootfs: rootfs.clone(),
+        prefix: args.prefix.clone(),
+        python: target.python,
+        python_full: target.python_full.clone(),
+    };
+    venv.create().context("creating the virtual environment")?;
+    let mut packages = Vec::new();
+    for (pin, file, path) in &chosen {
+        let installed = venv.install_wheel(path, pin.requested)?;
+        packages.push(CandidatePackage {
+            name: pin.name.to_string(),
+            version: pin.version.clone(),
+            filename: file.filename.clone(),
+            sha256: lastmile_core::finder::sha256_file(path)?,
+            scripts: installed.scripts,
+        });
+    }
+    let mut inputs = BTreeMap::new();
+    inputs.insert(
+        format!("pinned:{pinned_name}"),
+        format!("{:x}", sha2::Sha256::digest(pinned_text.as_bytes())),
+    );
+    for overlay in &args.overlay {
+        let digest = base::copy_overlay(overlay, &rootfs)?;
+        inputs.insert(format!("overlay:{}", overlay.display()), digest);
+    }
+    base::write_services(&rootfs, &args.prefix, &services, &packages)?;
+    if args.compile_bytecode {
+        base::compile_bytecode(&rootfs, &venv)?;
+    }
+
+    let mut document = CandidateDocument {
+        schema: lastmile_core::candidate::SCHEMA.to_owned(),
+        image: None,
+        base: BaseInfo {
+            digest: base.digest.clone(),
+            os: base.os.clone(),
+        },
+        target: TargetInfo {
+            python: target.python_option(),
+            platform: target.platform_option(),
+        },
+        prefix: args.prefix.clone(),
+        packages,
+        services,
+        source_commits,
+        inputs,
+        source_date_epoch: epoch,
+        tool: concat!("bake-image ", env!("CARGO_PKG_VERSION")).to_owned(),
+        compression: format!(
+            "gzip level {}, {} KiB members, flate2 (miniz_oxide)",
+            args.level,
+            archive::ParallelGz::<Vec<u8>>::PIECE / 1024
+        ),
+    };
+    let sbom_text = sbom::cyclonedx(&document);
+    base::write_fixed(
+        &rootfs.join("etc/lastmile/candidate.json"),
+        lastmile_core::document::to_string(&document).as_bytes(),
+    )?;
+    base::write_fixed(&rootfs.join("etc/lastmile/sbom.cdx.json"), sbom_text.as_bytes())?;
+
+    // The archive: into a temporary file beside the image, hashed as it is written, then renamed.
+    let progress = progress_bar(cli, base::tree_size(&rootfs));
+    let temp = tempfile::Builder::new()
+        .prefix(".autobuild-")
+        .tempfile_in(&args.out_dir)
+        .context("creating the image file")?;
+    let writer = archive::HashingWriter::new(std::io::BufWriter::new(temp.as_file()));
+    let mut gz = archive::ParallelGz::new(writer, args.level);
+    let stats = archive::write_tar(&rootfs, epoch, &mut gz, |n| progress.inc(n))
+        .context("archiving the root filesystem")?;
+    let mut hashing = gz.finish()?;
+    hashing.flush()?;
+    progress.finish_and_clear();
+    let sha = format!("{:x}", hashing.hasher.clone().finalize());
+    let size = hashing.written;
+    drop(hashing);
+    temp.as_file().sync_all()?;
+    let image = args.out_dir.join(format!("autobuild-{}.tar.gz", &sha[..12]));
+    temp.persist(&image)
+        .map_err(|e| e.error)
+        .context("naming the image")?;
+    let sbom_path = args
+        .out_dir
+        .join(format!("autobuild-{}.sbom.cdx.json", &sha[..12]));
+    lastmile_core::fs::write_atomic(&sbom_path, sbom_text.as_bytes())?;
+    tracing::info!(
+        "{} entries, {} MiB in, {} MiB out, {} device nodes left out",
+        stats.entries,
+        stats.bytes_in >> 20,
+        size >> 20,
+        stats.skipped_devices
+    );
+    document.image = Some(ImageInfo {
+        path: image.display().to_string(),
+        sha256: sha,
+        size,
+    });
+    let mut out = std::io::stdout().lock();
+    lastmile_core::document::write(&mut out, &document)?;
+    out.flush()?;
+    Ok(Exit::Success)
+}
+
+fn progress_bar(cli: &Cli, total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if cli.quiet || cli.no_progress || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "bake-image: compressing {bar:30} {bytes}/{total_bytes} {elapsed}",
+        )
+        .expect("a valid progress template"),
+    );
+    bar
+}
+
+fn parse_pairs(values: &[String], option: &str, shape: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut pairs = BTreeMap::new();
+    for value in values {
+        match value.split_once('=') {
+            Some((key, val)) if !key.is_empty() && !val.is_empty() => {
+                pairs.insert(key.to_owned(), val.to_owned());
+            }
+            _ => bail!("{option} {value:?}: expected {shape}"),
+        }
+    }
+    Ok(pairs)
+}
+
+fn sources(args: &BakeArgs) -> anyhow::Result<Sources> {
+    let mut find_links = Vec::new();
+    for value in &args.find_links {
+        match find_links_dir(value) {
+            Some(dir) => find_links.push(dir),
+            None => bail!("--find-links {value}: give a folder"),
+        }
+    }
+    let indexes: Vec<String> = args
+        .index_url
+        .iter()
+        .chain(&args.extra_index_url)
+        .cloned()
+        .collect();
+    if find_links.is_empty() && indexes.is_empty() {
+        bail!("no wheel source: give --find-links DIR (scripts/build-wheels makes one) or --index-url URL");
+    }
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .or_else(lastmile_core::finder::HashCache::default_root);
+    Ok(Sources {
+        find_links,
+        indexes,
+        http: lastmile_core::http::HttpOptions {
+            cache_dir,
+            offline: args.offline,
+            ..Default::default()
+        },
+        concurrency: 8,
+        ..Sources::default()
+    })
+}
+
+/// The wheel to install for a pin: a file of that version whose hash is pinned and whose tags
+/// the base supports, the best-ranked one.
+fn choose_wheel(
+    finder: &Finder,
+    pin: &pins::Pin,
+    target: &Target,
+    ranks: &lastmile_core::target::TagRanks,
+) -> anyhow::Result<DistFile> {
+    let version: lastmile_core::Version = pin
+        .version
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: version {}: {e}", pin.origin, pin.version))?;
+    let files = finder.files(&pin.name, &version);
+    if files.is_empty() {
+        let _ = finder
+            .project(&pin.name)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", pin.origin))?;
+        bail!(
+            "{}: no file of {}=={} in the wheel sources",
+            pin.origin,
+            pin.name,
+            pin.version
+        );
+    }
+    let hashed = |f: &DistFile| f.sha256.as_ref().is_none_or(|h| pin.sha256.contains(h));
+    let mut wheels: Vec<(usize, &DistFile)> = files
+        .iter()
+        .filter(|f| hashed(f))
+        .filter_map(|f| match &f.kind {
+            FileKind::Wheel { .. } => {
+                let parsed: lastmile_core::wheel_name::WheelName = f.filename.parse().ok()?;
+                ranks.rank(&parsed).map(|rank| (rank, f))
+            }
+            FileKind::Sdist => None,
+        })
+        .collect();
+    wheels.sort_by_key(|(rank, f)| (*rank, f.filename.clone()));
+    if let Some((_, best)) = wheels.first() {
+        return Ok((*best).clone());
+    }
+    let incompatible: Vec<&str> = files
+        .iter()
+        .filter(|f| matches!(f.kind, FileKind::Wheel { .. }))
+        .map(|f| f.filename.as_str())
+        .collect();
+    if !incompatible.is_empty() {
+        let tags: Vec<String> = target
+            .supported_tags()
+            .iter()
+            .take(6)
+            .map(|(p, a, l)| format!("{p}-{a}-{l}"))
+            .collect();
+        bail!(
+            "{}: {}=={}: no wheel fits the base (Python {}.{}, {}): {} (the base supports {}, ...)",
+            pin.origin,
+            pin.name,
+            pin.version,
+            target.python.0,
+            target.python.1,
+            target.platform_option(),
+            incompatible.join(", "),
+            tags.join(", ")
+        );
+    }
+    if let Some(sdist) = files.iter().find(|f| f.kind == FileKind::Sdist) {
+        bail!(
+            "{}: {}=={} is only an sdist ({}); build it into a wheel first (scripts/build-wheels, or `pip wheel --no-deps {}`) and give the wheel's folder with --find-links",
+            pin.origin,
+            pin.name,
+            pin.version,
+            sdist.filename,
+            sdist.shown()
+        );
+    }
+    bail!(
+        "{}: {}=={}: no file matches the pinned hashes",
+        pin.origin,
+        pin.name,
+        pin.version
+    )
+}

@@ -1,0 +1,152 @@
+//! The pinned input of a bake: every requirement `name==version` with at least one sha256, from a
+//! pip-format `pinned-requirements.txt` (pin-deps' default output) or a `lastmile.lock/v1`
+//! document (`pin-deps --format json`). Anything looser is refused, naming the file and line.
+
+use lastmile_core::PackageName;
+use lastmile_core::location::{InputError, Location};
+use lastmile_core::requirements_file::RequirementsFile;
+use pep508_rs::VersionOrUrl;
+
+/// One pinned distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pin {
+    pub(crate) name: PackageName,
+    pub(crate) version: String,
+    /// Allowed sha256 digests (hex, lower case).
+    pub(crate) sha256: Vec<String>,
+    /// Where it was pinned (`pinned-requirements.txt:12`).
+    pub(crate) origin: String,
+    /// A top-level requirement (its venv entry gets `REQUESTED`).
+    pub(crate) requested: bool,
+}
+
+/// Read pins from `text`, named `name` in messages.
+pub(crate) fn parse(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
+    if text.trim_start().starts_with('{') {
+        return from_lock(text, name);
+    }
+    let file = RequirementsFile::parse(text, name)?;
+    if !file.constraints.is_empty() {
+        return Err(InputError::new(
+            file.constraints[0].location.clone(),
+            "constraints (-c) cannot be baked; give the pinned requirements pin-deps wrote",
+        ));
+    }
+    let mut pins = Vec::new();
+    for entry in file.requirements {
+        let requirement = &entry.requirement;
+        let exact = match &requirement.version_or_url {
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) if specifiers.len() == 1 => {
+                let specifier = specifiers.iter().next().expect("one specifier");
+                (*specifier.operator() == pep440_rs::Operator::Equal).then(|| specifier.version().to_string())
+            }
+            _ => None,
+        };
+        let Some(version) = exact else {
+            return Err(InputError::new(
+                entry.location,
+                format!(
+                    "{requirement}: not pinned; every requirement must be NAME==VERSION with --hash=sha256:... (pin-deps writes that)"
+                ),
+            ));
+        };
+        let sha256: Vec<String> = entry
+            .hashes
+            .iter()
+            .filter(|(algo, _)| algo == "sha256")
+            .map(|(_, hex)| hex.clone())
+            .collect();
+        if sha256.is_empty() {
+            return Err(InputError::new(
+                entry.location,
+                format!(
+                    "{}=={version}: no --hash=sha256:...; a release candidate is built only from files checked against their hashes",
+                    requirement.name
+                ),
+            ));
+        }
+        pins.push(Pin {
+            name: requirement.name.clone(),
+            version,
+            sha256,
+            origin: entry.location.to_string(),
+            // pip-compile's format does not say which pins were asked for; every pin counts.
+            requested: true,
+        });
+    }
+    if pins.is_empty() {
+        return Err(InputError::new(Location::file(name), "no pinned requirements"));
+    }
+    pins.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(pins)
+}
+
+fn from_lock(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
+    let lock = lastmile_core::lock::LockDocument::from_json(text, name)
+        .map_err(|e| InputError::new(Location::file(name), e.to_string()))?;
+    let requested: Vec<PackageName> = lock
+        .requirements
+        .iter()
+        .filter_map(|r| r.parse::<lastmile_core::Requirement>().ok())
+        .map(|r| r.name)
+        .collect();
+    let mut pins = Vec::new();
+    for package in lock.packages {
+        let sha256: Vec<String> = package
+            .files
+            .iter()
+            .filter(|f| f.installable)
+            .map(|f| f.sha256.clone())
+            .collect();
+        if sha256.is_empty() {
+            return Err(InputError::new(
+                Location::file(name),
+                format!(
+                    "{}=={}: no installable file in the lock",
+                    package.name, package.version
+                ),
+            ));
+        }
+        pins.push(Pin {
+            requested: requested.contains(&package.name),
+            name: package.name,
+            version: package.version,
+            sha256,
+            origin: name.to_owned(),
+        });
+    }
+    pins.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(pins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_and_hashed_lines_are_read() {
+        let pins = parse(
+            "katcp==0.9.4 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via katcore\nnumpy==2.0 --hash=sha256:cc\n",
+            "pinned.txt",
+        )
+        .unwrap();
+        assert_eq!(pins.len(), 2);
+        assert_eq!(pins[0].name.as_ref(), "katcp");
+        assert_eq!(pins[0].version, "0.9.4");
+        assert_eq!(pins[0].sha256, ["aa", "bb"]);
+        assert_eq!(pins[0].origin, "pinned.txt:1");
+    }
+
+    #[test]
+    fn loose_or_unhashed_requirements_are_refused_with_their_line() {
+        let err = parse("a==1 --hash=sha256:aa\nb>=1 --hash=sha256:bb\n", "p.txt").unwrap_err();
+        assert!(err.to_string().starts_with("p.txt:2: b>=1: not pinned"), "{err}");
+        let err = parse("a==1\n", "p.txt").unwrap_err();
+        assert!(
+            err.to_string().starts_with("p.txt:1: a==1: no --hash=sha256"),
+            "{err}"
+        );
+        let err = parse("a==1.* --hash=sha256:aa\n", "p.txt").unwrap_err();
+        assert!(err.to_string().contains("not pinned"), "{err}");
+    }
+}

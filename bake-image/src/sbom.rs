@@ -1,0 +1,45 @@
+//! A CycloneDX 1.5 SBOM of the candidate: one `library` component per installed distribution,
+//! with its `pkg:pypi/NAME@VERSION` purl and the wheel's sha256. Deterministic: no serial number
+//! or timestamp that would change between two bakes of the same inputs.
+
+use lastmile_core::candidate::CandidateDocument;
+use serde_json::json;
+
+pub(crate) fn cyclonedx(candidate: &CandidateDocument) -> String {
+    let components: Vec<serde_json::Value> = candidate
+        .packages
+        .iter()
+        .map(|p| {
+            json!({
+                "type": "library",
+                "bom-ref": format!("pkg:pypi/{}@{}", p.name, p.version),
+                "name": p.name,
+                "version": p.version,
+                "purl": format!("pkg:pypi/{}@{}?file_name={}", p.name, p.version, p.filename),
+                "hashes": [{"alg": "SHA-256", "content": p.sha256}],
+            })
+        })
+        .collect();
+    let mut properties = vec![
+        json!({"name": "lastmile:base-digest", "value": candidate.base.digest}),
+        json!({"name": "lastmile:base-os", "value": candidate.base.os}),
+        json!({"name": "lastmile:source-date-epoch", "value": candidate.source_date_epoch.to_string()}),
+    ];
+    for (repo, commit) in &candidate.source_commits {
+        properties.push(json!({"name": format!("lastmile:source-commit:{repo}"), "value": commit}));
+    }
+    let document = json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "metadata": {
+            "tools": {"components": [{"type": "application", "name": "bake-image", "version": env!("CARGO_PKG_VERSION")}]},
+            "component": {"type": "container", "name": "lastmile-release-candidate"},
+            "properties": properties,
+        },
+        "components": components,
+    });
+    let mut text = serde_json::to_string_pretty(&document).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
