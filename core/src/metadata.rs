@@ -71,6 +71,8 @@ fn headers(text: &str, location: &Location) -> Result<Vec<(usize, String, String
         }
         if line.starts_with([' ', '\t']) {
             match out.last_mut() {
+                // A line of spaces adds nothing to the value.
+                Some(_) if line.trim().is_empty() => {}
                 Some((_, _, value)) => {
                     value.push('\n');
                     value.push_str(line.trim());

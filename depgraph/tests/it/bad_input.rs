@@ -126,11 +126,11 @@ fn malformed_metadata_inside_a_wheel_names_the_entry() {
         zip::write::SimpleFileOptions::default(),
     )
     .unwrap();
-    std::io::Write::write_all(&mut zip, b"Name: x\n  \nRequires-Dist: ok\n\tfolded\n").unwrap();
+    std::io::Write::write_all(&mut zip, b"Name: x\n  \nRequires-Dist: ok\n").unwrap();
     zip.start_file("x/__init__.py", zip::write::SimpleFileOptions::default())
         .unwrap();
     zip.finish().unwrap();
-    // Blank-looking line ends the headers; then a valid file. Now a truly bad one:
+    // A line of spaces continues a header (it does not end them): a valid file. Now a bad one:
     let file = std::fs::File::create(env.path("w/y-1.0-py3-none-any.whl")).unwrap();
     let mut zip = zip::ZipWriter::new(file);
     zip.start_file(
