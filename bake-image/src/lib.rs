@@ -156,7 +156,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
             os: base.os.clone(),
         },
         target: TargetInfo {
-            python: target.python_option(),
+            python: target.python_full.clone(),
             platform: target.platform_option(),
         },
         prefix: args.prefix.clone(),

@@ -1,0 +1,407 @@
+//! bake-image end to end on a small synthetic base (the files a base's target is read from, an
+//! init, os-release) and wheels written on the fly: reproducibility under a different umask, TZ,
+//! locale, temporary folder and file creation order; every refusal with its message, exit code
+//! and no image left behind; verify on a good and a tampered image.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// A wheel with a module, a console script and optionally extra members.
+fn wheel(dir: &Path, name: &str, version: &str, tag: &str, extra: &[(&str, &[u8])]) -> PathBuf {
+    let info = format!("{name}-{version}.dist-info");
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        (
+            format!("{name}/__init__.py"),
+            format!("def main():\n    print('{name} {version}')\n").into_bytes(),
+        ),
+        (
+            format!("{info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes(),
+        ),
+        (
+            format!("{info}/WHEEL"),
+            format!("Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n").into_bytes(),
+        ),
+        (
+            format!("{info}/entry_points.txt"),
+            format!("[console_scripts]\n{name}-run = {name}:main\n").into_bytes(),
+        ),
+    ];
+    for (member, data) in extra {
+        files.push(((*member).to_owned(), data.to_vec()));
+    }
+    let mut record = String::new();
+    for (member, data) in &files {
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data));
+        record.push_str(&format!("{member},sha256={hash},{}\n", data.len()));
+    }
+    record.push_str(&format!("{info}/RECORD,,\n"));
+    files.push((format!("{info}/RECORD"), record.into_bytes()));
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("{name}-{version}-{tag}.whl"));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
+    for (member, data) in &files {
+        zip.start_file(member.as_str(), options).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+/// A synthetic Debian-like base: Python 3.11, glibc 2.36 on x86_64, an init and os-release.
+/// `reverse` creates its files in the opposite order.
+fn base(dir: &Path, reverse: bool) {
+    let mut files: Vec<(&str, &str)> = vec![
+        (
+            "etc/os-release",
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        ),
+        ("usr/lib/python3.11/os.py", "# os\n"),
+        ("usr/lib/x86_64-linux-gnu/libc.so.6", ""),
+        (
+            "var/lib/dpkg/status",
+            "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\n\nPackage: python3.11-minimal\nStatus: install ok installed\nVersion: 3.11.2-6\n",
+        ),
+        ("usr/bin/python3.11", "#!/bin/false\n"),
+    ];
+    if reverse {
+        files.reverse();
+    }
+    for (path, contents) in files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, contents).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("sbin")).unwrap();
+    std::os::unix::fs::symlink("/lib/systemd/systemd", dir.join("sbin/init")).unwrap();
+    // The base's own times are old and fixed, as a cached base's are.
+    for entry in walkdir::WalkDir::new(dir) {
+        let path = entry.unwrap().into_path();
+        let _ = Command::new("touch")
+            .args(["-h", "-d", "@1700000000"])
+            .arg(&path)
+            .status();
+    }
+}
+
+struct Bake {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn bake(args: &[&str], dir: &Path, envs: &[(&str, &str)], umask: &str) -> Bake {
+    let binary = env!("CARGO_BIN_EXE_bake-image");
+    let mut line = format!("umask {umask} && exec {binary}");
+    for arg in args {
+        line.push_str(&format!(" '{arg}'"));
+    }
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", &line])
+        .current_dir(dir)
+        .env("LASTMILE_CACHE_DIR", dir.join(".cache"));
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let out = command.output().unwrap();
+    Bake {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn images(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.retain(|n| n.starts_with("autobuild-") || n.starts_with(".autobuild-") || n.starts_with(".bake-"));
+    names.sort();
+    names
+}
+
+/// The image's file name in `dir`.
+fn image(dir: &Path) -> String {
+    images(dir)
+        .into_iter()
+        .find(|n| n.ends_with(".tar.gz"))
+        .expect("an image")
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("lastmile-bake-")
+            .tempdir()
+            .unwrap();
+        base(&dir.path().join("base"), false);
+        let a = wheel(&dir.path().join("dist"), "alpha", "1.0", "py3-none-any", &[]);
+        let b = wheel(
+            &dir.path().join("dist"),
+            "beta",
+            "2.0",
+            "py3-none-any",
+            &[("beta-2.0.data/scripts/beta-tool", b"#!python\nprint('tool')\n")],
+        );
+        let pinned = format!(
+            "alpha==1.0 \\\n    --hash=sha256:{}\nbeta==2.0 \\\n    --hash=sha256:{}\n",
+            sha256(&std::fs::read(a).unwrap()),
+            sha256(&std::fs::read(b).unwrap())
+        );
+        std::fs::write(dir.path().join("pinned.txt"), pinned).unwrap();
+        std::fs::create_dir_all(dir.path().join("overlay/etc/cam")).unwrap();
+        std::fs::write(dir.path().join("overlay/etc/cam/site.yaml"), "site: karoo\n").unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn bake(&self, pinned: &str, base: &str, out: &str, envs: &[(&str, &str)], umask: &str) -> Bake {
+        bake(
+            &[
+                pinned,
+                "--base",
+                base,
+                "-f",
+                "dist",
+                "--offline",
+                "--out-dir",
+                out,
+                "--overlay",
+                "overlay",
+                "--service",
+                "alpha=alpha-run --port 7147",
+                "--source-commit",
+                "cam=3f2c1e9",
+            ],
+            self.dir.path(),
+            envs,
+            umask,
+        )
+    }
+}
+
+#[test]
+fn the_same_inputs_give_the_same_bytes_whatever_the_environment() {
+    let setup = Setup::new();
+    base(&setup.path("base-reversed"), true);
+    let first = setup.bake(
+        "pinned.txt",
+        "base",
+        "out1",
+        &[("TZ", "UTC"), ("LC_ALL", "C")],
+        "022",
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let tmp = setup.path("other-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let second = setup.bake(
+        "pinned.txt",
+        "base-reversed",
+        "out2",
+        &[
+            ("TZ", "Pacific/Chatham"),
+            ("LC_ALL", "C.UTF-8"),
+            ("TMPDIR", tmp.to_str().unwrap()),
+        ],
+        "077",
+    );
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let one = images(&setup.path("out1"));
+    let two = images(&setup.path("out2"));
+    assert_eq!(one.len(), 2, "{one:?}");
+    assert_eq!(one, two, "different names, so different bytes");
+    let a = std::fs::read(setup.path("out1").join(image(&setup.path("out1")))).unwrap();
+    let b = std::fs::read(setup.path("out2").join(image(&setup.path("out2")))).unwrap();
+    assert!(a == b);
+    let doc: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(doc["schema"], "lastmile.candidate/v1");
+    assert_eq!(doc["image"]["sha256"].as_str().unwrap(), sha256(&a));
+    assert_eq!(
+        image(&setup.path("out1")),
+        format!("autobuild-{}.tar.gz", &sha256(&a)[..12])
+    );
+    assert_eq!(doc["target"]["python"], "3.11.2");
+    assert_eq!(doc["source_commits"]["cam"], "3f2c1e9");
+    assert_eq!(doc["packages"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn the_image_holds_the_venv_units_manifest_and_sbom() {
+    let setup = Setup::new();
+    let out = setup.bake("pinned.txt", "base", "out", &[], "022");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let name = &image(&setup.path("out"));
+    let unpacked = setup.path("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let status = Command::new("tar")
+        .args([
+            "-xzf",
+            setup.path("out").join(name).to_str().unwrap(),
+            "-C",
+            unpacked.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let venv = unpacked.join("opt/lastmile/venv");
+    let launcher = std::fs::read_to_string(venv.join("bin/alpha-run")).unwrap();
+    assert!(
+        launcher.starts_with("#!/opt/lastmile/venv/bin/python\n"),
+        "{launcher}"
+    );
+    assert!(launcher.contains("from alpha import main"));
+    let tool = std::fs::read_to_string(venv.join("bin/beta-tool")).unwrap();
+    assert_eq!(tool, "#!/opt/lastmile/venv/bin/python\nprint('tool')\n");
+    assert_eq!(
+        std::fs::read_link(venv.join("bin/python3.11")).unwrap(),
+        Path::new("/usr/bin/python3.11")
+    );
+    let site = venv.join("lib/python3.11/site-packages");
+    assert!(site.join("alpha/__init__.py").is_file());
+    assert_eq!(
+        std::fs::read_to_string(site.join("alpha-1.0.dist-info/INSTALLER")).unwrap(),
+        "lastmile\n"
+    );
+    assert!(site.join("alpha-1.0.dist-info/REQUESTED").is_file());
+    let record = std::fs::read_to_string(site.join("beta-2.0.dist-info/RECORD")).unwrap();
+    assert!(record.contains("../../../bin/beta-tool,sha256="), "{record}");
+    let unit = std::fs::read_to_string(unpacked.join("etc/systemd/system/alpha.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/opt/lastmile/venv/bin/alpha-run --port 7147"),
+        "{unit}"
+    );
+    assert_eq!(
+        std::fs::read_link(unpacked.join("etc/systemd/system/multi-user.target.wants/alpha.service"))
+            .unwrap(),
+        Path::new("/etc/systemd/system/alpha.service")
+    );
+    assert_eq!(
+        std::fs::read_to_string(unpacked.join("etc/cam/site.yaml")).unwrap(),
+        "site: karoo\n"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(unpacked.join("etc/lastmile/candidate.json")).unwrap())
+            .unwrap();
+    assert!(manifest["image"].is_null());
+    let sbom = std::fs::read_to_string(unpacked.join("etc/lastmile/sbom.cdx.json")).unwrap();
+    assert!(sbom.contains("pkg:pypi/alpha@1.0"), "{sbom}");
+    assert!(
+        setup
+            .path("out")
+            .join(name.replace(".tar.gz", ".sbom.cdx.json"))
+            .is_file()
+    );
+
+    let ok = bake(&["verify", &format!("out/{name}")], setup.dir.path(), &[], "022");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains(": ok (2 packages"), "{}", ok.stderr);
+    // A renamed copy no longer matches its name.
+    std::fs::copy(
+        setup.path("out").join(name),
+        setup.path("out/autobuild-000000000000.tar.gz"),
+    )
+    .unwrap();
+    let bad = bake(
+        &["verify", "out/autobuild-000000000000.tar.gz"],
+        setup.dir.path(),
+        &[],
+        "022",
+    );
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("its name says 000000000000"),
+        "{}",
+        bad.stderr
+    );
+}
+
+fn refused(setup: &Setup, pinned: &str, expect: &str) {
+    std::fs::write(setup.path("refused.txt"), pinned).unwrap();
+    let out = setup.bake("refused.txt", "base", "refused-out", &[], "022");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(expect),
+        "expected {expect:?} in:\n{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+    assert_eq!(images(&setup.path("refused-out")), Vec::<String>::new());
+}
+
+#[test]
+fn every_refusal_names_the_problem_and_leaves_no_image() {
+    let setup = Setup::new();
+    refused(
+        &setup,
+        "alpha>=1.0 --hash=sha256:00\n",
+        "refused.txt:1: alpha>=1.0: not pinned",
+    );
+    refused(
+        &setup,
+        "alpha==1.0\n",
+        "refused.txt:1: alpha==1.0: no --hash=sha256",
+    );
+    refused(
+        &setup,
+        &format!("alpha==1.0 --hash=sha256:{}\n", "0".repeat(64)),
+        "is not one of the pinned hashes",
+    );
+    let native = wheel(
+        &setup.path("dist"),
+        "native",
+        "1.0",
+        "cp312-cp312-manylinux_2_17_x86_64",
+        &[],
+    );
+    refused(
+        &setup,
+        &format!(
+            "native==1.0 --hash=sha256:{}\n",
+            sha256(&std::fs::read(native).unwrap())
+        ),
+        "no wheel fits the base (Python 3.11, x86_64-manylinux_2_36): native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl (the base supports cp311-cp311-manylinux_2_36_x86_64",
+    );
+    let sdist = setup.path("dist/onlysrc-1.0.tar.gz");
+    std::fs::write(&sdist, b"not really").unwrap();
+    refused(
+        &setup,
+        &format!("onlysrc==1.0 --hash=sha256:{}\n", sha256(b"not really")),
+        "onlysrc==1.0 is only an sdist (onlysrc-1.0.tar.gz); build it into a wheel first",
+    );
+    let evil = wheel(
+        &setup.path("dist"),
+        "evil",
+        "1.0",
+        "py3-none-any",
+        &[("../../etc/cron.d/evil", b"* * * * * root true\n")],
+    );
+    refused(
+        &setup,
+        &format!(
+            "evil==1.0 --hash=sha256:{}\n",
+            sha256(&std::fs::read(evil).unwrap())
+        ),
+        "\"../../etc/cron.d/evil\": an absolute path or `..` in a wheel entry; refusing to install outside the venv",
+    );
+}
