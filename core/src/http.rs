@@ -443,13 +443,7 @@ impl HttpClient {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return page_of(policy, body.clone()).map(Some);
         }
-        if self.options.offline {
-            return Err(HttpError::new(
-                &bare,
-                HttpErrorKind::NotCached,
-                "not in the cache, and --offline forbids the network",
-            ));
-        }
+        self.online(&bare)?;
         let mut headers = vec![("Accept", accept.to_owned())];
         if let Some((policy, _)) = &cached {
             if let Some(etag) = &policy.etag {
@@ -538,21 +532,7 @@ impl HttpClient {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(bytes);
         }
-        if self.options.offline {
-            return Err(HttpError::new(
-                url,
-                HttpErrorKind::NotCached,
-                "not in the cache, and --offline forbids the network",
-            ));
-        }
-        let mut response = self.send("GET", url, &[])?;
-        if !response.status().is_success() {
-            return Err(HttpError::new(
-                url,
-                HttpErrorKind::Other,
-                format!("server answered {}", response.status()),
-            ));
-        }
+        let mut response = self.get_ok(url)?;
         let bytes = response
             .body_mut()
             .with_config()
@@ -580,6 +560,32 @@ impl HttpClient {
             let _ = write_cache(path, &bytes);
         }
         Ok(bytes)
+    }
+
+    /// Fail with "not in the cache" under `--offline`.
+    fn online(&self, url: &Url) -> Result<(), HttpError> {
+        if self.options.offline {
+            return Err(HttpError::new(
+                url,
+                HttpErrorKind::NotCached,
+                "not in the cache, and --offline forbids the network",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A GET that must answer 2xx (with the offline check first).
+    fn get_ok(&self, url: &Url) -> Result<Response<ureq::Body>, HttpError> {
+        self.online(url)?;
+        let response = self.send("GET", url, &[])?;
+        if !response.status().is_success() {
+            return Err(HttpError::new(
+                url,
+                HttpErrorKind::Other,
+                format!("server answered {}", response.status()),
+            ));
+        }
+        Ok(response)
     }
 
     /// A cached page as it is, fresh or stale, without touching the network or the counters.
@@ -652,21 +658,7 @@ impl HttpClient {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((stored, hash.trim().to_owned()));
         }
-        if self.options.offline {
-            return Err(HttpError::new(
-                url,
-                HttpErrorKind::NotCached,
-                "not in the cache, and --offline forbids the network",
-            ));
-        }
-        let mut response = self.send("GET", url, &[])?;
-        if !response.status().is_success() {
-            return Err(HttpError::new(
-                url,
-                HttpErrorKind::Other,
-                format!("server answered {}", response.status()),
-            ));
-        }
+        let mut response = self.get_ok(url)?;
         let dir = match &self.options.cache_dir {
             Some(root) => root.join("http-v1/files/tmp"),
             None => std::env::temp_dir().join("lastmile-downloads"),
@@ -715,13 +707,7 @@ impl HttpClient {
     /// asks for the file's tail (where a zip keeps its index) and learns the length from the
     /// answer; a server that ignores ranges sends the whole file, which is then read from memory.
     pub fn range_reader(&self, url: &Url) -> Result<RangeReader<'_>, HttpError> {
-        if self.options.offline {
-            return Err(HttpError::new(
-                url,
-                HttpErrorKind::NotCached,
-                "not in the cache, and --offline forbids the network",
-            ));
-        }
+        self.online(url)?;
         let tail = RangeReader::CHUNK;
         let mut response = self.send("GET", url, &[("Range", format!("bytes=-{tail}"))])?;
         let status = response.status();
