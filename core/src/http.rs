@@ -483,19 +483,7 @@ impl HttpClient {
         let etag = header(&response, "etag").map(str::to_owned);
         let last_modified = header(&response, "last-modified").map(str::to_owned);
         let control = header(&response, "cache-control").map(str::to_owned);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(512 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| {
-                HttpError::new(
-                    &bare,
-                    HttpErrorKind::Unavailable,
-                    format!("reading the response: {e}"),
-                )
-            })?;
-        self.counters.bytes.fetch_add(body.len(), Ordering::Relaxed);
+        let body = self.read_body(&mut response, &bare, 512 * 1024 * 1024)?;
         let (max_age, no_cache) = cache_control(control.as_deref());
         let no_store = control.as_deref().is_some_and(|c| c.contains("no-store"));
         if let (Some(meta), Some(body_file)) = (&meta_path, &body_path)
@@ -533,19 +521,7 @@ impl HttpClient {
             return Ok(bytes);
         }
         let mut response = self.get_ok(url)?;
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| {
-                HttpError::new(
-                    url,
-                    HttpErrorKind::Unavailable,
-                    format!("reading the response: {e}"),
-                )
-            })?;
-        self.counters.bytes.fetch_add(bytes.len(), Ordering::Relaxed);
+        let bytes = self.read_body(&mut response, url, 64 * 1024 * 1024)?;
         if let Some(want) = sha256 {
             let got = sha256_hex(&bytes);
             if got != want {
@@ -559,6 +535,29 @@ impl HttpClient {
         if let Some(path) = &path {
             let _ = write_cache(path, &bytes);
         }
+        Ok(bytes)
+    }
+
+    /// Read a whole response body (at most `limit` bytes), counting what arrived.
+    fn read_body(
+        &self,
+        response: &mut Response<ureq::Body>,
+        url: &Url,
+        limit: u64,
+    ) -> Result<Vec<u8>, HttpError> {
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| {
+                HttpError::new(
+                    url,
+                    HttpErrorKind::Unavailable,
+                    format!("reading the response: {e}"),
+                )
+            })?;
+        self.counters.bytes.fetch_add(bytes.len(), Ordering::Relaxed);
         Ok(bytes)
     }
 
@@ -721,23 +720,15 @@ impl HttpClient {
         let total = header(&response, "content-range")
             .and_then(|range| range.rsplit('/').next())
             .and_then(|total| total.trim().parse::<u64>().ok());
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(if status == StatusCode::PARTIAL_CONTENT {
+        let bytes = self.read_body(
+            &mut response,
+            url,
+            if status == StatusCode::PARTIAL_CONTENT {
                 tail
             } else {
                 u64::MAX
-            })
-            .read_to_vec()
-            .map_err(|e| {
-                HttpError::new(
-                    url,
-                    HttpErrorKind::Unavailable,
-                    format!("reading the response: {e}"),
-                )
-            })?;
-        self.counters.bytes.fetch_add(bytes.len(), Ordering::Relaxed);
+            },
+        )?;
         let length = match (status, total) {
             (StatusCode::PARTIAL_CONTENT, Some(total)) => total,
             (StatusCode::PARTIAL_CONTENT, None) => {
@@ -768,19 +759,7 @@ impl HttpClient {
                 format!("asked for a byte range, got {}", response.status()),
             ));
         }
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(end - start + 1)
-            .read_to_vec()
-            .map_err(|e| {
-                HttpError::new(
-                    url,
-                    HttpErrorKind::Unavailable,
-                    format!("reading the response: {e}"),
-                )
-            })?;
-        self.counters.bytes.fetch_add(bytes.len(), Ordering::Relaxed);
+        let bytes = self.read_body(&mut response, url, end - start + 1)?;
         Ok(bytes)
     }
 }
