@@ -55,6 +55,7 @@ pub(crate) fn write_tar<W: Write>(
     let mut stats = ArchiveStats::default();
     let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for relative in sorted_paths(root)? {
+        lastmile_core::interrupt::check_io()?;
         let path = root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         let file_type = meta.file_type();

@@ -22,21 +22,19 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
     let meta = std::fs::metadata(base).with_context(|| format!("--base {}", base.display()))?;
     let digest = if meta.is_dir() {
         // cp -a keeps owners, modes, times, hard links, symlinks and xattrs.
-        duct::cmd!("cp", "-a", "--reflink=auto", base, rootfs)
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .and_then(|o| {
-                if o.status.success() {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::other(
-                        String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-                    ))
-                }
-            })
-            .with_context(|| format!("copying the base {}", base.display()))?;
+        lastmile_core::interrupt::output(
+            &duct::cmd!("cp", "-a", "--reflink=auto", base, rootfs).stderr_to_stdout(),
+        )
+        .and_then(|o| {
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+                ))
+            }
+        })
+        .with_context(|| format!("copying the base {}", base.display()))?;
         tree_digest(rootfs)?
     } else {
         let name = base.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -49,23 +47,22 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
         }
         std::fs::create_dir_all(rootfs)?;
         // GNU tar knows every compression by the name and keeps numeric owners and xattrs.
-        let out = duct::cmd!(
-            "tar",
-            "--extract",
-            "--auto-compress",
-            "--file",
-            base,
-            "--directory",
-            rootfs,
-            "--numeric-owner",
-            "--same-permissions",
-            "--xattrs",
-            "--xattrs-include=*"
+        let out = lastmile_core::interrupt::output(
+            &duct::cmd!(
+                "tar",
+                "--extract",
+                "--auto-compress",
+                "--file",
+                base,
+                "--directory",
+                rootfs,
+                "--numeric-owner",
+                "--same-permissions",
+                "--xattrs",
+                "--xattrs-include=*"
+            )
+            .stderr_to_stdout(),
         )
-        .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked()
-        .run()
         .with_context(|| format!("running tar on {}", base.display()))?;
         if !out.status.success() {
             bail!(
@@ -115,6 +112,7 @@ fn os_release(rootfs: &Path) -> String {
 pub(crate) fn tree_digest(root: &Path) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     for relative in crate::archive::sorted_paths(root)? {
+        lastmile_core::interrupt::check()?;
         let path = root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         hasher.update(relative.as_os_str().as_encoded_bytes());
@@ -299,25 +297,24 @@ pub(crate) fn write_services(
 pub(crate) fn compile_bytecode(rootfs: &Path, venv: &crate::install::Venv) -> anyhow::Result<()> {
     let python = format!("/usr/bin/python{}.{}", venv.python.0, venv.python.1);
     let site = format!("{}/{}", venv.prefix, venv.site_packages_rel());
-    let out = duct::cmd!(
-        "chroot",
-        rootfs,
-        &python,
-        "-m",
-        "compileall",
-        "-q",
-        "-j",
-        "0",
-        "--invalidation-mode",
-        "unchecked-hash",
-        &site
+    let out = lastmile_core::interrupt::output(
+        &duct::cmd!(
+            "chroot",
+            rootfs,
+            &python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            &site
+        )
+        .env("PYTHONHASHSEED", "0")
+        .env("SOURCE_DATE_EPOCH", "0")
+        .stderr_to_stdout(),
     )
-    .env("PYTHONHASHSEED", "0")
-    .env("SOURCE_DATE_EPOCH", "0")
-    .stderr_to_stdout()
-    .stdout_capture()
-    .unchecked()
-    .run()
     .context("running chroot (--compile-bytecode needs root)")?;
     if !out.status.success() {
         bail!(

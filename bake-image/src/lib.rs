@@ -26,6 +26,7 @@ use crate::cli::{BakeArgs, Cli, Command};
 /// Run `bake-image`.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     lastmile_core::logging::init("bake-image", cli.verbose, cli.quiet);
+    lastmile_core::interrupt::install("bake-image");
     match &cli.command {
         Some(Command::Verify { image }) => verify::verify(image),
         None => bake(&cli.bake, &cli),
@@ -100,6 +101,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     let ranks = target.tag_ranks();
     let mut chosen: Vec<(pins::Pin, DistFile, PathBuf)> = Vec::new();
     for pin in &pins {
+        lastmile_core::interrupt::check()?;
         let file = choose_wheel(&finder, pin, &target, &ranks)?;
         let path = finder
             .local_path(&file)
@@ -125,6 +127,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     venv.create().context("creating the virtual environment")?;
     let mut packages = Vec::new();
     for (pin, file, path) in &chosen {
+        lastmile_core::interrupt::check()?;
         let installed = venv.install_wheel(path, pin.requested)?;
         packages.push(CandidatePackage {
             name: pin.name.to_string(),
@@ -196,6 +199,8 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     let size = hashing.written;
     drop(hashing);
     temp.as_file().sync_all()?;
+    // Past this point the image is whole; a signal before it leaves nothing behind.
+    lastmile_core::interrupt::check()?;
     let image = args.out_dir.join(format!("autobuild-{}.tar.gz", &sha[..12]));
     temp.persist(&image)
         .map_err(|e| e.error)

@@ -405,3 +405,114 @@ fn every_refusal_names_the_problem_and_leaves_no_image() {
         "\"../../etc/cron.d/evil\": an absolute path or `..` in a wheel entry; refusing to install outside the venv",
     );
 }
+
+/// Bytes gzip cannot shrink, so archiving them takes a while.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Start a bake, wait until `ready` sees the step to interrupt, send `signal`, and return the
+/// exit code and stderr.
+fn interrupt_bake(
+    setup: &Setup,
+    out: &str,
+    signal: &str,
+    ready: impl Fn(&[String]) -> bool,
+) -> (i32, String) {
+    let binary = env!("CARGO_BIN_EXE_bake-image");
+    let child = Command::new(binary)
+        .args([
+            "pinned.txt",
+            "--base",
+            "bigbase",
+            "-f",
+            "dist",
+            "--offline",
+            "--out-dir",
+            out,
+        ])
+        .current_dir(setup.dir.path())
+        .env("LASTMILE_CACHE_DIR", setup.path(".cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !ready(&images(&setup.path(out))) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the bake never reached the step to interrupt"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let result = child.wait_with_output().unwrap();
+    (
+        result.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&result.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_interrupted_bake_leaves_nothing_behind() {
+    let setup = Setup::new();
+    base(&setup.path("bigbase"), false);
+    std::fs::create_dir_all(setup.path("bigbase/usr/share")).unwrap();
+    for i in 0..4u64 {
+        std::fs::write(
+            setup.path(&format!("bigbase/usr/share/blob{i}")),
+            noise(8 << 20, i + 1),
+        )
+        .unwrap();
+    }
+
+    // Ctrl-C while the image is being compressed (its temporary file exists).
+    let (code, stderr) = interrupt_bake(&setup, "out-int", "-INT", |names| {
+        names.iter().any(|n| n.starts_with(".autobuild-"))
+    });
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("bake-image: interrupted"), "{stderr}");
+    assert_eq!(images(&setup.path("out-int")), Vec::<String>::new());
+    assert_eq!(std::fs::read_dir(setup.path("out-int")).unwrap().count(), 0);
+
+    // SIGTERM (a CI job cancelled) as soon as the staging tree appears.
+    let (code, stderr) = interrupt_bake(&setup, "out-term", "-TERM", |names| {
+        names.iter().any(|n| n.starts_with(".bake-"))
+    });
+    assert_eq!(code, 130, "{stderr}");
+    assert_eq!(std::fs::read_dir(setup.path("out-term")).unwrap().count(), 0);
+
+    // Uninterrupted, the same base bakes.
+    let whole = bake(
+        &[
+            "pinned.txt",
+            "--base",
+            "bigbase",
+            "-f",
+            "dist",
+            "--offline",
+            "--out-dir",
+            "out-whole",
+        ],
+        setup.dir.path(),
+        &[],
+        "022",
+    );
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let names = images(&setup.path("out-whole"));
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("autobuild-")), "{names:?}");
+}

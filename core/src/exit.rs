@@ -43,6 +43,11 @@ pub fn main_with(tool: &str, run: impl FnOnce() -> anyhow::Result<Exit>) -> std:
     match run() {
         Ok(exit) => exit.into(),
         Err(err) if is_broken_pipe(&err) => Exit::Success.into(),
+        // Whatever failed after a signal failed because of it.
+        Err(_) if crate::interrupt::interrupted() => {
+            let _ = writeln!(io::stderr().lock(), "{tool}: interrupted");
+            Exit::Interrupted.into()
+        }
         Err(err) => {
             // Nothing useful can be done if stderr itself is gone.
             let _ = writeln!(io::stderr().lock(), "{tool}: {err:#}");

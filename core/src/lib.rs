@@ -14,6 +14,7 @@ pub mod fs;
 pub mod graph;
 pub mod http;
 pub mod input;
+pub mod interrupt;
 pub mod location;
 pub mod lock;
 pub mod logging;
