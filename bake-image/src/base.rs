@@ -2,7 +2,6 @@
 //! owners, modes, hard links and extended attributes intact, and what bake-image adds to it
 //! (overlays, systemd units, byte-compiled files, the manifest), all with fixed modes and owners.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -179,7 +178,7 @@ fn rustix_is_root() -> bool {
 }
 
 /// Create the parents of `path` (0755, root).
-fn make_parents(path: &Path) -> std::io::Result<()> {
+pub(crate) fn make_parents(path: &Path) -> std::io::Result<()> {
     let Some(parent) = path.parent() else {
         return Ok(());
     };
@@ -252,45 +251,6 @@ pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Stri
         hasher.update(b"\n");
     }
     Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// A systemd unit for each service, enabled for boot (multi-user.target).
-pub(crate) fn write_services(
-    rootfs: &Path,
-    prefix: &str,
-    services: &BTreeMap<String, String>,
-    packages: &[lastmile_core::candidate::CandidatePackage],
-) -> anyhow::Result<()> {
-    for (name, command) in services {
-        let mut words = command.split_whitespace();
-        let program = words.next().unwrap_or("");
-        let executable = if program.starts_with('/') {
-            program.to_owned()
-        } else if packages.iter().any(|p| p.scripts.iter().any(|s| s == program)) {
-            format!("{prefix}/bin/{program}")
-        } else {
-            bail!(
-                "--service {name}={command}: {program} is not a console script of the installed packages (give an absolute path for anything else)"
-            );
-        };
-        let rest: Vec<&str> = words.collect();
-        let exec = std::iter::once(executable.as_str())
-            .chain(rest)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let unit = format!(
-            "# Written by bake-image: part of the release candidate, not edited on the node.\n[Unit]\nDescription={name} (lastmile release candidate)\nAfter=network.target\n\n[Service]\nType=simple\nExecStart={exec}\nRestart=on-failure\nRestartSec=2\nEnvironment=PYTHONUNBUFFERED=1\n\n[Install]\nWantedBy=multi-user.target\n"
-        );
-        let unit_path = rootfs.join(format!("etc/systemd/system/{name}.service"));
-        write_fixed(&unit_path, unit.as_bytes())?;
-        let wants = rootfs.join(format!(
-            "etc/systemd/system/multi-user.target.wants/{name}.service"
-        ));
-        make_parents(&wants)?;
-        let _ = std::fs::remove_file(&wants);
-        std::os::unix::fs::symlink(format!("/etc/systemd/system/{name}.service"), &wants)?;
-    }
-    Ok(())
 }
 
 /// Byte-compile the venv with the base's own Python under chroot, as unchecked-hash pycs.

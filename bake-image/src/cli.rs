@@ -87,6 +87,11 @@ pub struct BakeArgs {
     /// the venv, or an absolute path), enabled at boot (repeatable).
     #[arg(long, value_name = "NAME=COMMAND")]
     pub service: Vec<String>,
+    /// A TOML file of services with roles and health checks (repeatable):
+    /// `[services.NAME]` with `command`, `roles = [...]`, `health = "tcp:PORT"`, `description`.
+    /// A service with roles is started only on nodes of those roles.
+    #[arg(long, value_name = "FILE")]
+    pub services: Vec<PathBuf>,
     /// Compile .pyc files with the base's own Python under chroot (unchecked-hash pycs, so the
     /// image stays reproducible). Needs root.
     #[arg(long)]

@@ -50,6 +50,8 @@ pub(crate) struct Installed {
     /// Files relative to the venv, sorted.
     pub(crate) files: Vec<String>,
     pub(crate) scripts: Vec<String>,
+    /// sha256 (hex) of the RECORD written.
+    pub(crate) record_sha256: String,
 }
 
 fn record_hash(bytes_hash: &[u8]) -> String {
@@ -309,6 +311,7 @@ impl Venv {
             version,
             files,
             scripts,
+            record_sha256: format!("{:x}", Sha256::digest(record_text.as_bytes())),
         })
     }
 }

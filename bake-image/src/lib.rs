@@ -8,6 +8,7 @@ mod base;
 mod install;
 mod pins;
 mod sbom;
+mod services;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -59,16 +60,8 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
             args.prefix
         );
     }
-    let services = parse_pairs(&args.service, "--service", "NAME=COMMAND")?;
+    let services = services::load(&args.services, &args.service)?;
     let source_commits = parse_pairs(&args.source_commit, "--source-commit", "REPO=SHA")?;
-    for name in services.keys() {
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-        {
-            bail!("--service {name}: a unit name may hold letters, digits and - _ . @ only");
-        }
-    }
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
 
     // The staging tree lives in the output folder (same file system as the image, so the final
@@ -78,7 +71,9 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         .tempdir_in(&args.out_dir)
         .context("creating the staging folder")?;
     let rootfs = staging.path().join("rootfs");
+    let spinner = progress_bar(cli, "copying the base", 0, false);
     let base = base::prepare(base_path, &rootfs)?;
+    spinner.finish_and_clear();
     let target = Target::from_rootfs(&rootfs).map_err(|e| {
         anyhow::anyhow!(
             "{}: cannot tell the base's Python and C library: {e}",
@@ -100,8 +95,10 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     finder.prefetch(pins.iter().map(|p| p.name.clone()));
     let ranks = target.tag_ranks();
     let mut chosen: Vec<(pins::Pin, DistFile, PathBuf)> = Vec::new();
+    let progress = progress_bar(cli, "fetching wheels", pins.len() as u64, false);
     for pin in &pins {
         lastmile_core::interrupt::check()?;
+        progress.set_message(pin.name.to_string());
         let file = choose_wheel(&finder, pin, &target, &ranks)?;
         let path = finder
             .local_path(&file)
@@ -116,7 +113,9 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
             );
         }
         chosen.push((pin.clone(), file, path));
+        progress.inc(1);
     }
+    progress.finish_and_clear();
 
     let venv = install::Venv {
         rootfs: rootfs.clone(),
@@ -126,17 +125,22 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     };
     venv.create().context("creating the virtual environment")?;
     let mut packages = Vec::new();
+    let progress = progress_bar(cli, "installing", chosen.len() as u64, false);
     for (pin, file, path) in &chosen {
         lastmile_core::interrupt::check()?;
+        progress.set_message(file.filename.clone());
         let installed = venv.install_wheel(path, pin.requested)?;
+        progress.inc(1);
         packages.push(CandidatePackage {
             name: pin.name.to_string(),
             version: pin.version.clone(),
             filename: file.filename.clone(),
             sha256: lastmile_core::finder::sha256_file(path)?,
             scripts: installed.scripts,
+            record_sha256: installed.record_sha256,
         });
     }
+    progress.finish_and_clear();
     let mut inputs = BTreeMap::new();
     inputs.insert(
         format!("pinned:{pinned_name}"),
@@ -146,7 +150,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         let digest = base::copy_overlay(overlay, &rootfs)?;
         inputs.insert(format!("overlay:{}", overlay.display()), digest);
     }
-    base::write_services(&rootfs, &args.prefix, &services, &packages)?;
+    services::write(&rootfs, &args.prefix, &services, &packages)?;
     if args.compile_bytecode {
         base::compile_bytecode(&rootfs, &venv)?;
     }
@@ -183,7 +187,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     base::write_fixed(&rootfs.join("etc/lastmile/sbom.cdx.json"), sbom_text.as_bytes())?;
 
     // The archive: into a temporary file beside the image, hashed as it is written, then renamed.
-    let progress = progress_bar(cli, base::tree_size(&rootfs));
+    let progress = progress_bar(cli, "compressing", base::tree_size(&rootfs), true);
     let temp = tempfile::Builder::new()
         .prefix(".autobuild-")
         .tempfile_in(&args.out_dir)
@@ -227,18 +231,32 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn progress_bar(cli: &Cli, total: u64) -> indicatif::ProgressBar {
+/// A progress bar on a terminal, hidden otherwise. `total` 0 is a spinner.
+fn progress_bar(cli: &Cli, step: &str, total: u64, bytes: bool) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if cli.quiet || cli.no_progress || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "bake-image: compressing {bar:30} {bytes}/{total_bytes} {elapsed}",
+    let (bar, template) = if total == 0 {
+        (
+            indicatif::ProgressBar::new_spinner(),
+            format!("bake-image: {step} {{spinner}} {{elapsed}}"),
         )
-        .expect("a valid progress template"),
-    );
+    } else if bytes {
+        (
+            indicatif::ProgressBar::new(total),
+            format!("bake-image: {step} {{bar:30}} {{bytes}}/{{total_bytes}} {{elapsed}}"),
+        )
+    } else {
+        (
+            indicatif::ProgressBar::new(total),
+            format!("bake-image: {step} {{bar:30}} {{pos}}/{{len}} {{msg}}"),
+        )
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("a valid progress template"));
+    if total == 0 {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
     bar
 }
 

@@ -32,19 +32,28 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
     let mut hashes: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut records: BTreeMap<String, String> = BTreeMap::new();
     let mut manifest: Option<String> = None;
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    let mut links: BTreeMap<String, String> = BTreeMap::new();
     for entry in archive
         .entries()
         .with_context(|| format!("{shown}: not a tar.gz"))?
     {
+        lastmile_core::interrupt::check()?;
         let mut entry = entry.with_context(|| format!("{shown}: corrupt archive"))?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            continue;
-        }
         let path = entry
             .path()?
             .to_string_lossy()
             .trim_start_matches("./")
             .to_owned();
+        match entry.header().entry_type() {
+            tar::EntryType::Regular => {}
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry.link_name()?.map(|t| t.to_string_lossy().into_owned());
+                links.insert(path, target.unwrap_or_default());
+                continue;
+            }
+            _ => continue,
+        }
         let mut data = Vec::new();
         entry.read_to_end(&mut data)?;
         if path.ends_with(".dist-info/RECORD") {
@@ -52,6 +61,9 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
         }
         if path == "etc/lastmile/candidate.json" {
             manifest = Some(String::from_utf8_lossy(&data).into_owned());
+        }
+        if path.starts_with("etc/systemd/system/") || path == "etc/lastmile/sbom.cdx.json" {
+            texts.insert(path.clone(), String::from_utf8_lossy(&data).into_owned());
         }
         let digest = Sha256::digest(&data);
         hashes.insert(
@@ -70,7 +82,8 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
         return report(&shown, &problems);
     };
     let candidate = CandidateDocument::from_json(&manifest, "/etc/lastmile/candidate.json")?;
-    let mut installed: BTreeSet<String> = BTreeSet::new();
+    let mut installed: BTreeMap<String, String> = BTreeMap::new();
+    let mut listed: BTreeSet<String> = BTreeSet::new();
     let mut checked = 0usize;
     for (record_path, text) in &records {
         let site = record_path
@@ -78,7 +91,10 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
             .and_then(|(dir, _)| dir.rsplit_once('/'))
             .map_or("", |(site, _)| site);
         let dist = record_path.rsplit('/').nth(1).unwrap_or("");
-        installed.insert(dist.trim_end_matches(".dist-info").to_owned());
+        installed.insert(
+            dist.trim_end_matches(".dist-info").to_lowercase(),
+            format!("{:x}", Sha256::digest(text.as_bytes())),
+        );
         for line in text.lines().filter(|l| !l.is_empty()) {
             let mut fields = line.rsplitn(3, ',');
             let (size, hash, path) = (fields.next(), fields.next(), fields.next());
@@ -87,10 +103,12 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
                 continue;
             };
             if hash.is_empty() {
+                listed.insert(normalize(&format!("{site}/{}", path.trim_matches('"'))));
                 continue;
             }
             let path = path.trim_matches('"');
             let full = normalize(&format!("{site}/{path}"));
+            listed.insert(full.clone());
             match hashes.get(&full) {
                 None => problems.push(format!("/{full}: listed in {record_path} but missing")),
                 Some((got, got_size)) => {
@@ -102,14 +120,76 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
             checked += 1;
         }
     }
+    // The manifest → RECORD link: each package installed, with the RECORD the bake wrote.
     for package in &candidate.packages {
-        let stem = format!("{}-{}", package.name.replace('-', "_"), package.version);
-        if !installed.iter().any(|d| d.eq_ignore_ascii_case(&stem)) {
-            problems.push(format!(
+        let stem = format!("{}-{}", package.name.replace('-', "_"), package.version).to_lowercase();
+        match installed.remove(&stem) {
+            None => problems.push(format!(
                 "{}=={}: in the manifest but not installed",
                 package.name, package.version
-            ));
+            )),
+            Some(record) if record != package.record_sha256 => problems.push(format!(
+                "{}=={}: its RECORD has sha256 {record}, the manifest says {}",
+                package.name, package.version, package.record_sha256
+            )),
+            Some(_) => {}
         }
+    }
+    for stem in installed.keys() {
+        problems.push(format!("{stem}: installed but not in the manifest"));
+    }
+    // Nothing in the venv that no RECORD lists, but the venv's own files and bytecode.
+    let venv = candidate.prefix.trim_start_matches('/').to_owned() + "/";
+    let own = |rel: &str| {
+        rel == "pyvenv.cfg"
+            || rel == "lib64"
+            || rel.starts_with("bin/python")
+            || rel.contains("/__pycache__/") && rel.ends_with(".pyc")
+    };
+    for path in hashes.keys().chain(links.keys()) {
+        if let Some(rel) = path.strip_prefix(&venv)
+            && !own(rel)
+            && !listed.contains(path)
+        {
+            problems.push(format!("/{path}: in the venv but in no RECORD"));
+        }
+    }
+    // Units and SBOM: what the manifest says they are.
+    match crate::services::unit_files(&candidate.services, &candidate.prefix, &candidate.packages) {
+        Ok(units) => {
+            for (path, expected) in &units {
+                match texts.get(path) {
+                    None => problems.push(format!("/{path}: missing")),
+                    Some(text) if text != expected => {
+                        problems.push(format!("/{path}: differs from the unit the manifest describes"));
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (name, service) in &candidate.services {
+                let wants: Vec<String> = if service.roles.is_empty() {
+                    vec!["multi-user.target.wants".to_owned()]
+                } else {
+                    service
+                        .roles
+                        .iter()
+                        .map(|r| format!("{}.wants", lastmile_core::candidate::role_target(r)))
+                        .collect()
+                };
+                for folder in wants {
+                    let link = format!("etc/systemd/system/{folder}/{name}.service");
+                    if links.get(&link).map(String::as_str)
+                        != Some(&format!("/etc/systemd/system/{name}.service"))
+                    {
+                        problems.push(format!("/{link}: missing, so {name} would not start"));
+                    }
+                }
+            }
+        }
+        Err(e) => problems.push(format!("the manifest's services: {e}")),
+    }
+    if texts.get("etc/lastmile/sbom.cdx.json") != Some(&crate::sbom::cyclonedx(&candidate)) {
+        problems.push("/etc/lastmile/sbom.cdx.json: missing or not the SBOM of the manifest".to_owned());
     }
     if problems.is_empty() {
         let _ = writeln!(

@@ -19,8 +19,8 @@ pub struct CandidateDocument {
     pub prefix: String,
     /// Installed distributions, sorted by name.
     pub packages: Vec<CandidatePackage>,
-    /// systemd units the image enables, by name, with the command each runs.
-    pub services: BTreeMap<String, String>,
+    /// The system's long-running services: one systemd unit each, by unit name.
+    pub services: BTreeMap<String, Service>,
     /// Source repositories and the commits they were built from.
     pub source_commits: BTreeMap<String, String>,
     /// sha256 of every input that shaped the bytes: the pinned requirements, each overlay tree.
@@ -61,10 +61,170 @@ pub struct CandidatePackage {
     pub sha256: String,
     /// Console scripts it installed into the venv's `bin/`.
     pub scripts: Vec<String>,
+    /// sha256 of the distribution's `RECORD` as installed, which holds the hash of every file it
+    /// installed: manifest → RECORD → files is the chain `bake-image verify` checks.
+    pub record_sha256: String,
+}
+
+/// A long-running service of the system, run by systemd as `NAME.service`.
+///
+/// A service without roles starts on every node (`multi-user.target` wants it). A service with
+/// roles is wanted by `lastmile-role-ROLE.target` for each; the image enables no role, and
+/// deploy-lxc enables a node's roles by linking their targets into `multi-user.target.wants`
+/// before the node's first boot. The image stays the same for every node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// A console script of the venv with its arguments, or an absolute path.
+    pub command: String,
+    /// The node roles that run it; empty: every node.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// How to tell it is serving: `tcp:PORT` or `http://127.0.0.1:PORT/PATH` (on the node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A service's readiness check, as written in `Service::health`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Something accepts TCP connections on this port of the node.
+    Tcp(u16),
+    /// A GET of this URL on the node answers 2xx.
+    Http(String),
+}
+
+impl std::str::FromStr for Health {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if let Some(port) = text.strip_prefix("tcp:") {
+            return match port.parse::<u16>() {
+                Ok(port) if port > 0 => Ok(Health::Tcp(port)),
+                _ => Err(format!("{text:?}: tcp:PORT needs a port from 1 to 65535")),
+            };
+        }
+        if text.starts_with("http://") {
+            let url = url::Url::parse(text).map_err(|e| format!("{text:?}: {e}"))?;
+            if url.host_str().is_none() || url.port_or_known_default().is_none() {
+                return Err(format!("{text:?}: give http://HOST:PORT/PATH"));
+            }
+            return Ok(Health::Http(text.to_owned()));
+        }
+        Err(format!("{text:?}: expected tcp:PORT or http://HOST:PORT/PATH"))
+    }
+}
+
+/// Whether `name` can be a role (it becomes part of a unit name).
+pub fn valid_role(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Whether `name` can be a service's unit name.
+pub fn valid_unit_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// The systemd target that starts a role's services.
+pub fn role_target(role: &str) -> String {
+    format!("lastmile-role-{role}.target")
 }
 
 impl CandidateDocument {
+    /// Every role some service names, sorted.
+    pub fn roles(&self) -> Vec<String> {
+        let roles: std::collections::BTreeSet<&String> =
+            self.services.values().flat_map(|s| &s.roles).collect();
+        roles.into_iter().cloned().collect()
+    }
+
+    /// The services a node with these roles runs: those without roles and those of its roles.
+    pub fn services_for<'a>(
+        &'a self,
+        roles: &'a [String],
+    ) -> impl Iterator<Item = (&'a String, &'a Service)> {
+        self.services
+            .iter()
+            .filter(move |(_, s)| s.roles.is_empty() || s.roles.iter().any(|r| roles.contains(r)))
+    }
+
     pub fn from_json(text: &str, source_name: &str) -> Result<Self, crate::document::DocumentError> {
         crate::document::read(text, SCHEMA, source_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_checks_parse_or_say_what_is_expected() {
+        assert_eq!("tcp:7147".parse::<Health>(), Ok(Health::Tcp(7147)));
+        assert_eq!(
+            "http://127.0.0.1:8080/health".parse::<Health>(),
+            Ok(Health::Http("http://127.0.0.1:8080/health".to_owned()))
+        );
+        assert!("tcp:0".parse::<Health>().unwrap_err().contains("1 to 65535"));
+        assert!("tcp:http".parse::<Health>().is_err());
+        assert!(
+            "ping"
+                .parse::<Health>()
+                .unwrap_err()
+                .contains("expected tcp:PORT")
+        );
+    }
+
+    #[test]
+    fn a_node_runs_the_services_of_its_roles_and_those_without() {
+        let service = |roles: &[&str]| Service {
+            command: "x".to_owned(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            health: None,
+            description: None,
+        };
+        let mut services = BTreeMap::new();
+        services.insert("everywhere".to_owned(), service(&[]));
+        services.insert("portal".to_owned(), service(&["portal"]));
+        services.insert("proxy".to_owned(), service(&["monctl", "proxy"]));
+        let document = CandidateDocument {
+            schema: SCHEMA.to_owned(),
+            image: None,
+            base: BaseInfo {
+                digest: String::new(),
+                os: String::new(),
+            },
+            target: TargetInfo {
+                python: "3.11.2".to_owned(),
+                platform: String::new(),
+            },
+            prefix: "/opt/lastmile/venv".to_owned(),
+            packages: Vec::new(),
+            services,
+            source_commits: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+            source_date_epoch: 0,
+            tool: String::new(),
+            compression: String::new(),
+        };
+        assert_eq!(document.roles(), ["monctl", "portal", "proxy"]);
+        let names = |roles: &[&str]| {
+            let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+            document
+                .services_for(&roles)
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&["monctl"]), ["everywhere", "proxy"]);
+        assert_eq!(names(&[]), ["everywhere"]);
+        assert_eq!(names(&["portal", "proxy"]), ["everywhere", "portal", "proxy"]);
     }
 }

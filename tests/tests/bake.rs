@@ -67,11 +67,12 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
                 "-f",
                 &wheels,
                 "--offline",
-                "--service",
-                "katportal=katportal",
+                "--services",
+                "examples/cam/services.toml",
             ])
             .arg("--out-dir")
             .arg(&out_dir)
+            .current_dir(&root)
             .env("LASTMILE_CACHE_DIR", work.path().join("cache")),
         None,
     );
@@ -80,6 +81,13 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
     let image = PathBuf::from(candidate["image"]["path"].as_str().unwrap());
     assert!(image.is_file());
     assert_eq!(candidate["base"]["os"], "debian 12 (bookworm)");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/candidate.v1.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&candidate).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     let verify = run_command(Command::new(tool("bake-image")).arg("verify").arg(&image), None);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
 
@@ -121,9 +129,21 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
         "{}",
         imports.stdout
     );
-    let unit = std::fs::read_to_string(unpacked.join("etc/systemd/system/katportal.service")).unwrap();
-    assert!(
-        unit.contains("ExecStart=/opt/lastmile/venv/bin/katportal"),
-        "{unit}"
-    );
+    // Every service of the example's services file has its unit, run by the venv's script.
+    let services = candidate["services"].as_object().unwrap();
+    assert_eq!(services.len(), 5, "{services:?}");
+    for (name, service) in services {
+        let unit =
+            std::fs::read_to_string(unpacked.join(format!("etc/systemd/system/{name}.service"))).unwrap();
+        let program = service["command"].as_str().unwrap().split(' ').next().unwrap();
+        assert!(
+            unit.contains(&format!("ExecStart=/opt/lastmile/venv/bin/{program} ")),
+            "{unit}"
+        );
+        assert!(
+            unpacked
+                .join(format!("opt/lastmile/venv/bin/{program}"))
+                .is_file()
+        );
+    }
 }

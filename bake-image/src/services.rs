@@ -1,0 +1,289 @@
+//! The system's services: read from `--services FILE` and `--service NAME=COMMAND`, written into
+//! the image as systemd units, one per service, and one `lastmile-role-ROLE.target` per role.
+//!
+//! ```toml
+//! [services.katportal]
+//! command = "katportal --address 0.0.0.0 --port 8080"
+//! roles = ["portal"]
+//! health = "http://127.0.0.1:8080/health"
+//! description = "the operator web portal"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use lastmile_core::candidate::{CandidatePackage, Health, Service, role_target, valid_role, valid_unit_name};
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicesFile {
+    #[serde(default)]
+    services: BTreeMap<String, Service>,
+}
+
+/// The services of `--services` files and `--service` options; a name given twice is refused.
+pub(crate) fn load(
+    files: &[std::path::PathBuf],
+    options: &[String],
+) -> anyhow::Result<BTreeMap<String, Service>> {
+    let mut services: BTreeMap<String, (Service, String)> = BTreeMap::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {shown}"))?;
+        let parsed: ServicesFile = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
+            match line {
+                Some(line) => anyhow::anyhow!("{shown}:{line}: {}", e.message()),
+                None => anyhow::anyhow!("{shown}: {}", e.message()),
+            }
+        })?;
+        for (name, service) in parsed.services {
+            let line = text
+                .lines()
+                .position(|l| {
+                    l.trim() == format!("[services.{name}]") || l.trim() == format!("[services.\"{name}\"]")
+                })
+                .map_or(0, |i| i + 1);
+            add(&mut services, name, service, format!("{shown}:{line}"))?;
+        }
+    }
+    for option in options {
+        let Some((name, command)) = option
+            .split_once('=')
+            .filter(|(n, c)| !n.is_empty() && !c.trim().is_empty())
+        else {
+            bail!("--service {option:?}: expected NAME=COMMAND");
+        };
+        let service = Service {
+            command: command.trim().to_owned(),
+            roles: Vec::new(),
+            health: None,
+            description: None,
+        };
+        add(
+            &mut services,
+            name.to_owned(),
+            service,
+            format!("--service {option}"),
+        )?;
+    }
+    Ok(services
+        .into_iter()
+        .map(|(name, (service, _))| (name, service))
+        .collect())
+}
+
+fn add(
+    services: &mut BTreeMap<String, (Service, String)>,
+    name: String,
+    service: Service,
+    origin: String,
+) -> anyhow::Result<()> {
+    if !valid_unit_name(&name) {
+        bail!("{origin}: service {name:?}: a unit name holds letters, digits and - _ . only");
+    }
+    if service.command.trim().is_empty() {
+        bail!("{origin}: service {name}: the command is empty");
+    }
+    for role in &service.roles {
+        if !valid_role(role) {
+            bail!(
+                "{origin}: service {name}: role {role:?}: a role holds lower-case letters, digits, - and _ only"
+            );
+        }
+    }
+    if let Some(health) = &service.health {
+        health
+            .parse::<Health>()
+            .map_err(|e| anyhow::anyhow!("{origin}: service {name}: health {e}"))?;
+    }
+    if let Some((_, first)) = services.get(&name) {
+        bail!("{origin}: service {name} is already defined at {first}");
+    }
+    services.insert(name, (service, origin));
+    Ok(())
+}
+
+/// The unit file of one service.
+pub(crate) fn unit_text(
+    name: &str,
+    service: &Service,
+    prefix: &str,
+    packages: &[CandidatePackage],
+) -> anyhow::Result<String> {
+    let command = service.command.trim();
+    let (program, rest) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+    let executable = if program.starts_with('/') {
+        program.to_owned()
+    } else if packages.iter().any(|p| p.scripts.iter().any(|s| s == program)) {
+        format!("{prefix}/bin/{program}")
+    } else {
+        bail!(
+            "service {name}: {program} is not a console script of the installed packages (give an absolute path for anything else)"
+        );
+    };
+    let exec = if rest.trim().is_empty() {
+        executable
+    } else {
+        format!("{executable} {}", rest.trim())
+    };
+    let description = service.description.as_deref().unwrap_or(name);
+    let wanted_by = if service.roles.is_empty() {
+        "multi-user.target".to_owned()
+    } else {
+        service
+            .roles
+            .iter()
+            .map(|r| role_target(r))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Ok(format!(
+        "# Written by bake-image: part of the release candidate, not edited on the node.\n\
+         [Unit]\nDescription={description} (lastmile release candidate)\nAfter=network.target\n\n\
+         [Service]\nType=simple\nExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
+         Environment=PYTHONUNBUFFERED=1\n\n[Install]\nWantedBy={wanted_by}\n"
+    ))
+}
+
+/// The target that starts one role's services.
+pub(crate) fn role_target_text(role: &str) -> String {
+    format!(
+        "# Written by bake-image: a node runs this role when deploy-lxc links this target into\n\
+         # multi-user.target.wants.\n[Unit]\nDescription=lastmile role {role}\n\n\
+         [Install]\nWantedBy=multi-user.target\n"
+    )
+}
+
+/// Every unit file the services make, by path inside the image, with its contents.
+pub(crate) fn unit_files(
+    services: &BTreeMap<String, Service>,
+    prefix: &str,
+    packages: &[CandidatePackage],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for (name, service) in services {
+        files.insert(
+            format!("etc/systemd/system/{name}.service"),
+            unit_text(name, service, prefix, packages)?,
+        );
+        for role in &service.roles {
+            files.insert(
+                format!("etc/systemd/system/{}", role_target(role)),
+                role_target_text(role),
+            );
+        }
+    }
+    Ok(files)
+}
+
+/// Write the units and enable each service for its roles (or for every node).
+pub(crate) fn write(
+    rootfs: &Path,
+    prefix: &str,
+    services: &BTreeMap<String, Service>,
+    packages: &[CandidatePackage],
+) -> anyhow::Result<()> {
+    for (path, text) in unit_files(services, prefix, packages)? {
+        crate::base::write_fixed(&rootfs.join(path), text.as_bytes())?;
+    }
+    for (name, service) in services {
+        let wants: Vec<String> = if service.roles.is_empty() {
+            vec!["multi-user.target.wants".to_owned()]
+        } else {
+            service
+                .roles
+                .iter()
+                .map(|r| format!("{}.wants", role_target(r)))
+                .collect()
+        };
+        for folder in wants {
+            let link = rootfs.join(format!("etc/systemd/system/{folder}/{name}.service"));
+            crate::base::make_parents(&link)?;
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(format!("/etc/systemd/system/{name}.service"), &link)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package() -> CandidatePackage {
+        CandidatePackage {
+            name: "katportal".to_owned(),
+            version: "1.0".to_owned(),
+            filename: "katportal-1.0-py3-none-any.whl".to_owned(),
+            sha256: String::new(),
+            scripts: vec!["katportal".to_owned()],
+            record_sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_services_file_with_roles_and_health() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("services.toml");
+        std::fs::write(
+            &file,
+            "[services.katportal]\ncommand = \"katportal --port 8080\"\nroles = [\"portal\"]\nhealth = \"tcp:8080\"\n",
+        )
+        .unwrap();
+        let services = load(&[file], &["katsim=/usr/bin/true".to_owned()]).unwrap();
+        assert_eq!(services["katportal"].roles, ["portal"]);
+        let unit = unit_text("katportal", &services["katportal"], "/opt/v", &[package()]).unwrap();
+        assert!(
+            unit.contains("ExecStart=/opt/v/bin/katportal --port 8080\n"),
+            "{unit}"
+        );
+        assert!(unit.contains("WantedBy=lastmile-role-portal.target\n"), "{unit}");
+        let unit = unit_text("katsim", &services["katsim"], "/opt/v", &[package()]).unwrap();
+        assert!(unit.contains("ExecStart=/usr/bin/true\n") && unit.contains("WantedBy=multi-user.target\n"));
+    }
+
+    #[test]
+    fn bad_services_name_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("services.toml");
+        let shown = file.display().to_string();
+        let load_text = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            load(std::slice::from_ref(&file), &["a=x".to_owned()])
+                .unwrap_err()
+                .to_string()
+        };
+        let err = load_text("[services.a]\ncommand = \"x\"\n");
+        assert!(
+            err.contains(&format!(
+                "--service a=x: service a is already defined at {shown}:1"
+            )),
+            "{err}"
+        );
+        let err = load_text("\n[services.b]\ncommand = \"x\"\nhealth = \"ping\"\n");
+        assert!(
+            err.contains(&format!("{shown}:2: service b: health \"ping\"")),
+            "{err}"
+        );
+        let err = load_text("[services.b]\ncommand = \"x\"\nrole = [\"p\"]\n");
+        assert!(
+            err.starts_with(&format!("{shown}:3:")) && err.contains("unknown field `role`"),
+            "{err}"
+        );
+        let err = load_text("[services.b]\ncommand = \"x\"\nroles = [\"Portal\"]\n");
+        assert!(err.contains("role \"Portal\""), "{err}");
+        let err = unit_text(
+            "b",
+            &load(&[], &["b=nothere --x".to_owned()]).unwrap()["b"],
+            "/v",
+            &[package()],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("nothere is not a console script"),
+            "{err}"
+        );
+    }
+}
