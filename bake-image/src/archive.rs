@@ -8,16 +8,17 @@
 //! - hard links as links to the first path, symlinks as links (never followed), device nodes,
 //!   FIFOs and sockets left out (LXC makes `/dev`);
 //! - gzip in fixed 1 MiB pieces, each a gzip member with mtime 0 and OS byte 3, compressed at a
-//!   fixed level by the pinned `flate2` backend, the pieces compressed side by side: the bytes do
+//!   fixed level by the pinned `flate2` backend (zlib-rs), the pieces compressed side by side: the bytes do
 //!   not depend on how many threads there are.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
-use rayon::prelude::*;
+use crate::install::Deferred;
 
 /// What went into the archive.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -43,10 +44,13 @@ pub(crate) fn sorted_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// Write `root` as a tar stream to `out`.
+/// Write `root` as a tar stream to `out`, with the `deferred` files (paths relative to `root`)
+/// read from their wheels: owned by root, mtime `epoch`, in their place in the byte order, in
+/// place of a file on disk at the same path.
 pub(crate) fn write_tar<W: Write>(
     root: &Path,
     epoch: u64,
+    deferred: &BTreeMap<PathBuf, Deferred>,
     out: W,
     mut progress: impl FnMut(u64),
 ) -> io::Result<ArchiveStats> {
@@ -54,8 +58,45 @@ pub(crate) fn write_tar<W: Write>(
     builder.follow_symlinks(false);
     let mut stats = ArchiveStats::default();
     let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    for relative in sorted_paths(root)? {
+    let mut zips = HashMap::new();
+    let mut from_wheels: Vec<(&PathBuf, &Deferred)> = deferred.iter().collect();
+    from_wheels.sort_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
+    let mut from_wheels = from_wheels.into_iter().peekable();
+    let on_disk = sorted_paths(root)?;
+    let mut on_disk = on_disk.into_iter().peekable();
+    loop {
         lastmile_core::interrupt::check_io()?;
+        // The next path in byte order; a deferred file replaces a file on disk at its path.
+        let take_wheel = match (on_disk.peek(), from_wheels.peek()) {
+            (None, None) => break,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some(disk), Some((wheel, _))) => {
+                let order = disk.as_os_str().as_bytes().cmp(wheel.as_os_str().as_bytes());
+                if order == std::cmp::Ordering::Equal {
+                    on_disk.next();
+                }
+                order != std::cmp::Ordering::Less
+            }
+        };
+        if take_wheel {
+            let (relative, file) = from_wheels.next().expect("peeked");
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(file.mode);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(epoch);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(file.size);
+            let zip = crate::install::open_zip(&mut zips, &file.wheel)?;
+            let entry = zip.by_index(file.index).map_err(io::Error::other)?;
+            builder.append_data(&mut header, relative, entry)?;
+            stats.bytes_in += file.size;
+            stats.entries += 1;
+            progress(file.size);
+            continue;
+        }
+        let relative = on_disk.next().expect("peeked");
         let path = root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         let file_type = meta.file_type();
@@ -114,60 +155,115 @@ pub(crate) fn write_tar<W: Write>(
     Ok(stats)
 }
 
-/// gzip compression in fixed-size pieces, compressed in parallel, written in order.
+/// gzip compression in fixed-size pieces, each compressed by a pool of worker threads while the
+/// caller keeps reading and archiving, and written in order: the reading, compressing and writing
+/// overlap, and the bytes are the same for any number of workers.
 pub(crate) struct ParallelGz<W: Write> {
     out: W,
-    level: u32,
-    pending: Vec<Vec<u8>>,
     current: Vec<u8>,
+    jobs: Option<mpsc::SyncSender<(u64, Vec<u8>)>>,
+    results: mpsc::Receiver<(u64, io::Result<Vec<u8>>)>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    sent: u64,
+    written: u64,
+    ready: BTreeMap<u64, Vec<u8>>,
 }
 
 impl<W: Write> ParallelGz<W> {
     /// The piece size: part of the format, so it never changes with the machine.
     pub(crate) const PIECE: usize = 1 << 20;
-    /// Pieces compressed per batch; bounds memory to a few MiB whatever the archive size.
-    const BATCH: usize = 16;
 
+    /// One worker per core.
     pub(crate) fn new(out: W, level: u32) -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::with_workers(out, level, threads)
+    }
+
+    pub(crate) fn with_workers(out: W, level: u32, workers: usize) -> Self {
+        let workers = workers.max(1);
+        // Pieces queued for the workers: enough to keep them busy, few enough to bound memory
+        // (a few MiB per worker whatever the archive size).
+        let (jobs, queue) = mpsc::sync_channel::<(u64, Vec<u8>)>(2 * workers);
+        let (done, results) = mpsc::channel();
+        let queue = Arc::new(Mutex::new(queue));
+        let handles = (0..workers)
+            .map(|_| {
+                let queue = Arc::clone(&queue);
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    loop {
+                        let job = queue.lock().map(|q| q.recv());
+                        let Ok(Ok((index, piece))) = job else { break };
+                        if done.send((index, compress_piece(&piece, level))).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
         Self {
             out,
-            level,
-            pending: Vec::with_capacity(Self::BATCH),
             current: Vec::with_capacity(Self::PIECE),
+            jobs: Some(jobs),
+            results,
+            workers: handles,
+            sent: 0,
+            written: 0,
+            ready: BTreeMap::new(),
         }
     }
 
-    fn compress_pending(&mut self) -> io::Result<()> {
-        let level = self.level;
-        let members: Vec<io::Result<Vec<u8>>> = self
-            .pending
-            .par_iter()
-            .map(|piece| {
-                let mut encoder = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
-                    Vec::with_capacity(piece.len() / 2),
-                    flate2::Compression::new(level),
-                );
-                encoder.write_all(piece)?;
-                encoder.finish()
-            })
-            .collect();
-        self.pending.clear();
-        for member in members {
-            self.out.write_all(&member?)?;
+    fn send_current(&mut self) -> io::Result<()> {
+        let piece = std::mem::replace(&mut self.current, Vec::with_capacity(Self::PIECE));
+        let jobs = self.jobs.as_ref().expect("not finished");
+        jobs.send((self.sent, piece))
+            .map_err(|_| io::Error::other("a compression worker stopped"))?;
+        self.sent += 1;
+        while let Ok(result) = self.results.try_recv() {
+            self.take(result)?;
         }
         Ok(())
     }
 
-    /// Compress what is left and return the inner writer.
+    /// Keep a compressed piece and write every piece that is now in order.
+    fn take(&mut self, (index, member): (u64, io::Result<Vec<u8>>)) -> io::Result<()> {
+        self.ready.insert(index, member?);
+        while let Some(member) = self.ready.remove(&self.written) {
+            self.out.write_all(&member)?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Compress what is left, wait for the workers and return the inner writer.
     pub(crate) fn finish(mut self) -> io::Result<W> {
         if !self.current.is_empty() {
-            let piece = std::mem::take(&mut self.current);
-            self.pending.push(piece);
+            self.send_current()?;
         }
-        self.compress_pending()?;
+        self.jobs = None;
+        while self.written < self.sent {
+            let result = self
+                .results
+                .recv()
+                .map_err(|_| io::Error::other("a compression worker stopped"))?;
+            self.take(result)?;
+        }
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// One piece as a gzip member: mtime 0, OS byte 3 (Unix), the given level.
+fn compress_piece(piece: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    let mut encoder = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
+        Vec::with_capacity(piece.len() / 2),
+        flate2::Compression::new(level),
+    );
+    encoder.write_all(piece)?;
+    encoder.finish()
 }
 
 impl<W: Write> Write for ParallelGz<W> {
@@ -176,11 +272,7 @@ impl<W: Write> Write for ParallelGz<W> {
         let take = room.min(buf.len());
         self.current.extend_from_slice(&buf[..take]);
         if self.current.len() == Self::PIECE {
-            let piece = std::mem::replace(&mut self.current, Vec::with_capacity(Self::PIECE));
-            self.pending.push(piece);
-            if self.pending.len() == Self::BATCH {
-                self.compress_pending()?;
-            }
+            self.send_current()?;
         }
         Ok(take)
     }
@@ -257,7 +349,7 @@ mod tests {
     fn entries_keep_modes_links_and_clamp_times() {
         let dir = tree();
         let mut tar = Vec::new();
-        write_tar(dir.path(), 1_000, &mut tar, |_| {}).unwrap();
+        write_tar(dir.path(), 1_000, &BTreeMap::new(), &mut tar, |_| {}).unwrap();
         let mut archive = tar::Archive::new(tar.as_slice());
         let mut seen = Vec::new();
         for entry in archive.entries().unwrap() {
@@ -289,16 +381,10 @@ mod tests {
         let data: Vec<u8> = (0..(3 * ParallelGz::<Vec<u8>>::PIECE + 12345))
             .map(|i| (i % 251) as u8 ^ (i / 7919) as u8)
             .collect();
-        let compress = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let mut gz = ParallelGz::new(Vec::new(), 6);
-                gz.write_all(&data).unwrap();
-                gz.finish().unwrap()
-            })
+        let compress = |workers: usize| {
+            let mut gz = ParallelGz::with_workers(Vec::new(), 6, workers);
+            gz.write_all(&data).unwrap();
+            gz.finish().unwrap()
         };
         let one = compress(1);
         assert_eq!(one, compress(2));

@@ -20,20 +20,31 @@ pub(crate) struct Base {
 pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
     let meta = std::fs::metadata(base).with_context(|| format!("--base {}", base.display()))?;
     let digest = if meta.is_dir() {
-        // cp -a keeps owners, modes, times, hard links, symlinks and xattrs.
-        lastmile_core::interrupt::output(
-            &duct::cmd!("cp", "-a", "--reflink=auto", base, rootfs).stderr_to_stdout(),
-        )
-        .and_then(|o| {
-            if o.status.success() {
-                Ok(())
-            } else {
-                Err(anyhow::anyhow!(
-                    String::from_utf8_lossy(&o.stdout).trim().to_owned()
-                ))
+        // Hard links to the base when it is on the same file system: nothing is copied, and
+        // nothing of the base is ever written through them (every file the bake writes is
+        // unlinked first and created anew). Else cp -a, which keeps owners, modes, times, hard
+        // links, symlinks and xattrs.
+        let copy = |flags: &str| {
+            lastmile_core::interrupt::output(&duct::cmd!("cp", flags, base, rootfs).stderr_to_stdout())
+        };
+        let linked = copy("-al")?;
+        if !linked.status.success() {
+            tracing::debug!(
+                "cannot hard-link the base ({}); copying it",
+                String::from_utf8_lossy(&linked.stdout).trim()
+            );
+            if rootfs.exists() {
+                std::fs::remove_dir_all(rootfs)?;
             }
-        })
-        .with_context(|| format!("copying the base {}", base.display()))?;
+            let copied = copy("-a")?;
+            if !copied.status.success() {
+                bail!(
+                    "copying the base {}: {}",
+                    base.display(),
+                    String::from_utf8_lossy(&copied.stdout).trim()
+                );
+            }
+        }
         tree_digest(rootfs)?
     } else {
         let name = base.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -193,6 +204,8 @@ pub(crate) fn make_parents(path: &Path) -> std::io::Result<()> {
 /// Write a file bake-image makes (0644, root).
 pub(crate) fn write_fixed(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     make_parents(path)?;
+    // Never write through a hard link to the base.
+    let _ = std::fs::remove_file(path);
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
     fix(path, 0o644)?;
     Ok(())

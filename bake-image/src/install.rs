@@ -6,7 +6,7 @@
 //! wheel's own `RECORD` while it is written. Entries with absolute paths, `..`, or links are refused.
 //! Modes are fixed (0644, or 0755 for executables), never the umask's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -25,6 +25,8 @@ pub(crate) struct Venv {
     pub(crate) python: (u8, u8),
     /// The full version for `pyvenv.cfg` (`3.11.2`).
     pub(crate) python_full: String,
+    /// Leave member files in their wheels (streamed into the archive) instead of writing them.
+    pub(crate) defer: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,20 @@ pub(crate) struct Installed {
     pub(crate) scripts: Vec<String>,
     /// sha256 (hex) of the RECORD written.
     pub(crate) record_sha256: String,
+    /// Files left in the wheel, to be streamed into the archive (see `Venv::defer`).
+    pub(crate) deferred: Vec<(PathBuf, Deferred)>,
+}
+
+/// A file of the image that stays in its wheel until the archive is written: verified against
+/// the wheel's RECORD at install, read from the wheel again while archiving. Installing a wheel
+/// then writes only its folders and the few files the install makes (launchers, RECORD, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Deferred {
+    pub(crate) wheel: PathBuf,
+    /// The member's index in the wheel's zip.
+    pub(crate) index: usize,
+    pub(crate) size: u64,
+    pub(crate) mode: u32,
 }
 
 fn record_hash(bytes_hash: &[u8]) -> String {
@@ -66,10 +82,14 @@ fn write_file(path: &Path, data: &[u8], executable: bool) -> std::io::Result<()>
         create_dirs(parent)?;
     }
     let mode = if executable { 0o755 } else { 0o644 };
+    // A new file, never a write through a hard link to the base.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .open(path)?;
     file.write_all(data)?;
@@ -169,6 +189,7 @@ impl Venv {
         let site = self.site_packages_rel();
         let mut recorded: BTreeMap<String, (String, u64)> = BTreeMap::new();
         let mut scripts = Vec::new();
+        let mut deferred = Vec::new();
         for index in 0..zip.len() {
             let mut entry = zip.by_index(index).map_err(|e| bad(&shown, e.to_string()))?;
             let member = entry.name().to_owned();
@@ -234,6 +255,30 @@ impl Venv {
             } else {
                 data
             };
+            if self.defer && !is_script {
+                let path = venv.join(&target);
+                let parent = path.parent().expect("a member has a folder");
+                create_dirs(parent).map_err(io)?;
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                    _ => {}
+                }
+                let in_rootfs = path
+                    .strip_prefix(&self.rootfs)
+                    .expect("the venv is inside the root filesystem")
+                    .to_path_buf();
+                deferred.push((
+                    in_rootfs,
+                    Deferred {
+                        wheel: wheel.to_path_buf(),
+                        index,
+                        size: data.len() as u64,
+                        mode: if executable { 0o755 } else { 0o644 },
+                    },
+                ));
+                recorded.insert(target, (record_hash(&digest), data.len() as u64));
+                continue;
+            }
             write_file(&venv.join(&target), &data, executable || is_script).map_err(io)?;
             let digest = Sha256::digest(&data);
             recorded.insert(target, (record_hash(&digest), data.len() as u64));
@@ -312,6 +357,7 @@ impl Venv {
             files,
             scripts,
             record_sha256: format!("{:x}", Sha256::digest(record_text.as_bytes())),
+            deferred,
         })
     }
 }
@@ -408,6 +454,32 @@ fn launcher(python: &str, target: &str) -> Option<String> {
     Some(format!(
         "#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\nif __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    sys.exit({object}())\n"
     ))
+}
+
+/// Write deferred files out (for steps that need the real tree, like `--compile-bytecode`).
+pub(crate) fn materialize(rootfs: &Path, deferred: &BTreeMap<PathBuf, Deferred>) -> std::io::Result<()> {
+    let mut zips: HashMap<PathBuf, zip::ZipArchive<std::io::BufReader<std::fs::File>>> = HashMap::new();
+    for (path, file) in deferred {
+        let zip = open_zip(&mut zips, &file.wheel)?;
+        let mut entry = zip.by_index(file.index).map_err(std::io::Error::other)?;
+        let mut data = Vec::with_capacity(file.size as usize);
+        entry.read_to_end(&mut data)?;
+        write_file(&rootfs.join(path), &data, file.mode & 0o111 != 0)?;
+    }
+    Ok(())
+}
+
+/// A wheel's zip, opened once per run.
+pub(crate) fn open_zip<'a>(
+    zips: &'a mut HashMap<PathBuf, zip::ZipArchive<std::io::BufReader<std::fs::File>>>,
+    wheel: &Path,
+) -> std::io::Result<&'a mut zip::ZipArchive<std::io::BufReader<std::fs::File>>> {
+    if !zips.contains_key(wheel) {
+        let file = std::fs::File::open(wheel)?;
+        let zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(std::io::Error::other)?;
+        zips.insert(wheel.to_path_buf(), zip);
+    }
+    Ok(zips.get_mut(wheel).expect("just inserted"))
 }
 
 #[cfg(test)]

@@ -72,8 +72,10 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         .context("creating the staging folder")?;
     let rootfs = staging.path().join("rootfs");
     let spinner = progress_bar(cli, "copying the base", 0, false);
+    let mut clock = Clock::start();
     let base = base::prepare(base_path, &rootfs)?;
     spinner.finish_and_clear();
+    clock.lap("copied and digested the base");
     let target = Target::from_rootfs(&rootfs).map_err(|e| {
         anyhow::anyhow!(
             "{}: cannot tell the base's Python and C library: {e}",
@@ -122,15 +124,26 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         prefix: args.prefix.clone(),
         python: target.python,
         python_full: target.python_full.clone(),
+        // The wheels' files go straight from the wheels into the archive, unless a step needs
+        // them on disk.
+        defer: !args.compile_bytecode,
     };
+    clock.lap("checked the wheels");
     venv.create().context("creating the virtual environment")?;
     let mut packages = Vec::new();
+    let mut deferred: BTreeMap<PathBuf, install::Deferred> = BTreeMap::new();
     let progress = progress_bar(cli, "installing", chosen.len() as u64, false);
     for (pin, file, path) in &chosen {
         lastmile_core::interrupt::check()?;
         progress.set_message(file.filename.clone());
         let installed = venv.install_wheel(path, pin.requested)?;
         progress.inc(1);
+        // A later wheel's file replaces an earlier one's, as with any installer.
+        let prefix = Path::new(args.prefix.trim_start_matches('/'));
+        for file in &installed.files {
+            deferred.remove(&prefix.join(file));
+        }
+        deferred.extend(installed.deferred);
         packages.push(CandidatePackage {
             name: pin.name.to_string(),
             version: pin.version.clone(),
@@ -141,6 +154,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         });
     }
     progress.finish_and_clear();
+    clock.lap("installed the wheels");
     let mut inputs = BTreeMap::new();
     inputs.insert(
         format!("pinned:{pinned_name}"),
@@ -152,6 +166,8 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     }
     services::write(&rootfs, &args.prefix, &services, &packages)?;
     if args.compile_bytecode {
+        install::materialize(&rootfs, &deferred)?;
+        deferred.clear();
         base::compile_bytecode(&rootfs, &venv)?;
     }
 
@@ -174,11 +190,12 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         source_date_epoch: epoch,
         tool: concat!("bake-image ", env!("CARGO_PKG_VERSION")).to_owned(),
         compression: format!(
-            "gzip level {}, {} KiB members, flate2 (miniz_oxide)",
+            "gzip level {}, {} KiB members, flate2 (zlib-rs)",
             args.level,
             archive::ParallelGz::<Vec<u8>>::PIECE / 1024
         ),
     };
+    clock.lap("wrote overlays, services and bytecode");
     let sbom_text = sbom::cyclonedx(&document);
     base::write_fixed(
         &rootfs.join("etc/lastmile/candidate.json"),
@@ -187,14 +204,16 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     base::write_fixed(&rootfs.join("etc/lastmile/sbom.cdx.json"), sbom_text.as_bytes())?;
 
     // The archive: into a temporary file beside the image, hashed as it is written, then renamed.
-    let progress = progress_bar(cli, "compressing", base::tree_size(&rootfs), true);
+    let total = base::tree_size(&rootfs) + deferred.values().map(|d| d.size).sum::<u64>();
+    let progress = progress_bar(cli, "compressing", total, true);
     let temp = tempfile::Builder::new()
         .prefix(".autobuild-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(&args.out_dir)
         .context("creating the image file")?;
     let writer = archive::HashingWriter::new(std::io::BufWriter::new(temp.as_file()));
     let mut gz = archive::ParallelGz::new(writer, args.level);
-    let stats = archive::write_tar(&rootfs, epoch, &mut gz, |n| progress.inc(n))
+    let stats = archive::write_tar(&rootfs, epoch, &deferred, &mut gz, |n| progress.inc(n))
         .context("archiving the root filesystem")?;
     let mut hashing = gz.finish()?;
     hashing.flush()?;
@@ -202,7 +221,9 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     let sha = format!("{:x}", hashing.hasher.clone().finalize());
     let size = hashing.written;
     drop(hashing);
+    clock.lap("archived and compressed");
     temp.as_file().sync_all()?;
+    clock.lap("synced the image to disk");
     // Past this point the image is whole; a signal before it leaves nothing behind.
     lastmile_core::interrupt::check()?;
     let image = args.out_dir.join(format!("autobuild-{}.tar.gz", &sha[..12]));
@@ -229,6 +250,20 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     lastmile_core::document::write(&mut out, &document)?;
     out.flush()?;
     Ok(Exit::Success)
+}
+
+/// Wall time per step, logged with -v.
+struct Clock(std::time::Instant);
+
+impl Clock {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn lap(&mut self, step: &str) {
+        tracing::info!("{step} in {:.2} s", self.0.elapsed().as_secs_f64());
+        self.0 = std::time::Instant::now();
+    }
 }
 
 /// A progress bar on a terminal, hidden otherwise. `total` 0 is a spinner.

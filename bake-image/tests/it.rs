@@ -234,6 +234,15 @@ fn the_same_inputs_give_the_same_bytes_whatever_the_environment() {
     let a = std::fs::read(setup.path("out1").join(image(&setup.path("out1")))).unwrap();
     let b = std::fs::read(setup.path("out2").join(image(&setup.path("out2")))).unwrap();
     assert!(a == b);
+    // The image and its SBOM are created like any file, readable under umask 022.
+    use std::os::unix::fs::PermissionsExt;
+    for name in &one {
+        let mode = std::fs::metadata(setup.path("out1").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{name}");
+    }
     let doc: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
     assert_eq!(doc["schema"], "lastmile.candidate/v1");
     assert_eq!(doc["image"]["sha256"].as_str().unwrap(), sha256(&a));
@@ -695,4 +704,76 @@ fn services_run_on_their_roles_and_verify_names_each_tampered_file() {
         );
         std::fs::remove_file(setup.path("out").join(&bad_name)).unwrap();
     }
+}
+
+#[test]
+fn the_base_is_never_written_through_its_hard_links() {
+    let setup = Setup::new();
+    // An overlay replacing a file of the base, and a base that already holds a venv file.
+    std::fs::create_dir_all(setup.path("patch/usr/lib/python3.11")).unwrap();
+    std::fs::write(setup.path("patch/usr/lib/python3.11/os.py"), "# patched\n").unwrap();
+    let venv_file = "base/opt/lastmile/venv/lib/python3.11/site-packages/alpha/__init__.py";
+    std::fs::create_dir_all(setup.path(venv_file).parent().unwrap()).unwrap();
+    std::fs::write(setup.path(venv_file), "# stale\n").unwrap();
+    let before = base_state(&setup.path("base"));
+    let out = bake(
+        &[
+            "pinned.txt",
+            "--base",
+            "base",
+            "-f",
+            "dist",
+            "--offline",
+            "--out-dir",
+            "out",
+            "--overlay",
+            "patch",
+        ],
+        setup.dir.path(),
+        &[],
+        "022",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        base_state(&setup.path("base")),
+        before,
+        "the bake changed its base"
+    );
+    let tree = setup.path("tree");
+    untar(&setup.path("out").join(image(&setup.path("out"))), &tree);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("usr/lib/python3.11/os.py")).unwrap(),
+        "# patched\n"
+    );
+    assert!(
+        std::fs::read_to_string(
+            tree.join("opt/lastmile/venv/lib/python3.11/site-packages/alpha/__init__.py")
+        )
+        .unwrap()
+        .contains("def main()")
+    );
+}
+
+/// Every path of a tree with its contents, mode and modification time.
+fn base_state(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.path().symlink_metadata().unwrap();
+            let contents = if meta.is_file() {
+                sha256(&std::fs::read(e.path()).unwrap())
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {:o} {} {contents}",
+                e.path().display(),
+                meta.mode(),
+                meta.mtime()
+            )
+        })
+        .collect()
 }

@@ -25,6 +25,8 @@ pub fn write_atomic_with(
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}."))
         .suffix(".tmp")
+        // As any new file: 0666 less the umask (a temporary file would be 0600).
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)?;
     write(temp.as_file_mut())?;
     temp.as_file().sync_all()?;
