@@ -89,3 +89,149 @@ pub fn write_tar_gz(path: &Path, files: &[(&str, &str)]) {
     }
     builder.into_inner().unwrap().finish().unwrap();
 }
+
+/// A real LXC container booted from a root filesystem folder, with systemd as init and no network
+/// (`lxc.net.0.type = empty`: only its own loopback). It lives in its own lxcpath under a
+/// temporary folder and is named `lmtest-<pid>-<n>`, so a leftover is easy to find
+/// (`lxc-ls -P /tmp/lmtest-lxc-*`). Dropping it stops it (and with it every mount it made) and
+/// removes its lxcpath, also when the test failed.
+pub struct Container {
+    pub name: String,
+    lxcpath: tempfile::TempDir,
+}
+
+impl Container {
+    /// Start a container on `rootfs` (which it writes to, as a node does).
+    pub fn boot(rootfs: &Path) -> Container {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "lmtest-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let lxcpath = tempfile::Builder::new().prefix("lmtest-lxc-").tempdir().unwrap();
+        let dir = lxcpath.path().join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = format!(
+            "lxc.uts.name = {name}\n\
+             lxc.arch = linux64\n\
+             lxc.include = /usr/share/lxc/config/debian.common.conf\n\
+             lxc.rootfs.path = dir:{}\n\
+             lxc.net.0.type = empty\n\
+             lxc.apparmor.profile = unconfined\n\
+             lxc.autodev = 1\n\
+             lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed\n\
+             lxc.console.logfile = {}\n",
+            rootfs.display(),
+            dir.join("console.log").display()
+        );
+        std::fs::write(dir.join("config"), config).unwrap();
+        let container = Container { name, lxcpath };
+        let started = container.lxc("lxc-start", &["-d", "-o", &container.log_path(), "-l", "INFO"]);
+        assert_eq!(
+            started.code,
+            0,
+            "lxc-start failed: {}\n{}",
+            started.stderr,
+            container.logs()
+        );
+        container
+    }
+
+    fn log_path(&self) -> String {
+        self.lxcpath
+            .path()
+            .join(&self.name)
+            .join("lxc.log")
+            .display()
+            .to_string()
+    }
+
+    /// LXC's log and the console, for failure messages.
+    pub fn logs(&self) -> String {
+        let dir = self.lxcpath.path().join(&self.name);
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        format!(
+            "--- lxc.log\n{}\n--- console.log\n{}",
+            read("lxc.log"),
+            read("console.log")
+        )
+    }
+
+    fn lxc(&self, tool: &str, args: &[&str]) -> Output {
+        let lxcpath = self.lxcpath.path().display().to_string();
+        run_command(
+            Command::new(tool)
+                .args(["-P", &lxcpath, "-n", &self.name])
+                .args(args),
+            None,
+        )
+    }
+
+    /// Run a command inside the container, with a clean environment.
+    pub fn attach(&self, command: &[&str]) -> Output {
+        let mut args = vec![
+            "--clear-env",
+            "--set-var",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--",
+        ];
+        args.extend_from_slice(command);
+        self.lxc("lxc-attach", &args)
+    }
+
+    /// Wait until systemd has finished booting; its state (`running` or `degraded`).
+    pub fn wait_for_boot(&self, timeout: std::time::Duration) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let state = self.attach(&["systemctl", "is-system-running"]);
+            let state = state.stdout.trim().to_owned();
+            if state == "running" || state == "degraded" {
+                return state;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "systemd in {} still {state:?} after {timeout:?}\n{}",
+                self.name,
+                self.logs()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+}
+
+impl Container {
+    /// Stop the container, asserting it stopped (a test's normal end; `Drop` does the same
+    /// without asserting, for a test that failed).
+    pub fn stop(self) {
+        let stopped = self.kill();
+        assert!(stopped.is_ok(), "{} did not stop: {stopped:?}", self.name);
+    }
+
+    fn kill(&self) -> Result<(), String> {
+        let running = self.lxc("lxc-info", &["--state", "--no-humanize"]);
+        if running.code != 0 || running.stdout.trim() == "STOPPED" {
+            return Ok(());
+        }
+        let stop = self.lxc("lxc-stop", &["--kill"]);
+        let wait = self.lxc("lxc-wait", &["--state", "STOPPED", "--timeout", "20"]);
+        if wait.code == 0 {
+            Ok(())
+        } else {
+            Err(format!("lxc-stop: {}{}", stop.stderr, wait.stderr))
+        }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if let Err(e) = self.kill() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "container {} left running in {}: {e}",
+                self.name,
+                self.lxcpath.path().display()
+            );
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! depgraph → pin-deps → bake-image on the real default base (scripts/base-rootfs: debootstrapped
 //! Debian bookworm with python3 and systemd), then the image unpacked and the example system's
-//! console scripts run with the base's own Python under chroot. Needs root (debootstrap, chroot).
+//! console scripts run with the base's own Python under chroot; then the same tree booted in a
+//! real LXC container as a node of two roles, where systemd starts those roles' services and
+//! only those. Needs root (debootstrap, chroot, LXC).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use lastmile_tests::{run_command, workspace};
+use lastmile_tests::{Container, run_command, workspace};
 
 fn tool(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -91,6 +93,38 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
     let verify = run_command(Command::new(tool("bake-image")).arg("verify").arg(&image), None);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
 
+    // The same inputs baked again under another umask, time zone, locale and temporary folder:
+    // the same bytes.
+    let other_tmp = work.path().join("tmp2");
+    std::fs::create_dir_all(&other_tmp).unwrap();
+    let again = run_command(
+        Command::new("sh")
+            .arg("-c")
+            .arg("umask 077 && exec \"$@\"")
+            .arg("sh")
+            .arg(tool("bake-image"))
+            .arg(&pinned)
+            .args([
+                "--base",
+                &base,
+                "-f",
+                &wheels,
+                "--offline",
+                "--services",
+                "examples/cam/services.toml",
+            ])
+            .arg("--out-dir")
+            .arg(work.path().join("out2"))
+            .current_dir(&root)
+            .env("TZ", "Pacific/Chatham")
+            .env("LC_ALL", "C.UTF-8")
+            .env("TMPDIR", &other_tmp)
+            .env("LASTMILE_CACHE_DIR", work.path().join("cache2")),
+        None,
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.json()["image"]["sha256"], candidate["image"]["sha256"]);
+
     let unpacked = work.path().join("rootfs");
     std::fs::create_dir_all(&unpacked).unwrap();
     let status = Command::new("tar")
@@ -146,4 +180,65 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
                 .is_file()
         );
     }
+
+    // Booted as a node of the monctl and sim roles, enabled as deploy-lxc enables them (a link to
+    // each role's target in multi-user.target.wants, before the first boot): systemd starts
+    // those roles' services, each answers on its health port, and the portal stays off.
+    let roles = ["monctl", "sim"];
+    for role in roles {
+        std::os::unix::fs::symlink(
+            format!("/etc/systemd/system/lastmile-role-{role}.target"),
+            unpacked.join(format!(
+                "etc/systemd/system/multi-user.target.wants/lastmile-role-{role}.target"
+            )),
+        )
+        .unwrap();
+    }
+    let node = Container::boot(&unpacked);
+    let state = node.wait_for_boot(std::time::Duration::from_secs(120));
+    let mut on = Vec::new();
+    for (name, service) in services {
+        let wanted = service["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| roles.contains(&r.as_str().unwrap()));
+        let active = node
+            .attach(&["systemctl", "is-active", name])
+            .stdout
+            .trim()
+            .to_owned();
+        if !wanted {
+            assert_eq!(active, "inactive", "{name} runs on a node without its role");
+            continue;
+        }
+        on.push(name.clone());
+        let port = service["health"].as_str().unwrap().strip_prefix("tcp:").unwrap();
+        let probe = node.attach(&[
+            "python3",
+            "-c",
+            "import socket, sys, time\n\
+             for _ in range(120):\n\
+             \x20   try:\n\
+             \x20       socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close(); sys.exit(0)\n\
+             \x20   except OSError:\n\
+             \x20       time.sleep(0.25)\n\
+             sys.exit(1)\n",
+            port,
+        ]);
+        let status = node.attach(&["systemctl", "status", "--no-pager", name]);
+        assert_eq!(
+            probe.code, 0,
+            "{name} does not answer on port {port} (system {state}):\n{}",
+            status.stdout
+        );
+        assert_eq!(
+            node.attach(&["systemctl", "is-active", name]).stdout.trim(),
+            "active",
+            "{}",
+            status.stdout
+        );
+    }
+    assert_eq!(on, ["katcomp", "katconfserver", "katproxy", "katsim"]);
+    node.stop();
 }
