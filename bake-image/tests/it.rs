@@ -777,3 +777,52 @@ fn base_state(root: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+#[test]
+fn a_base_tarball_in_any_compression_bakes_the_same_system() {
+    let setup = Setup::new();
+    let folder = setup.bake("pinned.txt", "base", "out-dir", &[], "022");
+    assert_eq!(folder.code, 0, "{}", folder.stderr);
+    let tree_of = |out: &str| {
+        let tree = setup.path(&format!("{out}-tree"));
+        untar(&setup.path(out).join(image(&setup.path(out))), &tree);
+        // The manifest and SBOM name the base's digest, which is the tarball's own here.
+        std::fs::remove_dir_all(tree.join("etc/lastmile")).unwrap();
+        base_state(&tree)
+            .into_iter()
+            .map(|line| line.replacen(&tree.display().to_string(), "", 1))
+            .collect::<Vec<_>>()
+    };
+    let expected = tree_of("out-dir");
+    for (suffix, flag) in [
+        ("tar", ""),
+        ("tar.gz", "--gzip"),
+        ("tar.xz", "--xz"),
+        ("tar.zst", "--zstd"),
+    ] {
+        let tarball = setup.path(&format!("base.{suffix}"));
+        let mut tar = Command::new("tar");
+        tar.args(["--create", "--numeric-owner", "--file"]).arg(&tarball);
+        if !flag.is_empty() {
+            tar.arg(flag);
+        }
+        assert!(
+            tar.arg("-C")
+                .arg(setup.path("base"))
+                .arg(".")
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = format!("out-{suffix}");
+        let baked = setup.bake("pinned.txt", &format!("base.{suffix}"), &out, &[], "022");
+        assert_eq!(baked.code, 0, "{suffix}: {}", baked.stderr);
+        let document: serde_json::Value = serde_json::from_str(&baked.stdout).unwrap();
+        assert_eq!(
+            document["base"]["digest"],
+            sha256(&std::fs::read(&tarball).unwrap()),
+            "{suffix}"
+        );
+        assert_eq!(tree_of(&out), expected, "{suffix}");
+    }
+}
