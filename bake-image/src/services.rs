@@ -188,24 +188,36 @@ pub(crate) fn write(
     for (path, text) in unit_files(services, prefix, packages)? {
         crate::base::write_fixed(&rootfs.join(path), text.as_bytes())?;
     }
-    for (name, service) in services {
-        let wants: Vec<String> = if service.roles.is_empty() {
-            vec!["multi-user.target.wants".to_owned()]
-        } else {
-            service
-                .roles
-                .iter()
-                .map(|r| format!("{}.wants", role_target(r)))
-                .collect()
-        };
-        for folder in wants {
-            let link = rootfs.join(format!("etc/systemd/system/{folder}/{name}.service"));
-            crate::base::make_parents(&link)?;
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(format!("/etc/systemd/system/{name}.service"), &link)?;
-        }
+    for (link, target) in enable_links(services) {
+        let link = rootfs.join(link);
+        crate::base::make_parents(&link)?;
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, &link)?;
     }
     Ok(())
+}
+
+/// The links that enable the services at boot, as (path inside the image, link target): in
+/// `multi-user.target.wants` for a service without roles, else in each role target's `.wants`.
+pub(crate) fn enable_links(services: &BTreeMap<String, Service>) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    for (name, service) in services {
+        let unit = format!("/etc/systemd/system/{name}.service");
+        if service.roles.is_empty() {
+            links.push((
+                format!("etc/systemd/system/multi-user.target.wants/{name}.service"),
+                unit,
+            ));
+            continue;
+        }
+        for role in &service.roles {
+            links.push((
+                format!("etc/systemd/system/{}.wants/{name}.service", role_target(role)),
+                unit.clone(),
+            ));
+        }
+    }
+    links
 }
 
 #[cfg(test)]

@@ -166,23 +166,10 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
                     Some(_) => {}
                 }
             }
-            for (name, service) in &candidate.services {
-                let wants: Vec<String> = if service.roles.is_empty() {
-                    vec!["multi-user.target.wants".to_owned()]
-                } else {
-                    service
-                        .roles
-                        .iter()
-                        .map(|r| format!("{}.wants", lastmile_core::candidate::role_target(r)))
-                        .collect()
-                };
-                for folder in wants {
-                    let link = format!("etc/systemd/system/{folder}/{name}.service");
-                    if links.get(&link).map(String::as_str)
-                        != Some(&format!("/etc/systemd/system/{name}.service"))
-                    {
-                        problems.push(format!("/{link}: missing, so {name} would not start"));
-                    }
+            for (link, target) in crate::services::enable_links(&candidate.services) {
+                if links.get(&link) != Some(&target) {
+                    let service = link.rsplit('/').next().unwrap_or("").trim_end_matches(".service");
+                    problems.push(format!("/{link}: missing, so {service} would not start"));
                 }
             }
         }

@@ -59,25 +59,29 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
         Some(&graph.stdout),
     );
     assert_eq!(pin.code, 0, "{}", pin.stderr);
-    let out_dir = work.path().join("out");
-    let bake = run_command(
-        Command::new(tool("bake-image"))
+    // One bake of the example, under `umask` and the environment `envs`, into `out`.
+    let bake_into = |out: &str, umask: &str, envs: &[(&str, &std::ffi::OsStr)]| {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$@\""))
+            .arg("sh")
+            .arg(tool("bake-image"))
             .arg(&pinned)
-            .args([
-                "--base",
-                &base,
-                "-f",
-                &wheels,
-                "--offline",
-                "--services",
-                "examples/cam/services.toml",
-            ])
-            .arg("--out-dir")
-            .arg(&out_dir)
+            .args(["--base", &base, "-f", &wheels, "--offline"])
+            .args(["--services", "examples/cam/services.toml", "--out-dir"])
+            .arg(work.path().join(out))
             .current_dir(&root)
-            .env("LASTMILE_CACHE_DIR", work.path().join("cache")),
-        None,
-    );
+            .env(
+                "LASTMILE_CACHE_DIR",
+                work.path().join(out).with_extension("cache"),
+            );
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        run_command(&mut command, None)
+    };
+    let bake = bake_into("out", "022", &[]);
     assert_eq!(bake.code, 0, "{}", bake.stderr);
     let candidate = bake.json();
     let image = PathBuf::from(candidate["image"]["path"].as_str().unwrap());
@@ -97,30 +101,14 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
     // the same bytes.
     let other_tmp = work.path().join("tmp2");
     std::fs::create_dir_all(&other_tmp).unwrap();
-    let again = run_command(
-        Command::new("sh")
-            .arg("-c")
-            .arg("umask 077 && exec \"$@\"")
-            .arg("sh")
-            .arg(tool("bake-image"))
-            .arg(&pinned)
-            .args([
-                "--base",
-                &base,
-                "-f",
-                &wheels,
-                "--offline",
-                "--services",
-                "examples/cam/services.toml",
-            ])
-            .arg("--out-dir")
-            .arg(work.path().join("out2"))
-            .current_dir(&root)
-            .env("TZ", "Pacific/Chatham")
-            .env("LC_ALL", "C.UTF-8")
-            .env("TMPDIR", &other_tmp)
-            .env("LASTMILE_CACHE_DIR", work.path().join("cache2")),
-        None,
+    let again = bake_into(
+        "out2",
+        "077",
+        &[
+            ("TZ", "Pacific/Chatham".as_ref()),
+            ("LC_ALL", "C.UTF-8".as_ref()),
+            ("TMPDIR", other_tmp.as_os_str()),
+        ],
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json()["image"]["sha256"], candidate["image"]["sha256"]);
