@@ -1,7 +1,8 @@
 //! A root filesystem as a reproducible `.tar.gz`: the same tree always gives the same bytes.
 //!
-//! - entries sorted by the bytes of their path (a directory before its contents), the root as
-//!   `./`, everything else relative to it;
+//! - entries sorted by path, component by component, each by its bytes (GNU tar's
+//!   `--sort=name`: a directory before its contents, its subtree together), the root as `./`,
+//!   everything else relative to it;
 //! - modification times clamped to `SOURCE_DATE_EPOCH`; numeric owners kept, no user or group
 //!   names; permission bits (setuid, setgid, sticky) kept; `security.capability` kept as a PAX
 //!   `SCHILY.xattr` record;
@@ -28,7 +29,10 @@ pub(crate) struct ArchiveStats {
     pub(crate) skipped_devices: u64,
 }
 
-/// Every path under `root` (relative, `""` for the root itself), sorted by bytes.
+/// Every path under `root` (relative, `""` for the root itself), in archive order: component by
+/// component, each compared by its bytes, as GNU tar's `--sort=name`. A directory comes before
+/// its contents and its whole subtree comes together (`usr`, `usr/bin`, then `usr-lib`), so an
+/// extracting tar can set each directory's time once it has left it.
 pub(crate) fn sorted_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for entry in walkdir::WalkDir::new(root).follow_links(false) {
@@ -40,7 +44,8 @@ pub(crate) fn sorted_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
             .to_path_buf();
         paths.push(relative);
     }
-    paths.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    // `Path` orders by components, and a Unix component by its bytes.
+    paths.sort();
     Ok(paths)
 }
 
@@ -59,9 +64,8 @@ pub(crate) fn write_tar<W: Write>(
     let mut stats = ArchiveStats::default();
     let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let mut zips = HashMap::new();
-    let mut from_wheels: Vec<(&PathBuf, &Deferred)> = deferred.iter().collect();
-    from_wheels.sort_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
-    let mut from_wheels = from_wheels.into_iter().peekable();
+    // A BTreeMap of paths is already in archive order.
+    let mut from_wheels = deferred.iter().peekable();
     let on_disk = sorted_paths(root)?;
     let mut on_disk = on_disk.into_iter().peekable();
     loop {
@@ -72,7 +76,7 @@ pub(crate) fn write_tar<W: Write>(
             (Some(_), None) => false,
             (None, Some(_)) => true,
             (Some(disk), Some((wheel, _))) => {
-                let order = disk.as_os_str().as_bytes().cmp(wheel.as_os_str().as_bytes());
+                let order = disk.as_path().cmp(wheel.as_path());
                 if order == std::cmp::Ordering::Equal {
                     on_disk.next();
                 }
@@ -328,11 +332,13 @@ mod tests {
         std::fs::write(root.join("a.txt"), b"a").unwrap();
         std::fs::hard_link(root.join("a.txt"), root.join("usr/a-link")).unwrap();
         std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        std::fs::write(root.join("usr-lib"), b"").unwrap();
+        std::fs::write(root.join("usr.d"), b"").unwrap();
         dir
     }
 
     #[test]
-    fn paths_are_sorted_by_bytes_and_directories_come_first() {
+    fn a_directory_comes_before_its_subtree_and_the_subtree_stays_together() {
         let dir = tree();
         let paths: Vec<String> = sorted_paths(dir.path())
             .unwrap()
@@ -341,7 +347,17 @@ mod tests {
             .collect();
         assert_eq!(
             paths,
-            ["", "a.txt", "bin", "usr", "usr/a-link", "usr/bin", "usr/bin/tool"]
+            [
+                "",
+                "a.txt",
+                "bin",
+                "usr",
+                "usr/a-link",
+                "usr/bin",
+                "usr/bin/tool",
+                "usr-lib",
+                "usr.d"
+            ]
         );
     }
 

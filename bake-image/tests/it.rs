@@ -787,10 +787,10 @@ fn a_base_tarball_in_any_compression_bakes_the_same_system() {
         let tree = setup.path(&format!("{out}-tree"));
         untar(&setup.path(out).join(image(&setup.path(out))), &tree);
         // The manifest and SBOM name the base's digest, which is the tarball's own here.
-        std::fs::remove_dir_all(tree.join("etc/lastmile")).unwrap();
         base_state(&tree)
             .into_iter()
             .map(|line| line.replacen(&tree.display().to_string(), "", 1))
+            .filter(|line| !line.starts_with("/etc/lastmile/"))
             .collect::<Vec<_>>()
     };
     let expected = tree_of("out-dir");
