@@ -8,11 +8,15 @@ const EXAMPLES: &str = "\
 Examples:
   bake-image pinned-requirements.txt --base $(scripts/base-rootfs) -f dist/ --out-dir images/
   pin-deps requirements.in -f dist/ | bake-image - --base base.tar.zst -f dist/ --offline
-  bake-image lock.json --base base/ -f dist/ --service katportal=katportal-server \\
-      --overlay config/ --source-commit cam=3f2c1e9
+  bake-image lock.json --base base/ -f dist/ --services examples/cam/services.toml \\
+      --overlay config/ --source-commit cam=3f2c1e9 > candidate.json
   bake-image verify images/autobuild-3fa9c2d17b04.tar.gz
 
-Exit codes: 0 baked (or verified), 1 verify found a difference, 2 bad input or error.";
+A service with roles starts only on nodes of those roles: deploy-lxc links
+lastmile-role-ROLE.target into multi-user.target.wants on each node of the role.
+
+Exit codes: 0 baked (or verified), 1 verify found a difference, 2 bad input or error,
+130 interrupted (nothing is left in --out-dir).";
 
 /// Bake pinned requirements and a base root filesystem into a bit-for-bit reproducible LXC /
 /// Proxmox template, `autobuild-<digest>.tar.gz`, without booting anything or using the network.

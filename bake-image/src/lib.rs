@@ -71,7 +71,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         .tempdir_in(&args.out_dir)
         .context("creating the staging folder")?;
     let rootfs = staging.path().join("rootfs");
-    let spinner = progress_bar(cli, "copying the base", 0, false);
+    let spinner = progress_bar(cli, "preparing the base", 0, false);
     let mut clock = Clock::start();
     let base = base::prepare(base_path, &rootfs)?;
     spinner.finish_and_clear();

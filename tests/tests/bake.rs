@@ -60,7 +60,7 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
     );
     assert_eq!(pin.code, 0, "{}", pin.stderr);
     // One bake of the example, under `umask` and the environment `envs`, into `out`.
-    let bake_into = |out: &str, umask: &str, envs: &[(&str, &std::ffi::OsStr)]| {
+    let bake_into = |out: &str, umask: &str, envs: &[(&str, &std::ffi::OsStr)], extra: &[&str]| {
         let mut command = Command::new("sh");
         command
             .arg("-c")
@@ -69,7 +69,9 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
             .arg(tool("bake-image"))
             .arg(&pinned)
             .args(["--base", &base, "-f", &wheels, "--offline"])
-            .args(["--services", "examples/cam/services.toml", "--out-dir"])
+            .args(["--services", "examples/cam/services.toml"])
+            .args(extra)
+            .arg("--out-dir")
             .arg(work.path().join(out))
             .current_dir(&root)
             .env(
@@ -81,7 +83,7 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
         }
         run_command(&mut command, None)
     };
-    let bake = bake_into("out", "022", &[]);
+    let bake = bake_into("out", "022", &[], &[]);
     assert_eq!(bake.code, 0, "{}", bake.stderr);
     let candidate = bake.json();
     let image = PathBuf::from(candidate["image"]["path"].as_str().unwrap());
@@ -109,9 +111,44 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
             ("LC_ALL", "C.UTF-8".as_ref()),
             ("TMPDIR", other_tmp.as_os_str()),
         ],
+        &[],
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json()["image"]["sha256"], candidate["image"]["sha256"]);
+
+    // With bytecode compiled by the base's Python under chroot: still the same bytes twice, and
+    // the pycs (outside every RECORD) pass verify.
+    let compiled = bake_into("compiled1", "022", &[], &["--compile-bytecode"]);
+    assert_eq!(compiled.code, 0, "{}", compiled.stderr);
+    let compiled_again = bake_into(
+        "compiled2",
+        "077",
+        &[("TZ", "Asia/Kolkata".as_ref())],
+        &["--compile-bytecode"],
+    );
+    assert_eq!(compiled_again.code, 0, "{}", compiled_again.stderr);
+    let compiled_image = compiled.json()["image"].clone();
+    assert_eq!(compiled_again.json()["image"]["sha256"], compiled_image["sha256"]);
+    assert_ne!(compiled_image["sha256"], candidate["image"]["sha256"]);
+    let listing = run_command(
+        Command::new("tar")
+            .arg("-tzf")
+            .arg(compiled_image["path"].as_str().unwrap()),
+        None,
+    );
+    assert!(
+        listing
+            .stdout
+            .contains("site-packages/katcore/__pycache__/__init__.cpython-311.pyc"),
+        "no pyc in the compiled image"
+    );
+    let verify = run_command(
+        Command::new(tool("bake-image"))
+            .arg("verify")
+            .arg(compiled_image["path"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
 
     let unpacked = work.path().join("rootfs");
     std::fs::create_dir_all(&unpacked).unwrap();
