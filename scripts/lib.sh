@@ -10,6 +10,13 @@ mkdir -p "$LASTMILE_CACHE"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
 
+# Make a cache entry one process at a time: hold an exclusive lock on NAME until the script ends.
+# Tests running side by side call the same scripts; the second waits, then finds the entry made.
+lock_cache() {
+  exec 9>"$LASTMILE_CACHE/.$1.lock"
+  flock 9
+}
+
 # The sha256 of a set of files and folders (paths and contents), for cache keys.
 inputs_key() {
   (cd "$LASTMILE_ROOT" && find "$@" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' \

@@ -48,7 +48,11 @@ fn wheel(dir: &Path, name: &str, version: &str, tag: &str, extra: &[(&str, &[u8]
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join(format!("{name}-{version}-{tag}.whl"));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
+    // Stored, not deflated: the wheel's bytes (and so the hashes in snapshots) do not depend on
+    // which deflate implementation flate2 was built with.
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
     for (member, data) in &files {
         zip.start_file(member.as_str(), options).unwrap();
         zip.write_all(data).unwrap();

@@ -166,7 +166,11 @@ impl TestEnv {
         record.push_str(&format!("{info}/RECORD,,\n"));
         let path = self.path(&format!("dist/{dist}-{}-{}.whl", wheel.version, wheel.tag));
         let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-        let options = zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
+        // Stored, not deflated: the wheel's bytes (and so the hashes in snapshots) do not depend on
+        // which deflate implementation flate2 was built with.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default());
         for (name, data) in files
             .iter()
             .chain(std::iter::once(&(format!("{info}/RECORD"), record.into_bytes())))
