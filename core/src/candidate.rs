@@ -28,7 +28,7 @@ pub struct CandidateDocument {
     pub source_date_epoch: u64,
     /// `bake-image 0.1.0`.
     pub tool: String,
-    /// How the archive was compressed (`gzip level 6, 1 MiB members, flate2/miniz_oxide`).
+    /// How the archive was compressed (`gzip level 6, 1024 KiB members, flate2 (zlib-rs)`).
     pub compression: String,
 }
 
