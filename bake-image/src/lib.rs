@@ -96,7 +96,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     let finder = Finder::new(sources(args)?, &target)?;
     finder.prefetch(pins.iter().map(|p| p.name.clone()));
     let ranks = target.tag_ranks();
-    let mut chosen: Vec<(pins::Pin, DistFile, PathBuf)> = Vec::new();
+    let mut chosen: Vec<(pins::Pin, DistFile, PathBuf, String)> = Vec::new();
     let progress = progress_bar(cli, "fetching wheels", pins.len() as u64, false);
     for pin in &pins {
         lastmile_core::interrupt::check()?;
@@ -114,7 +114,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
                 pin.sha256.join(", ")
             );
         }
-        chosen.push((pin.clone(), file, path));
+        chosen.push((pin.clone(), file, path, sha));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -133,7 +133,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     let mut packages = Vec::new();
     let mut deferred: BTreeMap<PathBuf, install::Deferred> = BTreeMap::new();
     let progress = progress_bar(cli, "installing", chosen.len() as u64, false);
-    for (pin, file, path) in &chosen {
+    for (pin, file, path, sha) in &chosen {
         lastmile_core::interrupt::check()?;
         progress.set_message(file.filename.clone());
         let installed = venv.install_wheel(path, pin.requested)?;
@@ -148,7 +148,7 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
             name: pin.name.to_string(),
             version: pin.version.clone(),
             filename: file.filename.clone(),
-            sha256: lastmile_core::finder::sha256_file(path)?,
+            sha256: sha.clone(),
             scripts: installed.scripts,
             record_sha256: installed.record_sha256,
         });
@@ -165,6 +165,9 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
         inputs.insert(format!("overlay:{}", overlay.display()), digest);
     }
     services::write(&rootfs, &args.prefix, &services, &packages)?;
+    // A file an overlay put where a wheel's file was replaces it (the install removed every
+    // file at a deferred path, so anything there now came later).
+    deferred.retain(|path, _| std::fs::symlink_metadata(rootfs.join(path)).is_err());
     if args.compile_bytecode {
         install::materialize(&rootfs, &deferred)?;
         deferred.clear();

@@ -716,6 +716,10 @@ fn the_base_is_never_written_through_its_hard_links() {
     // An overlay replacing a file of the base, and a base that already holds a venv file.
     std::fs::create_dir_all(setup.path("patch/usr/lib/python3.11")).unwrap();
     std::fs::write(setup.path("patch/usr/lib/python3.11/os.py"), "# patched\n").unwrap();
+    // An overlay may also replace a file a wheel installed.
+    let beta = "opt/lastmile/venv/lib/python3.11/site-packages/beta/__init__.py";
+    std::fs::create_dir_all(setup.path(&format!("patch/{beta}")).parent().unwrap()).unwrap();
+    std::fs::write(setup.path(&format!("patch/{beta}")), "# patched beta\n").unwrap();
     let venv_file = "base/opt/lastmile/venv/lib/python3.11/site-packages/alpha/__init__.py";
     std::fs::create_dir_all(setup.path(venv_file).parent().unwrap()).unwrap();
     std::fs::write(setup.path(venv_file), "# stale\n").unwrap();
@@ -748,6 +752,10 @@ fn the_base_is_never_written_through_its_hard_links() {
     assert_eq!(
         std::fs::read_to_string(tree.join("usr/lib/python3.11/os.py")).unwrap(),
         "# patched\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join(beta)).unwrap(),
+        "# patched beta\n"
     );
     assert!(
         std::fs::read_to_string(
