@@ -176,32 +176,48 @@ impl Setup {
         Self { dir }
     }
 
+    /// `bake-image PINNED --base BASE -f dist --offline --out-dir OUT EXTRA...`.
+    fn run_bake(
+        &self,
+        [pinned, base, out]: [&str; 3],
+        extra: &[&str],
+        envs: &[(&str, &str)],
+        umask: &str,
+    ) -> Bake {
+        let mut args = vec![
+            pinned,
+            "--base",
+            base,
+            "-f",
+            "dist",
+            "--offline",
+            "--out-dir",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        bake(&args, self.dir.path(), envs, umask)
+    }
+
+    /// `pinned.txt` on BASE into OUT, with EXTRA options, under umask 022.
+    fn bake_from(&self, base: &str, out: &str, extra: &[&str]) -> Bake {
+        self.run_bake(["pinned.txt", base, out], extra, &[], "022")
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
+    /// A bake with the overlay, a service and a source commit.
     fn bake(&self, pinned: &str, base: &str, out: &str, envs: &[(&str, &str)], umask: &str) -> Bake {
-        bake(
-            &[
-                pinned,
-                "--base",
-                base,
-                "-f",
-                "dist",
-                "--offline",
-                "--out-dir",
-                out,
-                "--overlay",
-                "overlay",
-                "--service",
-                "alpha=alpha-run --port 7147",
-                "--source-commit",
-                "cam=3f2c1e9",
-            ],
-            self.dir.path(),
-            envs,
-            umask,
-        )
+        let extra = [
+            "--overlay",
+            "overlay",
+            "--service",
+            "alpha=alpha-run --port 7147",
+            "--source-commit",
+            "cam=3f2c1e9",
+        ];
+        self.run_bake([pinned, base, out], &extra, envs, umask)
     }
 }
 
@@ -509,21 +525,7 @@ fn an_interrupted_bake_leaves_nothing_behind() {
     assert_eq!(std::fs::read_dir(setup.path("out-term")).unwrap().count(), 0);
 
     // Uninterrupted, the same base bakes.
-    let whole = bake(
-        &[
-            "pinned.txt",
-            "--base",
-            "bigbase",
-            "-f",
-            "dist",
-            "--offline",
-            "--out-dir",
-            "out-whole",
-        ],
-        setup.dir.path(),
-        &[],
-        "022",
-    );
+    let whole = setup.bake_from("bigbase", "out-whole", &[]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
     let names = images(&setup.path("out-whole"));
     assert_eq!(names.len(), 2, "{names:?}");
@@ -579,24 +581,10 @@ fn services_run_on_their_roles_and_verify_names_each_tampered_file() {
         "# the example's services\n[services.beta]\ncommand = \"beta-run --port 8080\"\nroles = [\"portal\", \"monctl\"]\nhealth = \"http://127.0.0.1:8080/health\"\ndescription = \"the portal\"\n",
     )
     .unwrap();
-    let out = bake(
-        &[
-            "pinned.txt",
-            "--base",
-            "base",
-            "-f",
-            "dist",
-            "--offline",
-            "--out-dir",
-            "out",
-            "--services",
-            "services.toml",
-            "--service",
-            "alpha=alpha-run",
-        ],
-        setup.dir.path(),
-        &[],
-        "022",
+    let out = setup.bake_from(
+        "base",
+        "out",
+        &["--services", "services.toml", "--service", "alpha=alpha-run"],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let document: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -724,23 +712,7 @@ fn the_base_is_never_written_through_its_hard_links() {
     std::fs::create_dir_all(setup.path(venv_file).parent().unwrap()).unwrap();
     std::fs::write(setup.path(venv_file), "# stale\n").unwrap();
     let before = base_state(&setup.path("base"));
-    let out = bake(
-        &[
-            "pinned.txt",
-            "--base",
-            "base",
-            "-f",
-            "dist",
-            "--offline",
-            "--out-dir",
-            "out",
-            "--overlay",
-            "patch",
-        ],
-        setup.dir.path(),
-        &[],
-        "022",
-    );
+    let out = setup.bake_from("base", "out", &["--overlay", "patch"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         base_state(&setup.path("base")),
