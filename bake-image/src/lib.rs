@@ -155,14 +155,16 @@ fn bake(args: &BakeArgs, cli: &Cli) -> anyhow::Result<Exit> {
     }
     progress.finish_and_clear();
     clock.lap("installed the wheels");
+    // Inputs by role and position, never by path: the same files baked from another folder
+    // (another CI workspace, stdin) give the same bytes.
     let mut inputs = BTreeMap::new();
     inputs.insert(
-        format!("pinned:{pinned_name}"),
+        "pinned".to_owned(),
         format!("{:x}", sha2::Sha256::digest(pinned_text.as_bytes())),
     );
-    for overlay in &args.overlay {
+    for (number, overlay) in args.overlay.iter().enumerate() {
         let digest = base::copy_overlay(overlay, &rootfs)?;
-        inputs.insert(format!("overlay:{}", overlay.display()), digest);
+        inputs.insert(format!("overlay:{}", number + 1), digest);
     }
     services::write(&rootfs, &args.prefix, &services, &packages)?;
     // A file an overlay put where a wheel's file was replaces it (the install removed every

@@ -810,3 +810,41 @@ fn a_base_tarball_in_any_compression_bakes_the_same_system() {
         assert_eq!(tree_of(&out), expected, "{suffix}");
     }
 }
+
+#[test]
+fn the_same_files_from_another_folder_or_stdin_give_the_same_bytes() {
+    let setup = Setup::new();
+    let here = setup.bake("pinned.txt", "base", "out1", &[], "022");
+    assert_eq!(here.code, 0, "{}", here.stderr);
+    // Another working folder, every path absolute, the pins on stdin: as another CI workspace.
+    let abs = |rel: &str| setup.path(rel).display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_bake-image"))
+        .args(["-", "--base", &abs("base"), "-f", &abs("dist"), "--offline"])
+        .args(["--out-dir", &abs("elsewhere/out"), "--overlay", &abs("overlay")])
+        .args([
+            "--service",
+            "alpha=alpha-run --port 7147",
+            "--source-commit",
+            "cam=3f2c1e9",
+        ])
+        .current_dir("/")
+        .env("LASTMILE_CACHE_DIR", setup.path(".cache2"))
+        .stdin(std::fs::File::open(setup.path("pinned.txt")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let there: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let here: serde_json::Value = serde_json::from_str(&here.stdout).unwrap();
+    assert_eq!(there["inputs"], here["inputs"]);
+    assert_eq!(
+        there["inputs"]["pinned"],
+        sha256(&std::fs::read(setup.path("pinned.txt")).unwrap())
+    );
+    assert!(there["inputs"]["overlay:1"].is_string(), "{}", there["inputs"]);
+    assert_eq!(there["image"]["sha256"], here["image"]["sha256"]);
+}

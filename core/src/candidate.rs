@@ -23,7 +23,8 @@ pub struct CandidateDocument {
     pub services: BTreeMap<String, Service>,
     /// Source repositories and the commits they were built from.
     pub source_commits: BTreeMap<String, String>,
-    /// sha256 of every input that shaped the bytes: the pinned requirements, each overlay tree.
+    /// sha256 of every input that shaped the bytes, by role and position (never by path, so a
+    /// bake from another folder gives the same bytes): `pinned`, `overlay:1`, `overlay:2`, ...
     pub inputs: BTreeMap<String, String>,
     pub source_date_epoch: u64,
     /// `bake-image 0.1.0`.
