@@ -17,6 +17,20 @@ lock_cache() {
   flock 9
 }
 
+# The peer tools the benchmarks compare against (uv, pip-tools) in a throwaway venv under the cache.
+# Sets $peers to its folder.
+peer_tools() {
+  peers=$LASTMILE_CACHE/bench-pin-peers
+  lock_cache bench-peers
+  if [ ! -f "$peers/.complete" ]; then
+    say "installing uv and pip-tools into a throwaway venv"
+    rm -rf "$peers"
+    python3 -m venv "$peers"
+    "$peers/bin/pip" install --quiet --disable-pip-version-check uv pip-tools
+    touch "$peers/.complete"
+  fi
+}
+
 # The sha256 of a set of files and folders (paths and contents), for cache keys.
 inputs_key() {
   (cd "$LASTMILE_ROOT" && find "$@" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' \
