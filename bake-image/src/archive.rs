@@ -69,7 +69,7 @@ pub(crate) fn write_tar<W: Write>(
     let on_disk = sorted_paths(root)?;
     let mut on_disk = on_disk.into_iter().peekable();
     loop {
-        lastmile_core::interrupt::check_io()?;
+        lastmile_process::interrupt::check_io()?;
         // The next path in byte order; a deferred file replaces a file on disk at its path.
         let take_wheel = match (on_disk.peek(), from_wheels.peek()) {
             (None, None) => break,
@@ -283,38 +283,6 @@ impl<W: Write> Write for ParallelGz<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// A writer that hashes what passes through it.
-pub(crate) struct HashingWriter<W: Write> {
-    pub(crate) inner: W,
-    pub(crate) hasher: sha2::Sha256,
-    pub(crate) written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub(crate) fn new(inner: W) -> Self {
-        use sha2::Digest;
-        Self {
-            inner,
-            hasher: sha2::Sha256::new(),
-            written: 0,
-        }
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -7,12 +7,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
+use lastmile_fs::Sha256;
+use sha2::Digest;
 
 /// What is known about the base.
 #[derive(Debug, Clone)]
 pub(crate) struct Base {
-    pub(crate) digest: String,
+    pub(crate) digest: Sha256,
     pub(crate) os: String,
 }
 
@@ -24,9 +25,8 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
         // nothing of the base is ever written through them (every file the bake writes is
         // unlinked first and created anew). Else cp -a, which keeps owners, modes, times, hard
         // links, symlinks and xattrs.
-        let copy = |flags: &str| {
-            lastmile_core::interrupt::output(&duct::cmd!("cp", flags, base, rootfs).stderr_to_stdout())
-        };
+        let copy =
+            |flags: &str| lastmile_process::output(&duct::cmd!("cp", flags, base, rootfs).stderr_to_stdout());
         let linked = copy("-al")?;
         if !linked.status.success() {
             tracing::debug!(
@@ -57,7 +57,7 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
         }
         std::fs::create_dir_all(rootfs)?;
         // GNU tar knows every compression by the name and keeps numeric owners and xattrs.
-        let out = lastmile_core::interrupt::output(
+        let out = lastmile_process::output(
             &duct::cmd!(
                 "tar",
                 "--extract",
@@ -81,7 +81,7 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
                 String::from_utf8_lossy(&out.stdout).trim()
             );
         }
-        lastmile_core::finder::sha256_file(base)?
+        lastmile_fs::Sha256::of_file(base).with_context(|| format!("reading {}", base.display()))?
     };
     for needed in ["etc/os-release", "sbin/init"] {
         if std::fs::symlink_metadata(rootfs.join(needed)).is_err()
@@ -119,10 +119,10 @@ fn os_release(rootfs: &Path) -> String {
 }
 
 /// A digest of a tree: every path with its type, mode, owner, size and content (or link target).
-pub(crate) fn tree_digest(root: &Path) -> anyhow::Result<String> {
-    let mut hasher = Sha256::new();
+pub(crate) fn tree_digest(root: &Path) -> anyhow::Result<Sha256> {
+    let mut hasher = sha2::Sha256::new();
     for relative in crate::archive::sorted_paths(root)? {
-        lastmile_core::interrupt::check()?;
+        lastmile_process::interrupt::check()?;
         let path = root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         hasher.update(relative.as_os_str().as_encoded_bytes());
@@ -148,7 +148,7 @@ pub(crate) fn tree_digest(root: &Path) -> anyhow::Result<String> {
         }
         hasher.update(b"\n");
     }
-    Ok(format!("{:x}", hasher.finalize()))
+    Ok(Sha256::from(<[u8; 32]>::from(hasher.finalize())))
 }
 
 /// The newest modification time in a tree: the default `SOURCE_DATE_EPOCH`.
@@ -213,7 +213,7 @@ pub(crate) fn write_fixed(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 
 /// Copy an overlay tree into the root filesystem: folders 0755, files 0644 (0755 when any execute
 /// bit is set), all owned by root; symlinks copied as links. Returns the overlay's digest.
-pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<String> {
+pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Sha256> {
     if !overlay.is_dir() {
         bail!("--overlay {}: not a folder", overlay.display());
     }
@@ -250,7 +250,7 @@ pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Stri
         }
     }
     // The digest ignores the overlay's own modes and owners, which the copy does too.
-    let mut hasher = Sha256::new();
+    let mut hasher = sha2::Sha256::new();
     for relative in crate::archive::sorted_paths(overlay)? {
         let path = overlay.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
@@ -263,14 +263,14 @@ pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Stri
         }
         hasher.update(b"\n");
     }
-    Ok(format!("{:x}", hasher.finalize()))
+    Ok(Sha256::from(<[u8; 32]>::from(hasher.finalize())))
 }
 
 /// Byte-compile the venv with the base's own Python under chroot, as unchecked-hash pycs.
 pub(crate) fn compile_bytecode(rootfs: &Path, venv: &crate::install::Venv) -> anyhow::Result<()> {
     let python = format!("/usr/bin/python{}.{}", venv.python.0, venv.python.1);
     let site = format!("{}/{}", venv.prefix, venv.site_packages_rel());
-    let out = lastmile_core::interrupt::output(
+    let out = lastmile_process::output(
         &duct::cmd!(
             "chroot",
             rootfs,

@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
+
+use crate::options::{BakeOptions, WheelSources};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -21,24 +26,17 @@ Exit codes: 0 baked (or verified), 1 verify found a difference, 2 bad input or e
 /// Bake pinned requirements and a base root filesystem into a bit-for-bit reproducible LXC /
 /// Proxmox template, `autobuild-<digest>.tar.gz`, without booting anything or using the network.
 ///
-/// Prints a lastmile.candidate/v1 document on stdout: the image's path, sha256 and size, the
-/// base's digest, the installed packages and the digests of every input.
+/// Prints a lastmile.candidate/v1 document on stdout (or into `-o FILE`): the image's path,
+/// sha256 and size, the base's digest, the installed packages and the digests of every input.
 #[derive(Debug, Parser)]
-#[command(name = "bake-image", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(name = "bake-image", version = lastmile_cli::VERSION, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub bake: BakeArgs,
-    /// Print only errors.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// More detail on stderr (repeat for more); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-    /// No progress bars.
-    #[arg(long, global = true)]
-    pub no_progress: bool,
+    #[command(flatten)]
+    pub global: lastmile_cli::GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,4 +105,50 @@ pub struct BakeArgs {
     /// gzip level (1-9); part of what makes the bytes, so it is recorded in the manifest.
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub level: u32,
+}
+
+impl BakeArgs {
+    /// The command line as bake options; the clap types stop here.
+    pub fn options(&self) -> anyhow::Result<BakeOptions> {
+        let Some(pinned) = &self.pinned else {
+            bail!("nothing to bake: name the pinned requirements (or `-` for stdin); see --help");
+        };
+        let Some(base) = &self.base else {
+            bail!(
+                "--base is required: a base root filesystem folder or tarball (scripts/base-rootfs makes one)"
+            );
+        };
+        let mut source_commits = BTreeMap::new();
+        for value in &self.source_commit {
+            match value.split_once('=') {
+                Some((repo, sha)) if !repo.is_empty() && !sha.is_empty() => {
+                    source_commits.insert(repo.to_owned(), sha.to_owned());
+                }
+                _ => bail!("--source-commit {value:?}: expected REPO=SHA"),
+            }
+        }
+        Ok(BakeOptions {
+            pinned: pinned.clone(),
+            base: base.clone(),
+            wheels: WheelSources {
+                find_links: self.find_links.clone(),
+                index_url: self.index_url.clone(),
+                extra_index_urls: self.extra_index_url.clone(),
+                offline: self.offline,
+                cache_dir: self
+                    .cache_dir
+                    .clone()
+                    .or_else(lastmile_index::HashCache::default_root),
+            },
+            out_dir: self.out_dir.clone(),
+            prefix: self.prefix.clone(),
+            overlays: self.overlay.clone(),
+            source_commits,
+            service_files: self.services.clone(),
+            services: self.service.clone(),
+            compile_bytecode: self.compile_bytecode,
+            source_date_epoch: self.source_date_epoch,
+            level: self.level,
+        })
+    }
 }

@@ -3,5 +3,5 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    lastmile_core::exit::main_with("bake-image", || bake_image::run(bake_image::cli::Cli::parse()))
+    lastmile_cli::main_with("bake-image", || bake_image::run(bake_image::cli::Cli::parse()))
 }

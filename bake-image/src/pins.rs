@@ -2,18 +2,19 @@
 //! pip-format `pinned-requirements.txt` (pin-deps' default output) or a `lastmile.lock/v1`
 //! document (`pin-deps --format json`). Anything looser is refused, naming the file and line.
 
-use lastmile_core::PackageName;
-use lastmile_core::location::{InputError, Location};
-use lastmile_core::requirements_file::RequirementsFile;
-use pep508_rs::VersionOrUrl;
+use lastmile_documents::Document;
+use lastmile_documents::lock::LockDocument;
+use lastmile_fs::{InputError, Location, Sha256};
+use lastmile_python::requirements_file::RequirementsFile;
+use lastmile_python::{Operator, PackageName, Requirement, VersionOrUrl};
 
 /// One pinned distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pin {
     pub(crate) name: PackageName,
     pub(crate) version: String,
-    /// Allowed sha256 digests (hex, lower case).
-    pub(crate) sha256: Vec<String>,
+    /// Allowed sha256 digests.
+    pub(crate) sha256: Vec<Sha256>,
     /// Where it was pinned (`pinned-requirements.txt:12`).
     pub(crate) origin: String,
     /// A top-level requirement (its venv entry gets `REQUESTED`).
@@ -38,7 +39,7 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
         let exact = match &requirement.version_or_url {
             Some(VersionOrUrl::VersionSpecifier(specifiers)) if specifiers.len() == 1 => {
                 let specifier = specifiers.iter().next().expect("one specifier");
-                (*specifier.operator() == pep440_rs::Operator::Equal).then(|| specifier.version().to_string())
+                (*specifier.operator() == Operator::Equal).then(|| specifier.version().to_string())
             }
             _ => None,
         };
@@ -50,12 +51,15 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
                 ),
             ));
         };
-        let sha256: Vec<String> = entry
+        let sha256 = entry
             .hashes
             .iter()
             .filter(|(algo, _)| algo == "sha256")
-            .map(|(_, hex)| hex.clone())
-            .collect();
+            .map(|(_, hex)| {
+                hex.parse::<Sha256>()
+                    .map_err(|e| InputError::new(entry.location.clone(), format!("--hash=sha256:{e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if sha256.is_empty() {
             return Err(InputError::new(
                 entry.location,
@@ -82,21 +86,21 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
 }
 
 fn from_lock(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
-    let lock = lastmile_core::lock::LockDocument::from_json(text, name)
+    let lock = LockDocument::from_json(text, name)
         .map_err(|e| InputError::new(Location::file(name), e.to_string()))?;
     let requested: Vec<PackageName> = lock
         .requirements
         .iter()
-        .filter_map(|r| r.parse::<lastmile_core::Requirement>().ok())
+        .filter_map(|r| r.parse::<Requirement>().ok())
         .map(|r| r.name)
         .collect();
     let mut pins = Vec::new();
     for package in lock.packages {
-        let sha256: Vec<String> = package
+        let sha256: Vec<Sha256> = package
             .files
             .iter()
             .filter(|f| f.installable)
-            .map(|f| f.sha256.clone())
+            .map(|f| f.sha256)
             .collect();
         if sha256.is_empty() {
             return Err(InputError::new(
@@ -123,30 +127,48 @@ fn from_lock(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
 mod tests {
     use super::*;
 
+    fn hash(c: char) -> String {
+        c.to_string().repeat(64)
+    }
+
     #[test]
     fn pinned_and_hashed_lines_are_read() {
-        let pins = parse(
-            "katcp==0.9.4 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via katcore\nnumpy==2.0 --hash=sha256:cc\n",
-            "pinned.txt",
-        )
-        .unwrap();
+        let text = format!(
+            "katcp==0.9.4 \\\n    --hash=sha256:{} \\\n    --hash=sha256:{}\n    # via katcore\nnumpy==2.0 --hash=sha256:{}\n",
+            hash('a'),
+            hash('B'),
+            hash('c')
+        );
+        let pins = parse(&text, "pinned.txt").unwrap();
         assert_eq!(pins.len(), 2);
         assert_eq!(pins[0].name.as_ref(), "katcp");
         assert_eq!(pins[0].version, "0.9.4");
-        assert_eq!(pins[0].sha256, ["aa", "bb"]);
+        let hex: Vec<String> = pins[0].sha256.iter().map(ToString::to_string).collect();
+        assert_eq!(hex, [hash('a'), hash('b')]);
         assert_eq!(pins[0].origin, "pinned.txt:1");
     }
 
     #[test]
     fn loose_or_unhashed_requirements_are_refused_with_their_line() {
-        let err = parse("a==1 --hash=sha256:aa\nb>=1 --hash=sha256:bb\n", "p.txt").unwrap_err();
+        let (a, b) = (hash('a'), hash('b'));
+        let err = parse(
+            &format!("a==1 --hash=sha256:{a}\nb>=1 --hash=sha256:{b}\n"),
+            "p.txt",
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("p.txt:2: b>=1: not pinned"), "{err}");
         let err = parse("a==1\n", "p.txt").unwrap_err();
         assert!(
             err.to_string().starts_with("p.txt:1: a==1: no --hash=sha256"),
             "{err}"
         );
-        let err = parse("a==1.* --hash=sha256:aa\n", "p.txt").unwrap_err();
+        let err = parse(&format!("a==1.* --hash=sha256:{a}\n"), "p.txt").unwrap_err();
         assert!(err.to_string().contains("not pinned"), "{err}");
+        let err = parse("a==1 --hash=sha256:aa\n", "p.txt").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p.txt:1: --hash=sha256:\"aa\" is not a sha256 digest"),
+            "{err}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! with its `pkg:pypi/NAME@VERSION` purl and the wheel's sha256. Deterministic: no serial number
 //! or timestamp that would change between two bakes of the same inputs.
 
-use lastmile_core::candidate::CandidateDocument;
+use lastmile_documents::candidate::CandidateDocument;
 use serde_json::json;
 
 pub(crate) fn cyclonedx(candidate: &CandidateDocument) -> String {

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use lastmile_core::candidate::{CandidatePackage, Health, Service, role_target, valid_role, valid_unit_name};
+use lastmile_documents::candidate::{
+    CandidatePackage, Health, Service, role_target, valid_role, valid_unit_name,
+};
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,9 +231,9 @@ mod tests {
             name: "katportal".to_owned(),
             version: "1.0".to_owned(),
             filename: "katportal-1.0-py3-none-any.whl".to_owned(),
-            sha256: String::new(),
+            sha256: lastmile_fs::Sha256::of(b""),
             scripts: vec!["katportal".to_owned()],
-            record_sha256: String::new(),
+            record_sha256: lastmile_fs::Sha256::of(b""),
         }
     }
 

@@ -7,38 +7,79 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use base64::Engine;
-use lastmile_core::candidate::CandidateDocument;
-use lastmile_core::exit::Exit;
-use sha2::{Digest, Sha256};
+use lastmile_cli::Exit;
+use lastmile_dist::record;
+use lastmile_documents::Document;
+use lastmile_documents::candidate::CandidateDocument;
+use lastmile_fs::Sha256;
 
+/// What one pass over the image found.
+#[derive(Default)]
+struct Contents {
+    /// Every regular file: its RECORD hash and size.
+    hashes: BTreeMap<String, (String, u64)>,
+    /// Every installed `RECORD`'s text, by path.
+    records: BTreeMap<String, String>,
+    manifest: Option<String>,
+    /// Units and the SBOM, to compare with what the manifest describes.
+    texts: BTreeMap<String, String>,
+    /// Symbolic and hard links, to their targets.
+    links: BTreeMap<String, String>,
+}
+
+/// Check an image; exit 1 naming each difference.
 pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
     let shown = image.display().to_string();
-    let mut problems: Vec<String> = Vec::new();
-    let file_sha = lastmile_core::finder::sha256_file(image)?;
-    let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match name
-        .strip_prefix("autobuild-")
-        .and_then(|n| n.strip_suffix(".tar.gz"))
-    {
-        Some(digest) if file_sha.starts_with(digest) && digest.len() >= 12 => {}
-        Some(digest) => problems.push(format!("the file's sha256 is {file_sha}, its name says {digest}")),
-        None => problems.push(format!("{name}: not named autobuild-<sha256>.tar.gz")),
+    let mut problems = check_name(image)?;
+    let contents = read(image)?;
+    let Some(manifest) = &contents.manifest else {
+        problems.push("no /etc/lastmile/candidate.json".to_owned());
+        return report(&shown, &problems);
+    };
+    let candidate = CandidateDocument::from_json(manifest, "/etc/lastmile/candidate.json")?;
+    let (installed, listed, checked) = check_records(&contents, &mut problems);
+    check_packages(&candidate, installed, &mut problems);
+    check_unlisted(&candidate, &contents, &listed, &mut problems);
+    check_units_and_sbom(&candidate, &contents, &mut problems);
+    if problems.is_empty() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "bake-image: {shown}: ok ({} packages, {checked} files checked against their RECORD)",
+            candidate.packages.len()
+        );
     }
+    report(&shown, &problems)
+}
 
-    // One pass: the hash of every regular file, every RECORD, the manifest.
+/// The file's sha256 against the digest its name carries.
+fn check_name(image: &Path) -> anyhow::Result<Vec<String>> {
+    let file_sha = Sha256::of_file(image)
+        .with_context(|| format!("reading {}", image.display()))?
+        .to_string();
+    let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    Ok(
+        match name
+            .strip_prefix("autobuild-")
+            .and_then(|n| n.strip_suffix(".tar.gz"))
+        {
+            Some(digest) if file_sha.starts_with(digest) && digest.len() >= 12 => Vec::new(),
+            Some(digest) => vec![format!("the file's sha256 is {file_sha}, its name says {digest}")],
+            None => vec![format!("{name}: not named autobuild-<sha256>.tar.gz")],
+        },
+    )
+}
+
+/// One pass over the archive.
+fn read(image: &Path) -> anyhow::Result<Contents> {
+    let shown = image.display();
     let file = std::fs::File::open(image).with_context(|| format!("opening {shown}"))?;
     let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)));
-    let mut hashes: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut records: BTreeMap<String, String> = BTreeMap::new();
-    let mut manifest: Option<String> = None;
-    let mut texts: BTreeMap<String, String> = BTreeMap::new();
-    let mut links: BTreeMap<String, String> = BTreeMap::new();
+    let mut contents = Contents::default();
     for entry in archive
         .entries()
         .with_context(|| format!("{shown}: not a tar.gz"))?
     {
-        lastmile_core::interrupt::check()?;
+        lastmile_process::interrupt::check()?;
         let mut entry = entry.with_context(|| format!("{shown}: corrupt archive"))?;
         let path = entry
             .path()?
@@ -49,43 +90,40 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
             tar::EntryType::Regular => {}
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 let target = entry.link_name()?.map(|t| t.to_string_lossy().into_owned());
-                links.insert(path, target.unwrap_or_default());
+                contents.links.insert(path, target.unwrap_or_default());
                 continue;
             }
             _ => continue,
         }
         let mut data = Vec::new();
         entry.read_to_end(&mut data)?;
+        let text = || String::from_utf8_lossy(&data).into_owned();
         if path.ends_with(".dist-info/RECORD") {
-            records.insert(path.clone(), String::from_utf8_lossy(&data).into_owned());
+            contents.records.insert(path.clone(), text());
         }
         if path == "etc/lastmile/candidate.json" {
-            manifest = Some(String::from_utf8_lossy(&data).into_owned());
+            contents.manifest = Some(text());
         }
         if path.starts_with("etc/systemd/system/") || path == "etc/lastmile/sbom.cdx.json" {
-            texts.insert(path.clone(), String::from_utf8_lossy(&data).into_owned());
+            contents.texts.insert(path.clone(), text());
         }
-        let digest = Sha256::digest(&data);
-        hashes.insert(
-            path,
-            (
-                format!(
-                    "sha256={}",
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
-                ),
-                data.len() as u64,
-            ),
-        );
+        contents
+            .hashes
+            .insert(path, (record::hash_of(&data), data.len() as u64));
     }
-    let Some(manifest) = manifest else {
-        problems.push("no /etc/lastmile/candidate.json".to_owned());
-        return report(&shown, &problems);
-    };
-    let candidate = CandidateDocument::from_json(&manifest, "/etc/lastmile/candidate.json")?;
-    let mut installed: BTreeMap<String, String> = BTreeMap::new();
-    let mut listed: BTreeSet<String> = BTreeSet::new();
+    Ok(contents)
+}
+
+/// Every installed file against its RECORD. Returns each distribution's RECORD digest (by
+/// `name-version`, lower case), every path some RECORD lists, and how many files were checked.
+fn check_records(
+    contents: &Contents,
+    problems: &mut Vec<String>,
+) -> (BTreeMap<String, Sha256>, BTreeSet<String>, usize) {
+    let mut installed = BTreeMap::new();
+    let mut listed = BTreeSet::new();
     let mut checked = 0usize;
-    for (record_path, text) in &records {
+    for (record_path, text) in &contents.records {
         let site = record_path
             .rsplit_once('/')
             .and_then(|(dir, _)| dir.rsplit_once('/'))
@@ -93,26 +131,23 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
         let dist = record_path.rsplit('/').nth(1).unwrap_or("");
         installed.insert(
             dist.trim_end_matches(".dist-info").to_lowercase(),
-            format!("{:x}", Sha256::digest(text.as_bytes())),
+            Sha256::of(text.as_bytes()),
         );
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            let mut fields = line.rsplitn(3, ',');
-            let (size, hash, path) = (fields.next(), fields.next(), fields.next());
-            let (Some(size), Some(hash), Some(path)) = (size, hash, path) else {
-                problems.push(format!("{record_path}: bad row {line:?}"));
-                continue;
-            };
-            if hash.is_empty() {
-                listed.insert(normalize(&format!("{site}/{}", path.trim_matches('"'))));
+        let rows = match record::parse(text) {
+            Ok(rows) => rows,
+            Err(e) => {
+                problems.push(format!("/{record_path}: {e}"));
                 continue;
             }
-            let path = path.trim_matches('"');
-            let full = normalize(&format!("{site}/{path}"));
+        };
+        for row in rows {
+            let full = normalize(&format!("{site}/{}", row.path));
             listed.insert(full.clone());
-            match hashes.get(&full) {
+            let Some(hash) = row.hash else { continue };
+            match contents.hashes.get(&full) {
                 None => problems.push(format!("/{full}: listed in {record_path} but missing")),
                 Some((got, got_size)) => {
-                    if got != hash || size.parse::<u64>().ok() != Some(*got_size) {
+                    if *got != hash || row.size != Some(*got_size) {
                         problems.push(format!("/{full}: differs from {record_path} ({hash}, got {got})"));
                     }
                 }
@@ -120,7 +155,15 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
             checked += 1;
         }
     }
-    // The manifest → RECORD link: each package installed, with the RECORD the bake wrote.
+    (installed, listed, checked)
+}
+
+/// The manifest → RECORD link: each package installed, with the RECORD the bake wrote.
+fn check_packages(
+    candidate: &CandidateDocument,
+    mut installed: BTreeMap<String, Sha256>,
+    problems: &mut Vec<String>,
+) {
     for package in &candidate.packages {
         let stem = format!("{}-{}", package.name.replace('-', "_"), package.version).to_lowercase();
         match installed.remove(&stem) {
@@ -138,7 +181,15 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
     for stem in installed.keys() {
         problems.push(format!("{stem}: installed but not in the manifest"));
     }
-    // Nothing in the venv that no RECORD lists, but the venv's own files and bytecode.
+}
+
+/// Nothing in the venv that no RECORD lists, but the venv's own files and bytecode.
+fn check_unlisted(
+    candidate: &CandidateDocument,
+    contents: &Contents,
+    listed: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) {
     let venv = candidate.prefix.trim_start_matches('/').to_owned() + "/";
     let own = |rel: &str| {
         rel == "pyvenv.cfg"
@@ -146,7 +197,7 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
             || rel.starts_with("bin/python")
             || rel.contains("/__pycache__/") && rel.ends_with(".pyc")
     };
-    for path in hashes.keys().chain(links.keys()) {
+    for path in contents.hashes.keys().chain(contents.links.keys()) {
         if let Some(rel) = path.strip_prefix(&venv)
             && !own(rel)
             && !listed.contains(path)
@@ -154,11 +205,14 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
             problems.push(format!("/{path}: in the venv but in no RECORD"));
         }
     }
-    // Units and SBOM: what the manifest says they are.
+}
+
+/// Units and SBOM: what the manifest says they are.
+fn check_units_and_sbom(candidate: &CandidateDocument, contents: &Contents, problems: &mut Vec<String>) {
     match crate::services::unit_files(&candidate.services, &candidate.prefix, &candidate.packages) {
         Ok(units) => {
             for (path, expected) in &units {
-                match texts.get(path) {
+                match contents.texts.get(path) {
                     None => problems.push(format!("/{path}: missing")),
                     Some(text) if text != expected => {
                         problems.push(format!("/{path}: differs from the unit the manifest describes"));
@@ -167,7 +221,7 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
                 }
             }
             for (link, target) in crate::services::enable_links(&candidate.services) {
-                if links.get(&link) != Some(&target) {
+                if contents.links.get(&link) != Some(&target) {
                     let service = link.rsplit('/').next().unwrap_or("").trim_end_matches(".service");
                     problems.push(format!("/{link}: missing, so {service} would not start"));
                 }
@@ -175,17 +229,9 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
         }
         Err(e) => problems.push(format!("the manifest's services: {e}")),
     }
-    if texts.get("etc/lastmile/sbom.cdx.json") != Some(&crate::sbom::cyclonedx(&candidate)) {
+    if contents.texts.get("etc/lastmile/sbom.cdx.json") != Some(&crate::sbom::cyclonedx(candidate)) {
         problems.push("/etc/lastmile/sbom.cdx.json: missing or not the SBOM of the manifest".to_owned());
     }
-    if problems.is_empty() {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "bake-image: {shown}: ok ({} packages, {checked} files checked against their RECORD)",
-            candidate.packages.len()
-        );
-    }
-    report(&shown, &problems)
 }
 
 fn report(shown: &str, problems: &[String]) -> anyhow::Result<Exit> {

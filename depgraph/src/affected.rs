@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use anyhow::bail;
-use lastmile_core::PackageName;
-use lastmile_core::exit::Exit;
-use lastmile_core::graph::GraphDocument;
+use lastmile_cli::Exit;
+use lastmile_documents::graph::GraphDocument;
+use lastmile_python::PackageName;
 use serde::Serialize;
 
 use crate::cli::{AffectedArgs, AffectedFormat};
@@ -67,7 +67,7 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
         leaves,
     };
     let text = match args.format {
-        AffectedFormat::Json => lastmile_core::document::to_string(&result),
+        AffectedFormat::Json => lastmile_documents::to_string(&result),
         AffectedFormat::Lines => result
             .build_order
             .iter()

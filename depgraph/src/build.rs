@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lastmile_core::PackageName;
-use lastmile_core::graph::{Duplicate, Edge, GraphDocument, Node, SCHEMA, Source};
+use lastmile_documents::graph::{Duplicate, Edge, GraphDocument, Node, SCHEMA, Source};
+use lastmile_python::PackageName;
 
 use crate::index::Index;
 use crate::scan::Distribution;

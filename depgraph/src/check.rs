@@ -3,8 +3,8 @@
 use std::fmt::Write;
 use std::str::FromStr;
 
-use lastmile_core::graph::{Edge, GraphDocument};
-use lastmile_core::{PackageName, Version, VersionSpecifiers};
+use lastmile_documents::graph::{Edge, GraphDocument};
+use lastmile_python::{PackageName, Version, VersionSpecifiers};
 use serde::Serialize;
 
 pub(crate) const SCHEMA: &str = "lastmile.check/v1";
@@ -129,7 +129,7 @@ pub(crate) fn check(doc: &GraphDocument) -> Vec<Problem> {
 
 pub(crate) fn format(problems: &[Problem], json: bool) -> String {
     if json {
-        return lastmile_core::document::to_string(&CheckDocument {
+        return lastmile_documents::to_string(&CheckDocument {
             schema: SCHEMA,
             problems,
         });

@@ -23,14 +23,14 @@ Exit codes: 0 success, 1 a negative answer (cycle, check found problems), 2 bad 
 /// and folders of wheels and sdists, in any mix. It prints one JSON document with the nodes,
 /// edges, leaves, roots and a layered build order.
 #[derive(Debug, Parser)]
-#[command(name = "depgraph", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(name = "depgraph", version = lastmile_cli::VERSION, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub scan: ScanArgs,
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: lastmile_cli::GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,22 +43,6 @@ pub enum Command {
     Render(RenderArgs),
     /// Report version conflicts, duplicate names, missing dependencies and cycles (exit 1 if any).
     Check(CheckArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Write the output to FILE (atomically) instead of stdout.
-    #[arg(short, long, global = true, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Print only errors.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// More detail on stderr (repeat for more); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Never show a progress bar.
-    #[arg(long, global = true)]
-    pub no_progress: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use lastmile_core::dist::ArchiveKind;
-use lastmile_core::project::{PROJECT_FILES, is_project_dir};
+use lastmile_dist::ArchiveKind;
+use lastmile_project::{PROJECT_FILES, is_project_dir};
 use walkdir::WalkDir;
 
 /// One thing to read.

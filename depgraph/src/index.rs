@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use lastmile_core::PackageName;
-use lastmile_core::graph::GraphDocument;
+use lastmile_documents::graph::GraphDocument;
+use lastmile_python::PackageName;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 

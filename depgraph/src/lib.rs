@@ -12,37 +12,43 @@ mod index;
 mod render;
 mod scan;
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use lastmile_core::exit::Exit;
-use lastmile_core::graph::GraphDocument;
-use lastmile_core::project::ReadOptions;
+use lastmile_cli::{Exit, GlobalArgs, Reporter, emit};
+use lastmile_documents::Document;
+use lastmile_documents::graph::GraphDocument;
+use lastmile_project::ReadOptions;
 
-use crate::cli::{Cli, Command, GlobalArgs, ScanArgs};
+use crate::cli::{Cli, Command, ScanArgs};
 
 /// Run one `depgraph` command.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    lastmile_core::logging::init("depgraph", cli.global.verbose, cli.global.quiet);
+    lastmile_cli::logging::init("depgraph", &cli.global);
     match cli.command {
         None => scan_command(&cli.scan, &cli.global),
         Some(Command::Scan(args)) => scan_command(&args, &cli.global),
         Some(Command::Affected(args)) => {
             let doc = read_graph(args.graph.as_deref())?;
             let (text, exit) = affected::run(&doc, &args)?;
-            emit(&cli.global, text.as_bytes())?;
+            emit(cli.global.output.as_deref(), text.as_bytes())?;
             Ok(exit)
         }
         Some(Command::Render(args)) => {
             let doc = read_graph(args.graph.as_deref())?;
-            emit(&cli.global, render::render(&doc, &args).as_bytes())?;
+            emit(
+                cli.global.output.as_deref(),
+                render::render(&doc, &args).as_bytes(),
+            )?;
             Ok(Exit::Success)
         }
         Some(Command::Check(args)) => {
             let doc = read_graph(args.graph.as_deref())?;
             let problems = check::check(&doc);
-            emit(&cli.global, check::format(&problems, args.json).as_bytes())?;
+            emit(
+                cli.global.output.as_deref(),
+                check::format(&problems, args.json).as_bytes(),
+            )?;
             if problems.is_empty() {
                 Ok(Exit::Success)
             } else {
@@ -66,7 +72,11 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     if items.is_empty() {
         tracing::warn!("no source trees, environments, wheels or sdists found under the given paths");
     }
-    let progress = progress_bar(global, items.len() as u64);
+    let progress = if items.len() < 50 {
+        indicatif::ProgressBar::hidden()
+    } else {
+        Reporter::new("depgraph", global).items("scanning", items.len() as u64)
+    };
     let options = ReadOptions {
         exec_setup: args.exec_setup,
         python: args.python.clone(),
@@ -92,7 +102,10 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
             paths.join(", ")
         );
     }
-    emit(global, lastmile_core::document::to_string(&doc).as_bytes())?;
+    emit(
+        global.output.as_deref(),
+        lastmile_documents::to_string(&doc).as_bytes(),
+    )?;
     tracing::debug!("wrote the document by {:?}", started.elapsed());
     if doc.build_order.is_none() {
         for cycle in &doc.cycles {
@@ -109,7 +122,7 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
 /// arguments, paths are read from stdin when it is not a terminal.
 fn input_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let from_stdin = || -> anyhow::Result<Vec<PathBuf>> {
-        let text = lastmile_core::input::read_stdin().context("reading paths from stdin")?;
+        let text = lastmile_cli::input::read_stdin().context("reading paths from stdin")?;
         Ok(text
             .lines()
             .map(str::trim)
@@ -118,7 +131,7 @@ fn input_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             .collect())
     };
     if args.is_empty() {
-        if lastmile_core::input::stdin_is_terminal() {
+        if lastmile_cli::input::stdin_is_terminal() {
             bail!(
                 "no paths given (name source trees, environments or wheel folders, or pipe paths in; see --help)"
             );
@@ -139,36 +152,10 @@ fn input_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// Read a graph document from a file, or stdin for `-` or no path.
 fn read_graph(path: Option<&Path>) -> anyhow::Result<GraphDocument> {
     let path = path.unwrap_or(Path::new("-"));
-    if path == Path::new("-") && lastmile_core::input::stdin_is_terminal() {
+    if path == Path::new("-") && lastmile_cli::input::stdin_is_terminal() {
         bail!("no graph document: give a file or pipe one in (depgraph PATH... | depgraph ...)");
     }
     let (text, name) =
-        lastmile_core::input::read_path_or_stdin(path).with_context(|| format!("{}", path.display()))?;
+        lastmile_cli::input::read_path_or_stdin(path).with_context(|| format!("{}", path.display()))?;
     Ok(GraphDocument::from_json(&text, &name)?)
-}
-
-/// Write the whole output at once: to the `-o` file atomically, or to stdout.
-fn emit(global: &GlobalArgs, bytes: &[u8]) -> anyhow::Result<()> {
-    match &global.output {
-        Some(path) => lastmile_core::fs::write_atomic(path, bytes)
-            .with_context(|| format!("writing {}", path.display())),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)?;
-            out.flush()?;
-            Ok(())
-        }
-    }
-}
-
-fn progress_bar(global: &GlobalArgs, len: u64) -> indicatif::ProgressBar {
-    if global.quiet || global.no_progress || !std::io::stderr().is_terminal() || len < 50 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("depgraph: scanning {bar:30} {pos}/{len} {elapsed}")
-            .expect("a valid progress template"),
-    );
-    bar
 }

@@ -2,5 +2,5 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = depgraph::cli::Cli::parse();
-    lastmile_core::exit::main_with("depgraph", || depgraph::run(cli))
+    lastmile_cli::main_with("depgraph", || depgraph::run(cli))
 }

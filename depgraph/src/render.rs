@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use lastmile_core::graph::{Edge, GraphDocument, Node};
-use lastmile_core::{ExtraName, PackageName};
+use lastmile_documents::graph::{Edge, GraphDocument, Node};
+use lastmile_python::{ExtraName, PackageName};
 
 use crate::cli::{RenderArgs, RenderFormat};
 

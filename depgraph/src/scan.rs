@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use lastmile_core::dist::{DistMetadata, read_dist_info, read_egg_info, read_sdist, read_wheel};
-use lastmile_core::graph::{Source, SourceKind};
-use lastmile_core::project::{ReadOptions, read_project};
-use lastmile_core::requirement::{Dependency, RawDependency, parse_name};
-use lastmile_core::{ExtraName, InputError, Location, PackageName};
+use lastmile_dist::DistError;
+use lastmile_dist::{DistMetadata, read_dist_info, read_egg_info, read_sdist, read_wheel};
+use lastmile_documents::graph::{Source, SourceKind};
+use lastmile_project::{Outcome, ProjectError, ProjectFormat, ReadOptions, read_project};
+use lastmile_python::requirement::{Dependency, RawDependency, parse_name};
+use lastmile_python::{ExtraName, InputError, Location, PackageName};
 use rayon::prelude::*;
 
 use crate::discover::Item;
@@ -24,6 +25,17 @@ pub(crate) struct Distribution {
     pub(crate) dependencies: Vec<Dependency>,
 }
 
+/// An item that cannot be read: the message names its file and line.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScanError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error(transparent)]
+    Dist(#[from] DistError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
 /// The result of reading one item: maybe a distribution, and warnings to print.
 #[derive(Debug, Default)]
 pub(crate) struct Scanned {
@@ -36,8 +48,8 @@ pub(crate) fn read_all(
     items: &[Item],
     options: &ReadOptions,
     progress: &indicatif::ProgressBar,
-) -> Result<Vec<Scanned>, InputError> {
-    let results: Vec<Result<Scanned, InputError>> = items
+) -> Result<Vec<Scanned>, ScanError> {
+    let results: Vec<Result<Scanned, ScanError>> = items
         .par_iter()
         .map(|item| {
             let result = read_item(item, options);
@@ -48,12 +60,16 @@ pub(crate) fn read_all(
     results.into_iter().collect()
 }
 
-fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, InputError> {
+fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, ScanError> {
     match item {
         Item::Project(dir) => match read_project(dir, options)? {
-            Ok(project) => {
+            Outcome::Project(project) => {
                 let location = project.name_location.clone();
-                let kind = project.kind;
+                let kind = match project.kind {
+                    ProjectFormat::Pyproject => SourceKind::Pyproject,
+                    ProjectFormat::SetupCfg => SourceKind::SetupCfg,
+                    ProjectFormat::SetupPy => SourceKind::SetupPy,
+                };
                 let dist = distribution(
                     &project.name,
                     &location,
@@ -72,7 +88,7 @@ fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, InputError> 
                     warnings: project.warnings,
                 })
             }
-            Err(warnings) => Ok(Scanned {
+            Outcome::Skipped(warnings) => Ok(Scanned {
                 distribution: None,
                 warnings,
             }),
@@ -94,12 +110,12 @@ fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, InputError> 
                 distribution: None,
                 warnings: vec![format!("{err} (not read as an sdist; skipped)")],
             }),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         },
     }
 }
 
-fn from_dist(meta: DistMetadata, kind: SourceKind, path: String) -> Result<Scanned, InputError> {
+fn from_dist(meta: DistMetadata, kind: SourceKind, path: String) -> Result<Scanned, ScanError> {
     let location = Location::file(format!("{path} (Name)"));
     let mut extras: Vec<String> = meta.metadata.provides_extra.clone();
     extras.extend(meta.dependencies.iter().filter_map(|d| d.extra.clone()));

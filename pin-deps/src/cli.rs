@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::options::{
+    Format, Hashes, InputOptions, Options, OutputOptions, Prerelease, Resolution, ResolveOptions,
+    SourceOptions, TargetChoice,
+};
+
 const EXAMPLES: &str = "\
 Examples:
   pin-deps requirements.in --find-links dist/ -o pinned-requirements.txt
@@ -23,10 +28,13 @@ Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained
 ///
 /// The output is pip-compile's format: `name==version` sorted by name, a `--hash` for every file
 /// of that version the target can install, and `# via` annotations. Markers and Requires-Python
-/// are evaluated for the target (--python-version, --python-platform), never the host.
+/// are evaluated for the target (--python-version, --python-platform), never the host. With
+/// `-o FILE`, the pins already in FILE are kept where they still fit.
 #[derive(Debug, Parser)]
-#[command(name = "pin-deps", version, after_help = EXAMPLES)]
+#[command(name = "pin-deps", version = lastmile_cli::VERSION, after_help = EXAMPLES)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: lastmile_cli::GlobalArgs,
     /// requirements.in-style files (`-` for stdin), or project files (pyproject.toml, setup.cfg,
     /// setup.py) whose dependencies are pinned.
     #[arg(value_name = "REQUIREMENTS")]
@@ -136,35 +144,6 @@ pub struct Cli {
     /// Use no cache: fetch and hash everything again.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
-    /// Write the output to FILE (atomically); its existing pins are kept where they still fit.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Print only errors.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// More detail on stderr (repeat for more); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Resolution {
-    Highest,
-    Lowest,
-    /// Lowest for the requirements you name, highest for everything they pull in.
-    LowestDirect,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Prerelease {
-    Disallow,
-    Allow,
-    /// Only when no final release satisfies the requirements.
-    IfNecessary,
-    /// Only for packages whose requirement names a pre-release.
-    Explicit,
-    /// Explicit, or when necessary (pip's behaviour).
-    IfNecessaryOrExplicit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,15 +152,67 @@ pub enum IndexStrategy {
     FirstIndex,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Txt,
-    Json,
-    Pylock,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Hashes {
-    Installable,
-    All,
+impl Cli {
+    /// The command line as pin-deps' options; the clap types stop here.
+    pub fn into_options(self) -> Options {
+        let command: Vec<String> = std::env::args().collect();
+        // `-o FILE` keeps the pins already in FILE while they fit, unless --upgrade.
+        let preferences = match &self.global.output {
+            Some(path) if !self.upgrade => std::fs::read_to_string(path)
+                .map(|text| crate::output::existing_pins(&text).into_iter().collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Options {
+            inputs: InputOptions {
+                files: self.inputs,
+                extras: self.extra,
+                all_extras: self.all_extras,
+                from_graph: self.from_graph,
+                packages: self.package,
+            },
+            sources: SourceOptions {
+                find_links: self.find_links,
+                index_url: self.index_url,
+                extra_index_urls: self.extra_index_url,
+                index_strategy: match self.index_strategy {
+                    IndexStrategy::UnsafeBestMatch => lastmile_index::IndexStrategy::UnsafeBestMatch,
+                    IndexStrategy::FirstIndex => lastmile_index::IndexStrategy::FirstIndex,
+                },
+                no_index: self.no_index,
+                offline: self.offline,
+                exclude_newer: self.exclude_newer,
+                timeout_seconds: self.timeout,
+                retries: self.retries,
+                concurrency: self.concurrency,
+                cache_dir: if self.no_cache {
+                    None
+                } else {
+                    self.cache_dir.or_else(lastmile_index::HashCache::default_root)
+                },
+            },
+            target: match self.target_rootfs {
+                Some(root) => TargetChoice::Rootfs(root),
+                None => TargetChoice::Named {
+                    python: self.python_version,
+                    platform: self.python_platform,
+                },
+            },
+            resolve: ResolveOptions {
+                resolution: self.resolution,
+                prerelease: self.prerelease,
+                preferences,
+                upgrade_packages: self.upgrade_package,
+                build_sdists: self.build_sdists,
+            },
+            output: OutputOptions {
+                format: self.format,
+                hashes: (!self.no_hashes).then_some(self.hashes),
+                strip_extras: self.strip_extras,
+                header: (!self.no_header).then(|| crate::output::command_line(&command)),
+                annotate: !self.no_annotate,
+                allow_unsafe: self.allow_unsafe,
+            },
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::ops::Bound;
 
-use lastmile_core::Version;
+use lastmile_python::Version;
 use pubgrub::{DerivationTree, External};
 
 use crate::provider::{Pkg, Provider, Range, available};

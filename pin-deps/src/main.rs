@@ -2,5 +2,5 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = pin_deps::cli::Cli::parse();
-    lastmile_core::exit::main_with("pin-deps", || pin_deps::run(cli))
+    lastmile_cli::main_with("pin-deps", || pin_deps::run(cli))
 }

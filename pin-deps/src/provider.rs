@@ -9,13 +9,14 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use lastmile_core::finder::Finder;
-use lastmile_core::target::Target;
-use lastmile_core::{ExtraName, PackageName, Requirement, Version, VersionSpecifiers};
+use lastmile_fs::InputError;
+use lastmile_index::{DistFile, FileKind, Finder, IndexError};
+use lastmile_python::target::Target;
+use lastmile_python::{ExtraName, PackageName, Requirement, Version, VersionSpecifiers};
 use pep508_rs::{MarkerEnvironment, VersionOrUrl};
 use pubgrub::{Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges};
 
-use crate::cli::{Prerelease, Resolution};
+use crate::options::{Prerelease, Resolution};
 
 pub(crate) type Range = Ranges<Version>;
 
@@ -84,7 +85,7 @@ pub(crate) struct Provider<'a> {
     pub(crate) build_sdists: Option<String>,
     warnings: RefCell<BTreeSet<String>>,
     cache: RefCell<HashMap<(PackageName, Version), Option<Declared>>>,
-    errors: RefCell<Vec<String>>,
+    errors: RefCell<Vec<ProviderError>>,
 }
 
 impl<'a> Provider<'a> {
@@ -120,7 +121,11 @@ impl<'a> Provider<'a> {
     }
 
     /// The dependencies `name==version` declares (cached), `None` if its metadata is not usable.
-    pub(crate) fn declared(&self, name: &PackageName, version: &Version) -> Result<Option<Declared>, String> {
+    pub(crate) fn declared(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<Declared>, ProviderError> {
         let key = (name.clone(), version.clone());
         if let Some(found) = self.cache.borrow().get(&key) {
             return Ok(found.clone());
@@ -132,24 +137,25 @@ impl<'a> Provider<'a> {
         let declared = match found {
             None => None,
             Some((meta, file)) => {
-                let requires_python =
-                    match &meta.metadata.requires_python {
-                        Some(text) => Some(text.parse::<VersionSpecifiers>().map_err(|e| {
-                            format!("{}: invalid Requires-Python {text:?}: {e}", file.shown())
-                        })?),
-                        None => None,
-                    };
+                let requires_python = match &meta.metadata.requires_python {
+                    Some(text) => Some(text.parse::<VersionSpecifiers>().map_err(|e| {
+                        InputError::new(
+                            lastmile_fs::Location::file(file.shown()),
+                            format!("invalid Requires-Python {text:?}: {e}"),
+                        )
+                    })?),
+                    None => None,
+                };
                 let mut requirements = Vec::new();
                 for raw in &meta.dependencies {
                     let mut requirement =
-                        lastmile_core::requirement::parse_requirement(&raw.text, &raw.location)
-                            .map_err(|e| e.to_string())?;
+                        lastmile_python::requirement::parse_requirement(&raw.text, &raw.location)?;
                     // egg-info requires.txt sections carry the extra and marker outside the string.
                     let extra_clause = raw.extra.as_ref().map(|extra| format!("extra == '{extra}'"));
                     for clause in extra_clause.iter().chain(raw.marker.iter()) {
-                        let marker = clause
-                            .parse::<pep508_rs::MarkerTree>()
-                            .map_err(|e| format!("{}: invalid marker {clause:?}: {e}", raw.location))?;
+                        let marker = clause.parse::<pep508_rs::MarkerTree>().map_err(|e| {
+                            InputError::new(raw.location.clone(), format!("invalid marker {clause:?}: {e}"))
+                        })?;
                         requirement.marker.and(marker);
                     }
                     requirements.push(requirement);
@@ -188,12 +194,12 @@ impl<'a> Provider<'a> {
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Option<(lastmile_core::dist::DistMetadata, lastmile_core::finder::DistFile)>, String> {
+    ) -> Result<Option<(lastmile_dist::DistMetadata, DistFile)>, ProviderError> {
         let Some(sdist) = self
             .finder
             .files(name, version)
             .into_iter()
-            .find(|f| f.python_ok && f.kind == lastmile_core::finder::FileKind::Sdist)
+            .find(|f| f.python_ok && f.kind == FileKind::Sdist)
         else {
             return Ok(None);
         };
@@ -219,7 +225,7 @@ impl<'a> Provider<'a> {
         self.warnings.take().into_iter().collect()
     }
 
-    pub(crate) fn take_errors(&self) -> Vec<String> {
+    pub(crate) fn take_errors(&self) -> Vec<ProviderError> {
         std::mem::take(&mut self.errors.borrow_mut())
     }
 
@@ -317,8 +323,7 @@ impl DependencyProvider for Provider<'_> {
         };
         let candidates: Vec<Version> = self
             .finder
-            .versions_allowing(name, self.exact.get(name))
-            .map_err(ProviderError)?
+            .versions_allowing(name, self.exact.get(name))?
             .into_iter()
             .filter(|v| range.contains(v))
             .collect();
@@ -365,11 +370,10 @@ impl DependencyProvider for Provider<'_> {
                             "has no wheel for the target and no sdist with static metadata".into(),
                         ));
                     }
-                    Err(message) => {
-                        self.errors.borrow_mut().push(message.clone());
-                        return Ok(Dependencies::Unavailable(format!(
-                            "has unreadable metadata ({message})"
-                        )));
+                    Err(error) => {
+                        let message = format!("has unreadable metadata ({error})");
+                        self.errors.borrow_mut().push(error);
+                        return Ok(Dependencies::Unavailable(message));
                     }
                 };
                 if let Some(python) = &declared.requires_python {
@@ -409,16 +413,19 @@ impl DependencyProvider for Provider<'_> {
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct ProviderError(pub(crate) String);
-
-impl fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why the resolver could not learn a package's versions or dependencies.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum ProviderError {
+    /// The sources could not be read (the URL or file is named).
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A distribution's metadata is malformed (with where it was read).
+    #[error(transparent)]
+    Metadata(#[from] InputError),
+    /// Building an sdist's metadata failed.
+    #[error(transparent)]
+    Build(#[from] crate::sdist_build::BuildError),
 }
-
-impl std::error::Error for ProviderError {}
 
 /// Which versions of each package exist, for explanations.
 pub(crate) fn available(finder: &Finder, name: &PackageName) -> Vec<Version> {

@@ -1,7 +1,7 @@
 //! The same resolution as a PEP 751 `pylock.toml`.
 
-use lastmile_core::lock::{LockDocument, LockedFile};
-use lastmile_core::target::Target;
+use lastmile_documents::lock::{LockDocument, LockedFile};
+use lastmile_python::target::Target;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -49,7 +49,7 @@ fn file(locked: &LockedFile) -> File {
         url: locked.url.clone(),
         size: locked.size,
         hashes: Hashes {
-            sha256: locked.sha256.clone(),
+            sha256: locked.sha256.to_string(),
         },
     }
 }

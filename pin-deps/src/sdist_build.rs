@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use lastmile_core::Location;
-use lastmile_core::dist::DistMetadata;
-use lastmile_core::finder::DistFile;
-use lastmile_core::metadata::CoreMetadata;
+use lastmile_dist::DistMetadata;
+use lastmile_fs::Location;
+use lastmile_index::finder::DistFile;
+use lastmile_python::metadata::CoreMetadata;
 
 const HOOK: &str = r#"
 import importlib, os, sys
@@ -45,13 +45,24 @@ struct BuildSystem {
     backend_path: Vec<String>,
 }
 
+/// An sdist whose metadata could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}: building metadata failed: {reason}")]
+pub(crate) struct BuildError {
+    file: String,
+    reason: String,
+}
+
 pub(crate) fn metadata(
     sdist: &DistFile,
     local: &std::path::Path,
     python: &str,
-) -> Result<DistMetadata, String> {
+) -> Result<DistMetadata, BuildError> {
     let shown = sdist.shown();
-    let fail = |what: String| format!("{shown}: building metadata failed: {what}");
+    let fail = |reason: String| BuildError {
+        file: shown.clone(),
+        reason,
+    };
     let work = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
     let unpacked = work.path().join("src");
     unpack(local, &unpacked).map_err(|e| fail(format!("cannot unpack: {e}")))?;
@@ -105,7 +116,7 @@ pub(crate) fn metadata(
     let text =
         std::fs::read_to_string(&path).map_err(|e| fail(format!("{backend} wrote no METADATA: {e}")))?;
     let location = Location::file(format!("{shown} (built metadata)"));
-    let metadata = CoreMetadata::parse(&text, &location).map_err(|e| e.to_string())?;
+    let metadata = CoreMetadata::parse(&text, &location).map_err(|e| fail(e.to_string()))?;
     Ok(DistMetadata {
         dependencies: metadata.requires_dist.clone(),
         console_scripts: Default::default(),

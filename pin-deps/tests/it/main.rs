@@ -3,6 +3,7 @@
 mod conflicts;
 mod http;
 mod index;
+mod index_server;
 mod inputs;
 mod pypiserver;
 mod resolve;

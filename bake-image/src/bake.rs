@@ -1,0 +1,278 @@
+//! A bake, step by step: read the pins, prepare the base, fetch and check the wheels, install
+//! them, add overlays and services, write the manifest and SBOM, archive and compress, name the
+//! image by its digest. Everything happens in a staging folder inside the output folder that is
+//! removed whatever happens; the image appears only once it is whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use lastmile_cli::Reporter;
+use lastmile_documents::candidate::{
+    BaseInfo, CandidateDocument, CandidatePackage, ImageInfo, SCHEMA, Service, TargetInfo,
+};
+use lastmile_fs::Sha256;
+use lastmile_python::Target;
+
+use crate::install::{Deferred, Venv};
+use crate::options::BakeOptions;
+use crate::wheels::Chosen;
+use crate::{archive, base, pins, sbom, services, wheels};
+
+/// Bake the candidate `options` describe; returns its document, with the image.
+pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<CandidateDocument> {
+    let (pins, pinned_text) = read_pins(&options.pinned)?;
+    if !options.prefix.starts_with('/') || options.prefix.contains("..") {
+        bail!(
+            "--prefix {:?}: give an absolute path inside the image",
+            options.prefix
+        );
+    }
+    let services = services::load(&options.service_files, &options.services)?;
+    std::fs::create_dir_all(&options.out_dir)
+        .with_context(|| format!("creating {}", options.out_dir.display()))?;
+    // The staging tree lives in the output folder (same file system as the image, so the final
+    // rename is atomic) and is removed whatever happens.
+    let staging = tempfile::Builder::new()
+        .prefix(".bake-")
+        .tempdir_in(&options.out_dir)
+        .context("creating the staging folder")?;
+    let rootfs = staging.path().join("rootfs");
+    let mut clock = Clock::start();
+
+    let spinner = reporter.spinner("preparing the base");
+    let base = base::prepare(&options.base, &rootfs)?;
+    spinner.finish_and_clear();
+    clock.lap("copied and digested the base");
+    let target = Target::from_rootfs(&rootfs).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot tell the base's Python and C library: {e}",
+            options.base.display()
+        )
+    })?;
+    tracing::info!("base {} ({}), target {target}", base.digest, base.os);
+    let epoch = source_date_epoch(options, &rootfs)?;
+
+    let chosen = wheels::fetch(&options.wheels, &pins, &target, reporter)?;
+    clock.lap("checked the wheels");
+    let venv = Venv {
+        rootfs: rootfs.clone(),
+        prefix: options.prefix.clone(),
+        python: target.python,
+        python_full: target.python_full.clone(),
+        // The wheels' files go straight from the wheels into the archive, unless a step needs
+        // them on disk.
+        defer: !options.compile_bytecode,
+    };
+    let (packages, mut deferred) = install(&venv, &chosen, reporter)?;
+    clock.lap("installed the wheels");
+
+    let inputs = add_overlays(options, &pinned_text, &rootfs)?;
+    services::write(&rootfs, &options.prefix, &services, &packages)?;
+    // A file an overlay put where a wheel's file was replaces it (the install removed every
+    // file at a deferred path, so anything there now came later).
+    deferred.retain(|path, _| std::fs::symlink_metadata(rootfs.join(path)).is_err());
+    if options.compile_bytecode {
+        crate::install::materialize(&rootfs, &deferred)?;
+        deferred.clear();
+        base::compile_bytecode(&rootfs, &venv)?;
+    }
+    let mut document = manifest(options, &base, &target, packages, services, inputs, epoch);
+    clock.lap("wrote overlays, services and bytecode");
+
+    let sbom_text = sbom::cyclonedx(&document);
+    base::write_fixed(
+        &rootfs.join("etc/lastmile/candidate.json"),
+        lastmile_documents::to_string(&document).as_bytes(),
+    )?;
+    base::write_fixed(&rootfs.join("etc/lastmile/sbom.cdx.json"), sbom_text.as_bytes())?;
+    let image = write_image(options, &rootfs, epoch, &deferred, reporter, &mut clock)?;
+    let sbom_path = options
+        .out_dir
+        .join(format!("autobuild-{}.sbom.cdx.json", image.sha256.short(12)));
+    lastmile_fs::write_atomic(&sbom_path, sbom_text.as_bytes())
+        .with_context(|| format!("writing {}", sbom_path.display()))?;
+    document.image = Some(image);
+    Ok(document)
+}
+
+/// The pins, and the pinned file's text (its digest is an input of the image).
+fn read_pins(path: &Path) -> anyhow::Result<(Vec<pins::Pin>, String)> {
+    let (text, name) = if path == Path::new("-") {
+        (
+            lastmile_cli::input::read_stdin().context("reading the pinned requirements from stdin")?,
+            lastmile_cli::input::STDIN_NAME.to_owned(),
+        )
+    } else {
+        (
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            path.display().to_string(),
+        )
+    };
+    Ok((pins::parse(&text, &name)?, text))
+}
+
+/// `--source-date-epoch`, else `$SOURCE_DATE_EPOCH`, else the newest modification time in the
+/// base: derived from the inputs, never the clock.
+fn source_date_epoch(options: &BakeOptions, rootfs: &Path) -> anyhow::Result<u64> {
+    match options.source_date_epoch.or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    }) {
+        Some(epoch) => Ok(epoch),
+        None => base::newest_mtime(rootfs),
+    }
+}
+
+/// Install every wheel; returns the manifest's packages and the files left in their wheels.
+fn install(
+    venv: &Venv,
+    chosen: &[Chosen],
+    reporter: &Reporter,
+) -> anyhow::Result<(Vec<CandidatePackage>, BTreeMap<PathBuf, Deferred>)> {
+    venv.create().context("creating the virtual environment")?;
+    let mut packages = Vec::new();
+    let mut deferred: BTreeMap<PathBuf, Deferred> = BTreeMap::new();
+    let progress = reporter.items("installing", chosen.len() as u64);
+    let prefix = Path::new(venv.prefix.trim_start_matches('/'));
+    for wheel in chosen {
+        lastmile_process::interrupt::check()?;
+        progress.set_message(wheel.file.filename.clone());
+        let installed = venv.install_wheel(&wheel.path, wheel.pin.requested)?;
+        progress.inc(1);
+        // A later wheel's file replaces an earlier one's, as with any installer.
+        for file in &installed.files {
+            deferred.remove(&prefix.join(file));
+        }
+        deferred.extend(installed.deferred);
+        packages.push(CandidatePackage {
+            name: wheel.pin.name.to_string(),
+            version: wheel.pin.version.clone(),
+            filename: wheel.file.filename.clone(),
+            sha256: wheel.sha256,
+            scripts: installed.scripts,
+            record_sha256: installed.record_sha256,
+        });
+    }
+    progress.finish_and_clear();
+    Ok((packages, deferred))
+}
+
+/// Copy the overlays into the root filesystem. Returns the inputs by role and position, never
+/// by path: the same files baked from another folder (another CI workspace, stdin) give the
+/// same bytes.
+fn add_overlays(
+    options: &BakeOptions,
+    pinned_text: &str,
+    rootfs: &Path,
+) -> anyhow::Result<BTreeMap<String, Sha256>> {
+    let mut inputs = BTreeMap::new();
+    inputs.insert("pinned".to_owned(), Sha256::of(pinned_text.as_bytes()));
+    for (number, overlay) in options.overlays.iter().enumerate() {
+        let digest = base::copy_overlay(overlay, rootfs)?;
+        inputs.insert(format!("overlay:{}", number + 1), digest);
+    }
+    Ok(inputs)
+}
+
+/// The candidate's manifest (without the image, which cannot hold its own hash).
+fn manifest(
+    options: &BakeOptions,
+    base: &base::Base,
+    target: &Target,
+    packages: Vec<CandidatePackage>,
+    services: BTreeMap<String, Service>,
+    inputs: BTreeMap<String, Sha256>,
+    epoch: u64,
+) -> CandidateDocument {
+    CandidateDocument {
+        schema: SCHEMA.to_owned(),
+        image: None,
+        base: BaseInfo {
+            digest: base.digest,
+            os: base.os.clone(),
+        },
+        target: TargetInfo {
+            python: target.python_full.clone(),
+            platform: target.platform_option(),
+        },
+        prefix: options.prefix.clone(),
+        packages,
+        services,
+        source_commits: options.source_commits.clone(),
+        inputs,
+        source_date_epoch: epoch,
+        tool: concat!("bake-image ", env!("CARGO_PKG_VERSION")).to_owned(),
+        compression: format!(
+            "gzip level {}, {} KiB members, flate2 (zlib-rs)",
+            options.level,
+            archive::ParallelGz::<Vec<u8>>::PIECE / 1024
+        ),
+    }
+}
+
+/// Archive and compress the root filesystem into a temporary file beside the image, hashed as
+/// it is written, then renamed `autobuild-<digest>.tar.gz`.
+fn write_image(
+    options: &BakeOptions,
+    rootfs: &Path,
+    epoch: u64,
+    deferred: &BTreeMap<PathBuf, Deferred>,
+    reporter: &Reporter,
+    clock: &mut Clock,
+) -> anyhow::Result<ImageInfo> {
+    let total = base::tree_size(rootfs) + deferred.values().map(|d| d.size).sum::<u64>();
+    let progress = reporter.bytes("compressing", total);
+    let temp = tempfile::Builder::new()
+        .prefix(".autobuild-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(&options.out_dir)
+        .context("creating the image file")?;
+    let writer = lastmile_fs::Sha256Writer::new(std::io::BufWriter::new(temp.as_file()));
+    let mut gz = archive::ParallelGz::new(writer, options.level);
+    let stats = archive::write_tar(rootfs, epoch, deferred, &mut gz, |n| progress.inc(n))
+        .context("archiving the root filesystem")?;
+    let hashing = gz.finish()?;
+    progress.finish_and_clear();
+    let (sha256, size, mut buffered) = hashing.finish();
+    std::io::Write::flush(&mut buffered)?;
+    drop(buffered);
+    clock.lap("archived and compressed");
+    temp.as_file().sync_all()?;
+    clock.lap("synced the image to disk");
+    // Past this point the image is whole; a signal before it leaves nothing behind.
+    lastmile_process::interrupt::check()?;
+    let image = options
+        .out_dir
+        .join(format!("autobuild-{}.tar.gz", sha256.short(12)));
+    temp.persist(&image)
+        .map_err(|e| e.error)
+        .context("naming the image")?;
+    tracing::info!(
+        "{} entries, {} MiB in, {} MiB out, {} device nodes left out",
+        stats.entries,
+        stats.bytes_in >> 20,
+        size >> 20,
+        stats.skipped_devices
+    );
+    Ok(ImageInfo {
+        path: image.display().to_string(),
+        sha256,
+        size,
+    })
+}
+
+/// Wall time per step, logged with -v.
+struct Clock(std::time::Instant);
+
+impl Clock {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn lap(&mut self, step: &str) {
+        tracing::info!("{step} in {:.2} s", self.0.elapsed().as_secs_f64());
+        self.0 = std::time::Instant::now();
+    }
+}

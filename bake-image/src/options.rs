@@ -1,0 +1,42 @@
+//! What a bake is asked to do, as plain values (what `run` builds from the command line).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One bake.
+#[derive(Debug, Clone)]
+pub struct BakeOptions {
+    /// The pinned requirements (`-` for stdin) or a `lastmile.lock/v1`.
+    pub pinned: PathBuf,
+    /// The base root filesystem: a folder or a tarball.
+    pub base: PathBuf,
+    pub wheels: WheelSources,
+    /// Where the image and its SBOM are written.
+    pub out_dir: PathBuf,
+    /// The venv's place inside the image.
+    pub prefix: String,
+    /// Trees copied into the image's root, in order.
+    pub overlays: Vec<PathBuf>,
+    /// Source repositories and the commits they were built from.
+    pub source_commits: BTreeMap<String, String>,
+    /// `--services` files.
+    pub service_files: Vec<PathBuf>,
+    /// `--service NAME=COMMAND` values.
+    pub services: Vec<String>,
+    pub compile_bytecode: bool,
+    /// The time every modification time is clamped to; `None`: `$SOURCE_DATE_EPOCH`, else the
+    /// base's newest.
+    pub source_date_epoch: Option<u64>,
+    /// gzip level, 1-9.
+    pub level: u32,
+}
+
+/// Where the pinned wheels come from.
+#[derive(Debug, Clone, Default)]
+pub struct WheelSources {
+    pub find_links: Vec<String>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    pub offline: bool,
+    pub cache_dir: Option<PathBuf>,
+}

@@ -1,0 +1,171 @@
+//! Every refusal names the problem and leaves no image; an interrupted bake leaves nothing.
+
+use crate::testenv::*;
+use std::process::Command;
+
+fn refused(setup: &Setup, pinned: &str, expect: &str) {
+    std::fs::write(setup.path("refused.txt"), pinned).unwrap();
+    let out = setup.bake("refused.txt", "base", "refused-out", &[], "022");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(expect),
+        "expected {expect:?} in:\n{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+    assert_eq!(images(&setup.path("refused-out")), Vec::<String>::new());
+}
+
+#[test]
+fn every_refusal_names_the_problem_and_leaves_no_image() {
+    let setup = Setup::new();
+    refused(
+        &setup,
+        "alpha>=1.0 --hash=sha256:00\n",
+        "refused.txt:1: alpha>=1.0: not pinned",
+    );
+    refused(
+        &setup,
+        "alpha==1.0\n",
+        "refused.txt:1: alpha==1.0: no --hash=sha256",
+    );
+    refused(
+        &setup,
+        &format!("alpha==1.0 --hash=sha256:{}\n", "0".repeat(64)),
+        "is not one of the pinned hashes",
+    );
+    let native = wheel(
+        &setup.path("dist"),
+        "native",
+        "1.0",
+        "cp312-cp312-manylinux_2_17_x86_64",
+        &[],
+    );
+    refused(
+        &setup,
+        &format!(
+            "native==1.0 --hash=sha256:{}\n",
+            sha256(&std::fs::read(native).unwrap())
+        ),
+        "no wheel fits the base (Python 3.11, x86_64-manylinux_2_36): native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl (the base supports cp311-cp311-manylinux_2_36_x86_64",
+    );
+    let sdist = setup.path("dist/onlysrc-1.0.tar.gz");
+    std::fs::write(&sdist, b"not really").unwrap();
+    refused(
+        &setup,
+        &format!("onlysrc==1.0 --hash=sha256:{}\n", sha256(b"not really")),
+        "onlysrc==1.0 is only an sdist (onlysrc-1.0.tar.gz); build it into a wheel first",
+    );
+    let evil = wheel(
+        &setup.path("dist"),
+        "evil",
+        "1.0",
+        "py3-none-any",
+        &[("../../etc/cron.d/evil", b"* * * * * root true\n")],
+    );
+    refused(
+        &setup,
+        &format!(
+            "evil==1.0 --hash=sha256:{}\n",
+            sha256(&std::fs::read(evil).unwrap())
+        ),
+        "\"../../etc/cron.d/evil\": an absolute path or `..` in a wheel entry; refusing to install outside the venv",
+    );
+}
+
+/// Bytes gzip cannot shrink, so archiving them takes a while.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Start a bake, wait until `ready` sees the step to interrupt, send `signal`, and return the
+/// exit code and stderr.
+fn interrupt_bake(
+    setup: &Setup,
+    out: &str,
+    signal: &str,
+    ready: impl Fn(&[String]) -> bool,
+) -> (i32, String) {
+    let binary = env!("CARGO_BIN_EXE_bake-image");
+    let child = Command::new(binary)
+        .args([
+            "pinned.txt",
+            "--base",
+            "bigbase",
+            "-f",
+            "dist",
+            "--offline",
+            "--out-dir",
+            out,
+        ])
+        .current_dir(setup.dir.path())
+        .env("LASTMILE_CACHE_DIR", setup.path(".cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !ready(&images(&setup.path(out))) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the bake never reached the step to interrupt"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let result = child.wait_with_output().unwrap();
+    (
+        result.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&result.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_interrupted_bake_leaves_nothing_behind() {
+    let setup = Setup::new();
+    base(&setup.path("bigbase"), false);
+    std::fs::create_dir_all(setup.path("bigbase/usr/share")).unwrap();
+    for i in 0..4u64 {
+        std::fs::write(
+            setup.path(&format!("bigbase/usr/share/blob{i}")),
+            noise(8 << 20, i + 1),
+        )
+        .unwrap();
+    }
+
+    // Ctrl-C while the image is being compressed (its temporary file exists).
+    let (code, stderr) = interrupt_bake(&setup, "out-int", "-INT", |names| {
+        names.iter().any(|n| n.starts_with(".autobuild-"))
+    });
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("bake-image: interrupted"), "{stderr}");
+    assert_eq!(images(&setup.path("out-int")), Vec::<String>::new());
+    assert_eq!(std::fs::read_dir(setup.path("out-int")).unwrap().count(), 0);
+
+    // SIGTERM (a CI job cancelled) as soon as the staging tree appears.
+    let (code, stderr) = interrupt_bake(&setup, "out-term", "-TERM", |names| {
+        names.iter().any(|n| n.starts_with(".bake-"))
+    });
+    assert_eq!(code, 130, "{stderr}");
+    assert_eq!(std::fs::read_dir(setup.path("out-term")).unwrap().count(), 0);
+
+    // Uninterrupted, the same base bakes.
+    let whole = setup.bake_from("bigbase", "out-whole", &[]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let names = images(&setup.path("out-whole"));
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("autobuild-")), "{names:?}");
+}

@@ -1,0 +1,211 @@
+//! The same inputs give the same bytes: under another umask, TZ, locale and temporary folder,
+//! from a base folder or tarball, from another folder or stdin; the base is never written to.
+
+use crate::testenv::*;
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn the_same_inputs_give_the_same_bytes_whatever_the_environment() {
+    let setup = Setup::new();
+    base(&setup.path("base-reversed"), true);
+    let first = setup.bake(
+        "pinned.txt",
+        "base",
+        "out1",
+        &[("TZ", "UTC"), ("LC_ALL", "C")],
+        "022",
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let tmp = setup.path("other-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let second = setup.bake(
+        "pinned.txt",
+        "base-reversed",
+        "out2",
+        &[
+            ("TZ", "Pacific/Chatham"),
+            ("LC_ALL", "C.UTF-8"),
+            ("TMPDIR", tmp.to_str().unwrap()),
+        ],
+        "077",
+    );
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let one = images(&setup.path("out1"));
+    let two = images(&setup.path("out2"));
+    assert_eq!(one.len(), 2, "{one:?}");
+    assert_eq!(one, two, "different names, so different bytes");
+    let a = std::fs::read(setup.path("out1").join(image(&setup.path("out1")))).unwrap();
+    let b = std::fs::read(setup.path("out2").join(image(&setup.path("out2")))).unwrap();
+    assert!(a == b);
+    // The image and its SBOM are created like any file, readable under umask 022.
+    use std::os::unix::fs::PermissionsExt;
+    for name in &one {
+        let mode = std::fs::metadata(setup.path("out1").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{name}");
+    }
+    let doc: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(doc["schema"], "lastmile.candidate/v1");
+    assert_eq!(doc["image"]["sha256"].as_str().unwrap(), sha256(&a));
+    assert_eq!(
+        image(&setup.path("out1")),
+        format!("autobuild-{}.tar.gz", &sha256(&a)[..12])
+    );
+    assert_eq!(doc["target"]["python"], "3.11.2");
+    assert_eq!(doc["source_commits"]["cam"], "3f2c1e9");
+    assert_eq!(doc["packages"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn the_base_is_never_written_through_its_hard_links() {
+    let setup = Setup::new();
+    // An overlay replacing a file of the base, and a base that already holds a venv file.
+    std::fs::create_dir_all(setup.path("patch/usr/lib/python3.11")).unwrap();
+    std::fs::write(setup.path("patch/usr/lib/python3.11/os.py"), "# patched\n").unwrap();
+    // An overlay may also replace a file a wheel installed.
+    let beta = "opt/lastmile/venv/lib/python3.11/site-packages/beta/__init__.py";
+    std::fs::create_dir_all(setup.path(&format!("patch/{beta}")).parent().unwrap()).unwrap();
+    std::fs::write(setup.path(&format!("patch/{beta}")), "# patched beta\n").unwrap();
+    let venv_file = "base/opt/lastmile/venv/lib/python3.11/site-packages/alpha/__init__.py";
+    std::fs::create_dir_all(setup.path(venv_file).parent().unwrap()).unwrap();
+    std::fs::write(setup.path(venv_file), "# stale\n").unwrap();
+    let before = base_state(&setup.path("base"));
+    let out = setup.bake_from("base", "out", &["--overlay", "patch"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        base_state(&setup.path("base")),
+        before,
+        "the bake changed its base"
+    );
+    let tree = setup.path("tree");
+    untar(&setup.path("out").join(image(&setup.path("out"))), &tree);
+    assert_eq!(
+        std::fs::read_to_string(tree.join("usr/lib/python3.11/os.py")).unwrap(),
+        "# patched\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join(beta)).unwrap(),
+        "# patched beta\n"
+    );
+    assert!(
+        std::fs::read_to_string(
+            tree.join("opt/lastmile/venv/lib/python3.11/site-packages/alpha/__init__.py")
+        )
+        .unwrap()
+        .contains("def main()")
+    );
+}
+
+/// Every path of a tree with its contents, mode and modification time.
+fn base_state(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.path().symlink_metadata().unwrap();
+            let contents = if meta.is_file() {
+                sha256(&std::fs::read(e.path()).unwrap())
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {:o} {} {contents}",
+                e.path().display(),
+                meta.mode(),
+                meta.mtime()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_base_tarball_in_any_compression_bakes_the_same_system() {
+    let setup = Setup::new();
+    let folder = setup.bake("pinned.txt", "base", "out-dir", &[], "022");
+    assert_eq!(folder.code, 0, "{}", folder.stderr);
+    let tree_of = |out: &str| {
+        let tree = setup.path(&format!("{out}-tree"));
+        untar(&setup.path(out).join(image(&setup.path(out))), &tree);
+        // The manifest and SBOM name the base's digest, which is the tarball's own here.
+        base_state(&tree)
+            .into_iter()
+            .map(|line| line.replacen(&tree.display().to_string(), "", 1))
+            .filter(|line| !line.starts_with("/etc/lastmile/"))
+            .collect::<Vec<_>>()
+    };
+    let expected = tree_of("out-dir");
+    for (suffix, flag) in [
+        ("tar", ""),
+        ("tar.gz", "--gzip"),
+        ("tar.xz", "--xz"),
+        ("tar.zst", "--zstd"),
+    ] {
+        let tarball = setup.path(&format!("base.{suffix}"));
+        let mut tar = Command::new("tar");
+        tar.args(["--create", "--numeric-owner", "--file"]).arg(&tarball);
+        if !flag.is_empty() {
+            tar.arg(flag);
+        }
+        assert!(
+            tar.arg("-C")
+                .arg(setup.path("base"))
+                .arg(".")
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = format!("out-{suffix}");
+        let baked = setup.bake("pinned.txt", &format!("base.{suffix}"), &out, &[], "022");
+        assert_eq!(baked.code, 0, "{suffix}: {}", baked.stderr);
+        let document: serde_json::Value = serde_json::from_str(&baked.stdout).unwrap();
+        assert_eq!(
+            document["base"]["digest"],
+            sha256(&std::fs::read(&tarball).unwrap()),
+            "{suffix}"
+        );
+        assert_eq!(tree_of(&out), expected, "{suffix}");
+    }
+}
+
+#[test]
+fn the_same_files_from_another_folder_or_stdin_give_the_same_bytes() {
+    let setup = Setup::new();
+    let here = setup.bake("pinned.txt", "base", "out1", &[], "022");
+    assert_eq!(here.code, 0, "{}", here.stderr);
+    // Another working folder, every path absolute, the pins on stdin: as another CI workspace.
+    let abs = |rel: &str| setup.path(rel).display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_bake-image"))
+        .args(["-", "--base", &abs("base"), "-f", &abs("dist"), "--offline"])
+        .args(["--out-dir", &abs("elsewhere/out"), "--overlay", &abs("overlay")])
+        .args([
+            "--service",
+            "alpha=alpha-run --port 7147",
+            "--source-commit",
+            "cam=3f2c1e9",
+        ])
+        .current_dir("/")
+        .env("LASTMILE_CACHE_DIR", setup.path(".cache2"))
+        .stdin(std::fs::File::open(setup.path("pinned.txt")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let there: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let here: serde_json::Value = serde_json::from_str(&here.stdout).unwrap();
+    assert_eq!(there["inputs"], here["inputs"]);
+    assert_eq!(
+        there["inputs"]["pinned"],
+        sha256(&std::fs::read(setup.path("pinned.txt")).unwrap())
+    );
+    assert!(there["inputs"]["overlay:1"].is_string(), "{}", there["inputs"]);
+    assert_eq!(there["image"]["sha256"], here["image"]["sha256"]);
+}

@@ -1,0 +1,23 @@
+//! The JSON documents the lastmile tools exchange, each a typed struct with its version string and
+//! its JSON Schema under `schemas/`:
+//!
+//! | document | written by | read by |
+//! |---|---|---|
+//! | `lastmile.graph/v1` ([`graph`]) | depgraph | pin-deps `--from-graph`, CI scripts |
+//! | `lastmile.lock/v1` ([`lock`]) | pin-deps `--format json` | bake-image |
+//! | `lastmile.candidate/v1` ([`candidate`]) | bake-image | deploy-lxc, aqf-run |
+//!
+//! Every document has a top-level `"schema"` field that readers check before anything else, so a
+//! newer or different document is refused with a message naming both versions; output is
+//! deterministic (sorted maps and lists, no timestamps unless asked for).
+//!
+//! Depends only on `lastmile-fs` and `lastmile-python` (the value types); no I/O beyond
+//! parsing and printing.
+
+pub mod candidate;
+pub mod graph;
+pub mod lock;
+
+mod document;
+
+pub use document::{Document, DocumentError, read, to_string, write};

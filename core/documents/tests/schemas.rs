@@ -1,0 +1,153 @@
+//! Each document type is tied to its schema under `schemas/`: its version string is the schema's
+//! `$id`, and a document the type writes (a realistic one, every optional part filled) is valid
+//! against it, while a document missing a required part or with an unknown field is not.
+
+use std::collections::BTreeMap;
+
+use lastmile_documents::Document;
+use lastmile_documents::candidate::{
+    BaseInfo, CandidateDocument, CandidatePackage, ImageInfo, SCHEMA as CANDIDATE, Service, TargetInfo,
+};
+use lastmile_documents::graph::{Edge, GraphDocument, Node, SCHEMA as GRAPH, Source, SourceKind};
+use lastmile_documents::lock::{LockDocument, LockTarget, LockedFile, LockedPackage, SCHEMA as LOCK};
+use lastmile_fs::Sha256;
+
+fn errors<T: Document>(value: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(T::JSON_SCHEMA).expect("the schema is JSON");
+    assert_eq!(
+        schema["$id"],
+        T::SCHEMA,
+        "the schema's $id is the document's version"
+    );
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// The document is valid; without `drop` or with an extra field it is not.
+fn check<T: Document>(document: &T, drop: &str) {
+    let value: serde_json::Value = serde_json::from_str(&document.to_json()).unwrap();
+    assert_eq!(errors::<T>(&value), Vec::<String>::new());
+    let mut missing = value.clone();
+    missing.as_object_mut().unwrap().remove(drop);
+    assert!(!errors::<T>(&missing).is_empty(), "valid without {drop}");
+    let mut extra = value.clone();
+    extra["surprise"] = serde_json::json!(1);
+    assert!(!errors::<T>(&extra).is_empty(), "valid with an unknown field");
+    // And it reads back as the same document.
+    let again = T::from_json(&document.to_json(), "test").unwrap();
+    assert_eq!(again.to_json(), document.to_json());
+}
+
+fn name(text: &str) -> lastmile_python::PackageName {
+    text.parse().unwrap()
+}
+
+#[test]
+fn graph_documents_follow_their_schema() {
+    let node = |n: &str, internal: bool| Node {
+        name: name(n),
+        version: Some("1.0".into()),
+        internal,
+        source: Some(Source {
+            kind: SourceKind::Pyproject,
+            path: format!("examples/{n}"),
+        }),
+        requires_python: Some(">=3.9".into()),
+        extras: vec!["monitoring".parse().unwrap()],
+        scripts: BTreeMap::from([("kat".into(), "kat.cli:main".into())]),
+    };
+    let document = GraphDocument {
+        schema: GRAPH.into(),
+        nodes: vec![node("katcore", true), node("katcp", true)],
+        edges: vec![Edge {
+            from: name("katcore"),
+            to: name("katcp"),
+            specifier: ">=0.9".into(),
+            extras: vec![],
+            extra: None,
+            marker: Some("python_full_version >= '3.9'".into()),
+            url: None,
+            declared_at: Some("examples/katcore/pyproject.toml:12".into()),
+        }],
+        roots: vec![name("katcp")],
+        leaves: vec![name("katcore")],
+        build_order: Some(vec![vec![name("katcp")], vec![name("katcore")]]),
+        cycles: vec![],
+        duplicates: vec![],
+    };
+    check(&document, "edges");
+}
+
+#[test]
+fn lock_documents_follow_their_schema() {
+    let document = LockDocument {
+        schema: LOCK.into(),
+        target: LockTarget {
+            python: "3.11".into(),
+            platform: "x86_64-manylinux_2_36".into(),
+        },
+        requirements: vec!["katcore".into()],
+        packages: vec![LockedPackage {
+            name: name("katcore"),
+            version: "1.3.0".into(),
+            extras: vec![],
+            dependencies: vec![name("katcp")],
+            files: vec![LockedFile {
+                filename: "katcore-1.3.0-py3-none-any.whl".into(),
+                url: "file:///wheels/katcore-1.3.0-py3-none-any.whl".into(),
+                sha256: Sha256::of(b"katcore"),
+                size: 1234,
+                upload_time: Some("2026-11-01T10:00:00Z".into()),
+                installable: true,
+            }],
+        }],
+    };
+    check(&document, "packages");
+}
+
+#[test]
+fn candidate_documents_follow_their_schema() {
+    let document = CandidateDocument {
+        schema: CANDIDATE.into(),
+        image: Some(ImageInfo {
+            path: "images/autobuild-0123456789ab.tar.gz".into(),
+            sha256: Sha256::of(b"image"),
+            size: 97_700_000,
+        }),
+        base: BaseInfo {
+            digest: Sha256::of(b"base"),
+            os: "debian 12 (bookworm)".into(),
+        },
+        target: TargetInfo {
+            python: "3.11.2".into(),
+            platform: "x86_64-manylinux_2_36".into(),
+        },
+        prefix: "/opt/lastmile/venv".into(),
+        packages: vec![CandidatePackage {
+            name: "katcore".into(),
+            version: "1.3.0".into(),
+            filename: "katcore-1.3.0-py3-none-any.whl".into(),
+            sha256: Sha256::of(b"wheel"),
+            scripts: vec!["katcore-report".into()],
+            record_sha256: Sha256::of(b"record"),
+        }],
+        services: BTreeMap::from([(
+            "katportal".into(),
+            Service {
+                command: "katportal --port 8080".into(),
+                roles: vec!["portal".into()],
+                health: Some("http://127.0.0.1:8080/health".into()),
+                description: Some("the operator portal".into()),
+            },
+        )]),
+        source_commits: BTreeMap::from([("cam".into(), "0123456789abcdef".into())]),
+        inputs: BTreeMap::from([("pinned".into(), Sha256::of(b"pins"))]),
+        source_date_epoch: 1_700_000_000,
+        tool: "bake-image 0.1.0".into(),
+        compression: "gzip level 6, 1024 KiB members, flate2 (zlib-rs)".into(),
+    };
+    check(&document, "packages");
+}

@@ -1,0 +1,209 @@
+//! sha256 digests as a value type.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::str::FromStr;
+
+use sha2::Digest;
+
+/// A sha256 digest. Its text form is always 64 lower-case hex characters: parsing refuses
+/// anything else, so a digest taken from an index page or a file can be used in a cache path or
+/// a file name without further checks.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256([u8; 32]);
+
+/// Text that is not a sha256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{shown:?} is not a sha256 digest (64 hex characters)")]
+pub struct DigestError {
+    shown: String,
+}
+
+impl Sha256 {
+    /// The digest of `bytes`.
+    pub fn of(bytes: impl AsRef<[u8]>) -> Self {
+        Self(sha2::Sha256::digest(bytes.as_ref()).into())
+    }
+
+    /// The digest of everything `reader` yields.
+    pub fn of_reader(mut reader: impl Read) -> io::Result<Self> {
+        let mut writer = Sha256Writer::new(io::sink());
+        io::copy(&mut reader, &mut writer)?;
+        Ok(writer.finish().0)
+    }
+
+    /// The digest of a file's contents.
+    pub fn of_file(path: &Path) -> io::Result<Self> {
+        Self::of_reader(std::fs::File::open(path)?)
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first `n` hex characters (at most 64), as image names use them.
+    pub fn short(&self, n: usize) -> String {
+        let mut text = self.to_string();
+        text.truncate(n.min(64));
+        text
+    }
+}
+
+impl From<[u8; 32]> for Sha256 {
+    fn from(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
+impl FromStr for Sha256 {
+    type Err = DigestError;
+
+    /// 64 hex characters, either case; other text, however short or long, is refused.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || DigestError {
+            shown: text.chars().take(80).collect(),
+        };
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return Err(error());
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let high = hex_value(pair[0]).ok_or_else(error)?;
+            let low = hex_value(pair[1]).ok_or_else(error)?;
+            out[i] = high << 4 | low;
+        }
+        Ok(Self(out))
+    }
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl serde::Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A writer that hashes what passes through it and counts the bytes.
+#[derive(Debug)]
+pub struct Sha256Writer<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    written: u64,
+}
+
+impl<W: Write> Sha256Writer<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: sha2::Sha256::new(),
+            written: 0,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The digest of everything written, the byte count and the inner writer.
+    pub fn finish(self) -> (Sha256, u64, W) {
+        (Sha256(self.hasher.finalize().into()), self.written, self.inner)
+    }
+}
+
+impl<W: Write> Write for Sha256Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn text_is_always_64_lower_case_hex() {
+        assert_eq!(Sha256::of(b"").to_string(), EMPTY);
+        let upper: Sha256 = EMPTY.to_ascii_uppercase().parse().unwrap();
+        assert_eq!(upper.to_string(), EMPTY);
+        assert_eq!(Sha256::of(b"").short(12), "e3b0c44298fc");
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for bad in [
+            "",
+            "abc",
+            &EMPTY[..63],
+            &format!("{EMPTY}0"),
+            "../../../../../../../../../../../../../../../../../../etc/passwd",
+            &format!("{}é", &EMPTY[..62]),
+            &EMPTY.replace('e', "g"),
+        ] {
+            assert!(bad.parse::<Sha256>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn serde_goes_through_the_text() {
+        let digest = Sha256::of(b"x");
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(json, format!("\"{digest}\""));
+        assert_eq!(serde_json::from_str::<Sha256>(&json).unwrap(), digest);
+        assert!(serde_json::from_str::<Sha256>("\"../x\"").is_err());
+    }
+
+    #[test]
+    fn the_writer_hashes_what_it_passes_on() {
+        let mut writer = Sha256Writer::new(Vec::new());
+        writer.write_all(b"hello ").unwrap();
+        writer.write_all(b"world").unwrap();
+        let (digest, written, inner) = writer.finish();
+        assert_eq!(digest, Sha256::of(b"hello world"));
+        assert_eq!(written, 11);
+        assert_eq!(inner, b"hello world");
+        assert_eq!(Sha256::of_reader(&b"hello world"[..]).unwrap(), digest);
+    }
+}

@@ -1,0 +1,14 @@
+//! Files, the lowest layer of lastmile: where a piece of input came from ([`Location`], so every
+//! error can name the file and line), sha256 digests as a value type ([`Sha256`]: always 64
+//! lower-case hex characters, so a digest can never become a path like `../`), and writes that
+//! never leave a half-written file ([`write_atomic`]).
+//!
+//! Must not depend on any other lastmile crate, nor on anything about Python packaging.
+
+mod atomic;
+mod digest;
+mod location;
+
+pub use atomic::{write_atomic, write_atomic_with};
+pub use digest::{DigestError, Sha256, Sha256Writer};
+pub use location::{InputError, Location, line_of_offset};

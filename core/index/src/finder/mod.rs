@@ -1,0 +1,260 @@
+//! Distribution files available to a resolver, from `--find-links` folders and package indexes
+//! (PEP 503/691 over HTTP(S), or `file://` folders). Project pages are fetched lazily, when a
+//! resolver first asks about a package, and ahead of time for the packages it is about to ask
+//! about ([`Finder::prefetch`]), many at once on a bounded pool. A file's metadata comes from the
+//! index's PEP 658 metadata file, else from the wheel's zip index read by HTTP range requests,
+//! else from the downloaded file; its sha256 from the index, else from the file.
+
+mod file;
+mod metadata;
+mod pages;
+mod prefetch;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use lastmile_dist::DistMetadata;
+use lastmile_python::{MarkerEnvironment, PackageName, TagRanks, Target, Version};
+use url::Url;
+
+pub use file::{DistFile, FileKind, FileLocation, find_links_dir, find_links_dirs};
+
+use crate::IndexError;
+use crate::http::{HttpClient, HttpOptions, redact};
+use prefetch::WorkPool;
+
+/// The public index, used when no index is named.
+pub const PYPI: &str = "https://pypi.org/simple/";
+
+/// How files from several indexes are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IndexStrategy {
+    /// Every index's files, merged (pip's behaviour).
+    #[default]
+    UnsafeBestMatch,
+    /// A package found on an index is taken only from the first index that has it, so a
+    /// later (public) index can never supply a package of an earlier (private) one.
+    FirstIndex,
+}
+
+/// Where distributions come from, and how to fetch them.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub find_links: Vec<PathBuf>,
+    /// Index URLs in order (`https://`, `http://` or `file://`), credentials allowed.
+    pub indexes: Vec<String>,
+    pub strategy: IndexStrategy,
+    /// Files uploaded after this time are ignored.
+    pub exclude_newer: Option<jiff::Timestamp>,
+    pub http: HttpOptions,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// A package's files, by version (oldest first).
+#[derive(Debug, Default)]
+pub struct Project {
+    pub versions: BTreeMap<Version, Vec<DistFile>>,
+}
+
+/// A value fetched once and shared by every thread that asks for it, failures included.
+type Slot<T> = Arc<OnceLock<Result<T, IndexError>>>;
+
+struct Inner {
+    target: Target,
+    ranks: TagRanks,
+    env: MarkerEnvironment,
+    local: BTreeMap<PackageName, Vec<DistFile>>,
+    indexes: Vec<Url>,
+    strategy: IndexStrategy,
+    exclude_newer: Option<jiff::Timestamp>,
+    client: HttpClient,
+    projects: Mutex<HashMap<PackageName, Slot<Arc<Project>>>>,
+    metadata: Mutex<HashMap<String, Slot<DistMetadata>>>,
+    pool: WorkPool,
+    warnings: Mutex<BTreeSet<String>>,
+}
+
+/// Every distribution file the sources offer for the target. Cheap to clone; shared by threads.
+#[derive(Clone)]
+pub struct Finder {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Finder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finder")
+            .field(
+                "indexes",
+                &self
+                    .inner
+                    .indexes
+                    .iter()
+                    .map(|u| redact(u.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Finder {
+    /// List the `--find-links` folders (not recursive) and prepare the indexes. Nothing is
+    /// fetched yet.
+    pub fn new(sources: Sources, target: &Target) -> Result<Self, IndexError> {
+        let ranks = target.tag_ranks();
+        let mut local: BTreeMap<PackageName, Vec<DistFile>> = BTreeMap::new();
+        for dir in &sources.find_links {
+            let entries = std::fs::read_dir(dir).map_err(|e| IndexError::read(dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| IndexError::read(dir, e))?;
+                let filename = entry.file_name().to_string_lossy().into_owned();
+                if let Some(file) = file::dist_file(filename, FileLocation::Path(entry.path()), &ranks) {
+                    local.entry(file.name.clone()).or_default().push(file);
+                }
+            }
+        }
+        let client = HttpClient::new(sources.http.clone());
+        let mut indexes = Vec::new();
+        for text in &sources.indexes {
+            let refuse = |reason: String| IndexError::IndexUrl {
+                url: redact(text),
+                reason,
+            };
+            let mut url = Url::parse(text).map_err(|e| refuse(format!("not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https" | "file") {
+                return Err(refuse("only http, https and file indexes are supported".into()));
+            }
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            indexes.push(client.register(&url));
+        }
+        let pool = WorkPool::new(sources.concurrency.max(1));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                target: target.clone(),
+                ranks,
+                env: target.marker_environment(),
+                local,
+                indexes,
+                strategy: sources.strategy,
+                exclude_newer: sources.exclude_newer,
+                client,
+                projects: Mutex::default(),
+                metadata: Mutex::default(),
+                pool,
+                warnings: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Only local folders (a convenience for tools and tests that have no index).
+    pub fn scan(dirs: &[PathBuf], target: &Target) -> Result<Self, IndexError> {
+        Self::new(
+            Sources {
+                find_links: dirs.to_vec(),
+                concurrency: 1,
+                ..Sources::default()
+            },
+            target,
+        )
+    }
+
+    pub fn client(&self) -> &HttpClient {
+        &self.inner.client
+    }
+
+    /// Warnings gathered while fetching (each once).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.inner.warnings.lock().expect("warnings lock"))
+            .into_iter()
+            .collect()
+    }
+
+    fn warn(&self, message: String) {
+        self.inner.warnings.lock().expect("warnings lock").insert(message);
+    }
+
+    /// A package's files from every source (fetched once, then remembered).
+    pub fn project(&self, name: &PackageName) -> Result<Arc<Project>, IndexError> {
+        let slot = self
+            .inner
+            .projects
+            .lock()
+            .expect("projects lock")
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        slot.get_or_init(|| self.load_project(name).map(Arc::new)).clone()
+    }
+
+    fn project_or_empty(&self, name: &PackageName) -> Arc<Project> {
+        self.project(name).unwrap_or_default()
+    }
+
+    /// The versions of a package that have at least one file the target can install and that is
+    /// not yanked. A yanked version is a candidate only when `exact` names it (PEP 592: an exact
+    /// pin may still select it).
+    pub fn versions_allowing(
+        &self,
+        name: &PackageName,
+        exact: Option<&Version>,
+    ) -> Result<Vec<Version>, IndexError> {
+        let project = self.project(name)?;
+        Ok(project
+            .versions
+            .iter()
+            .filter(|(version, files)| {
+                files
+                    .iter()
+                    .any(|f| f.installable() && (f.yanked.is_none() || exact == Some(*version)))
+            })
+            .map(|(v, _)| v.clone())
+            .collect())
+    }
+
+    /// The versions of a package with an installable file that is not yanked (none when the
+    /// package cannot be fetched).
+    pub fn versions(&self, name: &PackageName) -> Vec<Version> {
+        self.versions_allowing(name, None).unwrap_or_default()
+    }
+
+    /// Versions whose installable files are all yanked.
+    pub fn yanked_versions(&self, name: &PackageName) -> Vec<Version> {
+        let project = self.project_or_empty(name);
+        project
+            .versions
+            .iter()
+            .filter(|(_, files)| yanked_reason(files).is_some())
+            .map(|(version, _)| version.clone())
+            .collect()
+    }
+
+    /// Why a version was yanked, when every installable file of it is.
+    pub fn yanked(&self, name: &PackageName, version: &Version) -> Option<String> {
+        yanked_reason(&self.files(name, version))
+    }
+
+    /// Every file of a version.
+    pub fn files(&self, name: &PackageName, version: &Version) -> Vec<DistFile> {
+        self.project_or_empty(name)
+            .versions
+            .get(version)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Whether any source has files of the package.
+    pub fn knows(&self, name: &PackageName) -> bool {
+        self.project(name).is_ok_and(|p| !p.versions.is_empty())
+    }
+}
+
+fn yanked_reason(files: &[DistFile]) -> Option<String> {
+    let installable: Vec<&DistFile> = files.iter().filter(|f| f.installable()).collect();
+    if installable.is_empty() || installable.iter().any(|f| f.yanked.is_none()) {
+        return None;
+    }
+    installable[0].yanked.clone()
+}

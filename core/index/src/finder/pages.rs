@@ -1,0 +1,170 @@
+//! Project pages: a package's files from the find-links folders and every index, for the
+//! target, in the order the index strategy allows.
+
+use std::str::FromStr;
+
+use lastmile_fs::{InputError, Location, Sha256};
+use lastmile_python::{PackageName, VersionSpecifiers};
+use url::Url;
+
+use super::{DistFile, FileLocation, Finder, IndexStrategy, Project, file};
+use crate::http::redact;
+use crate::{IndexError, simple};
+
+impl Finder {
+    pub(super) fn load_project(&self, name: &PackageName) -> Result<Project, IndexError> {
+        let mut files: Vec<DistFile> = self.inner.local.get(name).cloned().unwrap_or_default();
+        for index in &self.inner.indexes {
+            let found = self.index_files(index, name)?;
+            let any = !found.is_empty();
+            files.extend(found);
+            if any && self.inner.strategy == IndexStrategy::FirstIndex {
+                break;
+            }
+        }
+        let mut project = Project::default();
+        for file in files {
+            project
+                .versions
+                .entry(file.version.clone())
+                .or_default()
+                .push(file);
+        }
+        for files in project.versions.values_mut() {
+            // Stable: the first source's copy of a file name wins.
+            files.sort_by(|a, b| a.filename.cmp(&b.filename));
+            files.dedup_by(|a, b| a.filename == b.filename);
+        }
+        Ok(project)
+    }
+
+    /// The files an index lists for a package (none when it does not know the package).
+    pub(super) fn index_files(&self, index: &Url, name: &PackageName) -> Result<Vec<DistFile>, IndexError> {
+        let page_url = index
+            .join(&format!("{name}/"))
+            .map_err(|e| IndexError::IndexUrl {
+                url: redact(index.as_str()),
+                reason: e.to_string(),
+            })?;
+        let (base, location, links) = if index.scheme() == "file" {
+            let dir = page_url.to_file_path().map_err(|()| IndexError::IndexUrl {
+                url: page_url.to_string(),
+                reason: "not a local path".into(),
+            })?;
+            let page = dir.join("index.html");
+            let location = Location::file(page.display().to_string());
+            let html = match std::fs::read_to_string(&page) {
+                Ok(html) => html,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(IndexError::read(&page, e)),
+            };
+            let links = simple::parse_project_page(&html, &location)?;
+            (page_url.join("index.html").unwrap_or(page_url), location, links)
+        } else {
+            let Some(page) = self.inner.client.get_page(&page_url, simple::ACCEPT)? else {
+                return Ok(Vec::new());
+            };
+            let location = Location::file(redact(page.url.as_str()));
+            let links = simple::parse_page(&page.body, &page.content_type, &location)?;
+            (page.url, location, links)
+        };
+        self.files_of_links(index, name, &base, &location, links)
+    }
+
+    /// Turn a page's links into the package's files for the target.
+    pub(super) fn files_of_links(
+        &self,
+        index: &Url,
+        name: &PackageName,
+        base: &Url,
+        location: &Location,
+        links: Vec<simple::Link>,
+    ) -> Result<Vec<DistFile>, IndexError> {
+        let target = &self.inner.target;
+        let mut files = Vec::new();
+        let mut no_upload_time = false;
+        for link in links {
+            let url = base.join(&link.href).map_err(|e| {
+                InputError::new(location.clone(), format!("{}: bad link: {e}", link.filename))
+            })?;
+            let file_location = if url.scheme() == "file" {
+                match url.to_file_path() {
+                    Ok(path) => FileLocation::Path(path),
+                    Err(()) => {
+                        return Err(
+                            InputError::new(location.clone(), format!("{url}: not a local path")).into(),
+                        );
+                    }
+                }
+            } else {
+                FileLocation::Url(url)
+            };
+            let Some(mut file) = file::dist_file(link.filename.clone(), file_location, &self.inner.ranks)
+            else {
+                continue;
+            };
+            if file.name != *name {
+                continue;
+            }
+            if let Some(spec) = &link.requires_python {
+                match spec.parse::<VersionSpecifiers>() {
+                    Ok(specifiers) => file.python_ok = specifiers.contains(&target.python_full_version()),
+                    // pip ignores these too; old releases carry many (">=2.7, !=3.0.*,").
+                    Err(e) => tracing::debug!(
+                        "{location}: {}: invalid data-requires-python {spec:?} ignored: {e}",
+                        link.filename
+                    ),
+                }
+            }
+            if let Some(cutoff) = self.inner.exclude_newer {
+                match link.upload_time.as_deref().map(jiff::Timestamp::from_str) {
+                    Some(Ok(uploaded)) if uploaded > cutoff => continue,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        return Err(InputError::new(
+                            location.clone(),
+                            format!(
+                                "{}: invalid upload-time {:?}: {e}",
+                                link.filename,
+                                link.upload_time.as_deref().unwrap_or("")
+                            ),
+                        )
+                        .into());
+                    }
+                    None => no_upload_time = true,
+                }
+            }
+            file.sha256 = match link.sha256.as_deref().map(str::parse::<Sha256>) {
+                None => None,
+                Some(Ok(hash)) => Some(hash),
+                // A hash that is not one is never used, not even as a name in the cache.
+                Some(Err(e)) => {
+                    self.warn(format!(
+                        "{location}: {}: the index gives sha256 {e}; the file is ignored",
+                        link.filename
+                    ));
+                    continue;
+                }
+            };
+            file.yanked = link.yanked;
+            file.size = link.size;
+            file.upload_time = link.upload_time;
+            file.core_metadata =
+                link.core_metadata
+                    .and_then(|hash| match hash.map(|h| h.parse::<Sha256>()) {
+                        None => Some(None),
+                        Some(Ok(hash)) => Some(Some(hash)),
+                        // An unusable hash: the metadata file is not used, the wheel is read instead.
+                        Some(Err(_)) => None,
+                    });
+            files.push(file);
+        }
+        if no_upload_time {
+            self.warn(format!(
+                "{}: the index gives no upload times, so --exclude-newer cannot filter its files; they are all used",
+                redact(index.as_str())
+            ));
+        }
+        Ok(files)
+    }
+}

@@ -1,0 +1,14 @@
+//! Signals and child processes. A tool that makes something (a staging tree, an image, a node
+//! being switched) installs the handler ([`interrupt::install`]), checks between steps
+//! ([`interrupt::check`]) and runs children through [`output`], so that on Ctrl-C or SIGTERM the
+//! current step fails with [`Interrupted`], the error unwinds through the `Drop`s that clean up,
+//! and the tool exits 130.
+//!
+//! Must not depend on any other lastmile crate.
+
+pub mod interrupt;
+
+mod child;
+
+pub use child::{ProcessError, output};
+pub use interrupt::Interrupted;

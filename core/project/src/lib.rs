@@ -1,0 +1,282 @@
+//! Python project files: a project's declared metadata read from its source tree, statically:
+//! `pyproject.toml` (PEP 621 and setuptools `dynamic`), `setup.cfg` and `setup.py`, merged the way
+//! setuptools merges them. With [`ReadOptions::exec_setup`], a `setup.py` that cannot be read
+//! statically is run (`egg_info`, in a temporary copy of the tree) instead.
+//!
+//! Depends on `lastmile-python` (requirements, metadata), `lastmile-fs` and `lastmile-process`
+//! (for `--exec-setup`); knows nothing of archives, indexes or the documents.
+
+mod exec_setup;
+mod literal;
+mod pyproject;
+mod setup_cfg;
+mod setup_py;
+mod version;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lastmile_fs::{InputError, Location};
+use lastmile_python::requirement::RawDependency;
+
+/// How to read source trees.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Run `setup.py egg_info` when `setup.py` cannot be read statically.
+    pub exec_setup: bool,
+    /// The Python interpreter for `exec_setup`.
+    pub python: String,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            exec_setup: false,
+            python: "python3".into(),
+        }
+    }
+}
+
+/// A project as its source tree declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub name: String,
+    pub name_location: Location,
+    pub version: Option<String>,
+    pub requires_python: Option<String>,
+    /// Every dependency; those of an extra have [`RawDependency::extra`] set.
+    pub dependencies: Vec<RawDependency>,
+    pub extras: Vec<String>,
+    pub scripts: BTreeMap<String, String>,
+    /// The file the metadata came from.
+    pub kind: ProjectFormat,
+    pub dir: PathBuf,
+    /// Things the reader could not read and left out, as `file:line: message`.
+    pub warnings: Vec<String>,
+}
+
+/// The file a project's metadata came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProjectFormat {
+    /// `pyproject.toml` with a `[project]` table (PEP 621).
+    Pyproject,
+    SetupCfg,
+    SetupPy,
+}
+
+/// What reading a folder found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Project(Box<Project>),
+    /// The folder's files name no project (a tool-settings-only `pyproject.toml`, say); why.
+    Skipped(Vec<String>),
+}
+
+/// A project's files could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{location}: cannot read: {source}")]
+    Read {
+        location: Location,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is malformed, at a file and line.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// `setup.py egg_info` (with `--exec-setup`) failed.
+    #[error("{location}: {message}")]
+    ExecSetup { location: Location, message: String },
+    #[error(transparent)]
+    Interrupted(#[from] lastmile_process::Interrupted),
+}
+
+use version::{VersionSource, read_version};
+
+/// Fields a project file declares; `None` where the file says nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    pub(crate) name: Option<(String, Location)>,
+    pub(crate) version: Option<String>,
+    pub(crate) requires_python: Option<String>,
+    pub(crate) dependencies: Option<Vec<RawDependency>>,
+    pub(crate) optional: Option<BTreeMap<String, Vec<RawDependency>>>,
+    pub(crate) scripts: Option<BTreeMap<String, String>>,
+    /// `(field, where, what it is)` for values that are not literals.
+    pub(crate) unreadable: Vec<(String, Location, String)>,
+}
+
+impl Fields {
+    /// Fill what `self` leaves unset from `lower`.
+    fn or(mut self, lower: Fields) -> Fields {
+        self.name = self.name.or(lower.name);
+        self.version = self.version.or(lower.version);
+        self.requires_python = self.requires_python.or(lower.requires_python);
+        self.dependencies = self.dependencies.or(lower.dependencies);
+        self.optional = self.optional.or(lower.optional);
+        self.scripts = self.scripts.or(lower.scripts);
+        self.unreadable.extend(lower.unreadable);
+        self
+    }
+
+    fn provides_anything(&self) -> bool {
+        self.name.is_some() || self.dependencies.is_some() || self.optional.is_some()
+    }
+}
+
+/// The files that make a folder a Python project.
+pub const PROJECT_FILES: [&str; 3] = ["pyproject.toml", "setup.cfg", "setup.py"];
+
+/// Whether `dir` holds a Python project.
+pub fn is_project_dir(dir: &Path) -> bool {
+    PROJECT_FILES.iter().any(|f| dir.join(f).is_file())
+}
+
+/// Read the project in `dir`. `Ok(None)` (with the reason in `warnings`) when the folder's files
+/// name no project, such as a tool-configuration-only `pyproject.toml`.
+pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, ProjectError> {
+    let file = |name: &str| -> Result<Option<(String, Location)>, ProjectError> {
+        let path = dir.join(name);
+        let location = Location::file(path.display().to_string());
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some((text, location))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ProjectError::Read { location, source }),
+        }
+    };
+    let pyproject = match file("pyproject.toml")? {
+        Some((text, loc)) => Some(pyproject::read(&text, &loc)?),
+        None => None,
+    };
+    let setup_cfg::CfgInfo {
+        fields: cfg,
+        version_source: cfg_version,
+        package_dir: cfg_dirs,
+    } = match file("setup.cfg")? {
+        Some((text, loc)) => setup_cfg::read(&text, &loc)?,
+        None => Default::default(),
+    };
+    let setup_py_location = Location::file(dir.join("setup.py").display().to_string());
+    let setup_py = match file("setup.py")? {
+        Some((text, loc)) => Some(setup_py::read(&text, &loc)?),
+        None => None,
+    };
+    let has_setup_py = setup_py.is_some();
+    let setup_py = setup_py.unwrap_or_default();
+
+    let mut warnings = Vec::new();
+    let (mut fields, kind, version_source, package_dir) = match pyproject {
+        Some(info) if info.has_project => {
+            let mut fields = info.fields;
+            // Fields PEP 621 marks dynamic come from setuptools' dynamic table, else setup.cfg/setup.py.
+            let legacy = setup_py.or(cfg);
+            let dynamic = |field: &str| info.dynamic.iter().any(|d| d == field);
+            if dynamic("dependencies") {
+                fields.dependencies = match &info.dependency_files {
+                    Some((files, loc)) => Some(read_requirement_files(dir, files, loc)?),
+                    None => legacy.dependencies,
+                };
+            }
+            if dynamic("optional-dependencies") {
+                let mut optional = legacy.optional.unwrap_or_default();
+                for (extra, (files, loc)) in &info.optional_files {
+                    optional.insert(extra.clone(), read_requirement_files(dir, files, loc)?);
+                }
+                fields.optional = Some(optional);
+            }
+            if dynamic("version") && info.version_source.is_none() {
+                fields.version = legacy.version;
+            }
+            if dynamic("scripts") {
+                fields.scripts = legacy.scripts;
+            }
+            fields.unreadable.extend(legacy.unreadable);
+            let version_source = if dynamic("version") {
+                info.version_source.or(cfg_version)
+            } else {
+                None
+            };
+            (fields, ProjectFormat::Pyproject, version_source, info.package_dir)
+        }
+        _ => {
+            let kind = if setup_py.provides_anything() {
+                ProjectFormat::SetupPy
+            } else {
+                ProjectFormat::SetupCfg
+            };
+            (setup_py.or(cfg), kind, cfg_version, cfg_dirs)
+        }
+    };
+    if fields.version.is_none()
+        && let Some(source) = &version_source
+    {
+        match read_version(dir, source, &package_dir) {
+            Ok(version) => fields.version = Some(version),
+            Err(why) => warnings.push(why),
+        }
+    }
+
+    if !fields.unreadable.is_empty() && has_setup_py {
+        if options.exec_setup {
+            return exec_setup::run(dir, &options.python, &setup_py_location)
+                .map(|p| Outcome::Project(Box::new(p)));
+        }
+        for (field, at, what) in &fields.unreadable {
+            warnings.push(if field == "setup()" {
+                format!("{at}: {what}; nothing could be read statically (--exec-setup runs setup.py)")
+            } else {
+                format!("{at}: {field} is {what}; it cannot be read statically and is left out (--exec-setup runs setup.py)")
+            });
+        }
+    }
+    let Some((name, name_location)) = fields.name else {
+        let what = if has_setup_py || pyproject_exists(dir) {
+            "no project name found"
+        } else {
+            "no project files"
+        };
+        warnings.push(format!("{}: {what}; skipped", dir.display()));
+        return Ok(Outcome::Skipped(warnings));
+    };
+    let mut dependencies = fields.dependencies.unwrap_or_default();
+    let optional = fields.optional.unwrap_or_default();
+    let extras: Vec<String> = optional.keys().cloned().collect();
+    for (extra, deps) in optional {
+        dependencies.extend(deps.into_iter().map(|d| d.with_extra(Some(&extra))));
+    }
+    Ok(Outcome::Project(Box::new(Project {
+        name,
+        name_location,
+        version: fields.version,
+        requires_python: fields.requires_python,
+        dependencies,
+        extras,
+        scripts: fields.scripts.unwrap_or_default(),
+        kind,
+        dir: dir.to_path_buf(),
+        warnings,
+    })))
+}
+
+fn pyproject_exists(dir: &Path) -> bool {
+    dir.join("pyproject.toml").is_file()
+}
+
+fn read_requirement_files(
+    dir: &Path,
+    files: &[String],
+    from: &Location,
+) -> Result<Vec<RawDependency>, InputError> {
+    let mut out = Vec::new();
+    for file in files {
+        let path = dir.join(file);
+        let location = Location::file(path.display().to_string());
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            InputError::new(from.clone(), format!("cannot read dependency file {file}: {err}"))
+        })?;
+        out.extend(lastmile_python::requirement_lines::parse_requirement_lines(
+            &text, &location,
+        )?);
+    }
+    Ok(out)
+}

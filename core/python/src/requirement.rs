@@ -1,0 +1,204 @@
+//! Dependency declarations: PEP 508 requirement strings as written in a file, parsed with
+//! `pep508_rs`, with the `extra == "..."` clause separated from the rest of the marker.
+
+use std::str::FromStr;
+
+use pep508_rs::marker::{MarkerExpression, MarkerValueExtra};
+use pep508_rs::{ExtraName, MarkerTree, PackageName, Requirement, VersionOrUrl};
+
+use lastmile_fs::{InputError, Location};
+
+/// A requirement string as found in a file, before parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDependency {
+    /// The PEP 508 string, e.g. `katcp ~=0.9; python_version < "3.12"`.
+    pub text: String,
+    pub location: Location,
+    /// The extra of the declaring package that activates this dependency, when the file says so
+    /// outside the string (an `extras_require` key, an egg-info `[extra]` section).
+    pub extra: Option<String>,
+    /// A marker from outside the string (an egg-info `[extra:marker]` section).
+    pub marker: Option<String>,
+}
+
+impl RawDependency {
+    pub fn new(text: impl Into<String>, location: Location) -> Self {
+        Self {
+            text: text.into(),
+            location,
+            extra: None,
+            marker: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_extra(mut self, extra: Option<&str>) -> Self {
+        self.extra = extra.map(str::to_owned);
+        self
+    }
+}
+
+/// A parsed dependency: one edge of the dependency graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub name: PackageName,
+    /// Extras requested of the dependency (`katcore[monitoring]`).
+    pub extras: Vec<ExtraName>,
+    /// The version specifier, normalised by `pep440_rs` (`>=1.2, <2`); empty for any version.
+    pub specifier: String,
+    /// A direct reference (`name @ url`), as written.
+    pub url: Option<String>,
+    /// The environment marker without the `extra == "..."` clause.
+    pub marker: Option<String>,
+    /// The extra of the declaring package that activates this dependency.
+    pub extra: Option<ExtraName>,
+    pub location: Location,
+}
+
+/// Parse a PEP 508 requirement, naming the file and line when it is invalid.
+pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement, InputError> {
+    Requirement::from_str(text.trim()).map_err(|err| {
+        InputError::new(
+            location.clone(),
+            format!(
+                "invalid requirement {:?}: {}",
+                text.trim(),
+                first_line(&err.to_string())
+            ),
+        )
+    })
+}
+
+impl Dependency {
+    /// Parse a raw dependency, splitting a top-level `extra == "..."` off its marker.
+    pub fn parse(raw: &RawDependency) -> Result<Self, InputError> {
+        let requirement = parse_requirement(&raw.text, &raw.location)?;
+        let mut marker = requirement.marker.clone();
+        if let Some(outer) = &raw.marker {
+            let outer = MarkerTree::from_str(outer).map_err(|err| {
+                InputError::new(
+                    raw.location.clone(),
+                    format!("invalid marker {outer:?}: {}", first_line(&err.to_string())),
+                )
+            })?;
+            marker.and(outer);
+        }
+        let mut extra = match &raw.extra {
+            Some(extra) => Some(ExtraName::from_str(extra).map_err(|err| {
+                InputError::new(
+                    raw.location.clone(),
+                    format!("invalid extra name {extra:?}: {err}"),
+                )
+            })?),
+            None => None,
+        };
+        // Finding the extra clause normalises the marker; most requirements have none, so look first.
+        let mentions_extra =
+            raw.text.contains("extra") || raw.marker.as_deref().is_some_and(|m| m.contains("extra"));
+        if mentions_extra
+            && let Some(MarkerExpression::Extra {
+                name: MarkerValueExtra::Extra(name),
+                ..
+            }) = marker.top_level_extra()
+        {
+            marker = marker.simplify_extras_with(|e| *e == name);
+            extra.get_or_insert(name);
+        }
+        let (specifier, url) = match &requirement.version_or_url {
+            None => (String::new(), None),
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => (specifiers.to_string(), None),
+            Some(VersionOrUrl::Url(url)) => (
+                String::new(),
+                Some(url.given().map_or_else(|| url.to_string(), str::to_owned)),
+            ),
+        };
+        let mut extras = requirement.extras.clone();
+        extras.sort();
+        extras.dedup();
+        Ok(Dependency {
+            name: requirement.name,
+            extras,
+            specifier,
+            url,
+            marker: marker.try_to_string(),
+            extra,
+            location: raw.location.clone(),
+        })
+    }
+}
+
+/// Parse a normalised package name, naming the place it came from.
+pub fn parse_name(name: &str, location: &Location) -> Result<PackageName, InputError> {
+    PackageName::from_str(name.trim()).map_err(|err| {
+        InputError::new(
+            location.clone(),
+            format!("invalid package name {:?}: {err}", name.trim()),
+        )
+    })
+}
+
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep(text: &str) -> Dependency {
+        Dependency::parse(&RawDependency::new(text, Location::line("setup.cfg", 7))).unwrap()
+    }
+
+    #[test]
+    fn normalises_names_and_specifiers() {
+        let d = dep("Kat_Core[Monitoring,monitoring] >=1.2,<2");
+        assert_eq!(d.name.as_ref(), "kat-core");
+        assert_eq!(
+            d.extras.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["monitoring"]
+        );
+        assert_eq!(d.specifier, ">=1.2, <2");
+        assert_eq!(d.marker, None);
+        assert_eq!(d.extra, None);
+    }
+
+    #[test]
+    fn splits_the_extra_from_the_marker() {
+        let d = dep("katmisc[metrics]>=1.1; extra == 'monitoring' and python_version < '3.12'");
+        assert_eq!(d.extra.unwrap().as_ref(), "monitoring");
+        assert_eq!(d.marker.as_deref(), Some("python_full_version < '3.12'"));
+        let d = dep("typing-extensions; python_version < \"3.12\"");
+        assert_eq!(d.extra, None);
+        assert!(d.marker.is_some());
+    }
+
+    #[test]
+    fn context_extras_and_markers_combine() {
+        let mut raw = RawDependency::new("pytest", Location::file("requires.txt")).with_extra(Some("test"));
+        raw.marker = Some("os_name == 'posix'".into());
+        let d = Dependency::parse(&raw).unwrap();
+        assert_eq!(d.extra.unwrap().as_ref(), "test");
+        assert_eq!(d.marker.as_deref(), Some("os_name == 'posix'"));
+    }
+
+    #[test]
+    fn bad_requirements_name_file_and_line() {
+        let err =
+            Dependency::parse(&RawDependency::new("katcp >> 1", Location::line("setup.cfg", 7))).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("setup.cfg:7: invalid requirement \"katcp >> 1\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn direct_references_keep_the_url() {
+        let d = dep("katcp @ https://example.invalid/katcp-1.0-py3-none-any.whl");
+        assert_eq!(
+            d.url.as_deref(),
+            Some("https://example.invalid/katcp-1.0-py3-none-any.whl")
+        );
+        assert_eq!(d.specifier, "");
+    }
+}

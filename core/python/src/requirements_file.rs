@@ -1,0 +1,350 @@
+//! pip requirements files (`requirements.in`, constraints): PEP 508 lines plus the options pip
+//! accepts in a file: `-r`/`-c` includes, `--index-url`, `--extra-index-url`, `--find-links`,
+//! `--no-index`, `--pre`; `#` comments, `\` continuations and `${VAR}` expansion. Every
+//! requirement keeps the file and line it came from.
+
+use std::path::{Path, PathBuf};
+
+use pep508_rs::Requirement;
+
+use crate::requirement::parse_requirement;
+use lastmile_fs::{InputError, Location};
+
+/// One requirement line.
+#[derive(Debug, Clone)]
+pub struct FileRequirement {
+    pub requirement: Requirement,
+    pub location: Location,
+    /// The file as a user names it in annotations (`-r requirements.in`, `-c constraints.txt`).
+    pub file: String,
+    /// `--hash=ALGO:HEX` options of the line (pip's hash-checking mode), as `(algo, hex)`.
+    pub hashes: Vec<(String, String)>,
+}
+
+/// Everything read from a requirements file and the files it includes.
+#[derive(Debug, Clone, Default)]
+pub struct RequirementsFile {
+    pub requirements: Vec<FileRequirement>,
+    pub constraints: Vec<FileRequirement>,
+    pub index_url: Option<String>,
+    pub extra_index_urls: Vec<String>,
+    /// `--find-links` values; relative paths are made relative to the file that names them.
+    pub find_links: Vec<String>,
+    pub no_index: bool,
+    pub pre: bool,
+}
+
+impl RequirementsFile {
+    /// Read `path` (as named on the command line) and everything it includes.
+    pub fn read(path: &Path) -> Result<Self, InputError> {
+        let mut out = RequirementsFile::default();
+        let mut stack = Vec::new();
+        out.read_into(path, path.display().to_string(), false, &mut stack)?;
+        Ok(out)
+    }
+
+    /// Read `text` as if it were the file `name` in the current folder.
+    pub fn parse(text: &str, name: &str) -> Result<Self, InputError> {
+        let mut out = RequirementsFile::default();
+        let mut stack = vec![PathBuf::from(name)];
+        out.parse_into(text, Path::new(name), name, false, &mut stack)?;
+        Ok(out)
+    }
+
+    fn read_into(
+        &mut self,
+        path: &Path,
+        shown: String,
+        constraint: bool,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<(), InputError> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if stack.contains(&canonical) {
+            return Err(InputError::new(
+                Location::file(&shown),
+                "includes itself (a -r/-c cycle)",
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::new(Location::file(&shown), format!("cannot read: {e}")))?;
+        stack.push(canonical);
+        let result = self.parse_into(&text, path, &shown, constraint, stack);
+        stack.pop();
+        result
+    }
+
+    fn parse_into(
+        &mut self,
+        text: &str,
+        path: &Path,
+        shown: &str,
+        constraint: bool,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<(), InputError> {
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let relative = |value: &str| -> (PathBuf, String) {
+            let joined = if Path::new(value).is_absolute() {
+                PathBuf::from(value)
+            } else {
+                base.join(value)
+            };
+            let shown = joined.display().to_string();
+            (
+                joined,
+                shown.strip_prefix("./").map(str::to_owned).unwrap_or(shown),
+            )
+        };
+        for (line_no, line) in logical_lines(text) {
+            let at = Location::line(shown, line_no);
+            let line = expand_env(&line, &at)?;
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with('-') {
+                let (option, value) = split_option(line);
+                let need = || {
+                    value
+                        .clone()
+                        .ok_or_else(|| InputError::new(at.clone(), format!("{option} needs a value")))
+                };
+                match option.as_str() {
+                    "-r" | "--requirement" => {
+                        let (file, name) = relative(&need()?);
+                        self.read_into(&file, name, constraint, stack)?;
+                    }
+                    "-c" | "--constraint" => {
+                        let (file, name) = relative(&need()?);
+                        self.read_into(&file, name, true, stack)?;
+                    }
+                    "-i" | "--index-url" => self.index_url = Some(need()?),
+                    "--extra-index-url" => self.extra_index_urls.push(need()?),
+                    "-f" | "--find-links" => {
+                        let value = need()?;
+                        if value.contains("://") {
+                            self.find_links.push(value);
+                        } else {
+                            self.find_links.push(relative(&value).0.display().to_string());
+                        }
+                    }
+                    "--no-index" => self.no_index = true,
+                    "--pre" => self.pre = true,
+                    "-e" | "--editable" => {
+                        return Err(InputError::new(
+                            at,
+                            "editable requirements cannot be pinned; build the project and require it by name",
+                        ));
+                    }
+                    _ => return Err(InputError::new(at, format!("unknown option {option}"))),
+                }
+                continue;
+            }
+            let (line, hashes) = split_hashes(line, &at)?;
+            let requirement = parse_requirement(line, &at)?;
+            let entry = FileRequirement {
+                requirement,
+                location: at,
+                file: shown.to_owned(),
+                hashes,
+            };
+            if constraint {
+                self.constraints.push(entry);
+            } else {
+                self.requirements.push(entry);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `(algorithm, hex digest)` pairs.
+type Hashes = Vec<(String, String)>;
+
+/// A requirement line without its trailing `--hash=ALGO:HEX` options, and the hashes.
+fn split_hashes<'a>(line: &'a str, at: &Location) -> Result<(&'a str, Hashes), InputError> {
+    let Some(start) = line.find(" --hash") else {
+        return Ok((line, Vec::new()));
+    };
+    let mut hashes = Vec::new();
+    let mut words = line[start..].split_whitespace();
+    while let Some(word) = words.next() {
+        let value = match word.strip_prefix("--hash") {
+            Some("") => words.next().unwrap_or(""),
+            Some(rest) => rest.strip_prefix('=').unwrap_or(""),
+            None => {
+                return Err(InputError::new(
+                    at.clone(),
+                    format!("unexpected {word:?} after --hash options"),
+                ));
+            }
+        };
+        match value.split_once(':') {
+            Some((algo, hex)) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                hashes.push((algo.to_ascii_lowercase(), hex.to_ascii_lowercase()));
+            }
+            _ => {
+                return Err(InputError::new(
+                    at.clone(),
+                    format!("--hash {value:?}: expected ALGORITHM:HEX, like sha256:2c26b46b..."),
+                ));
+            }
+        }
+    }
+    Ok((line[..start].trim_end(), hashes))
+}
+
+/// Lines with comments removed and `\` continuations joined, each with its first line number.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let content = match raw.find(" #").or_else(|| raw.find("\t#")) {
+            _ if raw.trim_start().starts_with('#') => "",
+            Some(at) => &raw[..at],
+            None => raw,
+        };
+        let (start, mut joined) = pending.take().unwrap_or((index + 1, String::new()));
+        if let Some(head) = content.strip_suffix('\\') {
+            joined.push_str(head);
+            pending = Some((start, joined));
+        } else {
+            joined.push_str(content);
+            out.push((start, joined));
+        }
+    }
+    out.extend(pending);
+    out
+}
+
+/// `--opt=value`, `--opt value`, `-r file`, `-rfile`.
+fn split_option(line: &str) -> (String, Option<String>) {
+    if let Some((option, value)) = line
+        .split_once('=')
+        .filter(|(o, _)| o.starts_with("--") && !o.contains(' '))
+    {
+        return (option.to_owned(), Some(value.trim().to_owned()));
+    }
+    match line.split_once(char::is_whitespace) {
+        Some((option, value)) => (option.to_owned(), Some(value.trim().to_owned())),
+        None if line.len() > 2 && !line.starts_with("--") => {
+            (line[..2].to_owned(), Some(line[2..].to_owned()))
+        }
+        None => (line.to_owned(), None),
+    }
+}
+
+/// Expand `${NAME}` from the environment, as pip does; an unset variable is an error.
+fn expand_env(line: &str, at: &Location) -> Result<String, InputError> {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &rest[start + 2..start + end];
+        let value = std::env::var(name)
+            .map_err(|_| InputError::new(at.clone(), format!("environment variable {name} is not set")))?;
+        out.push_str(&value);
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_options_and_includes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.in"), "katcp>=0.9  # protocol\n").unwrap();
+        std::fs::write(dir.path().join("constraints.txt"), "numpy<2\n").unwrap();
+        std::fs::write(
+            dir.path().join("requirements.in"),
+            "--find-links wheels\n-r base.in\n-c constraints.txt\n--extra-index-url=https://example.invalid/simple\n\
+             katcore[monitoring] \\\n  >=1.3 ; python_version >= '3.9'\n",
+        )
+        .unwrap();
+        let file = RequirementsFile::read(&dir.path().join("requirements.in")).unwrap();
+        let names: Vec<_> = file
+            .requirements
+            .iter()
+            .map(|r| (r.requirement.name.to_string(), r.location.line))
+            .collect();
+        assert_eq!(names, [("katcp".into(), Some(1)), ("katcore".into(), Some(5))]);
+        assert_eq!(file.constraints[0].requirement.name.as_ref(), "numpy");
+        assert!(file.constraints[0].file.ends_with("constraints.txt"));
+        assert_eq!(file.extra_index_urls, ["https://example.invalid/simple"]);
+        assert!(file.find_links[0].ends_with("wheels"));
+    }
+
+    #[test]
+    fn pinned_lines_carry_their_hashes() {
+        let text = "katcp==0.9.4 \\
+    --hash=sha256:AB12 \\
+    --hash sha256:cd34
+    # via katcore
+numpy==2.0 ; python_version >= '3.9' --hash=sha256:ef56
+plain==1.0
+";
+        let file = RequirementsFile::parse(text, "pinned.txt").unwrap();
+        let hashes: Vec<_> = file.requirements.iter().map(|r| r.hashes.clone()).collect();
+        assert_eq!(
+            hashes,
+            [
+                vec![("sha256".into(), "ab12".into()), ("sha256".into(), "cd34".into())],
+                vec![("sha256".into(), "ef56".into())],
+                vec![],
+            ]
+        );
+        assert_eq!(
+            file.requirements[1].requirement.to_string(),
+            "numpy==2.0 ; python_full_version >= '3.9'"
+        );
+        let err = RequirementsFile::parse("a==1 --hash=md5\n", "p.txt").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("p.txt:1: --hash \"md5\": expected ALGORITHM:HEX"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let err = RequirementsFile::parse("ok\n--frobnicate\n", "req.in").unwrap_err();
+        assert_eq!(err.to_string(), "req.in:2: unknown option --frobnicate");
+        let err = RequirementsFile::parse("a\n\nb >> 1\n", "req.in").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("req.in:3: invalid requirement \"b >> 1\"")
+        );
+        let err = RequirementsFile::parse("-e .\n", "req.in").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("req.in:1: editable requirements cannot be pinned")
+        );
+        let err = RequirementsFile::parse("x @ ${LASTMILE_SURELY_UNSET}/x.whl\n", "req.in").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "req.in:1: environment variable LASTMILE_SURELY_UNSET is not set"
+        );
+    }
+
+    #[test]
+    fn include_cycles_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.in"), "-r b.in\n").unwrap();
+        std::fs::write(dir.path().join("b.in"), "-r a.in\n").unwrap();
+        let err = RequirementsFile::read(&dir.path().join("a.in")).unwrap_err();
+        assert!(
+            err.to_string().ends_with("includes itself (a -r/-c cycle)"),
+            "{err}"
+        );
+    }
+}
