@@ -63,6 +63,18 @@ pub fn run(program: &Path, dir: &Path, args: &[&str], stdin: Option<&str>) -> Ou
     run_command(Command::new(program).args(args).current_dir(dir), stdin)
 }
 
+/// A tool binary of this workspace, built by `cargo test --workspace` beside the test running.
+pub fn tool(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built (run `cargo build --workspace` or `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
 /// The workspace root, where `examples/`, `schemas/` and `scripts/` live.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

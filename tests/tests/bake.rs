@@ -7,12 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use lastmile_tests::{Container, run_command, workspace};
-
-fn tool(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
+use lastmile_tests::{Container, run_command, tool, workspace};
 
 fn script(name: &str) -> String {
     let root = workspace();

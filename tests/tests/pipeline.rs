@@ -2,22 +2,9 @@
 //! depgraph's leaves, pinned by pin-deps against the example's wheels, installed by pip with
 //! --require-hashes into a fresh venv, where the services' console scripts run.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use lastmile_tests::{run_command, workspace};
-
-/// A tool binary of this workspace, built by `cargo test --workspace` beside this test.
-fn tool(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built (run `cargo build --workspace` or `cargo test --workspace`)",
-        path.display()
-    );
-    path
-}
+use lastmile_tests::{run_command, tool, workspace};
 
 fn run(command: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
     let out = run_command(command, stdin);
