@@ -130,21 +130,24 @@ fn input_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             .map(PathBuf::from)
             .collect())
     };
+    let mut paths = Vec::new();
     if args.is_empty() {
         if lastmile_cli::input::stdin_is_terminal() {
             bail!(
                 "no paths given (name source trees, environments or wheel folders, or pipe paths in; see --help)"
             );
         }
-        return from_stdin();
+        paths = from_stdin()?;
     }
-    let mut paths = Vec::new();
     for arg in args {
         if arg == Path::new("-") {
             paths.extend(from_stdin()?);
         } else {
             paths.push(arg.clone());
         }
+    }
+    if paths.is_empty() {
+        bail!("no paths to scan: none on the command line and none on standard input (see --help)");
     }
     Ok(paths)
 }

@@ -128,10 +128,15 @@ pub(crate) fn existing_pins(text: &str) -> BTreeMap<PackageName, lastmile_python
     pins
 }
 
-/// The command line for the header, with credentials in URLs replaced by `****`.
+/// The command line for the header: the program by its name (not where it is installed, so the
+/// output does not depend on the machine), credentials in URLs replaced by `****`.
 pub(crate) fn command_line(args: &[String]) -> String {
-    args.iter()
-        .map(|arg| redact(arg))
+    let program = args
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_name())
+        .map_or_else(|| "pin-deps".to_owned(), |n| n.to_string_lossy().into_owned());
+    std::iter::once(program)
+        .chain(args.iter().skip(1).map(|arg| redact(arg)))
         .map(|arg| {
             if arg.contains(' ') {
                 format!("'{arg}'")
@@ -205,12 +210,14 @@ mod tests {
         );
         assert_eq!(redact("dist/"), "dist/");
         let args = [
-            "pin-deps".to_owned(),
-            "--index-url=https://u:p@host/simple".to_owned(),
+            "/home/ci/.cargo/bin/pin-deps".to_owned(),
+            "--index-url=https://u:p@ss+w@host/simple".to_owned(),
+            "-i".to_owned(),
+            "https://u:p/w@host/x@y".to_owned(),
         ];
         assert_eq!(
             command_line(&args),
-            "pin-deps --index-url=https://****@host/simple"
+            "pin-deps --index-url=https://****@host/simple -i https://****@host/x@y"
         );
     }
 

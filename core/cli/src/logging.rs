@@ -24,7 +24,11 @@ pub fn init_with(tool: &'static str, verbose: u8, quiet: bool, color: bool) {
         (false, 2) => "debug,pubgrub=warn,ureq=warn,rustls=warn,ureq_proto=warn",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default))
+        // ureq-proto traces every byte sent, `Authorization` headers included: never that, not
+        // even when RUST_LOG asks for everything (ureq's own debug lines redact headers).
+        .add_directive("ureq_proto=debug".parse().expect("a valid directive"));
     // A second init (tests calling run twice) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -28,6 +28,14 @@ pub enum DocumentError {
         expected: String,
         error: serde_json::Error,
     },
+    /// Well-formed JSON of the right shape whose parts do not fit together (an edge naming a
+    /// package that is not a node, say).
+    #[error("{source_name}: inconsistent {expected} document: {problem}")]
+    Inconsistent {
+        source_name: String,
+        expected: String,
+        problem: String,
+    },
 }
 
 /// A document type: its version string and its JSON Schema (the file under `schemas/`).
@@ -37,9 +45,22 @@ pub trait Document: Serialize + DeserializeOwned {
     /// The JSON Schema the document follows, as committed under `schemas/`.
     const JSON_SCHEMA: &'static str;
 
-    /// Parse a document, checking its schema field first. `source_name` names it in errors.
+    /// Parse a document, checking its schema field first and its consistency last.
+    /// `source_name` names it in errors.
     fn from_json(text: &str, source_name: &str) -> Result<Self, DocumentError> {
-        read(text, Self::SCHEMA, source_name)
+        let document: Self = read(text, Self::SCHEMA, source_name)?;
+        document.check().map_err(|problem| DocumentError::Inconsistent {
+            source_name: source_name.to_owned(),
+            expected: Self::SCHEMA.to_owned(),
+            problem,
+        })?;
+        Ok(document)
+    }
+
+    /// What the schema cannot say: that the parts of the document fit together. A reader may
+    /// rely on this after [`Document::from_json`].
+    fn check(&self) -> Result<(), String> {
+        Ok(())
     }
 
     /// The document as pretty JSON with a trailing newline.

@@ -164,5 +164,39 @@ impl GraphDocument {
 
 impl crate::Document for GraphDocument {
     const SCHEMA: &'static str = SCHEMA;
+
+    /// Nodes sorted and unique (readers search them), and every name elsewhere a node.
+    fn check(&self) -> Result<(), String> {
+        if let Some(pair) = self.nodes.windows(2).find(|pair| pair[0].name >= pair[1].name) {
+            return Err(format!(
+                "nodes are not sorted by name without repeats ({} before {})",
+                pair[0].name, pair[1].name
+            ));
+        }
+        let known = |name: &PackageName, role: &str| -> Result<(), String> {
+            if self.node(name).is_some() {
+                Ok(())
+            } else {
+                Err(format!("{role} names {name}, which is not a node"))
+            }
+        };
+        for edge in &self.edges {
+            known(&edge.from, "an edge")?;
+            known(&edge.to, "an edge")?;
+        }
+        for name in &self.roots {
+            known(name, "roots")?;
+        }
+        for name in &self.leaves {
+            known(name, "leaves")?;
+        }
+        for name in self.build_order.iter().flatten().flatten() {
+            known(name, "build_order")?;
+        }
+        for name in self.cycles.iter().flatten() {
+            known(name, "a cycle")?;
+        }
+        Ok(())
+    }
     const JSON_SCHEMA: &'static str = include_str!("../../../schemas/graph.v1.schema.json");
 }

@@ -229,8 +229,13 @@ fn split_option(line: &str) -> (String, Option<String>) {
     }
     match line.split_once(char::is_whitespace) {
         Some((option, value)) => (option.to_owned(), Some(value.trim().to_owned())),
-        None if line.len() > 2 && !line.starts_with("--") => {
-            (line[..2].to_owned(), Some(line[2..].to_owned()))
+        // `-rfile`: a dash, one letter, the value (any characters, so split on a char boundary).
+        None if !line.starts_with("--") => {
+            let mut chars = line.char_indices();
+            match (chars.next(), chars.next(), chars.next()) {
+                (Some(_), Some(_), Some((at, _))) => (line[..at].to_owned(), Some(line[at..].to_owned())),
+                _ => (line.to_owned(), None),
+            }
         }
         None => (line.to_owned(), None),
     }
@@ -324,6 +329,9 @@ plain==1.0
             err.to_string()
                 .starts_with("req.in:3: invalid requirement \"b >> 1\"")
         );
+        // An option of non-ASCII letters is named, not a panic.
+        let err = RequirementsFile::parse("-éx\n", "req.in").unwrap_err();
+        assert_eq!(err.to_string(), "req.in:1: unknown option -é");
         let err = RequirementsFile::parse("-e .\n", "req.in").unwrap_err();
         assert!(
             err.to_string()

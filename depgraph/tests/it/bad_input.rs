@@ -232,6 +232,26 @@ fn bad_graph_documents_are_refused() {
         "{}",
         out.stderr
     );
+    // Well-formed, but an edge names a package that is not a node: refused, not a panic.
+    env.write(
+        "dangling.json",
+        r#"{"schema":"lastmile.graph/v1","nodes":[{"name":"a","version":null,"internal":true,"source":null,
+            "requires_python":null,"extras":[],"scripts":{}}],"edges":[{"from":"a","to":"zzz","specifier":"",
+            "extras":[],"extra":null,"marker":null,"url":null,"declared_at":null}],"roots":[],"leaves":[],
+            "build_order":[],"cycles":[],"duplicates":[]}"#,
+    );
+    for command in ["affected", "render", "check"] {
+        let mut args = vec![command, "dangling.json"];
+        if command == "affected" {
+            args.extend(["--changed", "a"]);
+        }
+        fails(
+            &env,
+            &args,
+            2,
+            "depgraph: dangling.json: inconsistent lastmile.graph/v1 document: an edge names zzz, which is not a node\n",
+        );
+    }
     let out = env.run_stdin(&["render"], "{\"schema\": \"lastmile.graph/v1\"}");
     assert_eq!(out.code, 2);
     assert!(
@@ -245,13 +265,21 @@ fn bad_graph_documents_are_refused() {
 #[test]
 fn no_paths_and_no_stdin_is_a_usage_error() {
     let env = TestEnv::new();
-    // stdin is /dev/null: read as an empty list of paths, which finds nothing.
-    let out = env.run(&[]);
-    assert_eq!(out.code, 0);
-    assert_eq!(
-        out.stderr,
-        "depgraph: warning: no source trees, environments, wheels or sdists found under the given paths\n"
+    // stdin is /dev/null: not a terminal, so it is read, and it names no path.
+    fails(
+        &env,
+        &[],
+        2,
+        "depgraph: no paths to scan: none on the command line and none on standard input (see --help)\n",
     );
+    let out = env.run_stdin(&["-"], "\n  \n");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty());
     let out = env.run(&["--bogus"]);
     assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("unexpected argument '--bogus'"),
+        "{}",
+        out.stderr
+    );
 }

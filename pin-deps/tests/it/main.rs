@@ -1,6 +1,7 @@
 //! Integration tests: they run the `pin-deps` binary against package folders built on the fly.
 
 mod conflicts;
+mod hostile;
 mod http;
 mod index;
 mod index_server;

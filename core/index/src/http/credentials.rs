@@ -35,26 +35,43 @@ impl Credentials {
 }
 
 /// `url` with any user name and password replaced by `****`; text that is not a URL with
-/// credentials comes back unchanged.
+/// credentials comes back unchanged. A URL that does not parse is redacted conservatively (up to
+/// the `@` before its host, whatever characters the password holds), so a malformed URL in an
+/// error message cannot leak a password either.
 pub fn redact(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme && !text[scheme + 3..at].contains('/') => {
-            format!("{}://****{}", &text[..scheme], &text[at..])
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
+    let (head, rest) = (&text[..scheme_end], &text[scheme_end + 3..]);
+    let at = match Url::parse(text) {
+        Ok(url) if url.username().is_empty() && url.password().is_none() => return text.to_owned(),
+        // The authority ends at the first `/`, `?` or `#`; the user info at its last `@`.
+        Ok(_) => {
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            authority.rfind('@')
         }
-        _ => text.to_owned(),
+        // Not a URL: the user info ends at the last `@` before the first `/` after any `@`.
+        Err(_) => rest.find('@').map(|first| {
+            let end = rest[first..].find('/').map_or(rest.len(), |slash| first + slash);
+            rest[..end].rfind('@').unwrap_or(first)
+        }),
+    };
+    match at {
+        Some(at) => format!("{head}://****{}", &rest[at..]),
+        None => text.to_owned(),
     }
 }
 
-/// `url` without its credentials, and the credentials (percent-decoded).
+/// `url` without its credentials, and the credentials (percent-decoded: `%40` is `@`, and a `+`
+/// stays a `+`).
 pub fn split_credentials(url: &Url) -> (Url, Option<Credentials>) {
     if url.username().is_empty() && url.password().is_none() {
         return (url.clone(), None);
     }
     let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
     };
     let credentials = Credentials {
         username: decode(url.username()),
@@ -157,6 +174,36 @@ mod tests {
         assert_eq!(redact("dist/"), "dist/");
         // An @ in the path is not a credential.
         assert_eq!(redact("https://host/a@b"), "https://host/a@b");
+        // An @ in the password (encoded or not) or in the path does not let the rest leak.
+        for (url, shown) in [
+            (
+                "https://ci:p@ss@pypi.example.org/simple/",
+                "https://****@pypi.example.org/simple/",
+            ),
+            ("https://ci:p%40ss@host/a@b/", "https://****@host/a@b/"),
+            ("https://ci:pa@ss@host/simple/x@y", "https://****@host/simple/x@y"),
+            // Not a valid URL (an unencoded / in the password): still nothing of it shown.
+            ("https://ci:p/ss@host/simple/", "https://****@host/simple/"),
+            ("https://ci:p/s@s@host/simple/", "https://****@host/simple/"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn every_character_of_a_password_survives_the_url() {
+        for password in ["p+ss", "p@ss", "p:ss/x?y#z", "pässwörd", "%41"] {
+            let encoded: String = url::form_urlencoded::byte_serialize(password.as_bytes())
+                .collect::<String>()
+                .replace('+', "%2B");
+            let url = Url::parse(&format!("https://ci:{encoded}@host/simple/")).unwrap();
+            let (bare, credentials) = split_credentials(&url);
+            assert_eq!(credentials.unwrap().password, password);
+            assert!(!bare.as_str().contains(&encoded));
+        }
+        // A + written as is in the URL is a +, not a space (it is not a form).
+        let url = Url::parse("https://ci:p+ss@host/simple/").unwrap();
+        assert_eq!(split_credentials(&url).1.unwrap().password, "p+ss");
     }
 
     #[test]

@@ -12,6 +12,10 @@ use super::cache::write_cache;
 use super::credentials::split_credentials;
 use super::{HttpClient, HttpError, HttpErrorKind};
 
+/// The largest file downloaded (the largest wheels on PyPI are about 2.5 GB): a server that sends
+/// more is cut off rather than allowed to fill the disk.
+const MAX_DOWNLOAD: u64 = 4 << 30;
+
 impl HttpClient {
     /// Where a file with this sha256 is (or would be) stored.
     pub fn stored_file(&self, sha256: &Sha256) -> Option<PathBuf> {
@@ -56,7 +60,7 @@ impl HttpClient {
         std::fs::create_dir_all(&dir).map_err(io)?;
         let temp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
         let mut writer = Sha256Writer::new(temp);
-        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let mut reader = response.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
         let mut buffer = vec![0; 256 * 1024];
         loop {
             let read = reader.read(&mut buffer).map_err(|e| {

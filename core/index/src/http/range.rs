@@ -28,13 +28,15 @@ impl HttpClient {
         let total = header(&response, "content-range")
             .and_then(|range| range.rsplit('/').next())
             .and_then(|total| total.trim().parse::<u64>().ok());
+        // A server that ignores ranges sends the whole file: kept in memory only up to a bound
+        // (past it the caller downloads the file to disk instead).
         let bytes = self.read_body(
             &mut response,
             url,
             if status == StatusCode::PARTIAL_CONTENT {
                 tail
             } else {
-                u64::MAX
+                RangeReader::WHOLE_FILE_LIMIT
             },
         )?;
         let length = match (status, total) {
@@ -48,7 +50,16 @@ impl HttpClient {
             }
             _ => bytes.len() as u64,
         };
-        let start = length - bytes.len() as u64;
+        let Some(start) = length.checked_sub(bytes.len() as u64) else {
+            return Err(HttpError::new(
+                url,
+                HttpErrorKind::Other,
+                format!(
+                    "the answer's Content-Range says the file has {length} bytes, but {} arrived",
+                    bytes.len()
+                ),
+            ));
+        };
         Ok(RangeReader {
             client: self,
             url: split_credentials(url).0,
@@ -86,6 +97,8 @@ pub struct RangeReader<'a> {
 impl RangeReader<'_> {
     /// The size of each fetch; the first one takes the file's tail, where a zip keeps its index.
     const CHUNK: u64 = 64 * 1024;
+    /// The most of a file held in memory when the server sends all of it.
+    const WHOLE_FILE_LIMIT: u64 = 64 * 1024 * 1024;
 
     fn fetch(&mut self, at: u64) -> std::io::Result<()> {
         let (start, end) = (at, (at + Self::CHUNK).min(self.length) - 1);

@@ -1,0 +1,146 @@
+//! Indexes that lie: a range answer smaller than what it sent, hashes that are not hashes (and
+//! would be cache paths), and credentials that must never show, whatever characters they hold
+//! and however verbose the run.
+
+use base64::Engine;
+
+use crate::index_server::*;
+use crate::testenv::{Pins, TestEnv, Wheel, run_in};
+
+#[test]
+fn a_content_range_smaller_than_the_answer_is_refused_not_a_panic() {
+    let env = TestEnv::new();
+    let files = wheels(&env, vec![Wheel::new("liar", "1.0").payload(200_000)]);
+    let served = files.clone();
+    let index = MockIndex::start(move |seen, _| match seen.path.as_str() {
+        "/simple/liar/" => Reply::Body {
+            status: 200,
+            content_type: "text/html",
+            headers: Vec::new(),
+            body: format!("<a href=\"/files/{0}\">{0}</a>", served[0].0).into_bytes(),
+        },
+        // 64 KiB of the tail, claiming the whole file is 100 bytes.
+        path if path.starts_with("/files/") && seen.header("range").is_some() => {
+            let bytes = &served[0].1;
+            Reply::Body {
+                status: 206,
+                content_type: "application/octet-stream",
+                headers: vec![(
+                    "Content-Range",
+                    format!("bytes {}-{}/100", bytes.len() - 65536, bytes.len() - 1),
+                )],
+                body: bytes[bytes.len() - 65536..].to_vec(),
+            }
+        }
+        path => file_named(&served, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let out = pin(&env, &index.url, "liar\n", &[]);
+    // The metadata is then read from the whole download, which is fine.
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(out.pins(), ["liar==1.0"]);
+}
+
+#[test]
+fn a_hash_that_is_not_a_hash_is_never_used_as_a_path() {
+    let env = TestEnv::new();
+    let files = wheels(&env, vec![Wheel::new("evil", "1.0"), Wheel::new("evil", "2.0")]);
+    let served = files.clone();
+    let index = MockIndex::start(move |seen, _| match seen.path.as_str() {
+        "/simple/evil/" => json_page("evil", &served, |name| {
+            if name.starts_with("evil-2.0") {
+                serde_json::json!({"hashes": {"sha256": "../../../../../../tmp/lastmile-pwned"}})
+            } else {
+                serde_json::json!({})
+            }
+        }),
+        path => file_named(&served, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let _ = std::fs::remove_file("/tmp/lastmile-pwned");
+    let out = pin(&env, &index.url, "evil\n", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // 2.0's file is ignored, with a warning naming it; 1.0 is pinned.
+    assert_eq!(out.pins(), ["evil==1.0"]);
+    assert!(
+        out.stderr
+            .contains("evil-2.0-py3-none-any.whl: the index gives sha256 \"../../"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("lastmile-pwned"));
+    assert!(!std::path::Path::new("/tmp/lastmile-pwned").exists());
+    // Nothing in the cache is named after anything but a digest.
+    for entry in walkdir::WalkDir::new(env.path(".cache")) {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains("pwned"), "{name}");
+    }
+}
+
+#[test]
+fn credentials_never_show_whatever_they_hold_and_however_verbose() {
+    let env = TestEnv::new();
+    let files = wheels(&env, vec![Wheel::new("private", "1.0")]);
+    let served = files.clone();
+    let (user, password) = ("ci@corp", "s3cr+t@pass/w#rd");
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    );
+    let expected = basic.clone();
+    let index = MockIndex::start(move |seen, _| {
+        if seen.header("authorization") != Some(expected.as_str()) {
+            return Reply::Status(401);
+        }
+        // The index lives under a path with an @ in it, as some servers' team indexes do.
+        match seen.path.strip_prefix("/~ci@team").unwrap_or(&seen.path) {
+            "/simple/private/" => json_page("private", &served, |_| serde_json::json!({})),
+            path => file_named(&served, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+        }
+    });
+    // Encoded as a person writes it: @ / # must be escaped, + may stay as it is.
+    let encode = |s: &str| -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace("%2B", "+")
+    };
+    let url = index.url.replace(
+        "http://",
+        &format!("http://{}:{}@", encode(user), encode(password)),
+    );
+    let index_url = format!("{url}/~ci@team/simple/");
+    for verbose in [&[][..], &["-vvv"][..]] {
+        let mut args = vec!["-", "-i", &index_url, "-o", "pinned.txt"];
+        args.extend_from_slice(verbose);
+        let out = run_in(env.dir.path(), &args, Some("private\n"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let written = std::fs::read_to_string(env.path("pinned.txt")).unwrap();
+        assert!(written.contains("private==1.0"));
+        assert!(written.contains("-i http://****@127.0.0.1:"), "{written}");
+        let encoded_password = encode(password);
+        for secret in [password, &encoded_password, "s3cr", &basic[6..]] {
+            for (what, text) in [
+                ("stdout", &out.stdout),
+                ("stderr", &out.stderr),
+                ("the output", &written),
+            ] {
+                assert!(!text.contains(secret), "{what} of {verbose:?} shows {secret:?}");
+            }
+        }
+        if !verbose.is_empty() {
+            assert!(out.stderr.contains("trace"), "-vvv printed no trace");
+        }
+    }
+    // Nor does the cache hold it in any file name or file.
+    for entry in walkdir::WalkDir::new(env.path(".cache")) {
+        let entry = entry.unwrap();
+        assert!(!entry.file_name().to_string_lossy().contains("s3cr"));
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("s3cr"),
+                "{}",
+                entry.path().display()
+            );
+        }
+    }
+}
