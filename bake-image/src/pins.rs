@@ -6,7 +6,7 @@ use lastmile_documents::Document;
 use lastmile_documents::lock::LockDocument;
 use lastmile_fs::{InputError, Location, Sha256};
 use lastmile_python::requirements_file::RequirementsFile;
-use lastmile_python::{Operator, PackageName, Requirement, VersionOrUrl};
+use lastmile_python::{Operator, PackageName, VersionOrUrl};
 
 /// One pinned distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +91,7 @@ fn from_lock(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
     let requested: Vec<PackageName> = lock
         .requirements
         .iter()
-        .filter_map(|r| r.parse::<Requirement>().ok())
+        .filter_map(|r| lastmile_python::requirement::parse_requirement(r, &Location::file(name)).ok())
         .map(|r| r.name)
         .collect();
     let mut pins = Vec::new();

@@ -28,7 +28,10 @@ struct AffectedDocument<'a> {
 }
 
 pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(String, Exit)> {
+    // Downstream over every declared edge (a change reaches the tests of an extra too); the
+    // build order over the edges that hold once installed, like the document's own.
     let index = Index::new(doc);
+    let runtime = Index::runtime(doc);
     let mut start: Vec<&PackageName> = Vec::new();
     for raw in &args.changed {
         let name =
@@ -47,7 +50,7 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
         .copied()
         .filter(|n| doc.node(n).is_some_and(|node| node.internal))
         .collect();
-    let Some(build_order) = index.layers(&internal) else {
+    let Some(build_order) = runtime.layers(&internal) else {
         let cycles: Vec<String> = doc
             .cycles
             .iter()

@@ -104,7 +104,7 @@ pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> Gr
 
 /// Fill in roots, leaves, build order and cycles from the nodes and edges.
 fn analyse(doc: &mut GraphDocument) {
-    let index = Index::new(doc);
+    let index = Index::runtime(doc);
     let internal: BTreeSet<&PackageName> = doc.nodes.iter().filter(|n| n.internal).map(|n| &n.name).collect();
     let roots = internal
         .iter()

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::str::FromStr;
 
 use lastmile_documents::graph::{Edge, GraphDocument};
-use lastmile_python::{PackageName, Version, VersionSpecifiers};
+use lastmile_python::{MarkerEnvironment, PackageName, Target, Version, VersionSpecifiers};
 use serde::Serialize;
 
 pub(crate) const SCHEMA: &str = "lastmile.check/v1";
@@ -46,10 +46,28 @@ fn requirement_text(edge: &Edge) -> String {
     text
 }
 
-/// Every problem, in a stable order: conflicts, duplicates, missing packages, cycles.
-pub(crate) fn check(doc: &GraphDocument) -> Vec<Problem> {
+/// Whether an edge's marker holds on the target (an edge whose marker does not parse is kept, so
+/// nothing is hidden).
+fn applies(edge: &Edge, env: &MarkerEnvironment) -> bool {
+    match &edge.marker {
+        None => true,
+        Some(marker) => {
+            lastmile_python::requirement::parse_marker(marker, &lastmile_fs::Location::file("marker"))
+                .map_or(true, |m| m.evaluate(env, &[]))
+        }
+    }
+}
+
+/// Every problem, in a stable order: conflicts, duplicates, missing packages, cycles. Only the
+/// dependencies that hold on `target` count: those whose marker is true there, and those of an
+/// extra that some package asks for.
+pub(crate) fn check(doc: &GraphDocument, target: &Target) -> Vec<Problem> {
+    let env = target.marker_environment();
     let mut problems = Vec::new();
-    for edge in &doc.edges {
+    for edge in crate::index::runtime_edges(doc)
+        .into_iter()
+        .filter(|edge| applies(edge, &env))
+    {
         let (Some(node), Some(from)) = (doc.node(&edge.to), doc.node(&edge.from)) else {
             continue;
         };

@@ -111,6 +111,13 @@ pub struct CheckArgs {
     /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
     #[arg(value_name = "GRAPH")]
     pub graph: Option<PathBuf>,
+    /// CPython version the markers are evaluated for (a dependency whose marker is false there
+    /// is not checked).
+    #[arg(long, default_value = "3.11", value_name = "X.Y")]
+    pub python_version: String,
+    /// Platform the markers are evaluated for: ARCH-manylinux_X_Y or ARCH-linux.
+    #[arg(long, default_value = "x86_64-manylinux_2_36", value_name = "PLATFORM")]
+    pub python_platform: String,
     /// Print a lastmile.check/v1 JSON document instead of text.
     #[arg(long)]
     pub json: bool,

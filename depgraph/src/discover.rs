@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use lastmile_dist::ArchiveKind;
-use lastmile_project::{PROJECT_FILES, is_project_dir};
+use lastmile_project::{PROJECT_FILES, declares_project, is_project_dir};
 use walkdir::WalkDir;
 
 /// One thing to read.
@@ -99,8 +99,12 @@ fn walk(root: &Path, items: &mut Vec<Item>) -> anyhow::Result<()> {
                 items.push(Item::EggInfo(path.to_path_buf()));
                 walker.skip_current_dir();
             } else if is_project_dir(path) {
-                items.push(Item::Project(path.to_path_buf()));
-                walker.skip_current_dir();
+                // A folder whose pyproject.toml holds only tool settings (a repository's root)
+                // is not a package: the packages are below it, so the walk goes on.
+                if declares_project(path) {
+                    items.push(Item::Project(path.to_path_buf()));
+                    walker.skip_current_dir();
+                }
             } else if let Some(installed) = site_packages(path)? {
                 items.extend(installed);
                 walker.skip_current_dir();

@@ -1,9 +1,12 @@
 //! A petgraph view of a graph document: one edge per dependent pair, self-edges (a package
 //! asking for its own extras) left out, since they are not dependencies between packages.
+//! [`Index::runtime`] keeps only the edges that hold when the packages are installed: a
+//! dependency of an extra nobody asks for (`A[dev]` needing `B`, which needs `A`) is no cycle.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use lastmile_documents::graph::GraphDocument;
+use lastmile_documents::graph::{Edge, GraphDocument};
+use lastmile_python::ExtraName;
 use lastmile_python::PackageName;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -13,15 +16,57 @@ pub(crate) struct Index<'a> {
     ids: BTreeMap<&'a PackageName, NodeIndex>,
 }
 
+/// The edges that hold once installed: the unconditional ones, and those of an extra some
+/// package asks for (an extra asked for only by another such extra counts too).
+pub(crate) fn runtime_edges(doc: &GraphDocument) -> Vec<&Edge> {
+    let mut requested: BTreeSet<(&PackageName, &ExtraName)> = BTreeSet::new();
+    let mut active = vec![false; doc.edges.len()];
+    loop {
+        let mut changed = false;
+        for (i, edge) in doc.edges.iter().enumerate() {
+            if active[i] {
+                continue;
+            }
+            let on = match &edge.extra {
+                None => true,
+                Some(extra) => requested.contains(&(&edge.from, extra)),
+            };
+            if on {
+                active[i] = true;
+                changed = true;
+                requested.extend(edge.extras.iter().map(|extra| (&edge.to, extra)));
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    doc.edges
+        .iter()
+        .zip(active)
+        .filter(|(_, on)| *on)
+        .map(|(edge, _)| edge)
+        .collect()
+}
+
 impl<'a> Index<'a> {
+    /// Every declared edge (for what a change affects: an extra's tests need rebuilding too).
     pub(crate) fn new(doc: &'a GraphDocument) -> Self {
+        Self::with_edges(doc, doc.edges.iter().collect())
+    }
+
+    /// The edges that hold once installed (for layers, cycles, roots and leaves).
+    pub(crate) fn runtime(doc: &'a GraphDocument) -> Self {
+        Self::with_edges(doc, runtime_edges(doc))
+    }
+
+    fn with_edges(doc: &'a GraphDocument, edges: Vec<&'a Edge>) -> Self {
         let mut graph = DiGraph::new();
         let mut ids = BTreeMap::new();
         for node in &doc.nodes {
             ids.insert(&node.name, graph.add_node(&node.name));
         }
-        let pairs: BTreeSet<(&PackageName, &PackageName)> = doc
-            .edges
+        let pairs: BTreeSet<(&PackageName, &PackageName)> = edges
             .iter()
             .filter(|e| e.from != e.to)
             .map(|e| (&e.from, &e.to))

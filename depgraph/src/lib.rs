@@ -44,7 +44,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Some(Command::Check(args)) => {
             let doc = read_graph(args.graph.as_deref())?;
-            let problems = check::check(&doc);
+            let target = lastmile_python::Target::new(&args.python_version, &args.python_platform)?;
+            let problems = check::check(&doc, &target);
             emit(
                 cli.global.output.as_deref(),
                 check::format(&problems, args.json).as_bytes(),

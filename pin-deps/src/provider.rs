@@ -153,9 +153,7 @@ impl<'a> Provider<'a> {
                     // egg-info requires.txt sections carry the extra and marker outside the string.
                     let extra_clause = raw.extra.as_ref().map(|extra| format!("extra == '{extra}'"));
                     for clause in extra_clause.iter().chain(raw.marker.iter()) {
-                        let marker = clause.parse::<pep508_rs::MarkerTree>().map_err(|e| {
-                            InputError::new(raw.location.clone(), format!("invalid marker {clause:?}: {e}"))
-                        })?;
+                        let marker = lastmile_python::requirement::parse_marker(clause, &raw.location)?;
                         requirement.marker.and(marker);
                     }
                     requirements.push(requirement);

@@ -2,7 +2,6 @@
 //! package (for `# via`) and what each depends on (for the lock).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -70,8 +69,10 @@ pub(crate) fn resolve(
     }
     let mut preferences: HashMap<PackageName, Version> = options.preferences.iter().cloned().collect();
     for spec in &options.upgrade_packages {
-        let requirement =
-            Requirement::from_str(spec).map_err(|e| anyhow::anyhow!("--upgrade-package {spec:?}: {e}"))?;
+        let requirement = lastmile_python::requirement::parse_requirement(
+            spec,
+            &lastmile_fs::Location::file("--upgrade-package"),
+        )?;
         preferences.remove(&requirement.name);
         constrain(&mut constraints, &requirement);
     }

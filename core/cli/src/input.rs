@@ -1,6 +1,6 @@
 //! Reading inputs named on the command line, where `-` is standard input (read at most once).
 
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,9 +17,7 @@ pub fn read_stdin() -> io::Result<String> {
             "standard input (-) can only be read once",
         ));
     }
-    let mut text = String::new();
-    io::stdin().lock().read_to_string(&mut text)?;
-    Ok(text)
+    lastmile_fs::read_text_limited(io::stdin().lock(), lastmile_fs::TEXT_LIMIT)
 }
 
 /// Read a file, or standard input for `-`. Returns the text and the name to use in messages.
@@ -27,7 +25,7 @@ pub fn read_path_or_stdin(path: &Path) -> io::Result<(String, String)> {
     if path == Path::new("-") {
         Ok((read_stdin()?, STDIN_NAME.to_owned()))
     } else {
-        let text = std::fs::read_to_string(path)?;
+        let text = lastmile_fs::read_text(path)?;
         Ok((text, path.display().to_string()))
     }
 }

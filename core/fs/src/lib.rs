@@ -8,7 +8,9 @@
 mod atomic;
 mod digest;
 mod location;
+mod read;
 
 pub use atomic::{write_atomic, write_atomic_with};
 pub use digest::{DigestError, Sha256, Sha256Writer};
 pub use location::{InputError, Location, line_of_offset};
+pub use read::{TEXT_LIMIT, read_text, read_text_limited};

@@ -132,13 +132,30 @@ pub fn is_project_dir(dir: &Path) -> bool {
     PROJECT_FILES.iter().any(|f| dir.join(f).is_file())
 }
 
+/// Whether `dir`'s project files can name a project: a `setup.py` or `setup.cfg`, or a
+/// `pyproject.toml` with a `[project]` table (or one that does not parse, so reading it reports
+/// why). A `pyproject.toml` holding only tool settings, as at the root of a repository of many
+/// packages, names none: the packages are in the folders below.
+pub fn declares_project(dir: &Path) -> bool {
+    if dir.join("setup.py").is_file() || dir.join("setup.cfg").is_file() {
+        return true;
+    }
+    match lastmile_fs::read_text(&dir.join("pyproject.toml")) {
+        Ok(text) => match text.parse::<toml::Table>() {
+            Ok(table) => table.contains_key("project"),
+            Err(_) => true,
+        },
+        Err(_) => false,
+    }
+}
+
 /// Read the project in `dir`. `Ok(None)` (with the reason in `warnings`) when the folder's files
 /// name no project, such as a tool-configuration-only `pyproject.toml`.
 pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, ProjectError> {
     let file = |name: &str| -> Result<Option<(String, Location)>, ProjectError> {
         let path = dir.join(name);
         let location = Location::file(path.display().to_string());
-        match std::fs::read_to_string(&path) {
+        match lastmile_fs::read_text(&path) {
             Ok(text) => Ok(Some((text, location))),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(ProjectError::Read { location, source }),
@@ -262,6 +279,27 @@ fn pyproject_exists(dir: &Path) -> bool {
     dir.join("pyproject.toml").is_file()
 }
 
+/// A file a project file names (`file:` references of setuptools' `dynamic`, `attr:` modules),
+/// which must be inside the project: a relative path that does not climb out, and does not leave
+/// through a link either. A project file can never make lastmile read a file elsewhere.
+pub(crate) fn inside(dir: &Path, relative: &str) -> Result<PathBuf, String> {
+    let path = Path::new(relative);
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+    {
+        return Err("not a path inside the project (absolute, or with ..)".into());
+    }
+    let joined = dir.join(path);
+    if let (Ok(real), Ok(root)) = (joined.canonicalize(), dir.canonicalize())
+        && !real.starts_with(&root)
+    {
+        return Err(format!("a link out of the project (to {})", real.display()));
+    }
+    Ok(joined)
+}
+
 fn read_requirement_files(
     dir: &Path,
     files: &[String],
@@ -269,9 +307,10 @@ fn read_requirement_files(
 ) -> Result<Vec<RawDependency>, InputError> {
     let mut out = Vec::new();
     for file in files {
-        let path = dir.join(file);
+        let path = inside(dir, file)
+            .map_err(|why| InputError::new(from.clone(), format!("dependency file {file}: {why}")))?;
         let location = Location::file(path.display().to_string());
-        let text = std::fs::read_to_string(&path).map_err(|err| {
+        let text = lastmile_fs::read_text(&path).map_err(|err| {
             InputError::new(from.clone(), format!("cannot read dependency file {file}: {err}"))
         })?;
         out.extend(lastmile_python::requirement_lines::parse_requirement_lines(
@@ -279,4 +318,85 @@ fn read_requirement_files(
         )?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join("p").join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn read(dir: &tempfile::TempDir) -> Result<Outcome, ProjectError> {
+        read_project(&dir.path().join("p"), &ReadOptions::default())
+    }
+
+    #[test]
+    fn files_a_project_names_must_be_inside_it() {
+        let pyproject = |file: &str| {
+            format!(
+                "[project]\nname = \"p\"\nversion = \"1\"\ndynamic = [\"dependencies\"]\n\
+                 [tool.setuptools.dynamic]\ndependencies = {{file = [\"{file}\"]}}\n"
+            )
+        };
+        for file in ["../secret.txt", "/etc/passwd", "sub/../../secret.txt"] {
+            let dir = tree(&[("pyproject.toml", &pyproject(file))]);
+            std::fs::write(dir.path().join("secret.txt"), "leaked\n").unwrap();
+            let err = read(&dir).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("dependency file {file}: not a path inside the project")),
+                "{err}"
+            );
+        }
+        // A link inside the project that leads out of it.
+        let dir = tree(&[("pyproject.toml", &pyproject("reqs.txt"))]);
+        std::fs::write(dir.path().join("secret.txt"), "leaked\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), dir.path().join("p/reqs.txt")).unwrap();
+        let err = read(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("dependency file reqs.txt: a link out of the project"),
+            "{err}"
+        );
+        // A file inside is read.
+        let dir = tree(&[
+            ("pyproject.toml", &pyproject("reqs.txt")),
+            ("reqs.txt", "katcp\n"),
+        ]);
+        let Outcome::Project(project) = read(&dir).unwrap() else {
+            panic!("no project")
+        };
+        assert_eq!(project.dependencies[0].text, "katcp");
+    }
+
+    #[test]
+    fn a_version_file_or_module_outside_the_project_is_not_read() {
+        let dir = tree(&[(
+            "setup.cfg",
+            "[metadata]\nname = p\nversion = file: ../../etc/hostname\n",
+        )]);
+        let Outcome::Project(project) = read(&dir).unwrap() else {
+            panic!("no project")
+        };
+        assert_eq!(project.version, None);
+        assert!(
+            project.warnings[0].contains("not a path inside the project"),
+            "{:?}",
+            project.warnings
+        );
+        let dir = tree(&[(
+            "setup.cfg",
+            "[metadata]\nname = p\nversion = attr: ..x.__version__\n",
+        )]);
+        let Outcome::Project(project) = read(&dir).unwrap() else {
+            panic!("no project")
+        };
+        assert_eq!(project.version, None);
+    }
 }

@@ -213,11 +213,70 @@ pub(crate) fn dotted(expr: &Expr) -> Option<String> {
     }
 }
 
-/// Parse a module, mapping a syntax error to its byte offset and message.
+/// How deep brackets may nest in a module that is read (CPython's own parser stops at 200).
+const MAX_NESTING: usize = 200;
+
+/// Parse a module, mapping a syntax error to its byte offset and message. Brackets nested deeper
+/// than CPython allows are refused before parsing: every level is a call somewhere, in the parser,
+/// the evaluator or when the tree is dropped.
 pub(crate) fn parse_module(source: &str) -> Result<Vec<Stmt>, (usize, String)> {
+    if let Some(offset) = too_deep(source) {
+        return Err((
+            offset,
+            format!("brackets nested deeper than {MAX_NESTING} levels (CPython refuses them too)"),
+        ));
+    }
     ruff_python_parser::parse_module(source)
         .map(|parsed| parsed.into_syntax().body.into_iter().collect())
         .map_err(|err| (err.location.start().to_usize(), err.error.to_string()))
+}
+
+/// The byte offset where brackets first nest deeper than [`MAX_NESTING`], outside strings and
+/// comments.
+fn too_deep(source: &str) -> Option<usize> {
+    let b = source.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'\'' | b'"') => {
+                let triple = b[i..].starts_with(&[q, q, q]);
+                i += if triple { 3 } else { 1 };
+                // To the closing quote, past escapes; a one-line string also ends at a newline.
+                while i < b.len() {
+                    if b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if triple && b[i..].starts_with(&[q, q, q]) {
+                        i += 3;
+                        break;
+                    }
+                    if !triple && (b[i] == q || b[i] == b'\n') {
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -237,6 +296,22 @@ mod tests {
                 .collect(),
             other => panic!("not a list: {other:?}"),
         }
+    }
+
+    #[test]
+    fn nesting_past_cpythons_limit_is_refused_before_parsing() {
+        let deep = format!("X = {}1{}\n", "[".repeat(50_000), "]".repeat(50_000));
+        let (offset, message) = parse_module(&deep).unwrap_err();
+        assert_eq!(offset, 4 + 200);
+        assert!(message.contains("deeper than 200"), "{message}");
+        // Brackets in strings and comments do not count.
+        let quoted = format!(
+            "X = '{0}'\nY = \"\"\"{0}\"\"\"\n# {0}\nZ = ['a']\n",
+            "[".repeat(500)
+        );
+        assert_eq!(strings(eval_name(&quoted, "Z").unwrap()), ["a"]);
+        let nested = format!("X = {}'a'{}\n", "[".repeat(150), "]".repeat(150));
+        assert!(parse_module(&nested).is_ok());
     }
 
     #[test]

@@ -23,17 +23,28 @@ pub(crate) fn read_version(
     package_dir: &BTreeMap<String, String>,
 ) -> Result<String, String> {
     match source {
-        VersionSource::File(file, at) => std::fs::read_to_string(dir.join(file))
-            .map(|t| t.trim().to_owned())
-            .map_err(|err| format!("{at}: cannot read version file {file}: {err}")),
+        VersionSource::File(file, at) => {
+            let path = crate::inside(dir, file).map_err(|why| format!("{at}: version file {file}: {why}"))?;
+            lastmile_fs::read_text(&path)
+                .map(|t| t.trim().to_owned())
+                .map_err(|err| format!("{at}: cannot read version file {file}: {err}"))
+        }
         VersionSource::Attr(attr, at) => {
             let (module, name) = attr
                 .rsplit_once('.')
                 .ok_or_else(|| format!("{at}: version attr {attr:?} is not `module.attribute`"))?;
             let parts: Vec<&str> = module.split('.').collect();
+            if parts
+                .iter()
+                .any(|p| p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            {
+                return Err(format!("{at}: version attr {attr:?} is not a dotted Python name"));
+            }
             let mut roots: Vec<PathBuf> = Vec::new();
             if let Some(root) = package_dir.get("") {
-                roots.push(dir.join(root));
+                roots.push(
+                    crate::inside(dir, root).map_err(|why| format!("{at}: package_dir {root:?}: {why}"))?,
+                );
             }
             roots.push(dir.join("src"));
             roots.push(dir.to_path_buf());
@@ -42,7 +53,12 @@ pub(crate) fn read_version(
                 [base.join("__init__.py"), base.with_extension("py")]
             });
             for path in candidates {
-                let Ok(text) = std::fs::read_to_string(&path) else {
+                // The module too must be inside the project (a link out of it is not followed).
+                let relative = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                if crate::inside(dir, &relative).is_err() {
+                    continue;
+                }
+                let Ok(text) = lastmile_fs::read_text(&path) else {
                     continue;
                 };
                 let body = literal::parse_module(&text).map_err(|(offset, message)| {

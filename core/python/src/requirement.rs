@@ -55,8 +55,49 @@ pub struct Dependency {
     pub location: Location,
 }
 
+/// The deepest nesting of brackets a requirement or marker may have: real ones nest a few levels;
+/// the parser recurses per level, so text nested thousands deep would overflow the stack.
+pub const MAX_NESTING: usize = 32;
+
+/// Refuse text whose brackets (outside quotes) nest deeper than [`MAX_NESTING`].
+pub fn check_nesting(text: &str, location: &Location) -> Result<(), InputError> {
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Err(InputError::new(
+            location.clone(),
+            format!("brackets nested {deepest} deep (at most {MAX_NESTING} are read)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parse a PEP 508 marker, naming the file and line when it is invalid.
+pub fn parse_marker(text: &str, location: &Location) -> Result<MarkerTree, InputError> {
+    check_nesting(text, location)?;
+    MarkerTree::from_str(text).map_err(|err| {
+        InputError::new(
+            location.clone(),
+            format!("invalid marker {text:?}: {}", first_line(&err.to_string())),
+        )
+    })
+}
+
 /// Parse a PEP 508 requirement, naming the file and line when it is invalid.
 pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement, InputError> {
+    check_nesting(text, location)?;
     Requirement::from_str(text.trim()).map_err(|err| {
         InputError::new(
             location.clone(),
@@ -75,12 +116,7 @@ impl Dependency {
         let requirement = parse_requirement(&raw.text, &raw.location)?;
         let mut marker = requirement.marker.clone();
         if let Some(outer) = &raw.marker {
-            let outer = MarkerTree::from_str(outer).map_err(|err| {
-                InputError::new(
-                    raw.location.clone(),
-                    format!("invalid marker {outer:?}: {}", first_line(&err.to_string())),
-                )
-            })?;
+            let outer = parse_marker(outer, &raw.location)?;
             marker.and(outer);
         }
         let mut extra = match &raw.extra {
@@ -189,6 +225,33 @@ mod tests {
             err.to_string()
                 .starts_with("setup.cfg:7: invalid requirement \"katcp >> 1\": "),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("a ; {}python_version > '3'{}", "(".repeat(5000), ")".repeat(5000));
+        let err = parse_requirement(&deep, &Location::line("r.in", 3)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "r.in:3: brackets nested 5000 deep (at most 32 are read)"
+        );
+        let err = parse_marker(&"(".repeat(100_000), &Location::file("m")).unwrap_err();
+        assert!(err.to_string().contains("nested 100000 deep"), "{err}");
+        // Brackets inside quotes do not count; ordinary nesting is read.
+        assert!(
+            parse_requirement(
+                "a ; os_name == '((((((((((((((((((((((((((((((((((('",
+                &Location::file("r")
+            )
+            .is_ok()
+        );
+        assert!(
+            parse_requirement(
+                "a[x] ; (python_version > '3' and (os_name == 'posix'))",
+                &Location::file("r")
+            )
+            .is_ok()
         );
     }
 

@@ -10,6 +10,10 @@ use pep508_rs::Requirement;
 use crate::requirement::parse_requirement;
 use lastmile_fs::{InputError, Location};
 
+/// How deep `-r`/`-c` includes are followed (each level is a call; a chain of thousands would
+/// overflow the stack).
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
 /// One requirement line.
 #[derive(Debug, Clone)]
 pub struct FileRequirement {
@@ -65,7 +69,13 @@ impl RequirementsFile {
                 "includes itself (a -r/-c cycle)",
             ));
         }
-        let text = std::fs::read_to_string(path)
+        if stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(InputError::new(
+                Location::file(&shown),
+                format!("included {MAX_INCLUDE_DEPTH} files deep (-r/-c); at most that many are followed"),
+            ));
+        }
+        let text = lastmile_fs::read_text(path)
             .map_err(|e| InputError::new(Location::file(&shown), format!("cannot read: {e}")))?;
         stack.push(canonical);
         let result = self.parse_into(&text, path, &shown, constraint, stack);
@@ -342,6 +352,24 @@ plain==1.0
             err.to_string(),
             "req.in:1: environment variable LASTMILE_SURELY_UNSET is not set"
         );
+    }
+
+    #[test]
+    fn include_chains_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..2000 {
+            std::fs::write(dir.path().join(format!("r{i}.in")), format!("-r r{}.in\n", i + 1)).unwrap();
+        }
+        std::fs::write(dir.path().join("r2000.in"), "x\n").unwrap();
+        let err = RequirementsFile::read(&dir.path().join("r0.in")).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("included 32 files deep (-r/-c); at most that many are followed"),
+            "{err}"
+        );
+        // 31 levels are fine.
+        let err = RequirementsFile::read(&dir.path().join("r1969.in"));
+        assert!(err.is_ok(), "{err:?}");
     }
 
     #[test]

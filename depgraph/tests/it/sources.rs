@@ -248,13 +248,36 @@ fn exec_setup_runs_egg_info_in_a_copy() {
 }
 
 #[test]
-fn a_pyproject_without_project_metadata_is_skipped_with_a_warning() {
+fn a_repository_root_whose_pyproject_holds_only_tool_settings_is_walked_into() {
     let env = TestEnv::new();
+    // A monorepo: tool settings at the root, the packages below it.
+    env.write("repo/pyproject.toml", "[tool.black]\nline-length = 100\n")
+        .write(
+            "repo/packages/a/pyproject.toml",
+            "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = [\"b\"]\n",
+        )
+        .write("repo/packages/b/setup.cfg", "[metadata]\nname = b\nversion = 2\n");
+    let doc = env.run(&["repo"]).success().json();
+    let names: Vec<&str> = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(doc["build_order"], serde_json::json!([["b"], ["a"]]));
+    // Tool settings beside a setup.cfg: the setup.cfg is the project.
+    env.write("tooled/pyproject.toml", "[tool.ruff]\nline-length = 100\n")
+        .write("tooled/setup.cfg", "[metadata]\nname = tooled\nversion = 3\n");
+    let doc = env.run(&["tooled"]).success().json();
+    assert_eq!(doc["nodes"][0]["name"], "tooled");
+    assert_eq!(doc["nodes"][0]["source"]["kind"], "setup-cfg");
+    // Tool settings and nothing else: nothing found, and said so.
     env.write("tool-only/pyproject.toml", "[tool.black]\nline-length = 100\n");
     let out = env.run(&["tool-only"]).success();
     assert_eq!(
         out.stderr,
-        "depgraph: warning: tool-only: no project name found; skipped\n"
+        "depgraph: warning: no source trees, environments, wheels or sdists found under the given paths\n"
     );
     assert_eq!(out.json()["nodes"], serde_json::json!([]));
 }
@@ -288,4 +311,41 @@ fn internal_globs_mark_third_party_names_as_in_house() {
     );
     assert_eq!(doc["leaves"], serde_json::json!(["a"]));
     assert_eq!(doc["build_order"], serde_json::json!([["katx"], ["a"]]));
+}
+
+#[test]
+fn an_extra_nobody_asks_for_makes_no_cycle() {
+    let env = TestEnv::new();
+    // a's dev extra needs b, and b needs a: no cycle once installed, since nobody asks for a[dev].
+    env.write(
+        "a/pyproject.toml",
+        "[project]\nname = \"a\"\nversion = \"1\"\n[project.optional-dependencies]\ndev = [\"b\"]\n",
+    )
+    .write(
+        "b/pyproject.toml",
+        "[project]\nname = \"b\"\nversion = \"1\"\ndependencies = [\"a\"]\n",
+    );
+    let doc = env.run(&["a", "b"]).success().json();
+    assert_eq!(doc["cycles"], serde_json::json!([]));
+    assert_eq!(doc["build_order"], serde_json::json!([["a"], ["b"]]));
+    // What a change to b affects still includes a, whose dev extra uses b.
+    let affected = env
+        .run_stdin(
+            &["affected", "--changed", "b", "--format", "lines"],
+            &doc.to_string(),
+        )
+        .success();
+    assert_eq!(affected.stdout, "a\nb\n");
+    // Once some package asks for a[dev], the cycle is real and reported.
+    env.write(
+        "c/pyproject.toml",
+        "[project]\nname = \"c\"\nversion = \"1\"\ndependencies = [\"a[dev]\"]\n",
+    );
+    let out = env.run(&["a", "b", "c"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("dependency cycle: a -> b -> a"),
+        "{}",
+        out.stderr
+    );
 }

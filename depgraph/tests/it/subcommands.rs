@@ -210,3 +210,40 @@ fn check_of_the_example_finds_nothing() {
     let out = run_in(&workspace(), &["check"], Some(&example_graph()));
     assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (0, "", ""));
 }
+
+#[test]
+fn check_counts_only_the_dependencies_that_hold_on_the_target() {
+    let env = TestEnv::new();
+    env.write(
+        "a/pyproject.toml",
+        "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = [\n  \"b<1; python_version < '3.8'\",\n  \"b>=1; python_version >= '3.8'\",\n]\n\
+         [project.optional-dependencies]\nold = [\"b<0.5\"]\n",
+    )
+    .write("b/pyproject.toml", "[project]\nname = \"b\"\nversion = \"1.0\"\n");
+    let graph = graph_of(&env, &["a", "b"]);
+    // On 3.11 only b>=1 applies, and nobody asks for a[old]: no conflict.
+    let out = env.run_stdin(&["check"], &graph);
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.stderr);
+    // On 3.7, b<1 applies and conflicts with b 1.0.
+    let out = env.run_stdin(&["check", "--python-version", "3.7"], &graph);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .starts_with("conflict: a 1 requires b<1 ; python_full_version < '3.8', but b is 1.0"),
+        "{}",
+        out.stdout
+    );
+    // Once something asks for a[old], its requirement counts.
+    env.write(
+        "c/pyproject.toml",
+        "[project]\nname = \"c\"\nversion = \"1\"\ndependencies = [\"a[old]\"]\n",
+    );
+    let graph = graph_of(&env, &["a", "b", "c"]);
+    let out = env.run_stdin(&["check"], &graph);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("requires b<0.5 [extra old], but b is 1.0"),
+        "{}",
+        out.stdout
+    );
+}

@@ -85,9 +85,18 @@ fn graph_leaves_or_named_packages() {
     env.wheel(Wheel::new("leaf-a", "1.0").requires("mid"))
         .wheel(Wheel::new("leaf-b", "2.0"))
         .wheel(Wheel::new("mid", "1.0"));
-    let graph = r#"{"schema": "lastmile.graph/v1", "nodes": [], "edges": [], "roots": [], "leaves": ["leaf-a", "leaf-b"],
-        "build_order": [], "cycles": [], "duplicates": []}"#;
-    env.write("graph.json", graph);
+    let node = |name: &str| {
+        format!(
+            r#"{{"name": "{name}", "version": null, "internal": true, "source": null, "requires_python": null, "extras": [], "scripts": {{}}}}"#
+        )
+    };
+    let graph = format!(
+        r#"{{"schema": "lastmile.graph/v1", "nodes": [{}, {}], "edges": [], "roots": [], "leaves": ["leaf-a", "leaf-b"],
+        "build_order": [], "cycles": [], "duplicates": []}}"#,
+        node("leaf-a"),
+        node("leaf-b")
+    );
+    env.write("graph.json", &graph);
     let out = env
         .run(&[
             "--from-graph",
