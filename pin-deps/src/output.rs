@@ -26,8 +26,8 @@ pub(crate) struct Pinned<'a> {
 pub(crate) fn render(pinned: &Pinned, options: &OutputOptions) -> Result<String, IndexError> {
     Ok(match options.format {
         Format::Txt => write(pinned, options)?,
-        Format::Json => lastmile_documents::to_string(&lock(pinned, options)?),
-        Format::Pylock => crate::pylock::to_toml(&lock(pinned, options)?, pinned.target),
+        Format::Json => lastmile_documents::to_string(&lock(pinned)?),
+        Format::Pylock => crate::pylock::to_toml(&lock(pinned)?, pinned.target),
     })
 }
 
@@ -81,9 +81,20 @@ fn write(pinned: &Pinned, options: &OutputOptions) -> Result<String, IndexError>
     }
     if !unsafe_left_out.is_empty() {
         out.push_str("\n# The following packages are considered to be unsafe in a requirements file:\n");
-        for name in unsafe_left_out {
+        for name in &unsafe_left_out {
             let _ = writeln!(out, "# {name}");
         }
+        let pins: Vec<String> = unsafe_left_out
+            .iter()
+            .map(|name| format!("{name}=={}", resolution.selection[*name].0))
+            .collect();
+        tracing::warn!(
+            "{} {} left out of the pins, as pip-compile does (--allow-unsafe pins {}; an image baked from these pins will not have {})",
+            pins.join(", "),
+            if pins.len() == 1 { "is" } else { "are" },
+            if pins.len() == 1 { "it" } else { "them" },
+            if pins.len() == 1 { "it" } else { "them" },
+        );
     }
     Ok(out)
 }
@@ -157,13 +168,11 @@ impl Pinned<'_> {
 }
 
 /// The resolution as a `lastmile.lock/v1` document, with every file of every pinned version.
-fn lock(pinned: &Pinned, options: &OutputOptions) -> Result<LockDocument, IndexError> {
+/// A lock is the whole resolution: setuptools and pip are in it too, whatever `--allow-unsafe`.
+fn lock(pinned: &Pinned) -> Result<LockDocument, IndexError> {
     let resolution = pinned.resolution;
     let mut packages = Vec::new();
     for (name, (version, extras)) in &resolution.selection {
-        if !options.allow_unsafe && UNSAFE.contains(&name.as_ref()) {
-            continue;
-        }
         let mut files = Vec::new();
         for file in pinned.finder.files(name, version) {
             files.push(LockedFile {

@@ -138,10 +138,14 @@ impl<'a> Provider<'a> {
             None => None,
             Some((meta, file)) => {
                 let requires_python = match &meta.metadata.requires_python {
-                    Some(text) => Some(text.parse::<VersionSpecifiers>().map_err(|e| {
+                    Some(text) => Some(requires_python(text).map_err(|e| {
+                        let reason = e.to_string();
                         InputError::new(
                             lastmile_fs::Location::file(file.shown()),
-                            format!("invalid Requires-Python {text:?}: {e}"),
+                            format!(
+                                "invalid Requires-Python {text:?}: {}",
+                                reason.lines().next().unwrap_or_default()
+                            ),
                         )
                     })?),
                     None => None,
@@ -368,6 +372,17 @@ impl DependencyProvider for Provider<'_> {
                             "has no wheel for the target and no sdist with static metadata".into(),
                         ));
                     }
+                    // A malformed metadata file rules out that one version, with a warning: the
+                    // resolver goes on with the others (pip and uv do the same).
+                    Err(error) if error.is_bad_file() => {
+                        self.warnings.borrow_mut().insert(format!(
+                            "{name} {version} is skipped: its metadata cannot be used: {error}"
+                        ));
+                        return Ok(Dependencies::Unavailable(format!(
+                            "has metadata that cannot be used ({error})"
+                        )));
+                    }
+                    // The sources themselves failing (the network, a disk) ends the run.
                     Err(error) => {
                         let message = format!("has unreadable metadata ({error})");
                         self.errors.borrow_mut().push(error);
@@ -411,6 +426,18 @@ impl DependencyProvider for Provider<'_> {
     }
 }
 
+impl ProviderError {
+    /// A problem with one file's contents (not with reaching the sources): that version is
+    /// skipped, the run goes on.
+    pub(crate) fn is_bad_file(&self) -> bool {
+        match self {
+            ProviderError::Metadata(_) | ProviderError::Build(_) => true,
+            ProviderError::Index(IndexError::Page(_) | IndexError::Dist(_)) => true,
+            ProviderError::Index(_) => false,
+        }
+    }
+}
+
 /// Why the resolver could not learn a package's versions or dependencies.
 #[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum ProviderError {
@@ -423,6 +450,20 @@ pub(crate) enum ProviderError {
     /// Building an sdist's metadata failed.
     #[error(transparent)]
     Build(#[from] crate::sdist_build::BuildError),
+}
+
+/// A `Requires-Python` as old releases write it: strictly, else with the stray commas and
+/// spaces packaging tools have always accepted (`>=2.7, !=3.0.*,`).
+fn requires_python(
+    text: &str,
+) -> Result<VersionSpecifiers, pep508_rs::pep440_rs::VersionSpecifiersParseError> {
+    text.parse::<VersionSpecifiers>().or_else(|strict| {
+        let cleaned: Vec<&str> = text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+        cleaned
+            .join(", ")
+            .parse::<VersionSpecifiers>()
+            .map_err(|_| strict)
+    })
 }
 
 /// Which versions of each package exist, for explanations.

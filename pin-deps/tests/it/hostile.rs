@@ -144,3 +144,84 @@ fn credentials_never_show_whatever_they_hold_and_however_verbose() {
         }
     }
 }
+
+#[test]
+fn under_first_index_a_listed_package_never_comes_from_the_next_index() {
+    let env = TestEnv::new();
+    let private = wheels(&env, vec![Wheel::new("private", "1.0")]);
+    let elsewhere = TestEnv::new();
+    let public = wheels(&elsewhere, vec![Wheel::new("private", "9.9")]);
+    let upload = |time: &'static str| move |_: &str| serde_json::json!({"upload-time": time});
+    // The private index lists private 1.0, uploaded after the --exclude-newer date, so none of
+    // its files can be used; the public index offers an older 9.9.
+    let (served_private, served_public) = (private.clone(), public.clone());
+    let first = MockIndex::start(move |seen, _| match seen.path.as_str() {
+        "/simple/private/" => json_page("private", &served_private, upload("2025-06-01T00:00:00Z")),
+        path => file_named(&served_private, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let second = MockIndex::start(move |seen, _| match seen.path.as_str() {
+        "/simple/private/" => json_page("private", &served_public, upload("2023-01-01T00:00:00Z")),
+        path => file_named(&served_public, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let second_url = format!("{}/simple/", second.url);
+    let common = ["--extra-index-url", &second_url, "--exclude-newer", "2024-01-01"];
+    let mut args = common.to_vec();
+    args.extend(["--index-strategy", "first-index"]);
+    let out = pin(&env, &first.url, "private\n", &args);
+    assert_eq!(
+        out.code, 1,
+        "the second index supplied a package the first lists:\n{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("9.9"));
+    assert!(
+        second.requests_for("/simple/private/").is_empty(),
+        "the second index was even asked"
+    );
+    // Merging indexes (pip's way) takes it from the second.
+    let out = pin(&env, &first.url, "private\n", &common).success();
+    assert_eq!(out.pins(), ["private==9.9"]);
+}
+
+#[test]
+fn one_bad_metadata_file_skips_that_version_with_a_warning_not_the_run() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("lib", "1.0"))
+        // An old release's Requires-Python, as setuptools used to write them: read leniently.
+        .wheel(Wheel::new("lib", "2.0").requires_python(">=2.7, !=3.0.*,"))
+        // A requirement that is not one: this version cannot be used.
+        .wheel(Wheel::new("lib", "3.0").requires("broken >> x"));
+    let out = env.pin("lib\n", &["--no-hashes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.pins(), ["lib==2.0"]);
+    assert!(
+        out.stderr
+            .contains("lib 3.0 is skipped: its metadata cannot be used:")
+            && out.stderr.contains("invalid requirement \"broken >> x\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_wheel_whose_metadata_names_another_package_is_not_used() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("evil", "6.6"))
+        .wheel(Wheel::new("lib", "1.0"));
+    // lib 2.0's file is evil 6.6's wheel under another name.
+    std::fs::copy(
+        env.path("dist/evil-6.6-py3-none-any.whl"),
+        env.path("dist/lib-2.0-py3-none-any.whl"),
+    )
+    .unwrap();
+    let out = env.pin("lib\n", &["--no-hashes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.pins(), ["lib==1.0"]);
+    assert!(
+        out.stderr.contains(
+            "lib-2.0-py3-none-any.whl: its metadata says it is evil 6.6, but its file name says lib 2.0; the file is not used"
+        ),
+        "{}",
+        out.stderr
+    );
+}

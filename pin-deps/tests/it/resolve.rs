@@ -280,6 +280,17 @@ fn unsafe_packages_are_listed_only_when_allowed() {
     assert!(out.stdout.ends_with(
         "\n# The following packages are considered to be unsafe in a requirements file:\n# setuptools\n"
     ));
+    // Never silently: the run says what it left out and how to keep it.
+    assert_eq!(
+        out.stderr,
+        "pin-deps: warning: setuptools==75.0 is left out of the pins, as pip-compile does (--allow-unsafe pins it; an image baked from these pins will not have it)\n"
+    );
+    // A lock is the whole resolution: it always holds them.
+    for format in ["json", "pylock"] {
+        let out = env.pin("tool\n", &["--format", format]).success();
+        assert!(out.stdout.contains("setuptools"), "{format}: {}", out.stdout);
+        assert_eq!(out.stderr, "", "{format}");
+    }
     assert_eq!(
         env.pin("tool\n", &["--no-hashes", "--allow-unsafe"])
             .success()

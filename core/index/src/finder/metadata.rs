@@ -43,7 +43,8 @@ impl Finder {
         Ok(None)
     }
 
-    /// One file's metadata, read once.
+    /// One file's metadata, read once. A file whose metadata names another package or version
+    /// than its file name is refused: which one it is would depend on who reads it.
     pub fn file_metadata(&self, file: &DistFile) -> Result<DistMetadata, IndexError> {
         let slot = self
             .inner
@@ -53,7 +54,8 @@ impl Finder {
             .entry(file.url())
             .or_default()
             .clone();
-        slot.get_or_init(|| self.read_metadata(file)).clone()
+        slot.get_or_init(|| self.read_metadata(file).and_then(|meta| matches_name(file, meta)))
+            .clone()
     }
 
     fn read_metadata(&self, file: &DistFile) -> Result<DistMetadata, IndexError> {
@@ -146,6 +148,29 @@ impl Finder {
             .and_then(|p| std::fs::metadata(p).ok())
             .map_or(0, |m| m.len())
     }
+}
+
+/// The metadata, if it names the package and version the file name does.
+fn matches_name(file: &DistFile, meta: DistMetadata) -> Result<DistMetadata, IndexError> {
+    let name = meta.metadata.name.parse::<PackageName>().ok();
+    let version = meta
+        .metadata
+        .version
+        .as_deref()
+        .and_then(|v| v.parse::<Version>().ok());
+    if name.as_ref() == Some(&file.name) && version.as_ref().is_none_or(|v| *v == file.version) {
+        return Ok(meta);
+    }
+    Err(IndexError::Page(lastmile_fs::InputError::new(
+        lastmile_fs::Location::file(file.shown()),
+        format!(
+            "its metadata says it is {} {}, but its file name says {} {}; the file is not used",
+            meta.metadata.name,
+            meta.metadata.version.as_deref().unwrap_or("(no version)"),
+            file.name,
+            file.version
+        ),
+    )))
 }
 
 /// The cache key of a remote wheel's metadata.

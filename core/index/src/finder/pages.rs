@@ -15,10 +15,12 @@ impl Finder {
     pub(super) fn load_project(&self, name: &PackageName) -> Result<Project, IndexError> {
         let mut files: Vec<DistFile> = self.inner.local.get(name).cloned().unwrap_or_default();
         for index in &self.inner.indexes {
-            let found = self.index_files(index, name)?;
-            let any = !found.is_empty();
+            let (found, listed) = self.index_files(index, name)?;
             files.extend(found);
-            if any && self.inner.strategy == IndexStrategy::FirstIndex {
+            // An index that lists the project at all owns it under first-index, even when none
+            // of its files can be used (yanked, other tags, too new, a bad hash): the next index
+            // never supplies it (dependency confusion).
+            if listed && self.inner.strategy == IndexStrategy::FirstIndex {
                 break;
             }
         }
@@ -38,8 +40,13 @@ impl Finder {
         Ok(project)
     }
 
-    /// The files an index lists for a package (none when it does not know the package).
-    pub(super) fn index_files(&self, index: &Url, name: &PackageName) -> Result<Vec<DistFile>, IndexError> {
+    /// The files an index lists for a package, and whether it lists any file of the package at
+    /// all (before any is filtered out).
+    pub(super) fn index_files(
+        &self,
+        index: &Url,
+        name: &PackageName,
+    ) -> Result<(Vec<DistFile>, bool), IndexError> {
         let page_url = index
             .join(&format!("{name}/"))
             .map_err(|e| IndexError::IndexUrl {
@@ -55,14 +62,14 @@ impl Finder {
             let location = Location::file(page.display().to_string());
             let html = match std::fs::read_to_string(&page) {
                 Ok(html) => html,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
                 Err(e) => return Err(IndexError::read(&page, e)),
             };
             let links = simple::parse_project_page(&html, &location)?;
             (page_url.join("index.html").unwrap_or(page_url), location, links)
         } else {
             let Some(page) = self.inner.client.get_page(&page_url, simple::ACCEPT)? else {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), false));
             };
             let location = Location::file(redact(page.url.as_str()));
             let links = simple::parse_page(&page.body, &page.content_type, &location)?;
@@ -71,7 +78,8 @@ impl Finder {
         self.files_of_links(index, name, &base, &location, links)
     }
 
-    /// Turn a page's links into the package's files for the target.
+    /// Turn a page's links into the package's files for the target; the flag says whether the
+    /// page names any file of the package, usable or not.
     pub(super) fn files_of_links(
         &self,
         index: &Url,
@@ -79,10 +87,11 @@ impl Finder {
         base: &Url,
         location: &Location,
         links: Vec<simple::Link>,
-    ) -> Result<Vec<DistFile>, IndexError> {
+    ) -> Result<(Vec<DistFile>, bool), IndexError> {
         let target = &self.inner.target;
         let mut files = Vec::new();
         let mut no_upload_time = false;
+        let mut listed = false;
         for link in links {
             let url = base.join(&link.href).map_err(|e| {
                 InputError::new(location.clone(), format!("{}: bad link: {e}", link.filename))
@@ -106,6 +115,7 @@ impl Finder {
             if file.name != *name {
                 continue;
             }
+            listed = true;
             if let Some(spec) = &link.requires_python {
                 match spec.parse::<VersionSpecifiers>() {
                     Ok(specifiers) => file.python_ok = specifiers.contains(&target.python_full_version()),
@@ -165,6 +175,6 @@ impl Finder {
                 redact(index.as_str())
             ));
         }
-        Ok(files)
+        Ok((files, listed))
     }
 }

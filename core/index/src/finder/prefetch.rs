@@ -63,6 +63,7 @@ impl Finder {
             };
             files.extend(
                 self.files_of_links(index, name, &page.url, &location, links)
+                    .map(|(files, _)| files)
                     .unwrap_or_default(),
             );
         }
