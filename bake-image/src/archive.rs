@@ -12,7 +12,8 @@
 //!   fixed level by the pinned `flate2` backend (zlib-rs), the pieces compressed side by side: the bytes do
 //!   not depend on how many threads there are.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -20,6 +21,63 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use crate::install::Deferred;
+
+/// Where an entry's owner, mode and capability come from: never from who runs the bake. What the
+/// bake made is owned by root (its mode is the one the bake set); anything else is what the base
+/// says it is (read from the base folder when the base is one, so a bake that could not keep
+/// owners and modes in its copy still records the base's).
+#[derive(Debug, Default)]
+pub(crate) struct Owners<'a> {
+    pub(crate) made: BTreeSet<PathBuf>,
+    pub(crate) base: Option<&'a Path>,
+}
+
+/// An entry's owner, group, mode and `security.capability`.
+struct Meta {
+    uid: u64,
+    gid: u64,
+    mode: u32,
+    capability: Option<Vec<u8>>,
+}
+
+impl Owners<'_> {
+    fn of(&self, relative: &Path, path: &Path, staged: &std::fs::Metadata) -> Meta {
+        let capability = |at: &Path| {
+            if staged.file_type().is_symlink() {
+                None
+            } else {
+                xattr::get(at, "security.capability").ok().flatten()
+            }
+        };
+        if self.made.contains(relative) {
+            return Meta {
+                uid: 0,
+                gid: 0,
+                mode: staged.mode() & 0o7777,
+                capability: capability(path),
+            };
+        }
+        if let Some(base) = self.base {
+            let original = base.join(relative);
+            if let Ok(meta) = std::fs::symlink_metadata(&original)
+                && meta.file_type() == staged.file_type()
+            {
+                return Meta {
+                    uid: u64::from(meta.uid()),
+                    gid: u64::from(meta.gid()),
+                    mode: meta.mode() & 0o7777,
+                    capability: capability(&original),
+                };
+            }
+        }
+        Meta {
+            uid: u64::from(staged.uid()),
+            gid: u64::from(staged.gid()),
+            mode: staged.mode() & 0o7777,
+            capability: capability(path),
+        }
+    }
+}
 
 /// What went into the archive.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -56,6 +114,7 @@ pub(crate) fn write_tar<W: Write>(
     root: &Path,
     epoch: u64,
     deferred: &BTreeMap<PathBuf, Deferred>,
+    owners: &Owners,
     out: W,
     mut progress: impl FnMut(u64),
 ) -> io::Result<ArchiveStats> {
@@ -92,9 +151,9 @@ pub(crate) fn write_tar<W: Write>(
             header.set_mtime(epoch);
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(file.size);
-            let zip = crate::install::open_zip(&mut zips, &file.wheel)?;
-            let entry = zip.by_index(file.index).map_err(io::Error::other)?;
-            builder.append_data(&mut header, relative, entry)?;
+            // Read back from the wheel and checked again against the digest of the install.
+            let member = crate::install::read_back(&mut zips, file)?;
+            builder.append_data(&mut header, relative, member)?;
             stats.bytes_in += file.size;
             stats.entries += 1;
             progress(file.size);
@@ -109,15 +168,14 @@ pub(crate) fn write_tar<W: Write>(
         } else {
             relative.clone()
         };
+        let owned = owners.of(&relative, &path, &meta);
         let mut header = tar::Header::new_gnu();
-        header.set_mode(meta.mode() & 0o7777);
-        header.set_uid(u64::from(meta.uid()));
-        header.set_gid(u64::from(meta.gid()));
+        header.set_mode(owned.mode);
+        header.set_uid(owned.uid);
+        header.set_gid(owned.gid);
         header.set_mtime((meta.mtime().max(0) as u64).min(epoch));
         header.set_size(0);
-        if let Some(capability) = xattr::get(&path, "security.capability").ok().flatten()
-            && !file_type.is_symlink()
-        {
+        if let Some(capability) = &owned.capability {
             builder.append_pax_extensions([("SCHILY.xattr.security.capability", capability.as_slice())])?;
         }
         if file_type.is_dir() {
@@ -145,7 +203,7 @@ pub(crate) fn write_tar<W: Write>(
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(meta.len());
             let file = std::fs::File::open(&path)?;
-            builder.append_data(&mut header, &name, file)?;
+            builder.append_data(&mut header, &name, exactly(file, meta.len(), &path))?;
             stats.bytes_in += meta.len();
             progress(meta.len());
         } else {
@@ -157,6 +215,34 @@ pub(crate) fn write_tar<W: Write>(
     }
     builder.into_inner()?.flush()?;
     Ok(stats)
+}
+
+/// A file read for the archive: exactly the size its header says, or an error (a file that grew
+/// or shrank while the bake ran would otherwise make a corrupt archive).
+fn exactly(file: std::fs::File, size: u64, path: &Path) -> impl Read {
+    struct Exactly {
+        inner: std::io::Take<std::fs::File>,
+        left: u64,
+        path: PathBuf,
+    }
+    impl Read for Exactly {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.left -= n as u64;
+            if n == 0 && self.left > 0 && !buf.is_empty() {
+                return Err(io::Error::other(format!(
+                    "{}: changed while it was archived",
+                    self.path.display()
+                )));
+            }
+            Ok(n)
+        }
+    }
+    Exactly {
+        inner: file.take(size),
+        left: size,
+        path: path.to_path_buf(),
+    }
 }
 
 /// gzip compression in fixed-size pieces, each compressed by a pool of worker threads while the
@@ -333,7 +419,15 @@ mod tests {
     fn entries_keep_modes_links_and_clamp_times() {
         let dir = tree();
         let mut tar = Vec::new();
-        write_tar(dir.path(), 1_000, &BTreeMap::new(), &mut tar, |_| {}).unwrap();
+        write_tar(
+            dir.path(),
+            1_000,
+            &BTreeMap::new(),
+            &Owners::default(),
+            &mut tar,
+            |_| {},
+        )
+        .unwrap();
         let mut archive = tar::Archive::new(tar.as_slice());
         let mut seen = Vec::new();
         for entry in archive.entries().unwrap() {

@@ -11,7 +11,9 @@ use lastmile_cli::Reporter;
 use lastmile_documents::candidate::{
     BaseInfo, CandidateDocument, CandidatePackage, ImageInfo, SCHEMA, Service, TargetInfo,
 };
-use lastmile_fs::Sha256;
+use std::sync::Arc;
+
+use lastmile_fs::{Root, Sha256};
 use lastmile_python::Target;
 
 use crate::install::{Deferred, Venv};
@@ -40,9 +42,12 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let rootfs = staging.path().join("rootfs");
     let mut clock = Clock::start();
 
+    refuse_what_needs_root(options)?;
     let spinner = reporter.spinner("preparing the base");
     let base = base::prepare(&options.base, &rootfs)?;
     spinner.finish_and_clear();
+    // Every write from here on stays inside the image, never through a link of the base.
+    let root = Arc::new(Root::open(&rootfs)?);
     clock.lap("copied and digested the base");
     let target = Target::from_rootfs(&rootfs).map_err(|e| {
         anyhow::anyhow!(
@@ -54,9 +59,10 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let epoch = source_date_epoch(options, &rootfs)?;
 
     let chosen = wheels::fetch(&options.wheels, &pins, &target, reporter)?;
+    crate::complete::check(&chosen, &target)?;
     clock.lap("checked the wheels");
     let venv = Venv {
-        rootfs: rootfs.clone(),
+        root: root.clone(),
         prefix: options.prefix.clone(),
         python: target.python,
         python_full: target.python_full.clone(),
@@ -67,26 +73,35 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let (packages, mut deferred) = install(&venv, &chosen, reporter)?;
     clock.lap("installed the wheels");
 
-    let inputs = add_overlays(options, &pinned_text, &rootfs)?;
-    services::write(&rootfs, &options.prefix, &services, &packages)?;
+    let inputs = add_overlays(options, &pinned_text, &root)?;
+    services::write(&root, &options.prefix, &services, &packages)?;
     // A file an overlay put where a wheel's file was replaces it (the install removed every
     // file at a deferred path, so anything there now came later).
-    deferred.retain(|path, _| std::fs::symlink_metadata(rootfs.join(path)).is_err());
+    deferred.retain(|path, _| !root.exists(path));
     if options.compile_bytecode {
-        crate::install::materialize(&rootfs, &deferred)?;
+        crate::install::materialize(&root, &deferred)?;
         deferred.clear();
-        base::compile_bytecode(&rootfs, &venv)?;
+        base::compile_bytecode(&root, &venv)?;
     }
     let mut document = manifest(options, &base, &target, packages, services, inputs, epoch);
     clock.lap("wrote overlays, services and bytecode");
 
     let sbom_text = sbom::cyclonedx(&document);
     base::write_fixed(
-        &rootfs.join("etc/lastmile/candidate.json"),
+        &root,
+        Path::new("etc/lastmile/candidate.json"),
         lastmile_documents::to_string(&document).as_bytes(),
     )?;
-    base::write_fixed(&rootfs.join("etc/lastmile/sbom.cdx.json"), sbom_text.as_bytes())?;
-    let image = write_image(options, &rootfs, epoch, &deferred, reporter, &mut clock)?;
+    base::write_fixed(
+        &root,
+        Path::new("etc/lastmile/sbom.cdx.json"),
+        sbom_text.as_bytes(),
+    )?;
+    let owners = archive::Owners {
+        made: root.made(),
+        base: options.base.is_dir().then_some(options.base.as_path()),
+    };
+    let image = write_image(options, &rootfs, epoch, &deferred, &owners, reporter, &mut clock)?;
     let sbom_path = options
         .out_dir
         .join(format!("autobuild-{}.sbom.cdx.json", image.sha256.short(12)));
@@ -94,6 +109,26 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         .with_context(|| format!("writing {}", sbom_path.display()))?;
     document.image = Some(image);
     Ok(document)
+}
+
+/// What only root can do right, refused with the reason for anyone else: unpacking a tarball
+/// keeps its owners only as root, and byte-compiling runs the base's Python under chroot. (A
+/// folder base is fine: owners and modes are read from the base itself, never from the copy.)
+fn refuse_what_needs_root(options: &BakeOptions) -> anyhow::Result<()> {
+    if rustix::process::geteuid().is_root() {
+        return Ok(());
+    }
+    if !options.base.is_dir() {
+        bail!(
+            "--base {}: a base tarball can be unpacked with its owners only as root (bake-image runs as uid {}); run it as root, or unpack the base once as root and give the folder",
+            options.base.display(),
+            rustix::process::geteuid().as_raw()
+        );
+    }
+    if options.compile_bytecode {
+        bail!("--compile-bytecode runs the base's Python under chroot, which needs root");
+    }
+    Ok(())
 }
 
 /// The pins, and the pinned file's text (its digest is an input of the image).
@@ -165,12 +200,12 @@ fn install(
 fn add_overlays(
     options: &BakeOptions,
     pinned_text: &str,
-    rootfs: &Path,
+    root: &Root,
 ) -> anyhow::Result<BTreeMap<String, Sha256>> {
     let mut inputs = BTreeMap::new();
     inputs.insert("pinned".to_owned(), Sha256::of(pinned_text.as_bytes()));
     for (number, overlay) in options.overlays.iter().enumerate() {
-        let digest = base::copy_overlay(overlay, rootfs)?;
+        let digest = base::copy_overlay(overlay, root)?;
         inputs.insert(format!("overlay:{}", number + 1), digest);
     }
     Ok(inputs)
@@ -219,6 +254,7 @@ fn write_image(
     rootfs: &Path,
     epoch: u64,
     deferred: &BTreeMap<PathBuf, Deferred>,
+    owners: &archive::Owners,
     reporter: &Reporter,
     clock: &mut Clock,
 ) -> anyhow::Result<ImageInfo> {
@@ -231,7 +267,7 @@ fn write_image(
         .context("creating the image file")?;
     let writer = lastmile_fs::Sha256Writer::new(std::io::BufWriter::new(temp.as_file()));
     let mut gz = archive::ParallelGz::new(writer, options.level);
-    let stats = archive::write_tar(rootfs, epoch, deferred, &mut gz, |n| progress.inc(n))
+    let stats = archive::write_tar(rootfs, epoch, deferred, owners, &mut gz, |n| progress.inc(n))
         .context("archiving the root filesystem")?;
     let hashing = gz.finish()?;
     progress.finish_and_clear();
@@ -249,6 +285,7 @@ fn write_image(
     temp.persist(&image)
         .map_err(|e| e.error)
         .context("naming the image")?;
+    lastmile_fs::sync_dir(&options.out_dir).context("syncing the output folder")?;
     tracing::info!(
         "{} entries, {} MiB in, {} MiB out, {} device nodes left out",
         stats.entries,

@@ -3,11 +3,11 @@
 //! (overlays, systemd units, byte-compiled files, the manifest), all with fixed modes and owners.
 
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use lastmile_fs::Sha256;
+use lastmile_fs::{Root, Sha256};
 use sha2::Digest;
 
 /// What is known about the base.
@@ -45,7 +45,8 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
                 );
             }
         }
-        tree_digest(rootfs)?
+        // The base's own tree, not the copy: a copy made by another user has other owners.
+        tree_digest(base)?
     } else {
         let name = base.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let known = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
@@ -83,10 +84,9 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
         }
         lastmile_fs::Sha256::of_file(base).with_context(|| format!("reading {}", base.display()))?
     };
+    let root = lastmile_fs::Root::open(rootfs)?;
     for needed in ["etc/os-release", "sbin/init"] {
-        if std::fs::symlink_metadata(rootfs.join(needed)).is_err()
-            && std::fs::symlink_metadata(rootfs.join("usr").join(needed)).is_err()
-        {
+        if !root.lexists(Path::new(needed)) && !root.lexists(&Path::new("usr").join(needed)) {
             bail!(
                 "--base {}: no /{needed}; LXC and Proxmox need it (scripts/base-rootfs makes a base with systemd as init)",
                 base.display()
@@ -95,27 +95,35 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
     }
     Ok(Base {
         digest,
-        os: os_release(rootfs),
+        os: os_release(&root)?,
     })
 }
 
-/// `debian 12 (bookworm)`.
-fn os_release(rootfs: &Path) -> String {
-    let text = std::fs::read_to_string(rootfs.join("etc/os-release"))
-        .or_else(|_| std::fs::read_to_string(rootfs.join("usr/lib/os-release")))
-        .unwrap_or_default();
+/// `debian 12 (bookworm)`, from the base's own os-release (a link resolved inside the base, a
+/// regular file of at most 64 KiB).
+fn os_release(root: &lastmile_fs::Root) -> anyhow::Result<String> {
+    let read = |rel: &str| root.read_text(Path::new(rel), 64 << 10);
+    let text = match read("etc/os-release") {
+        Ok(text) => text,
+        Err(e) if e.is_not_found() => match read("usr/lib/os-release") {
+            Ok(text) => text,
+            Err(e) if e.is_not_found() => String::new(),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     let field = |key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{key}=")))
             .map(|v| v.trim_matches('"').to_owned())
             .unwrap_or_default()
     };
-    format!(
+    Ok(format!(
         "{} {} ({})",
         field("ID"),
         field("VERSION_ID"),
         field("VERSION_CODENAME")
-    )
+    ))
 }
 
 /// A digest of a tree: every path with its type, mode, owner, size and content (or link target).
@@ -126,12 +134,14 @@ pub(crate) fn tree_digest(root: &Path) -> anyhow::Result<Sha256> {
         let path = root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         hasher.update(relative.as_os_str().as_encoded_bytes());
+        // A folder's size is the file system's business (how it allocates entries), not the
+        // tree's: only a file's size counts, so a copy of the base elsewhere has the same digest.
         hasher.update(format!(
             "\0{:o}\0{}\0{}\0{}\0",
             meta.mode(),
             meta.uid(),
             meta.gid(),
-            meta.len()
+            if meta.is_file() { meta.len() } else { 0 }
         ));
         if meta.file_type().is_symlink() {
             hasher.update(std::fs::read_link(&path)?.as_os_str().as_encoded_bytes());
@@ -173,47 +183,16 @@ pub(crate) fn tree_size(root: &Path) -> u64 {
         .sum()
 }
 
-/// Set owner root and a fixed mode, whatever the umask and the user running the bake.
-fn fix(path: &Path, mode: u32) -> std::io::Result<()> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    if rustix_is_root() {
-        std::os::unix::fs::lchown(path, Some(0), Some(0))?;
-    }
-    Ok(())
-}
-
-fn rustix_is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
-
-/// Create the parents of `path` (0755, root).
-pub(crate) fn make_parents(path: &Path) -> std::io::Result<()> {
-    let Some(parent) = path.parent() else {
-        return Ok(());
-    };
-    if parent.is_dir() {
-        return Ok(());
-    }
-    make_parents(parent)?;
-    std::fs::create_dir(parent)?;
-    fix(parent, 0o755)
-}
-
-/// Write a file bake-image makes (0644, root).
-pub(crate) fn write_fixed(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    make_parents(path)?;
-    // Never write through a hard link to the base.
-    let _ = std::fs::remove_file(path);
-    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
-    fix(path, 0o644)?;
+/// Write a file bake-image makes (0644), through real folders of the root filesystem only.
+pub(crate) fn write_fixed(root: &Root, rel: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    root.write(rel, contents, 0o644)?;
     Ok(())
 }
 
 /// Copy an overlay tree into the root filesystem: folders 0755, files 0644 (0755 when any execute
-/// bit is set), all owned by root; symlinks copied as links. Returns the overlay's digest.
-pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Sha256> {
+/// bit is set), symlinks copied as links; never written through a link of the base. Returns the
+/// overlay's digest.
+pub(crate) fn copy_overlay(overlay: &Path, root: &Root) -> anyhow::Result<Sha256> {
     if !overlay.is_dir() {
         bail!("--overlay {}: not a folder", overlay.display());
     }
@@ -222,26 +201,18 @@ pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Sha2
             continue;
         }
         let from = overlay.join(&relative);
-        let to = rootfs.join(&relative);
         let meta = std::fs::symlink_metadata(&from)?;
+        let context = || format!("--overlay {}: {}", overlay.display(), relative.display());
         if meta.is_dir() {
-            if !to.is_dir() {
-                make_parents(&to)?;
-                std::fs::create_dir(&to).with_context(|| format!("--overlay: creating {}", to.display()))?;
-                fix(&to, 0o755)?;
-            }
+            root.create_dir_all(&relative).with_context(context)?;
         } else if meta.file_type().is_symlink() {
-            make_parents(&to)?;
-            let _ = std::fs::remove_file(&to);
-            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
-            if rustix_is_root() {
-                std::os::unix::fs::lchown(&to, Some(0), Some(0))?;
-            }
+            root.symlink(&std::fs::read_link(&from)?, &relative)
+                .with_context(context)?;
         } else if meta.is_file() {
-            make_parents(&to)?;
-            let _ = std::fs::remove_file(&to);
-            std::fs::copy(&from, &to).with_context(|| format!("--overlay: copying {}", from.display()))?;
-            fix(&to, if meta.mode() & 0o111 != 0 { 0o755 } else { 0o644 })?;
+            let mut out = root
+                .create(&relative, if meta.mode() & 0o111 != 0 { 0o755 } else { 0o644 })
+                .with_context(context)?;
+            std::io::copy(&mut std::fs::File::open(&from)?, &mut out).with_context(context)?;
         } else {
             bail!(
                 "--overlay: {}: only folders, files and links can be copied",
@@ -267,7 +238,8 @@ pub(crate) fn copy_overlay(overlay: &Path, rootfs: &Path) -> anyhow::Result<Sha2
 }
 
 /// Byte-compile the venv with the base's own Python under chroot, as unchecked-hash pycs.
-pub(crate) fn compile_bytecode(rootfs: &Path, venv: &crate::install::Venv) -> anyhow::Result<()> {
+pub(crate) fn compile_bytecode(root: &Root, venv: &crate::install::Venv) -> anyhow::Result<()> {
+    let rootfs = root.path();
     let python = format!("/usr/bin/python{}.{}", venv.python.0, venv.python.1);
     let site = format!("{}/{}", venv.prefix, venv.site_packages_rel());
     let out = lastmile_process::output(
@@ -295,12 +267,14 @@ pub(crate) fn compile_bytecode(rootfs: &Path, venv: &crate::install::Venv) -> an
             String::from_utf8_lossy(&out.stdout).trim()
         );
     }
-    // compileall made its folders and files with the umask: fix them.
-    for entry in walkdir::WalkDir::new(rootfs.join(site.trim_start_matches('/'))) {
+    // compileall made its folders and files with the umask: fix them (the venv's folders are
+    // real ones the install made, so the walk stays inside the image).
+    let site = Path::new(site.trim_start_matches('/'));
+    for entry in walkdir::WalkDir::new(rootfs.join(site)).follow_links(false) {
         let entry = entry?;
-        let path = entry.path();
-        if path.components().any(|c| c.as_os_str() == "__pycache__") {
-            fix(path, if entry.file_type().is_dir() { 0o755 } else { 0o644 })?;
+        let rel = entry.path().strip_prefix(rootfs)?;
+        if rel.components().any(|c| c.as_os_str() == "__pycache__") && !entry.path_is_symlink() {
+            root.set_mode(rel, if entry.file_type().is_dir() { 0o755 } else { 0o644 })?;
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod options;
 mod archive;
 mod bake;
 mod base;
+mod complete;
 mod install;
 mod pins;
 mod sbom;

@@ -19,6 +19,8 @@ pub(crate) struct Pin {
     pub(crate) origin: String,
     /// A top-level requirement (its venv entry gets `REQUESTED`).
     pub(crate) requested: bool,
+    /// Extras installed with it (`katcore[monitoring]==1.3`): their requirements must be pinned.
+    pub(crate) extras: Vec<lastmile_python::ExtraName>,
 }
 
 /// Read pins from `text`, named `name` in messages.
@@ -76,6 +78,7 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
             origin: entry.location.to_string(),
             // pip-compile's format does not say which pins were asked for; every pin counts.
             requested: true,
+            extras: requirement.extras.clone(),
         });
     }
     if pins.is_empty() {
@@ -113,6 +116,7 @@ fn from_lock(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
         }
         pins.push(Pin {
             requested: requested.contains(&package.name),
+            extras: package.extras.clone(),
             name: package.name,
             version: package.version,
             sha256,

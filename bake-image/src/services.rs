@@ -182,19 +182,16 @@ pub(crate) fn unit_files(
 
 /// Write the units and enable each service for its roles (or for every node).
 pub(crate) fn write(
-    rootfs: &Path,
+    root: &lastmile_fs::Root,
     prefix: &str,
     services: &BTreeMap<String, Service>,
     packages: &[CandidatePackage],
 ) -> anyhow::Result<()> {
     for (path, text) in unit_files(services, prefix, packages)? {
-        crate::base::write_fixed(&rootfs.join(path), text.as_bytes())?;
+        crate::base::write_fixed(root, Path::new(&path), text.as_bytes())?;
     }
     for (link, target) in enable_links(services) {
-        let link = rootfs.join(link);
-        crate::base::make_parents(&link)?;
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(target, &link)?;
+        root.symlink(Path::new(&target), Path::new(&link))?;
     }
     Ok(())
 }

@@ -130,7 +130,7 @@ fn check_records(
             .map_or("", |(site, _)| site);
         let dist = record_path.rsplit('/').nth(1).unwrap_or("");
         installed.insert(
-            dist.trim_end_matches(".dist-info").to_lowercase(),
+            distribution_key(dist.trim_end_matches(".dist-info")),
             Sha256::of(text.as_bytes()),
         );
         let rows = match record::parse(text) {
@@ -165,7 +165,7 @@ fn check_packages(
     problems: &mut Vec<String>,
 ) {
     for package in &candidate.packages {
-        let stem = format!("{}-{}", package.name.replace('-', "_"), package.version).to_lowercase();
+        let stem = distribution_key(&format!("{}-{}", package.name, package.version));
         match installed.remove(&stem) {
             None => problems.push(format!(
                 "{}=={}: in the manifest but not installed",
@@ -245,6 +245,23 @@ fn report(shown: &str, problems: &[String]) -> anyhow::Result<Exit> {
     Ok(Exit::Negative)
 }
 
+/// `name-version` with the name normalized (PEP 503: runs of `-`, `_`, `.` as one `-`, lower
+/// case), so `zope.interface-5.0`, `zope_interface-5.0` and the manifest's `zope-interface` meet.
+fn distribution_key(stem: &str) -> String {
+    let (name, version) = stem.rsplit_once('-').unwrap_or((stem, ""));
+    let mut normal = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !normal.ends_with('-') {
+                normal.push('-');
+            }
+        } else {
+            normal.push(c.to_ascii_lowercase());
+        }
+    }
+    format!("{normal}-{}", version.to_lowercase())
+}
+
 /// Resolve `..` in a relative path.
 fn normalize(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
@@ -258,4 +275,20 @@ fn normalize(path: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_and_underscored_dist_info_names_meet_the_manifest() {
+        assert_eq!(distribution_key("zope.interface-5.0"), "zope-interface-5.0");
+        assert_eq!(distribution_key("Zope_Interface-5.0"), "zope-interface-5.0");
+        assert_eq!(distribution_key("zope-interface-5.0"), "zope-interface-5.0");
+        assert_eq!(
+            distribution_key("backports.zoneinfo-0.2.1"),
+            distribution_key("backports-zoneinfo-0.2.1")
+        );
+    }
 }

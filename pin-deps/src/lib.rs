@@ -61,7 +61,16 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
     };
     tracing::info!("resolving for {target}");
     let inputs = inputs::read(&options.inputs)?;
-    let finder = Finder::new(sources::collect(&options.sources, &inputs.files)?, &target)?;
+    let mut sources = sources::collect(&options.sources, &inputs.files)?;
+    // Without a cache, downloads go to a folder of this run's own, removed when it ends.
+    let scratch = match &sources.http.cache_dir {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("pin-deps-").tempdir()?),
+    };
+    if let Some(scratch) = &scratch {
+        sources.http.cache_dir = Some(scratch.path().to_path_buf());
+    }
+    let finder = Finder::new(sources, &target)?;
     let resolution = match resolve::resolve(&finder, &target, inputs, &options.resolve, reporter)? {
         resolve::Outcome::Resolved(resolution) => resolution,
         resolve::Outcome::NoSolution(explanation) => return Ok(Pinned::NoSolution(explanation)),

@@ -1,46 +1,22 @@
-//! Files and folders the install writes: fixed modes whatever the umask, and never a write
-//! through a hard link to the base (a file is unlinked and created anew).
+//! Files and folders the install writes, all through the image's [`Root`]: fixed modes whatever
+//! the umask, never through a link of the base, never through a hard link to it (a file there is
+//! unlinked and created anew).
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use lastmile_fs::{Root, RootError};
+
 /// Write a new file with mode 0644, or 0755 when `executable`.
-pub(crate) fn write_file(path: &Path, data: &[u8], executable: bool) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        create_dirs(parent)?;
-    }
-    let mode = if executable { 0o755 } else { 0o644 };
-    remove_if_there(path)?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)?;
-    file.write_all(data)?;
-    // The umask may have narrowed the mode at creation: set it exactly.
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
+pub(crate) fn write_file(root: &Root, rel: &Path, data: &[u8], executable: bool) -> Result<(), RootError> {
+    root.write(rel, data, if executable { 0o755 } else { 0o644 })
 }
 
 /// Remove a file if there is one (a base file the install replaces, or a link to it).
-pub(crate) fn remove_if_there(path: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+pub(crate) fn remove_if_there(root: &Root, rel: &Path) -> Result<(), RootError> {
+    root.remove_file(rel)
 }
 
 /// Create folders with mode 0755 whatever the umask.
-pub(crate) fn create_dirs(path: &Path) -> std::io::Result<()> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        create_dirs(parent)?;
-    }
-    match std::fs::create_dir(path) {
-        Ok(()) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
+pub(crate) fn create_dirs(root: &Root, rel: &Path) -> Result<(), RootError> {
+    root.create_dir_all(rel)
 }

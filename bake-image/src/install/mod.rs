@@ -13,9 +13,10 @@ mod wheel;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lastmile_dist::record;
-use lastmile_fs::Sha256;
+use lastmile_fs::{Root, RootError, Sha256};
 
 use files::{create_dirs, remove_if_there, write_file};
 use wheel::{Wheel, check_member, is_record};
@@ -24,8 +25,8 @@ pub(crate) use wheel::{Zip, open_zip};
 /// A virtual environment being built inside a root filesystem.
 #[derive(Debug, Clone)]
 pub(crate) struct Venv {
-    /// The root filesystem on the host.
-    pub(crate) rootfs: PathBuf,
+    /// The root filesystem, every write confined to it.
+    pub(crate) root: Arc<Root>,
     /// Where the venv is inside the container (`/opt/lastmile/venv`).
     pub(crate) prefix: String,
     /// `(3, 11)`.
@@ -42,6 +43,8 @@ pub(crate) enum InstallError {
     Bad { wheel: String, message: String },
     #[error("{wheel}: {0}", wheel = .1)]
     Io(#[source] std::io::Error, String),
+    #[error(transparent)]
+    Root(#[from] RootError),
 }
 
 fn bad(wheel: &str, message: impl Into<String>) -> InstallError {
@@ -75,6 +78,8 @@ pub(crate) struct Deferred {
     pub(crate) index: usize,
     pub(crate) size: u64,
     pub(crate) mode: u32,
+    /// Its sha256, checked against the wheel's RECORD at install and again when it is read back.
+    pub(crate) sha256: Sha256,
 }
 
 /// What one install has put in the venv so far: each file (relative to the venv) with its
@@ -93,10 +98,24 @@ impl Placed {
     }
 }
 
+/// A reader that hashes what it reads and counts it, for members checked as they stream.
+struct Hashing<R> {
+    inner: R,
+    hasher: lastmile_fs::Sha256Writer<std::io::Sink>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        std::io::Write::write_all(&mut self.hasher, &buf[..n])?;
+        Ok(n)
+    }
+}
+
 impl Venv {
-    /// The venv on the host.
+    /// The venv inside the root filesystem (a relative path).
     pub(crate) fn dir(&self) -> PathBuf {
-        self.rootfs.join(self.prefix.trim_start_matches('/'))
+        PathBuf::from(self.prefix.trim_start_matches('/'))
     }
 
     pub(crate) fn site_packages_rel(&self) -> String {
@@ -109,13 +128,15 @@ impl Venv {
 
     /// Write the venv's skeleton: `pyvenv.cfg`, `bin/python*` links to the base's interpreter
     /// (as the container sees it), an empty site-packages, `lib64 -> lib`.
-    pub(crate) fn create(&self) -> std::io::Result<()> {
+    pub(crate) fn create(&self) -> Result<(), RootError> {
         let dir = self.dir();
+        let root = &self.root;
         let (major, minor) = self.python;
-        create_dirs(&dir.join(self.site_packages_rel()))?;
-        create_dirs(&dir.join("bin"))?;
-        create_dirs(&dir.join("include"))?;
+        create_dirs(root, &dir.join(self.site_packages_rel()))?;
+        create_dirs(root, &dir.join("bin"))?;
+        create_dirs(root, &dir.join("include"))?;
         write_file(
+            root,
             &dir.join("pyvenv.cfg"),
             format!(
                 "home = /usr/bin\ninclude-system-site-packages = false\nversion = {}\nexecutable = /usr/bin/python{major}.{minor}\ncommand = /usr/bin/python{major}.{minor} -m venv {}\n",
@@ -124,11 +145,12 @@ impl Venv {
             .as_bytes(),
             false,
         )?;
-        let link = |target: &str, name: &str| -> std::io::Result<()> {
+        let link = |target: &str, name: &str| -> Result<(), RootError> {
             let path = dir.join("bin").join(name);
-            match std::fs::symlink_metadata(&path) {
-                Ok(_) => Ok(()),
-                Err(_) => std::os::unix::fs::symlink(target, path),
+            if root.exists(&path) {
+                Ok(())
+            } else {
+                root.symlink(Path::new(target), &path)
             }
         };
         link(
@@ -137,8 +159,8 @@ impl Venv {
         )?;
         link(&format!("python{major}.{minor}"), &format!("python{major}"))?;
         link(&format!("python{major}"), "python")?;
-        if std::fs::symlink_metadata(dir.join("lib64")).is_err() {
-            std::os::unix::fs::symlink("lib", dir.join("lib64"))?;
+        if !root.exists(&dir.join("lib64")) {
+            root.symlink(Path::new("lib"), &dir.join("lib64"))?;
         }
         Ok(())
     }
@@ -170,6 +192,7 @@ impl Venv {
         let shown = wheel.shown.clone();
         let io = |e: std::io::Error| InstallError::Io(e, shown.clone());
         let venv = self.dir();
+        wheel.check_no_overlaps()?;
         let data_dir = wheel.data_dir();
         let dist_info = wheel.dist_info.clone();
         for index in 0..wheel.zip.len() {
@@ -191,40 +214,69 @@ impl Venv {
             if is_record(&dist_info, &member) {
                 continue;
             }
-            let mut data = Vec::with_capacity(entry.size() as usize);
-            entry.read_to_end(&mut data).map_err(io)?;
+            let declared = entry.size();
             let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-            drop(entry);
-            let hash = record::hash_of(&data);
-            wheel.check_hash(&member, &hash)?;
             let (target, is_script) = self.target_of(&member, &data_dir, &wheel.name, &shown)?;
+            let path = venv.join(&target);
             if is_script {
+                // Scripts are rewritten (their `#!python`), so they are read whole; they are small.
+                let mut data = Vec::new();
+                (&mut entry)
+                    .take(MAX_SCRIPT + 1)
+                    .read_to_end(&mut data)
+                    .map_err(io)?;
+                if data.len() as u64 > MAX_SCRIPT {
+                    return Err(bad(
+                        &shown,
+                        format!("{member}: a script larger than {MAX_SCRIPT} bytes"),
+                    ));
+                }
+                drop(entry);
+                wheel.check_hash(&member, &record::hash_of(&data))?;
                 placed.scripts.push(target.trim_start_matches("bin/").to_owned());
                 let data = launchers::rewrite_shebang(data, &self.python_in_container());
-                write_file(&venv.join(&target), &data, true).map_err(io)?;
+                write_file(&self.root, &path, &data, true)?;
                 placed.record(target, &data);
-            } else if self.defer {
-                let path = venv.join(&target);
-                create_dirs(path.parent().expect("a member has a folder")).map_err(io)?;
-                remove_if_there(&path).map_err(io)?;
-                let in_rootfs = path
-                    .strip_prefix(&self.rootfs)
-                    .expect("the venv is inside the root filesystem")
-                    .to_path_buf();
+                continue;
+            }
+            // Any other member streams: hashed as it is read (and written, unless it stays in
+            // the wheel until the archive), never held in memory whole, whatever size it claims.
+            let mut reader = Hashing {
+                inner: (&mut entry).take(declared.saturating_add(1)),
+                hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
+            };
+            if self.defer {
+                create_dirs(&self.root, path.parent().expect("a member has a folder"))?;
+                remove_if_there(&self.root, &path)?;
+                std::io::copy(&mut reader, &mut std::io::sink()).map_err(io)?;
+            } else {
+                let mut file = self.root.create(&path, if executable { 0o755 } else { 0o644 })?;
+                std::io::copy(&mut reader, &mut file).map_err(io)?;
+            }
+            let Hashing { hasher, .. } = reader;
+            let (sha256, size, _) = hasher.finish();
+            drop(entry);
+            if size != declared {
+                return Err(bad(
+                    &shown,
+                    format!("{member}: the zip says {declared} bytes, it holds {size}"),
+                ));
+            }
+            let hash = record::hash_of_digest(&sha256);
+            wheel.check_hash(&member, &hash)?;
+            if self.defer {
                 placed.deferred.push((
-                    in_rootfs,
+                    path,
                     Deferred {
                         wheel: wheel.path.clone(),
                         index,
-                        size: data.len() as u64,
+                        size,
                         mode: if executable { 0o755 } else { 0o644 },
+                        sha256,
                     },
                 ));
-                placed.recorded.insert(target, (hash, data.len() as u64));
-            } else {
-                write_file(&venv.join(&target), &data, executable).map_err(io)?;
-                placed.recorded.insert(target, (hash, data.len() as u64));
             }
+            placed.recorded.insert(target, (hash, size));
         }
         Ok(())
     }
@@ -284,8 +336,7 @@ impl Venv {
                     )
                 })?;
                 let path = format!("bin/{script}");
-                write_file(&self.dir().join(&path), launcher.as_bytes(), true)
-                    .map_err(|e| InstallError::Io(e, shown.clone()))?;
+                write_file(&self.root, &self.dir().join(&path), launcher.as_bytes(), true)?;
                 placed.record(path, launcher.as_bytes());
                 placed.scripts.push(script.clone());
             }
@@ -306,8 +357,7 @@ impl Venv {
                 continue;
             }
             let path = format!("{info}/{file}");
-            write_file(&self.dir().join(&path), contents.as_bytes(), false)
-                .map_err(|e| InstallError::Io(e, wheel.shown.clone()))?;
+            write_file(&self.root, &self.dir().join(&path), contents.as_bytes(), false)?;
             placed.record(path, contents.as_bytes());
         }
         Ok(())
@@ -332,21 +382,80 @@ impl Venv {
         lines.sort();
         let mut text = lines.join("\n");
         text.push('\n');
-        write_file(&self.dir().join(&record_path), text.as_bytes(), false)
-            .map_err(|e| InstallError::Io(e, wheel.shown.clone()))?;
+        write_file(&self.root, &self.dir().join(&record_path), text.as_bytes(), false)?;
         Ok((record_path, Sha256::of(text.as_bytes())))
     }
 }
 
-/// Write deferred files out (for steps that need the real tree, like `--compile-bytecode`).
-pub(crate) fn materialize(rootfs: &Path, deferred: &BTreeMap<PathBuf, Deferred>) -> std::io::Result<()> {
+/// The most a script (`.data/scripts`) may hold: it is read whole to rewrite its first line.
+const MAX_SCRIPT: u64 = 16 << 20;
+
+/// Write deferred files out (for steps that need the real tree, like `--compile-bytecode`),
+/// checked again against the digest taken at install.
+pub(crate) fn materialize(root: &Root, deferred: &BTreeMap<PathBuf, Deferred>) -> anyhow::Result<()> {
     let mut zips: HashMap<PathBuf, Zip> = HashMap::new();
     for (path, file) in deferred {
-        let zip = open_zip(&mut zips, &file.wheel)?;
-        let mut entry = zip.by_index(file.index).map_err(std::io::Error::other)?;
-        let mut data = Vec::with_capacity(file.size as usize);
-        entry.read_to_end(&mut data)?;
-        write_file(&rootfs.join(path), &data, file.mode & 0o111 != 0)?;
+        let mut out = root.create(path, file.mode)?;
+        let mut member = read_back(&mut zips, file)?;
+        std::io::copy(&mut member, &mut out)?;
+        member.finish()?;
     }
     Ok(())
+}
+
+/// A deferred member read back from its wheel, checked at the end against the size and digest
+/// it had at install: a wheel changed since (a cache file replaced) is refused.
+pub(crate) struct ReadBack<'a> {
+    inner: Hashing<zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>>,
+    file: &'a Deferred,
+}
+
+pub(crate) fn read_back<'a>(
+    zips: &'a mut HashMap<PathBuf, Zip>,
+    file: &'a Deferred,
+) -> std::io::Result<ReadBack<'a>> {
+    let zip = open_zip(zips, &file.wheel)?;
+    let entry = zip.by_index(file.index).map_err(std::io::Error::other)?;
+    Ok(ReadBack {
+        inner: Hashing {
+            inner: entry,
+            hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
+        },
+        file,
+    })
+}
+
+impl Read for ReadBack<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.check()?;
+        }
+        Ok(n)
+    }
+}
+
+impl ReadBack<'_> {
+    fn check(&self) -> std::io::Result<()> {
+        let written = self.inner.hasher.written();
+        let digest = self.inner.hasher.digest();
+        if written != self.file.size || digest != self.file.sha256 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: member {} changed since it was checked at install; the wheel was replaced",
+                    self.file.wheel.display(),
+                    self.file.index
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Check a member read to its end (for readers that stop at the size they expect).
+    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+        let mut rest = Vec::new();
+        self.inner.read_to_end(&mut rest)?;
+        self.check()
+    }
 }

@@ -69,6 +69,33 @@ impl Wheel {
         read_member(&mut self.zip, name, &self.shown)
     }
 
+    /// Refuse a zip whose entries overlap: several entries reading the same compressed bytes is
+    /// how a tiny "wheel" expands into gigabytes (a zip bomb); no real wheel does it.
+    pub(crate) fn check_no_overlaps(&mut self) -> Result<(), InstallError> {
+        let mut spans = Vec::with_capacity(self.zip.len());
+        for index in 0..self.zip.len() {
+            let entry = self
+                .zip
+                .by_index_raw(index)
+                .map_err(|e| bad(&self.shown, e.to_string()))?;
+            let end = entry.data_start().saturating_add(entry.compressed_size());
+            spans.push((entry.header_start(), end, entry.name().to_owned()));
+        }
+        spans.sort();
+        for pair in spans.windows(2) {
+            if pair[1].0 < pair[0].1 {
+                return Err(bad(
+                    &self.shown,
+                    format!(
+                        "entries {} and {} overlap in the zip (a zip bomb?); refusing the wheel",
+                        pair[0].2, pair[1].2
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Check a member's bytes against the wheel's RECORD.
     pub(crate) fn check_hash(&self, member: &str, record_hash: &str) -> Result<(), InstallError> {
         match self.expected.get(member) {

@@ -209,3 +209,43 @@ fn the_same_files_from_another_folder_or_stdin_give_the_same_bytes() {
     assert!(there["inputs"]["overlay:1"].is_string(), "{}", there["inputs"]);
     assert_eq!(there["image"]["sha256"], here["image"]["sha256"]);
 }
+
+#[test]
+fn the_base_copied_to_another_file_system_gives_the_same_bytes() {
+    let setup = Setup::new();
+    // Add and remove many files, so the base's folders are larger on disk than a fresh copy's.
+    let crowded = setup.path("base/usr/share/crowded");
+    std::fs::create_dir_all(&crowded).unwrap();
+    for i in 0..500 {
+        std::fs::write(crowded.join(format!("file-{i:04}-with-a-long-name")), b"").unwrap();
+    }
+    for i in 0..499 {
+        std::fs::remove_file(crowded.join(format!("file-{i:04}-with-a-long-name"))).unwrap();
+    }
+    let _ = Command::new("touch")
+        .args(["-h", "-d", "@1700000000"])
+        .arg(&crowded)
+        .status();
+    let here = setup.bake_from("base", "out1", &[]);
+    assert_eq!(here.code, 0, "{}", here.stderr);
+    // The same base, copied with everything kept (cp -a) onto tmpfs.
+    let shm = tempfile::Builder::new()
+        .prefix("lastmile-bake-")
+        .tempdir_in("/dev/shm")
+        .unwrap();
+    let copy = shm.path().join("base");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(setup.path("base"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let there = setup.bake_from(&copy.display().to_string(), "out2", &[]);
+    assert_eq!(there.code, 0, "{}", there.stderr);
+    let digest = |run: &Bake| {
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["base"]["digest"].clone()
+    };
+    assert_eq!(digest(&here), digest(&there));
+    assert_eq!(image(&setup.path("out1")), image(&setup.path("out2")));
+}

@@ -16,7 +16,20 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// A wheel with a module, a console script and optionally extra members.
 pub fn wheel(dir: &Path, name: &str, version: &str, tag: &str, extra: &[(&str, &[u8])]) -> PathBuf {
+    wheel_requiring(dir, name, version, tag, extra, &[])
+}
+
+/// [`wheel`] with `Requires-Dist` lines in its METADATA.
+pub fn wheel_requiring(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    tag: &str,
+    extra: &[(&str, &[u8])],
+    requires: &[&str],
+) -> PathBuf {
     let info = format!("{name}-{version}.dist-info");
+    let requires: String = requires.iter().map(|r| format!("Requires-Dist: {r}\n")).collect();
     let mut files: Vec<(String, Vec<u8>)> = vec![
         (
             format!("{name}/__init__.py"),
@@ -24,7 +37,7 @@ pub fn wheel(dir: &Path, name: &str, version: &str, tag: &str, extra: &[(&str, &
         ),
         (
             format!("{info}/METADATA"),
-            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes(),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires}").into_bytes(),
         ),
         (
             format!("{info}/WHEEL"),
@@ -46,7 +59,7 @@ pub fn wheel(dir: &Path, name: &str, version: &str, tag: &str, extra: &[(&str, &
     record.push_str(&format!("{info}/RECORD,,\n"));
     files.push((format!("{info}/RECORD"), record.into_bytes()));
     std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join(format!("{name}-{version}-{tag}.whl"));
+    let path = dir.join(format!("{}-{version}-{tag}.whl", name.replace(['-', '.'], "_")));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     // Stored, not deflated: the wheel's bytes (and so the hashes in snapshots) do not depend on
     // which deflate implementation flate2 was built with.

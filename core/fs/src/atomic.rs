@@ -31,7 +31,13 @@ pub fn write_atomic_with(
     write(temp.as_file_mut())?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|err| err.error)?;
-    Ok(())
+    sync_dir(dir)
+}
+
+/// Flush a folder's entries to disk, so a rename into it survives a crash (the file's own
+/// `sync_all` does not cover the name).
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

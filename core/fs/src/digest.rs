@@ -138,6 +138,11 @@ impl<W: Write> Sha256Writer<W> {
         self.written
     }
 
+    /// The digest of what was written so far (the writer goes on).
+    pub fn digest(&self) -> Sha256 {
+        Sha256(self.hasher.clone().finalize().into())
+    }
+
     /// The digest of everything written, the byte count and the inner writer.
     pub fn finish(self) -> (Sha256, u64, W) {
         (Sha256(self.hasher.finalize().into()), self.written, self.inner)

@@ -1,7 +1,8 @@
 //! Files, the lowest layer of lastmile: where a piece of input came from ([`Location`], so every
 //! error can name the file and line), sha256 digests as a value type ([`Sha256`]: always 64
 //! lower-case hex characters, so a digest can never become a path like `../`), and writes that
-//! never leave a half-written file ([`write_atomic`]).
+//! never leave a half-written file ([`write_atomic`]), reads with a bound ([`read_text`]), and a
+//! root filesystem whose reads and writes never leave it ([`Root`]).
 //!
 //! Must not depend on any other lastmile crate, nor on anything about Python packaging.
 
@@ -9,8 +10,10 @@ mod atomic;
 mod digest;
 mod location;
 mod read;
+mod root;
 
-pub use atomic::{write_atomic, write_atomic_with};
+pub use atomic::{sync_dir, write_atomic, write_atomic_with};
 pub use digest::{DigestError, Sha256, Sha256Writer};
 pub use location::{InputError, Location, line_of_offset};
 pub use read::{TEXT_LIMIT, read_text, read_text_limited};
+pub use root::{Root, RootError};

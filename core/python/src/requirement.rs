@@ -95,9 +95,38 @@ pub fn parse_marker(text: &str, location: &Location) -> Result<MarkerTree, Input
     })
 }
 
+/// The package name or an extra of a requirement that ends in `-`, `_` or `.`, if any.
+fn name_or_extra_ending_in_punctuation(text: &str) -> Option<String> {
+    let identifier = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let bad = |token: &str| token.ends_with(['-', '_', '.']).then(|| token.to_owned());
+    let rest = text.trim_start();
+    let name_end = rest.find(|c: char| !identifier(c)).unwrap_or(rest.len());
+    if let Some(found) = bad(&rest[..name_end]) {
+        return Some(found);
+    }
+    let rest = rest[name_end..].trim_start();
+    let extras = rest.strip_prefix('[')?;
+    let extras = &extras[..extras.find(']').unwrap_or(extras.len())];
+    extras
+        .split(|c: char| !identifier(c))
+        .filter(|token| !token.is_empty())
+        .find_map(bad)
+}
+
 /// Parse a PEP 508 requirement, naming the file and line when it is invalid.
 pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement, InputError> {
     check_nesting(text, location)?;
+    // pep508_rs 0.9 panics on a name or an extra that ends in `-`, `_` or `.` when something
+    // follows it (`a- >1`, `a[x- ]`): such names are refused here first (found by fuzzing).
+    if let Some(bad) = name_or_extra_ending_in_punctuation(text) {
+        return Err(InputError::new(
+            location.clone(),
+            format!(
+                "invalid requirement {:?}: the name {bad:?} must end with a letter or digit",
+                text.trim()
+            ),
+        ));
+    }
     Requirement::from_str(text.trim()).map_err(|err| {
         InputError::new(
             location.clone(),
@@ -226,6 +255,26 @@ mod tests {
                 .starts_with("setup.cfg:7: invalid requirement \"katcp >> 1\": "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_name_ending_in_punctuation_is_refused_not_a_panic() {
+        for text in [
+            "a- >1",
+            "a-@ x",
+            "a.[x]",
+            "a_;python_version>'3'",
+            "a-",
+            "a[mo- ]",
+            "a[x,y. ,z]>1",
+            "a [b_]",
+        ] {
+            let err = parse_requirement(text, &Location::line("r.in", 1)).unwrap_err();
+            assert!(
+                err.to_string().starts_with("r.in:1: invalid requirement"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,18 @@
 //! Reading a target off a base root filesystem: what bake-image bakes for and pin-deps
-//! `--target-rootfs` pins for.
+//! `--target-rootfs` pins for. The base is input like any other: its files are read through
+//! [`Root`], so a link resolves inside it (never to the host's file), only regular files are
+//! read, and each at most a bounded size.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use lastmile_fs::Root;
 
 use crate::target::{Target, TargetError};
+
+/// The most read of the dpkg database (Debian's is a few MiB).
+const STATUS_LIMIT: u64 = 256 << 20;
+/// The most read of the C library when looking for its version string.
+const LIBC_LIMIT: u64 = 64 << 20;
 
 impl Target {
     /// Read the target from a base root filesystem (a folder): the CPython version from
@@ -12,23 +21,23 @@ impl Target {
     /// architecture from where the C library lives.
     pub fn from_rootfs(root: &Path) -> Result<Self, TargetError> {
         let fail = |what: &str| TargetError::new(format!("{}: {what}", root.display()));
-        let mut minors: Vec<u8> = std::fs::read_dir(root.join("usr/lib"))
-            .map_err(|e| fail(&format!("not a root filesystem (usr/lib: {e})")))?
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .strip_prefix("python3.")?
-                    .parse::<u8>()
-                    .ok()
-            })
-            .filter(|minor| root.join(format!("usr/lib/python3.{minor}/os.py")).is_file())
+        let rootfs = Root::open(root).map_err(|e| fail(&format!("not a root filesystem ({e})")))?;
+        let mut minors: Vec<u8> = rootfs
+            .list(Path::new("usr/lib"))
+            .map_err(|e| fail(&format!("not a root filesystem ({e})")))?
+            .into_iter()
+            .filter_map(|name| name.to_str()?.strip_prefix("python3.")?.parse::<u8>().ok())
+            .filter(|minor| rootfs.is_file(&PathBuf::from(format!("usr/lib/python3.{minor}/os.py"))))
             .collect();
         minors.sort_unstable();
         let minor = *minors
             .last()
             .ok_or_else(|| fail("no CPython 3 found (usr/lib/python3.X/os.py)"))?;
-        let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap_or_default();
+        let status = match rootfs.read_text(Path::new("var/lib/dpkg/status"), STATUS_LIMIT) {
+            Ok(status) => status,
+            Err(e) if e.is_not_found() => String::new(),
+            Err(e) => return Err(fail(&e.to_string())),
+        };
         let python_full = dpkg_version(&status, &format!("python3.{minor}-minimal"))
             .and_then(|v| upstream(&v, 3))
             .unwrap_or_else(|| format!("3.{minor}.0"));
@@ -48,16 +57,17 @@ impl Target {
                 "i386" => "i386-linux-gnu".to_owned(),
                 other => format!("{other}-linux-gnu"),
             };
-            ["lib", "usr/lib"].map(|lib| (*arch, root.join(lib).join(&triplet).join("libc.so.6")))
+            ["lib", "usr/lib"].map(|lib| (*arch, Path::new(lib).join(&triplet).join("libc.so.6")))
         })
-        .find(|(_, path)| path.exists())
+        .find(|(_, path)| rootfs.is_file(path))
         .ok_or_else(|| fail("no C library found (lib/ARCH-linux-gnu/libc.so.6)"))?;
-        let glibc = dpkg_version(&status, "libc6")
-            .and_then(|v| upstream(&v, 2))
-            .or_else(|| libc_version_string(&libc))
-            .ok_or_else(|| {
-                fail("cannot tell the glibc version (no dpkg record, no version string in libc.so.6)")
-            })?;
+        let glibc = match dpkg_version(&status, "libc6").and_then(|v| upstream(&v, 2)) {
+            Some(version) => Some(version),
+            None => libc_version_string(&rootfs.read(&libc, LIBC_LIMIT).map_err(|e| fail(&e.to_string()))?),
+        }
+        .ok_or_else(|| {
+            fail("cannot tell the glibc version (no dpkg record, no version string in libc.so.6)")
+        })?;
         let (major, glibc_minor) = glibc.split_once('.').ok_or_else(|| fail("bad glibc version"))?;
         let parse = |s: &str| {
             s.parse::<u16>()
@@ -106,8 +116,7 @@ fn upstream(version: &str, parts: usize) -> Option<String> {
 }
 
 /// glibc prints "... release version 2.36." in its own binary.
-fn libc_version_string(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
+fn libc_version_string(bytes: &[u8]) -> Option<String> {
     let marker = b"release version ";
     let at = bytes.windows(marker.len()).position(|w| w == marker)? + marker.len();
     let version: String = bytes[at..]

@@ -225,3 +225,37 @@ fn a_wheel_whose_metadata_names_another_package_is_not_used() {
         out.stderr
     );
 }
+
+#[test]
+fn no_cache_leaves_nothing_behind_in_the_temporary_folder() {
+    let env = TestEnv::new();
+    let files = wheels(&env, vec![Wheel::new("plain", "1.0")]);
+    let served = files.clone();
+    // An HTML page without hashes: the wheel is downloaded to hash it.
+    let index = MockIndex::start(move |seen, _| match seen.path.as_str() {
+        "/simple/plain/" => Reply::Body {
+            status: 200,
+            content_type: "text/html",
+            headers: Vec::new(),
+            body: format!("<a href=\"/files/{0}\">{0}</a>", served[0].0).into_bytes(),
+        },
+        path => file_named(&served, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let tmp = env.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let url = format!("{}/simple/", index.url);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pin-deps"));
+    command
+        .args(["-", "-i", &url, "--no-cache", "--no-header"])
+        .current_dir(env.dir.path())
+        .env("TMPDIR", &tmp)
+        .env_remove("PIP_FIND_LINKS");
+    let out = lastmile_tests::run_command(&mut command, Some("plain\n"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&sha256(&files[0].1)), "{}", out.stdout);
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new());
+}

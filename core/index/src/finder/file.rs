@@ -58,8 +58,12 @@ impl DistFile {
     pub fn url(&self) -> String {
         match &self.location {
             FileLocation::Path(path) => {
+                // Percent-encoded: a path with a space, `#` or `%` is still one URL that means it.
                 let absolute = path.canonicalize().unwrap_or_else(|_| path.clone());
-                format!("file://{}", absolute.display())
+                Url::from_file_path(&absolute).map_or_else(
+                    |()| format!("file://{}", absolute.display()),
+                    |url| url.to_string(),
+                )
             }
             FileLocation::Url(url) => split_credentials(url).0.to_string(),
         }
@@ -123,5 +127,34 @@ pub fn find_links_dir(value: &str) -> Option<PathBuf> {
         Some(path) => Some(PathBuf::from(path)),
         None if !value.contains("://") => Some(Path::new(value).to_path_buf()),
         None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_files_become_percent_encoded_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("my wheels #1 100%");
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("a-1.0-py3-none-any.whl");
+        std::fs::write(&path, b"").unwrap();
+        let file = dist_file(
+            "a-1.0-py3-none-any.whl".into(),
+            FileLocation::Path(path.clone()),
+            &TagRanks::default(),
+        )
+        .unwrap();
+        let url = file.url();
+        assert!(
+            url.ends_with("/my%20wheels%20%231%20100%25/a-1.0-py3-none-any.whl"),
+            "{url}"
+        );
+        assert_eq!(
+            Url::parse(&url).unwrap().to_file_path().unwrap(),
+            path.canonicalize().unwrap()
+        );
     }
 }

@@ -1,6 +1,9 @@
-//! The on-disk HTTP cache under `CACHE/http-v1/`: project pages with what revalidates them
+//! The on-disk HTTP cache under `CACHE/http-v2/`: project pages with what revalidates them
 //! (`ETag`, `Last-Modified`, `Cache-Control`), and immutable blobs (metadata files) kept forever.
-//! Entries are written whole or not at all, without fsync: a lost entry is fetched again.
+//! Entries are written whole or not at all, without fsync: a lost entry is fetched again. A
+//! page's body is stored under its own sha256 and its policy names that digest, so the two can
+//! never pair up wrongly after a crash between their writes (the body is written first; a policy
+//! is only ever read with the body it names).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -19,6 +22,8 @@ use super::{HttpClient, HttpError, HttpErrorKind, Page, header};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CachePolicy {
     url: String,
+    /// The body's sha256: its file is `pages/bodies/DIGEST`.
+    body: Sha256,
     content_type: String,
     etag: Option<String>,
     last_modified: Option<String>,
@@ -49,7 +54,7 @@ fn key_name(key: &str) -> String {
 
 impl HttpClient {
     pub(crate) fn cache_path(&self, parts: &[&str]) -> Option<PathBuf> {
-        let mut path = self.options.cache_dir.as_ref()?.join("http-v1");
+        let mut path = self.options.cache_dir.as_ref()?.join("http-v2");
         for part in parts {
             path.push(part);
         }
@@ -62,15 +67,7 @@ impl HttpClient {
         let (bare, _) = split_credentials(url);
         let key = key_name(&format!("{bare}\0{accept}"));
         let meta_path = self.cache_path(&["pages", &format!("{key}.json")]);
-        let body_path = self.cache_path(&["pages", &format!("{key}.body")]);
-        let cached: Option<(CachePolicy, Vec<u8>)> =
-            meta_path
-                .as_ref()
-                .zip(body_path.as_ref())
-                .and_then(|(meta, body)| {
-                    let policy: CachePolicy = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
-                    Some((policy, std::fs::read(body).ok()?))
-                });
+        let cached = self.read_page_entry(&key);
         let page_of = |policy: &CachePolicy, body: Vec<u8>| -> Result<Page, HttpError> {
             Ok(Page {
                 url: Url::parse(&policy.url)
@@ -128,11 +125,13 @@ impl HttpClient {
         let body = self.read_body(&mut response, &bare, 512 * 1024 * 1024)?;
         let (max_age, no_cache) = cache_control(control.as_deref());
         let no_store = control.as_deref().is_some_and(|c| c.contains("no-store"));
-        if let (Some(meta), Some(body_file)) = (&meta_path, &body_path)
+        if let Some(meta) = &meta_path
             && !no_store
         {
+            let digest = Sha256::of(&body);
             let policy = CachePolicy {
                 url: split_credentials(&final_url).0.to_string(),
+                body: digest,
                 content_type: content_type.clone(),
                 etag,
                 last_modified,
@@ -140,8 +139,15 @@ impl HttpClient {
                 max_age,
                 no_cache,
             };
-            if write_cache(body_file, &body).is_ok() {
-                let _ = write_cache(meta, &serde_json::to_vec(&policy).unwrap_or_default());
+            let previous = cached.as_ref().map(|(old, _)| old.body);
+            if let Some(body_file) = self.cache_path(&["pages", "bodies", &digest.to_string()])
+                && write_cache(&body_file, &body).is_ok()
+                && write_cache(meta, &serde_json::to_vec(&policy).unwrap_or_default()).is_ok()
+                && let Some(old) = previous.filter(|old| *old != digest)
+                && let Some(old_file) = self.cache_path(&["pages", "bodies", &old.to_string()])
+            {
+                // The page changed: its old body is no longer named by any policy of this URL.
+                let _ = std::fs::remove_file(old_file);
             }
         }
         Ok(Some(Page {
@@ -154,15 +160,21 @@ impl HttpClient {
     /// A cached page as it is, fresh or stale, without touching the network or the counters.
     pub fn cached_page(&self, url: &Url, accept: &str) -> Option<Page> {
         let (bare, _) = split_credentials(url);
-        let key = key_name(&format!("{bare}\0{accept}"));
-        let meta = self.cache_path(&["pages", &format!("{key}.json")])?;
-        let policy: CachePolicy = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
-        let body = std::fs::read(self.cache_path(&["pages", &format!("{key}.body")])?).ok()?;
+        let (policy, body) = self.read_page_entry(&key_name(&format!("{bare}\0{accept}")))?;
         Some(Page {
             url: Url::parse(&policy.url).ok()?,
             content_type: policy.content_type,
             body,
         })
+    }
+
+    /// A cached page's policy and the body it names (`None` when either is missing or does not
+    /// read back).
+    fn read_page_entry(&self, key: &str) -> Option<(CachePolicy, Vec<u8>)> {
+        let meta = self.cache_path(&["pages", &format!("{key}.json")])?;
+        let policy: CachePolicy = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
+        let body = std::fs::read(self.cache_path(&["pages", "bodies", &policy.body.to_string()])?).ok()?;
+        Some((policy, body))
     }
 
     /// A small immutable file (a PEP 658 metadata file), cached forever under `key`, checked
@@ -252,6 +264,7 @@ mod tests {
         assert_eq!(cache_control(None), (None, false));
         let policy = CachePolicy {
             url: String::new(),
+            body: Sha256::of(b""),
             content_type: String::new(),
             etag: None,
             last_modified: None,

@@ -1,5 +1,7 @@
-//! Downloads into the content-addressed store `CACHE/http-v1/files/sha256/AB/ABCD...`: a file
-//! is stored under its sha256 and checked against the expected one before it is used.
+//! Downloads into the content-addressed store `CACHE/http-v2/files/sha256/AB/ABCD...`: a file
+//! is stored under its sha256 and checked against the expected one before it is used. Without a
+//! cache folder nothing is downloaded (a run without a cache gives the client a scratch folder
+//! of its own, removed when the run ends, so nothing is left behind in /tmp).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -52,11 +54,14 @@ impl HttpClient {
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((stored, hash));
         }
-        let mut response = self.get_ok(url)?;
-        let dir = match &self.options.cache_dir {
-            Some(root) => root.join("http-v1/files/tmp"),
-            None => std::env::temp_dir().join("lastmile-downloads"),
+        let Some(dir) = self.cache_path(&["files", "tmp"]) else {
+            return Err(HttpError::new(
+                url,
+                HttpErrorKind::Other,
+                "no cache folder to download into (give --cache-dir)",
+            ));
         };
+        let mut response = self.get_ok(url)?;
         std::fs::create_dir_all(&dir).map_err(io)?;
         let temp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
         let mut writer = Sha256Writer::new(temp);
@@ -82,10 +87,9 @@ impl HttpClient {
                 format!("sha256 {got} does not match the expected {want}; the file was not used"),
             ));
         }
-        let destination = match self.stored_file(&got) {
-            Some(path) => path,
-            None => dir.join(got.to_string()),
-        };
+        let destination = self
+            .stored_file(&got)
+            .unwrap_or_else(|| dir.join(got.to_string()));
         if let Some(parent) = destination.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
