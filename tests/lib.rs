@@ -75,6 +75,18 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
+/// Run `scripts/NAME` (a helper that prepares a cached tool and prints where it is) and return
+/// what it printed, trimmed.
+pub fn script(name: &str) -> String {
+    let root = workspace();
+    let out = run_command(
+        Command::new(root.join("scripts").join(name)).current_dir(&root),
+        None,
+    );
+    assert_eq!(out.code, 0, "scripts/{name} failed:\n{}", out.stderr);
+    out.stdout.trim().to_owned()
+}
+
 /// The workspace root, where `examples/`, `schemas/` and `scripts/` live.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -245,5 +257,92 @@ impl Drop for Container {
                 self.lxcpath.path().display()
             );
         }
+    }
+}
+
+/// Load a page in headless Chromium (Debian's, as scripts/test installs it) and return the DOM
+/// once its scripts have run: what a person's browser would show. Nothing leaves the machine:
+/// Chromium's own background traffic is switched off.
+pub fn chromium_dom(page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("Chromium is needed for this test (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Render a Mermaid diagram with Mermaid itself in Chromium: `Ok` with the node labels and the
+/// number of edges drawn, or `Err` with Mermaid's own parse error.
+pub fn render_mermaid(diagram: &str) -> Result<(Vec<String>, usize), String> {
+    let script = script("mermaid");
+    let dir = tempfile::tempdir().unwrap();
+    let escaped = diagram
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let page = format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><script src="file://{script}"></script></head>
+<body><pre id="src">{escaped}</pre><pre id="result">pending</pre><script>
+(async () => {{
+  const out = document.getElementById('result');
+  try {{
+    const text = document.getElementById('src').textContent;
+    mermaid.initialize({{startOnLoad: false}});
+    await mermaid.parse(text);
+    const {{svg}} = await mermaid.render('graph', text);
+    const box = document.createElement('div');
+    box.innerHTML = svg;
+    const labels = [...box.querySelectorAll('.node .nodeLabel')].map(n => n.textContent.trim());
+    const edges = box.querySelectorAll('.edgePaths path').length;
+    out.textContent = 'ok ' + JSON.stringify({{labels, edges}});
+  }} catch (e) {{ out.textContent = 'error ' + e; }}
+}})();
+</script></body></html>"#
+    );
+    let file = dir.path().join("mermaid.html");
+    std::fs::write(&file, page).unwrap();
+    let dom = chromium_dom(&file);
+    let result = dom
+        .split("id=\"result\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or("no result")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    match result.strip_prefix("ok ") {
+        Some(json) => {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            let mut labels: Vec<String> = value["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap().to_owned())
+                .collect();
+            labels.sort();
+            Ok((labels, value["edges"].as_u64().unwrap() as usize))
+        }
+        None => Err(result),
     }
 }

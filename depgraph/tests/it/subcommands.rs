@@ -149,6 +149,30 @@ fn render_mermaid() {
     )
     .success();
     insta::assert_snapshot!("mermaid_internal", out.stdout);
+    // Mermaid itself, in a browser, draws it: every in-house package a node, every edge a line.
+    let (labels, edges) = lastmile_tests::render_mermaid(&out.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&example_graph()).unwrap();
+    let mut expected: Vec<String> = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["internal"].as_bool().unwrap())
+        .map(|n| {
+            format!(
+                "{} {}",
+                n["name"].as_str().unwrap(),
+                n["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(labels, expected);
+    assert_eq!(
+        edges,
+        out.stdout.matches("-->").count() + out.stdout.matches("-.->").count()
+    );
+    // And a broken diagram is refused by it: the check can fail.
+    assert!(lastmile_tests::render_mermaid("flowchart TD\n    n0[\"a\" -->|x n1\n").is_err());
 }
 
 fn problem_fixture(env: &TestEnv) {

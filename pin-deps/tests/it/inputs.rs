@@ -173,32 +173,70 @@ fn pylock_toml_per_pep_751() {
         .sdist("base", "2.0", "2.2", &[]);
     let out = env.pin("app\n", &["--format", "pylock"]).success();
     env.write("pylock.toml", &out.stdout);
-    // Read it back with Python's own TOML parser and check the PEP 751 shape and the hashes.
-    let check = r#"
-import hashlib, sys, tomllib, urllib.parse
-doc = tomllib.load(open("pylock.toml", "rb"))
-assert doc["lock-version"] == "1.0" and doc["created-by"] == "pin-deps", doc
-names = [(p["name"], p["version"]) for p in doc["packages"]]
-assert names == [("app", "1.0"), ("base", "2.0")], names
-assert doc["packages"][0]["dependencies"] == [{"name": "base"}]
-base = doc["packages"][1]
-files = base["wheels"] + [base["sdist"]]
-for f in files:
-    data = open(urllib.parse.urlparse(f["url"]).path, "rb").read()
-    assert hashlib.sha256(data).hexdigest() == f["hashes"]["sha256"] and len(data) == f["size"], f
-print(len(files))
-"#;
-    let python = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(check)
-        .current_dir(env.dir.path())
-        .output()
-        .unwrap();
+    // Checked by the reference implementation of PEP 751 (packaging.pylock), then installed
+    // by another installer that reads pylock.toml (uv), which checks every hash.
+    let tools = lastmile_tests::script("test-tools");
+    let tools = std::path::Path::new(&tools);
+    let validate = |file: &str| {
+        std::process::Command::new(tools.join("bin/python"))
+            .arg("-c")
+            .arg(
+                "import sys, tomllib\nfrom packaging.pylock import Pylock\n\
+                 lock = Pylock.from_dict(tomllib.load(open(sys.argv[1], 'rb')))\n\
+                 print(' '.join(f'{p.name}=={p.version}' for p in lock.packages))",
+            )
+            .arg(file)
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap()
+    };
+    let valid = validate("pylock.toml");
     assert!(
-        python.status.success(),
+        valid.status.success(),
         "{}\n{}",
-        String::from_utf8_lossy(&python.stderr),
+        String::from_utf8_lossy(&valid.stderr),
         out.stdout
     );
-    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), "2");
+    assert_eq!(
+        String::from_utf8_lossy(&valid.stdout).trim(),
+        "app==1.0 base==2.0"
+    );
+    // The validator is not a formality: a lock of another version is refused.
+    env.write(
+        "other.toml",
+        &out.stdout
+            .replace("lock-version = \"1.0\"", "lock-version = \"9.0\""),
+    );
+    assert!(!validate("other.toml").status.success());
+    let uv = tools.join("bin/uv");
+    let venv = env.path("venv");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(&uv)
+            .args(args)
+            .current_dir(env.dir.path())
+            .env("UV_CACHE_DIR", env.path(".uv-cache"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "uv {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    run(&["venv", "-q", venv.to_str().unwrap()]);
+    let python = venv.join("bin/python");
+    let installed = run(&[
+        "pip",
+        "install",
+        "--offline",
+        "--python",
+        python.to_str().unwrap(),
+        "-r",
+        "pylock.toml",
+    ]);
+    assert!(
+        installed.contains("+ app==1.0") && installed.contains("+ base==2.0"),
+        "{installed}"
+    );
 }
