@@ -192,7 +192,6 @@ impl Venv {
         let shown = wheel.shown.clone();
         let io = |e: std::io::Error| InstallError::Io(e, shown.clone());
         let venv = self.dir();
-        wheel.check_no_overlaps()?;
         let data_dir = wheel.data_dir();
         let dist_info = wheel.dist_info.clone();
         for index in 0..wheel.zip.len() {

@@ -42,6 +42,7 @@ impl Wheel {
             .split_once('-')
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .ok_or_else(|| bad(&shown, format!("{dist_info}: not NAME-VERSION.dist-info")))?;
+        check_no_overlaps(&mut zip, &shown)?;
         let text = read_member(&mut zip, &format!("{dist_info}/RECORD"), &shown)?;
         let expected = record::parse(&String::from_utf8_lossy(&text))
             .map_err(|e| bad(&shown, format!("{dist_info}/RECORD: {e}")))?
@@ -69,33 +70,6 @@ impl Wheel {
         read_member(&mut self.zip, name, &self.shown)
     }
 
-    /// Refuse a zip whose entries overlap: several entries reading the same compressed bytes is
-    /// how a tiny "wheel" expands into gigabytes (a zip bomb); no real wheel does it.
-    pub(crate) fn check_no_overlaps(&mut self) -> Result<(), InstallError> {
-        let mut spans = Vec::with_capacity(self.zip.len());
-        for index in 0..self.zip.len() {
-            let entry = self
-                .zip
-                .by_index_raw(index)
-                .map_err(|e| bad(&self.shown, e.to_string()))?;
-            let end = entry.data_start().saturating_add(entry.compressed_size());
-            spans.push((entry.header_start(), end, entry.name().to_owned()));
-        }
-        spans.sort();
-        for pair in spans.windows(2) {
-            if pair[1].0 < pair[0].1 {
-                return Err(bad(
-                    &self.shown,
-                    format!(
-                        "entries {} and {} overlap in the zip (a zip bomb?); refusing the wheel",
-                        pair[0].2, pair[1].2
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// Check a member's bytes against the wheel's RECORD.
     pub(crate) fn check_hash(&self, member: &str, record_hash: &str) -> Result<(), InstallError> {
         match self.expected.get(member) {
@@ -112,6 +86,30 @@ impl Wheel {
             )),
         }
     }
+}
+
+/// Refuse a zip whose entries overlap: several entries reading the same compressed bytes is how
+/// a tiny "wheel" expands into gigabytes (a zip bomb); no real wheel does it.
+fn check_no_overlaps(zip: &mut Zip, shown: &str) -> Result<(), InstallError> {
+    let mut spans = Vec::with_capacity(zip.len());
+    for index in 0..zip.len() {
+        let entry = zip.by_index_raw(index).map_err(|e| bad(shown, e.to_string()))?;
+        let end = entry.data_start().saturating_add(entry.compressed_size());
+        spans.push((entry.header_start(), end, entry.name().to_owned()));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        if pair[1].0 < pair[0].1 {
+            return Err(bad(
+                shown,
+                format!(
+                    "entries {} and {} overlap in the zip (a zip bomb?); refusing the wheel",
+                    pair[0].2, pair[1].2
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the member is the wheel's RECORD itself or its signature (never installed as is).

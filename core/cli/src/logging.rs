@@ -28,7 +28,7 @@ pub fn init_with(tool: &'static str, verbose: u8, quiet: bool, color: bool) {
         .unwrap_or_else(|_| EnvFilter::new(default))
         // ureq-proto traces every byte sent, `Authorization` headers included: never that, not
         // even when RUST_LOG asks for everything (ureq's own debug lines redact headers).
-        .add_directive("ureq_proto=debug".parse().expect("a valid directive"));
+        .add_directive("ureq_proto=warn".parse().expect("a valid directive"));
     // A second init (tests calling run twice) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
