@@ -75,6 +75,19 @@ pub struct Cli {
     /// Ignore all indexes and use only --find-links.
     #[arg(long)]
     pub no_index: bool,
+    /// Use only wheels for these packages (comma-separated names, :all: or :none:; repeatable,
+    /// pip's meaning).
+    #[arg(long, value_name = "NAMES")]
+    pub only_binary: Vec<String>,
+    /// Use only sdists (built) for these packages (names, :all: or :none:; repeatable).
+    #[arg(long, value_name = "NAMES")]
+    pub no_binary: Vec<String>,
+    /// Prefer a version with a wheel over a newer one that has only an sdist.
+    #[arg(long)]
+    pub prefer_binary: bool,
+    /// Allow this host's plain-HTTP index (HOST or HOST:PORT; loopback is always allowed).
+    #[arg(long, value_name = "HOST")]
+    pub trusted_host: Vec<String>,
     /// Use only the cache and local files; fail on anything that would need the network.
     #[arg(long)]
     pub offline: bool,
@@ -190,6 +203,17 @@ impl Cli {
                 } else {
                     self.cache_dir.or_else(lastmile_index::HashCache::default_root)
                 },
+                formats: {
+                    let mut formats = lastmile_python::requirements_file::FormatControl::default();
+                    for value in &self.only_binary {
+                        formats.only_binary(value);
+                    }
+                    for value in &self.no_binary {
+                        formats.no_binary(value);
+                    }
+                    formats
+                },
+                trusted_hosts: self.trusted_host,
             },
             target: match self.target_rootfs {
                 Some(root) => TargetChoice::Rootfs(root),
@@ -204,6 +228,7 @@ impl Cli {
                 preferences,
                 upgrade_packages: self.upgrade_package,
                 build_sdists: self.build_sdists,
+                prefer_binary: self.prefer_binary,
             },
             output: OutputOptions {
                 format: self.format,

@@ -122,6 +122,13 @@ fn merge(into: &mut RequirementsFile, file: RequirementsFile) {
     into.find_links.extend(file.find_links);
     into.no_index |= file.no_index;
     into.pre |= file.pre;
+    into.formats.extend(&file.formats);
+    into.prefer_binary |= file.prefer_binary;
+    into.trusted_hosts.extend(file.trusted_hosts);
+    // Valid options that change nothing for a resolution: said, as uv does, not an error.
+    for (at, option) in file.ignored {
+        tracing::warn!("{at}: {option} has no effect on a resolution; ignored");
+    }
 }
 
 /// The leaves of a graph document (or the named packages) as unpinned requirements: "the latest

@@ -44,6 +44,9 @@ pub struct SourceOptions {
     pub concurrency: usize,
     /// `None`: no cache at all.
     pub cache_dir: Option<PathBuf>,
+    /// `--only-binary`/`--no-binary` (applied after those of the requirements files).
+    pub formats: lastmile_python::requirements_file::FormatControl,
+    pub trusted_hosts: Vec<String>,
 }
 
 /// The Python and platform the pins are for.
@@ -66,6 +69,8 @@ pub struct ResolveOptions {
     pub upgrade_packages: Vec<String>,
     /// The Python that builds dynamic sdists' metadata; `None` skips them.
     pub build_sdists: Option<String>,
+    /// Versions with wheels before newer ones with only sdists (also from a requirements file).
+    pub prefer_binary: bool,
 }
 
 /// How the result is written.

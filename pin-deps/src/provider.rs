@@ -83,6 +83,8 @@ pub(crate) struct Provider<'a> {
     pub(crate) exact: HashMap<PackageName, Version>,
     /// The Python that builds dynamic sdists' metadata (`--build-sdists`).
     pub(crate) build_sdists: Option<String>,
+    /// `--prefer-binary`: versions with wheels before newer ones with only sdists.
+    pub(crate) prefer_binary: bool,
     warnings: RefCell<BTreeSet<String>>,
     cache: RefCell<HashMap<(PackageName, Version), Option<Declared>>>,
     errors: RefCell<Vec<ProviderError>>,
@@ -114,6 +116,7 @@ impl<'a> Provider<'a> {
             preferences,
             exact: HashMap::new(),
             build_sdists: None,
+            prefer_binary: false,
             warnings: RefCell::default(),
             cache: RefCell::default(),
             errors: RefCell::default(),
@@ -265,6 +268,14 @@ impl<'a> Provider<'a> {
             .unwrap_or_default()
     }
 
+    /// Whether a version has a wheel the target can install.
+    fn has_wheel(&self, name: &PackageName, version: &Version) -> bool {
+        self.finder
+            .files(name, version)
+            .iter()
+            .any(|f| f.installable() && matches!(f.kind, FileKind::Wheel { .. }))
+    }
+
     fn allows_prerelease(&self, name: &PackageName, candidates: &[Version]) -> bool {
         let explicit = self.explicit_pre.contains(name);
         let necessary = || candidates.iter().all(|v| v.any_prerelease());
@@ -330,9 +341,23 @@ impl DependencyProvider for Provider<'_> {
             .filter(|v| range.contains(v))
             .collect();
         let allow_pre = self.allows_prerelease(name, &candidates);
-        let mut usable = candidates
+        let mut usable: Vec<Version> = candidates
             .into_iter()
-            .filter(|v| allow_pre || !v.any_prerelease());
+            .filter(|v| allow_pre || !v.any_prerelease())
+            .collect();
+        // --prefer-binary: a version with a wheel for the target before a newer one that would
+        // have to be built (pip's rule), when there is one.
+        if self.prefer_binary {
+            let with_wheel: Vec<Version> = usable
+                .iter()
+                .filter(|v| self.has_wheel(name, v))
+                .cloned()
+                .collect();
+            if !with_wheel.is_empty() {
+                usable = with_wheel;
+            }
+        }
+        let mut usable = usable.into_iter();
         // A pin from the existing output is kept while it still fits (pip-compile's behaviour).
         if let Some(preferred) = self.preferences.get(name)
             && range.contains(preferred)

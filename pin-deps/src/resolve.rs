@@ -99,6 +99,7 @@ pub(crate) fn resolve(
     );
     provider.exact = exact;
     provider.build_sdists = options.build_sdists.clone();
+    provider.prefer_binary = options.prefer_binary || files.prefer_binary;
 
     let progress = Progress::start(finder, reporter);
     let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));

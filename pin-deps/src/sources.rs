@@ -73,6 +73,18 @@ pub(crate) fn collect(options: &SourceOptions, files: &RequirementsFile) -> anyh
             ..Default::default()
         },
         concurrency: options.concurrency.max(1),
+        formats: {
+            // The files' options first, the command line's after (it wins, name by name).
+            let mut formats = files.formats.clone();
+            formats.extend(&options.formats);
+            formats
+        },
+        trusted_hosts: options
+            .trusted_hosts
+            .iter()
+            .chain(&files.trusted_hosts)
+            .cloned()
+            .collect(),
     })
 }
 

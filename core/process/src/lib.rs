@@ -2,13 +2,16 @@
 //! being switched) installs the handler ([`interrupt::install`]), checks between steps
 //! ([`interrupt::check`]) and runs children through [`output`], so that on Ctrl-C or SIGTERM the
 //! current step fails with [`Interrupted`], the error unwinds through the `Drop`s that clean up,
-//! and the tool exits 130.
+//! and the tool exits 130. [`run`] gives a child a time limit and kills its whole process group
+//! when the limit passes.
 //!
 //! Must not depend on any other lastmile crate.
 
 pub mod interrupt;
 
 mod child;
+mod run;
 
 pub use child::{ProcessError, output};
 pub use interrupt::Interrupted;
+pub use run::{Finished, run};

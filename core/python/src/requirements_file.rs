@@ -1,7 +1,10 @@
-//! pip requirements files (`requirements.in`, constraints): PEP 508 lines plus the options pip
+//! pip requirements files (`requirements.in`, constraints): PEP 508 lines plus every option pip
 //! accepts in a file: `-r`/`-c` includes, `--index-url`, `--extra-index-url`, `--find-links`,
-//! `--no-index`, `--pre`; `#` comments, `\` continuations and `${VAR}` expansion. Every
-//! requirement keeps the file and line it came from.
+//! `--no-index`, `--pre`, `--only-binary`, `--no-binary`, `--prefer-binary`, `--trusted-host`,
+//! `--require-hashes`, `--use-feature`, and per line `--hash`, `--config-settings`,
+//! `--global-option`; `#` comments, `\` continuations and `${VAR}` expansion. Options that change
+//! nothing for a resolver are kept in [`RequirementsFile::ignored`], so the caller can say so.
+//! Every requirement keeps the file and line it came from.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +39,100 @@ pub struct RequirementsFile {
     pub find_links: Vec<String>,
     pub no_index: bool,
     pub pre: bool,
+    /// `--only-binary` and `--no-binary`, in the order given.
+    pub formats: FormatControl,
+    pub prefer_binary: bool,
+    /// `--trusted-host` values (`host` or `host:port`).
+    pub trusted_hosts: Vec<String>,
+    /// Options that change nothing for a resolver, where they were written.
+    pub ignored: Vec<(Location, String)>,
+}
+
+/// Which kinds of file may be used, per package: pip's `--only-binary` and `--no-binary`
+/// (`:all:`, `:none:`, or comma-separated names; a later option wins, name by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormatControl {
+    /// Names (normalized) that must come as wheels; `:all:` for every package.
+    only_binary: std::collections::BTreeSet<String>,
+    /// Names that must be built from sdists; `:all:` for every package.
+    no_binary: std::collections::BTreeSet<String>,
+}
+
+const ALL: &str = ":all:";
+
+impl FormatControl {
+    /// Apply `--only-binary VALUE`.
+    pub fn only_binary(&mut self, value: &str) {
+        Self::handle(value, &mut self.only_binary, &mut self.no_binary);
+    }
+
+    /// Apply `--no-binary VALUE`.
+    pub fn no_binary(&mut self, value: &str) {
+        Self::handle(value, &mut self.no_binary, &mut self.only_binary);
+    }
+
+    fn handle(
+        value: &str,
+        target: &mut std::collections::BTreeSet<String>,
+        other: &mut std::collections::BTreeSet<String>,
+    ) {
+        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                ALL => {
+                    target.clear();
+                    target.insert(ALL.to_owned());
+                    other.clear();
+                }
+                ":none:" => target.clear(),
+                name => {
+                    let name = normalize(name);
+                    other.remove(&name);
+                    target.insert(name);
+                }
+            }
+        }
+    }
+
+    /// Apply another control's options after these (the later wins).
+    pub fn extend(&mut self, later: &FormatControl) {
+        for name in &later.only_binary {
+            self.only_binary(name);
+        }
+        for name in &later.no_binary {
+            self.no_binary(name);
+        }
+    }
+
+    /// Whether wheels and sdists of `name` may be used: `(wheels, sdists)`.
+    pub fn allowed(&self, name: &str) -> (bool, bool) {
+        let name = normalize(name);
+        if self.only_binary.contains(&name) {
+            (true, false)
+        } else if self.no_binary.contains(&name) {
+            (false, true)
+        } else if self.only_binary.contains(ALL) {
+            (true, false)
+        } else if self.no_binary.contains(ALL) {
+            (false, true)
+        } else {
+            (true, true)
+        }
+    }
+}
+
+/// A package name as PEP 503 compares them.
+fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 impl RequirementsFile {
@@ -142,6 +239,18 @@ impl RequirementsFile {
                     }
                     "--no-index" => self.no_index = true,
                     "--pre" => self.pre = true,
+                    "--only-binary" => self.formats.only_binary(&need()?),
+                    "--no-binary" => self.formats.no_binary(&need()?),
+                    "--prefer-binary" => self.prefer_binary = true,
+                    "--trusted-host" => self.trusted_hosts.push(need()?),
+                    // Valid in a requirements file, but nothing to a resolver: said, not an error.
+                    "--require-hashes" => self.ignored.push((
+                        at.clone(),
+                        "--require-hashes (the pins always carry hashes)".into(),
+                    )),
+                    "--use-feature" => self
+                        .ignored
+                        .push((at.clone(), format!("--use-feature {}", need()?))),
                     "-e" | "--editable" => {
                         return Err(InputError::new(
                             at,
@@ -152,7 +261,9 @@ impl RequirementsFile {
                 }
                 continue;
             }
-            let (line, hashes) = split_hashes(line, &at)?;
+            let (line, hashes, ignored) = split_line_options(line, &at)?;
+            self.ignored
+                .extend(ignored.into_iter().map(|option| (at.clone(), option)));
             let requirement = parse_requirement(line, &at)?;
             let entry = FileRequirement {
                 requirement,
@@ -173,37 +284,59 @@ impl RequirementsFile {
 /// `(algorithm, hex digest)` pairs.
 type Hashes = Vec<(String, String)>;
 
-/// A requirement line without its trailing `--hash=ALGO:HEX` options, and the hashes.
-fn split_hashes<'a>(line: &'a str, at: &Location) -> Result<(&'a str, Hashes), InputError> {
-    let Some(start) = line.find(" --hash") else {
-        return Ok((line, Vec::new()));
+/// A requirement line without its trailing per-requirement options: the `--hash=ALGO:HEX`
+/// values, and the options that change nothing for a resolver (`--config-settings`,
+/// `--global-option`), as written.
+fn split_line_options<'a>(
+    line: &'a str,
+    at: &Location,
+) -> Result<(&'a str, Hashes, Vec<String>), InputError> {
+    let Some(start) = [" --hash", " --config-settings", " --global-option"]
+        .iter()
+        .filter_map(|option| line.find(option))
+        .min()
+    else {
+        return Ok((line, Vec::new(), Vec::new()));
     };
     let mut hashes = Vec::new();
+    let mut ignored = Vec::new();
     let mut words = line[start..].split_whitespace();
     while let Some(word) = words.next() {
-        let value = match word.strip_prefix("--hash") {
-            Some("") => words.next().unwrap_or(""),
-            Some(rest) => rest.strip_prefix('=').unwrap_or(""),
-            None => {
-                return Err(InputError::new(
-                    at.clone(),
-                    format!("unexpected {word:?} after --hash options"),
-                ));
-            }
+        let (option, inline) = match word.split_once('=') {
+            Some((option, value)) => (option, Some(value)),
+            None => (word, None),
         };
-        match value.split_once(':') {
-            Some((algo, hex)) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                hashes.push((algo.to_ascii_lowercase(), hex.to_ascii_lowercase()));
+        let mut value = || {
+            inline
+                .map(str::to_owned)
+                .or_else(|| words.next().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        match option {
+            "--hash" => {
+                let value = value();
+                match value.split_once(':') {
+                    Some((algo, hex)) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        hashes.push((algo.to_ascii_lowercase(), hex.to_ascii_lowercase()));
+                    }
+                    _ => {
+                        return Err(InputError::new(
+                            at.clone(),
+                            format!("--hash {value:?}: expected ALGORITHM:HEX, like sha256:2c26b46b..."),
+                        ));
+                    }
+                }
             }
+            "--config-settings" | "--global-option" => ignored.push(format!("{option} {}", value())),
             _ => {
                 return Err(InputError::new(
                     at.clone(),
-                    format!("--hash {value:?}: expected ALGORITHM:HEX, like sha256:2c26b46b..."),
+                    format!("unexpected {word:?} after the requirement's options"),
                 ));
             }
         }
     }
-    Ok((line[..start].trim_end(), hashes))
+    Ok((line[..start].trim_end(), hashes, ignored))
 }
 
 /// Lines with comments removed and `\` continuations joined, each with its first line number.
@@ -352,6 +485,48 @@ plain==1.0
             err.to_string(),
             "req.in:1: environment variable LASTMILE_SURELY_UNSET is not set"
         );
+    }
+
+    #[test]
+    fn every_option_pip_accepts_in_a_file() {
+        let text = "--only-binary :all:\n--no-binary katcp,Kat_Core\n--prefer-binary\n--trusted-host pypi.example:8080\n\
+                    --require-hashes\n--use-feature=truststore\n\
+                    katcp==0.9.4 --hash=sha256:ab --config-settings=--build-option=--x --global-option x\n";
+        let file = RequirementsFile::parse(text, "r.in").unwrap();
+        assert!(file.prefer_binary);
+        assert_eq!(file.trusted_hosts, ["pypi.example:8080"]);
+        assert_eq!(
+            file.requirements[0].hashes,
+            [("sha256".to_owned(), "ab".to_owned())]
+        );
+        let ignored: Vec<String> = file.ignored.iter().map(|(at, o)| format!("{at}: {o}")).collect();
+        assert_eq!(
+            ignored,
+            [
+                "r.in:5: --require-hashes (the pins always carry hashes)",
+                "r.in:6: --use-feature truststore",
+                "r.in:7: --config-settings --build-option=--x",
+                "r.in:7: --global-option x",
+            ]
+        );
+        // --only-binary :all: then --no-binary for two names: those two from sdists, the rest wheels.
+        assert_eq!(file.formats.allowed("katcp"), (false, true));
+        assert_eq!(file.formats.allowed("kat-core"), (false, true));
+        assert_eq!(file.formats.allowed("numpy"), (true, false));
+    }
+
+    #[test]
+    fn format_control_follows_pip() {
+        let mut formats = FormatControl::default();
+        assert_eq!(formats.allowed("x"), (true, true));
+        formats.no_binary(":all:");
+        assert_eq!(formats.allowed("x"), (false, true));
+        formats.only_binary("x");
+        assert_eq!(formats.allowed("x"), (true, false));
+        assert_eq!(formats.allowed("y"), (false, true));
+        formats.no_binary(":none:");
+        assert_eq!(formats.allowed("y"), (true, true));
+        assert_eq!(formats.allowed("x"), (true, false));
     }
 
     #[test]

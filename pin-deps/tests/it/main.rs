@@ -6,6 +6,7 @@ mod http;
 mod index;
 mod index_server;
 mod inputs;
+mod options;
 mod pypiserver;
 mod resolve;
 mod testenv;

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use lastmile_dist::DistMetadata;
+use lastmile_python::requirements_file::FormatControl;
 use lastmile_python::{MarkerEnvironment, PackageName, TagRanks, Target, Version};
 use url::Url;
 
@@ -50,6 +51,10 @@ pub struct Sources {
     pub http: HttpOptions,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// Which kinds of file each package may use (`--only-binary`, `--no-binary`).
+    pub formats: FormatControl,
+    /// Hosts whose plain-HTTP indexes are trusted (`--trusted-host`); loopback always is.
+    pub trusted_hosts: Vec<String>,
 }
 
 /// A package's files, by version (oldest first).
@@ -69,6 +74,7 @@ struct Inner {
     indexes: Vec<Url>,
     strategy: IndexStrategy,
     exclude_newer: Option<jiff::Timestamp>,
+    formats: FormatControl,
     client: HttpClient,
     projects: Mutex<HashMap<PackageName, Slot<Arc<Project>>>>,
     metadata: Mutex<HashMap<String, Slot<DistMetadata>>>,
@@ -125,6 +131,13 @@ impl Finder {
             if !matches!(url.scheme(), "http" | "https" | "file") {
                 return Err(refuse("only http, https and file indexes are supported".into()));
             }
+            if url.scheme() == "http" && !trusted(&url, &sources.trusted_hosts) {
+                return Err(refuse(format!(
+                    "plain HTTP to {} is not secure (anyone on the way can change what it serves); give --trusted-host {} to use it anyway",
+                    url.host_str().unwrap_or(""),
+                    url.host_str().unwrap_or("")
+                )));
+            }
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
             }
@@ -140,6 +153,7 @@ impl Finder {
                 indexes,
                 strategy: sources.strategy,
                 exclude_newer: sources.exclude_newer,
+                formats: sources.formats,
                 client,
                 projects: Mutex::default(),
                 metadata: Mutex::default(),
@@ -249,6 +263,23 @@ impl Finder {
     pub fn knows(&self, name: &PackageName) -> bool {
         self.project(name).is_ok_and(|p| !p.versions.is_empty())
     }
+}
+
+/// Whether a plain-HTTP index may be used: on this machine (loopback), or named by
+/// `--trusted-host` (as `host` or `host:port`), as pip decides.
+fn trusted(url: &Url, trusted_hosts: &[String]) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    let host = url.host_str().unwrap_or("");
+    let with_port = url.port().map(|port| format!("{host}:{port}"));
+    loopback
+        || trusted_hosts
+            .iter()
+            .any(|t| t == host || Some(t) == with_port.as_ref())
 }
 
 fn yanked_reason(files: &[DistFile]) -> Option<String> {

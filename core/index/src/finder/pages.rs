@@ -7,7 +7,7 @@ use lastmile_fs::{InputError, Location, Sha256};
 use lastmile_python::{PackageName, VersionSpecifiers};
 use url::Url;
 
-use super::{DistFile, FileLocation, Finder, IndexStrategy, Project, file};
+use super::{DistFile, FileKind, FileLocation, Finder, IndexStrategy, Project, file};
 use crate::http::redact;
 use crate::{IndexError, simple};
 
@@ -24,6 +24,12 @@ impl Finder {
                 break;
             }
         }
+        // Kinds of file the options rule out are no candidates (`--only-binary`, `--no-binary`).
+        let (wheels, sdists) = self.inner.formats.allowed(name.as_ref());
+        files.retain(|file| match file.kind {
+            FileKind::Wheel { .. } => wheels,
+            FileKind::Sdist => sdists,
+        });
         let mut project = Project::default();
         for file in files {
             project
