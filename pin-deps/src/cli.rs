@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::options::{
-    Format, Hashes, InputOptions, Options, OutputOptions, Prerelease, Resolution, ResolveOptions,
-    SourceOptions, TargetChoice,
+    BuildOptions, Format, Hashes, InputOptions, Options, OutputOptions, Prerelease, Resolution,
+    ResolveOptions, SourceOptions, TargetChoice,
 };
 
 const EXAMPLES: &str = "\
@@ -20,6 +20,7 @@ Examples:
       --extra-index-url https://pypi.org/simple/ --index-strategy first-index
   pin-deps requirements.in --exclude-newer 2024-06-01 -o pinned.txt
   pin-deps requirements.in --offline    # from the cache only
+  pin-deps requirements.in --no-build   # never run an sdist's build backend
 
 Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained on stderr),
 2 bad input or error.";
@@ -111,11 +112,18 @@ pub struct Cli {
     /// Platform of the target: ARCH-manylinux_X_Y (the glibc version) or ARCH-linux.
     #[arg(long, default_value = "x86_64-manylinux_2_36", value_name = "PLATFORM")]
     pub python_platform: String,
-    /// Build the metadata of sdists whose metadata is dynamic with their PEP 517 backend, run by
-    /// PYTHON (default python3; the backend must be importable by it). Without it such sdists are
-    /// skipped with a warning.
-    #[arg(long, value_name = "PYTHON", num_args = 0..=1, default_missing_value = "python3")]
-    pub build_sdists: Option<String>,
+    /// Never build an sdist: versions whose sdist has dynamic metadata (and no wheel for the
+    /// target) are skipped, and a failed resolution says so. By default such sdists are built
+    /// the way pip and uv do it: their PEP 517 backend, set up in an isolated environment from
+    /// the same sources, writes the metadata (cached by the sdist's sha256).
+    #[arg(long)]
+    pub no_build: bool,
+    /// The Python that runs build backends (default: python3.X of the target, else python3).
+    #[arg(long, value_name = "PYTHON", conflicts_with = "no_build")]
+    pub build_python: Option<String>,
+    /// The longest one build step may run before it is stopped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub build_timeout: u64,
     /// Read the target (Python version, glibc, architecture) from a base root filesystem folder,
     /// as bake-image will, instead of --python-version/--python-platform.
     #[arg(long, value_name = "BASE", conflicts_with_all = ["python_version", "python_platform"])]
@@ -227,7 +235,11 @@ impl Cli {
                 prerelease: self.prerelease,
                 preferences,
                 upgrade_packages: self.upgrade_package,
-                build_sdists: self.build_sdists,
+                build: BuildOptions {
+                    enabled: !self.no_build,
+                    python: self.build_python,
+                    timeout: std::time::Duration::from_secs(self.build_timeout),
+                },
                 prefer_binary: self.prefer_binary,
             },
             output: OutputOptions {

@@ -154,6 +154,11 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
                 } else {
                     format!("{pkg} is not in the package sources")
                 }
+            } else if provider.wheels_only && !matching.is_empty() {
+                format!(
+                    "{} has no wheel for the target (a build requirement is never built itself)",
+                    versions_in(provider, pkg, range)
+                )
             } else if !matching.is_empty() && matching.iter().all(Version::any_prerelease) {
                 format!(
                     "the versions of {} are all pre-releases ({}), which are not allowed here (see --prerelease)",
@@ -217,10 +222,16 @@ fn collect(
     }
 }
 
-/// The explanation printed when no resolution exists.
-pub(crate) fn explain(provider: &Provider, tree: &DerivationTree<Pkg, Range, String>) -> String {
+/// The facts a failed resolution rests on, one line each.
+pub(crate) fn facts(provider: &Provider, tree: &DerivationTree<Pkg, Range, String>) -> Vec<String> {
     let mut facts = Vec::new();
     collect(provider, tree, &mut facts, &mut BTreeSet::new());
+    facts
+}
+
+/// The explanation printed when no resolution exists.
+pub(crate) fn explain(provider: &Provider, tree: &DerivationTree<Pkg, Range, String>) -> String {
+    let facts = facts(provider, tree);
     let mut out = format!(
         "no set of versions satisfies the requirements for {}:\n",
         provider.target

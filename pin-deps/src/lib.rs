@@ -9,13 +9,14 @@
 pub mod cli;
 pub mod options;
 
+mod build;
+mod declared;
 mod explain;
 mod inputs;
 mod output;
 mod provider;
 mod pylock;
 mod resolve;
-mod sdist_build;
 mod sources;
 
 use std::io::Write;
@@ -70,8 +71,9 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
     if let Some(scratch) = &scratch {
         sources.http.cache_dir = Some(scratch.path().to_path_buf());
     }
+    let cache = sources.http.cache_dir.clone().expect("a cache folder");
     let finder = Finder::new(sources, &target)?;
-    let resolution = match resolve::resolve(&finder, &target, inputs, &options.resolve, reporter)? {
+    let resolution = match resolve::resolve(&finder, &target, inputs, &options.resolve, &cache, reporter)? {
         resolve::Outcome::Resolved(resolution) => resolution,
         resolve::Outcome::NoSolution(explanation) => return Ok(Pinned::NoSolution(explanation)),
     };

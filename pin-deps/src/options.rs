@@ -2,6 +2,7 @@
 //! what a caller without a command line builds itself.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lastmile_python::{PackageName, Version};
 
@@ -67,10 +68,31 @@ pub struct ResolveOptions {
     pub preferences: Vec<(PackageName, Version)>,
     /// Requirements (`NAME` or `NAME==VER`) whose existing pins are lifted.
     pub upgrade_packages: Vec<String>,
-    /// The Python that builds dynamic sdists' metadata; `None` skips them.
-    pub build_sdists: Option<String>,
+    /// Whether and how sdists with dynamic metadata are built.
+    pub build: BuildOptions,
     /// Versions with wheels before newer ones with only sdists (also from a requirements file).
     pub prefer_binary: bool,
+}
+
+/// How sdists whose metadata is dynamic are built (PEP 517, in an isolated environment).
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// `false` (`--no-build`): such sdists are skipped, and the explanation says so.
+    pub enabled: bool,
+    /// The interpreter; `None`: `python3.X` of the target's version, else `python3`.
+    pub python: Option<String>,
+    /// The longest one build step (a backend hook) may run.
+    pub timeout: Duration,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            python: None,
+            timeout: Duration::from_secs(600),
+        }
+    }
 }
 
 /// How the result is written.

@@ -12,10 +12,12 @@ use std::fmt;
 use lastmile_fs::InputError;
 use lastmile_index::{DistFile, FileKind, Finder, IndexError};
 use lastmile_python::target::Target;
-use lastmile_python::{ExtraName, PackageName, Requirement, Version, VersionSpecifiers};
+use lastmile_python::{ExtraName, PackageName, Requirement, Version};
 use pep508_rs::{MarkerEnvironment, VersionOrUrl};
 use pubgrub::{Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges};
 
+use crate::build::Builder;
+pub(crate) use crate::declared::Declared;
 use crate::options::{Prerelease, Resolution};
 
 pub(crate) type Range = Ranges<Version>;
@@ -58,15 +60,6 @@ pub(crate) struct RootRequirement {
     pub(crate) via: String,
 }
 
-/// A package's dependencies at one version, as the target sees them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Declared {
-    pub(crate) requires_python: Option<VersionSpecifiers>,
-    pub(crate) requirements: Vec<Requirement>,
-    /// Where the metadata was read, for explanations.
-    pub(crate) source: String,
-}
-
 pub(crate) struct Provider<'a> {
     pub(crate) finder: &'a Finder,
     pub(crate) target: &'a Target,
@@ -81,8 +74,11 @@ pub(crate) struct Provider<'a> {
     pub(crate) preferences: HashMap<PackageName, Version>,
     /// Exact `==` pins, which may select a yanked version.
     pub(crate) exact: HashMap<PackageName, Version>,
-    /// The Python that builds dynamic sdists' metadata (`--build-sdists`).
-    pub(crate) build_sdists: Option<String>,
+    /// Builds sdists with dynamic metadata; `None` with `--no-build`.
+    pub(crate) builder: Option<Builder<'a>>,
+    /// Only versions with a wheel for the target (resolving a build environment, whose
+    /// requirements are never built themselves).
+    pub(crate) wheels_only: bool,
     /// `--prefer-binary`: versions with wheels before newer ones with only sdists.
     pub(crate) prefer_binary: bool,
     warnings: RefCell<BTreeSet<String>>,
@@ -115,7 +111,8 @@ impl<'a> Provider<'a> {
             direct,
             preferences,
             exact: HashMap::new(),
-            build_sdists: None,
+            builder: None,
+            wheels_only: false,
             prefer_binary: false,
             warnings: RefCell::default(),
             cache: RefCell::default(),
@@ -139,38 +136,7 @@ impl<'a> Provider<'a> {
         };
         let declared = match found {
             None => None,
-            Some((meta, file)) => {
-                let requires_python = match &meta.metadata.requires_python {
-                    Some(text) => Some(requires_python(text).map_err(|e| {
-                        let reason = e.to_string();
-                        InputError::new(
-                            lastmile_fs::Location::file(file.shown()),
-                            format!(
-                                "invalid Requires-Python {text:?}: {}",
-                                reason.lines().next().unwrap_or_default()
-                            ),
-                        )
-                    })?),
-                    None => None,
-                };
-                let mut requirements = Vec::new();
-                for raw in &meta.dependencies {
-                    let mut requirement =
-                        lastmile_python::requirement::parse_requirement(&raw.text, &raw.location)?;
-                    // egg-info requires.txt sections carry the extra and marker outside the string.
-                    let extra_clause = raw.extra.as_ref().map(|extra| format!("extra == '{extra}'"));
-                    for clause in extra_clause.iter().chain(raw.marker.iter()) {
-                        let marker = lastmile_python::requirement::parse_marker(clause, &raw.location)?;
-                        requirement.marker.and(marker);
-                    }
-                    requirements.push(requirement);
-                }
-                Some(Declared {
-                    requires_python,
-                    requirements,
-                    source: file.filename.clone(),
-                })
-            }
+            Some((meta, file)) => Some(Declared::read(&meta, &file)?),
         };
         self.cache.borrow_mut().insert(key, declared.clone());
         Ok(declared)
@@ -194,35 +160,52 @@ impl<'a> Provider<'a> {
             .collect()
     }
 
-    /// An sdist with dynamic metadata: built with `--build-sdists`, else skipped with a warning.
+    /// An sdist with dynamic metadata: its metadata built, or (`--no-build`, or resolving a build
+    /// environment) `None`.
     fn built_sdist_metadata(
         &self,
         name: &PackageName,
         version: &Version,
     ) -> Result<Option<(lastmile_dist::DistMetadata, DistFile)>, ProviderError> {
-        let Some(sdist) = self
-            .finder
+        let Some(sdist) = self.dynamic_sdist(name, version) else {
+            return Ok(None);
+        };
+        match &self.builder {
+            Some(builder) if !self.wheels_only => {
+                let local = self.finder.local_path(&sdist)?;
+                Ok(Some((builder.metadata(&sdist, &local)?, sdist)))
+            }
+            _ => {
+                if !self.wheels_only {
+                    self.warnings.borrow_mut().insert(format!(
+                        "{}: the sdist's metadata is dynamic and --no-build is given, so {name} {version} was skipped",
+                        sdist.filename
+                    ));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The sdist of a version, when the target has no wheel of it to read metadata from.
+    fn dynamic_sdist(&self, name: &PackageName, version: &Version) -> Option<DistFile> {
+        self.finder
             .files(name, version)
             .into_iter()
             .find(|f| f.python_ok && f.kind == FileKind::Sdist)
-        else {
-            return Ok(None);
-        };
-        match &self.build_sdists {
-            Some(python) => {
-                let local = self.finder.local_path(&sdist)?;
-                Ok(Some((
-                    crate::sdist_build::metadata(&sdist, &local, python)?,
-                    sdist,
-                )))
+    }
+
+    /// Why a version has no dependencies to offer, for the explanation.
+    fn unusable(&self, name: &PackageName, version: &Version) -> String {
+        match self.dynamic_sdist(name, version) {
+            Some(sdist) if self.builder.is_none() && !self.wheels_only => format!(
+                "has only an sdist with dynamic metadata ({}), which --no-build does not build",
+                sdist.filename
+            ),
+            Some(_) if self.wheels_only => {
+                "has no wheel for the target (a build requirement is never built itself)".into()
             }
-            None => {
-                self.warnings.borrow_mut().insert(format!(
-                    "{}: the sdist's metadata is dynamic, so {name} {version} was skipped (--build-sdists builds it)",
-                    sdist.filename
-                ));
-                Ok(None)
-            }
+            _ => "has no wheel for the target and no sdist with static metadata".into(),
         }
     }
 
@@ -345,6 +328,9 @@ impl DependencyProvider for Provider<'_> {
             .into_iter()
             .filter(|v| allow_pre || !v.any_prerelease())
             .collect();
+        if self.wheels_only {
+            usable.retain(|v| self.has_wheel(name, v));
+        }
         // --prefer-binary: a version with a wheel for the target before a newer one that would
         // have to be built (pip's rule), when there is one.
         if self.prefer_binary {
@@ -392,11 +378,7 @@ impl DependencyProvider for Provider<'_> {
             Pkg::Name(name) | Pkg::Extra(name, _) => {
                 let declared = match self.declared(name, version) {
                     Ok(Some(declared)) => declared,
-                    Ok(None) => {
-                        return Ok(Dependencies::Unavailable(
-                            "has no wheel for the target and no sdist with static metadata".into(),
-                        ));
-                    }
+                    Ok(None) => return Ok(Dependencies::Unavailable(self.unusable(name, version))),
                     // A malformed metadata file rules out that one version, with a warning: the
                     // resolver goes on with the others (pip and uv do the same).
                     Err(error) if error.is_bad_file() => {
@@ -474,21 +456,7 @@ pub(crate) enum ProviderError {
     Metadata(#[from] InputError),
     /// Building an sdist's metadata failed.
     #[error(transparent)]
-    Build(#[from] crate::sdist_build::BuildError),
-}
-
-/// A `Requires-Python` as old releases write it: strictly, else with the stray commas and
-/// spaces packaging tools have always accepted (`>=2.7, !=3.0.*,`).
-fn requires_python(
-    text: &str,
-) -> Result<VersionSpecifiers, pep508_rs::pep440_rs::VersionSpecifiersParseError> {
-    text.parse::<VersionSpecifiers>().or_else(|strict| {
-        let cleaned: Vec<&str> = text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-        cleaned
-            .join(", ")
-            .parse::<VersionSpecifiers>()
-            .map_err(|_| strict)
-    })
+    Build(#[from] crate::build::BuildError),
 }
 
 /// Which versions of each package exist, for explanations.

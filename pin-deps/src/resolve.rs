@@ -2,6 +2,7 @@
 //! package (for `# via`) and what each depends on (for the lock).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,9 +10,10 @@ use lastmile_index::Finder;
 use lastmile_python::{Operator, PackageName, Requirement, Target, Version, VersionOrUrl};
 use pubgrub::PubGrubError;
 
+use crate::build::Builder;
 use crate::inputs::Inputs;
 use crate::options::{Prerelease, ResolveOptions};
-use crate::provider::{Pkg, Provider, Range, Selection};
+use crate::provider::{Pkg, Provider, Range, RootRequirement, Selection};
 
 /// A resolution: the pins and what the output says about them.
 #[derive(Debug)]
@@ -41,6 +43,7 @@ pub(crate) fn resolve(
     target: &Target,
     inputs: Inputs,
     options: &ResolveOptions,
+    cache: &Path,
     reporter: &lastmile_cli::Reporter,
 ) -> anyhow::Result<Outcome> {
     let Inputs { mut roots, files } = inputs;
@@ -98,7 +101,10 @@ pub(crate) fn resolve(
         preferences,
     );
     provider.exact = exact;
-    provider.build_sdists = options.build_sdists.clone();
+    provider.builder = options
+        .build
+        .enabled
+        .then(|| Builder::new(finder, target, options.build.clone(), cache));
     provider.prefer_binary = options.prefer_binary || files.prefer_binary;
 
     let progress = Progress::start(finder, reporter);
@@ -134,6 +140,51 @@ pub(crate) fn resolve(
         selection,
         passthrough,
     }))
+}
+
+/// Resolve the requirements of a build environment (PEP 518 `[build-system] requires` and what
+/// the backend asks for besides): highest versions with a wheel for the target, never an sdist.
+pub(crate) fn resolve_wheels_only(
+    finder: &Finder,
+    target: &Target,
+    requirements: &[Requirement],
+) -> Result<Vec<(PackageName, Version)>, String> {
+    let roots = requirements
+        .iter()
+        .map(|requirement| RootRequirement {
+            requirement: requirement.clone(),
+            origin: "[build-system] requires".into(),
+            via: "[build-system] requires".into(),
+        })
+        .collect();
+    let named: Vec<&Requirement> = requirements.iter().collect();
+    let mut provider = Provider::new(
+        finder,
+        target,
+        roots,
+        HashMap::new(),
+        Prerelease::default(),
+        explicit_prereleases(&named),
+        crate::options::Resolution::Highest,
+        HashMap::new(),
+    );
+    provider.wheels_only = true;
+    provider.exact = exact_pins(&named);
+    let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
+    if let Some(error) = provider.take_errors().into_iter().next() {
+        return Err(error.to_string());
+    }
+    match result {
+        Ok(solution) => Ok(selection(&solution)
+            .into_iter()
+            .map(|(name, (version, _))| (name, version))
+            .collect()),
+        Err(PubGrubError::NoSolution(tree)) => Err(format!(
+            "its build requirements cannot be met with wheels from the package sources: {}",
+            crate::explain::facts(&provider, &tree).join("; ")
+        )),
+        Err(other) => Err(other.to_string()),
+    }
 }
 
 fn constrain(constraints: &mut HashMap<PackageName, Range>, requirement: &Requirement) {

@@ -1,5 +1,6 @@
 //! Integration tests: they run the `pin-deps` binary against package folders built on the fly.
 
+mod build;
 mod conflicts;
 mod hostile;
 mod http;

@@ -260,11 +260,26 @@ fn sdists_with_static_metadata_are_candidates_and_hashed() {
         .wheel(Wheel::new("dep", "1.0"));
     let out = env.pin("stat\n", &[]).success();
     assert_eq!(out.pins(), ["dep==1.0", "stat==1.0"]);
+    // A dynamic sdist is built; here its backend (setuptools) is not in the sources.
     let out = env.pin("dyn\n", &[]);
     assert_eq!(out.code, 1);
     assert!(
+        out.stderr.contains(
+            "dyn 1.0 has metadata that cannot be used (dist/dyn-1.0.tar.gz: building metadata failed: \
+             its build requirements cannot be met with wheels from the package sources: \
+             setuptools is not in the package sources; [build-system] requires requires setuptools>=40.8.0)"
+        ),
+        "{}",
         out.stderr
-            .contains("dyn 1.0 has no wheel for the target and no sdist with static metadata"),
+    );
+    // A build requirement is never built itself: an sdist of setuptools does not count.
+    env.sdist("setuptools", "80.0", "2.2", &[])
+        .wheel(Wheel::new("wheel", "0.45.0"));
+    let out = env.pin("dyn\n", &[]);
+    assert!(
+        out.stderr.contains(
+            "setuptools 80.0 has no wheel for the target (a build requirement is never built itself)"
+        ),
         "{}",
         out.stderr
     );
@@ -386,49 +401,6 @@ fn the_target_can_be_read_from_a_base_rootfs() {
         "{}",
         bad.stderr
     );
-}
-
-/// An in-tree PEP 517 backend (found through backend-path) that writes the metadata, so the
-/// test needs no setuptools.
-const BACKEND: &str = r#"
-import os
-def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
-    name = "dyn-1.0.dist-info"
-    os.makedirs(os.path.join(metadata_directory, name))
-    with open(os.path.join(metadata_directory, name, "METADATA"), "w") as f:
-        f.write("Metadata-Version: 2.1\nName: dyn\nVersion: 1.0\nRequires-Dist: base>=2\n")
-    return name
-"#;
-
-#[test]
-fn dynamic_sdists_are_skipped_with_a_warning_or_built() {
-    let env = diamond();
-    env.sdist_files(
-        "dyn",
-        "1.0",
-        &[
-            ("PKG-INFO", "Metadata-Version: 2.1\nName: dyn\nVersion: 1.0\n"),
-            (
-                "pyproject.toml",
-                "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"_build\"]\n",
-            ),
-            ("_build/backend.py", BACKEND),
-        ],
-    );
-    let skipped = env.pin("dyn\n", &["--no-hashes"]);
-    assert_eq!(skipped.code, 1);
-    assert!(
-        skipped.stderr.starts_with(
-            "pin-deps: warning: dyn-1.0.tar.gz: the sdist's metadata is dynamic, so dyn 1.0 was skipped (--build-sdists builds it)\n"
-        ),
-        "{}",
-        skipped.stderr
-    );
-    let built = env
-        .pin("dyn\n", &["--no-hashes", "--build-sdists", "python3"])
-        .success();
-    assert_eq!(built.pins(), ["base==3.0", "dyn==1.0"]);
-    assert!(built.stdout.contains("base==3.0\n    # via dyn\n"));
 }
 
 #[test]
