@@ -55,3 +55,35 @@ need_debs() {
 example_packages() {
   find "$LASTMILE_ROOT/examples/cam" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort
 }
+
+# Start a benchmark: take `--json FILE` out of the arguments (default:
+# $LASTMILE_BUILD_DIR/bench/NAME.json, started afresh), leaving the rest in $bench_args; print the
+# machine. Every figure benchtime.py measures and every bench_note goes into that file.
+bench_start() {
+  local name=$1; shift
+  BENCH_JSON=$LASTMILE_BUILD_DIR/bench/$name.json
+  bench_args=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --json) BENCH_JSON=$(realpath -m "$2"); shift 2 ;;
+      --json=*) BENCH_JSON=$(realpath -m "${1#--json=}"); shift ;;
+      *) bench_args+=("$1"); shift ;;
+    esac
+  done
+  need_debs time
+  mkdir -p "$(dirname "$BENCH_JSON")" && rm -f "$BENCH_JSON"
+  export BENCH_JSON
+  echo "machine: $(nproc) cores, $(uname -r), $(date -u +%F); figures written to $BENCH_JSON"
+}
+
+# Print a fact about the benchmark (a tool's version, whether outputs agree) and record it.
+bench_note() {
+  echo "$1: $2"
+  python3 "$LASTMILE_ROOT/scripts/benchtime.py" note --json "$BENCH_JSON" "$1" "$2"
+}
+
+# benchtime.py, recording into the benchmark's file. $1: the scenario's name.
+bench_time() {
+  local scenario=$1; shift
+  python3 "$LASTMILE_ROOT/scripts/benchtime.py" --scenario "$scenario" --json "$BENCH_JSON" "$@"
+}

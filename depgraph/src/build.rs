@@ -44,16 +44,16 @@ pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> Gr
         if nodes.contains_key(&dist.name) {
             continue;
         }
-        for dep in &dist.dependencies {
+        for dep in dist.dependencies {
             edges.push(Edge {
                 from: dist.name.clone(),
-                to: dep.name.clone(),
-                specifier: dep.specifier.clone(),
-                extras: dep.extras.clone(),
-                extra: dep.extra.clone(),
-                marker: dep.marker.clone(),
-                url: dep.url.clone(),
                 declared_at: Some(dep.location.to_string()),
+                to: dep.name,
+                specifier: dep.specifier,
+                extras: dep.extras,
+                extra: dep.extra,
+                marker: dep.marker,
+                url: dep.url,
             });
         }
         let is_internal = dist.source.kind.is_source_tree() || internal.matches(&dist.name);

@@ -130,11 +130,20 @@ fn site_packages(dir: &Path) -> anyhow::Result<Option<Vec<Item>>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".dist-info") && entry.path().is_dir() {
-            found.push((name, Item::DistInfo(entry.path())));
+        let file_name = entry.file_name();
+        let name = file_name.to_string_lossy();
+        if name.ends_with(".dist-info") {
+            // The type from the directory entry itself (no stat), following a link only.
+            let is_dir = match entry.file_type() {
+                Ok(kind) if kind.is_symlink() => entry.path().is_dir(),
+                Ok(kind) => kind.is_dir(),
+                Err(_) => false,
+            };
+            if is_dir {
+                found.push((name.into_owned(), Item::DistInfo(entry.path())));
+            }
         } else if name.ends_with(".egg-info") {
-            found.push((name, Item::EggInfo(entry.path())));
+            found.push((name.into_owned(), Item::EggInfo(entry.path())));
         }
     }
     if found.is_empty() {

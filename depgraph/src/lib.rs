@@ -103,10 +103,10 @@ fn scan_command(args: &ScanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
             paths.join(", ")
         );
     }
-    emit(
-        global.output.as_deref(),
-        lastmile_documents::to_string(&doc).as_bytes(),
-    )?;
+    // Streamed: a large environment's document is never held whole as text.
+    lastmile_cli::emit_with(global.output.as_deref(), |out| {
+        lastmile_documents::write(out, &doc)
+    })?;
     tracing::debug!("wrote the document by {:?}", started.elapsed());
     if doc.build_order.is_none() {
         for cycle in &doc.cycles {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lastmile_dist::DistError;
 use lastmile_dist::{DistMetadata, read_dist_info, read_egg_info, read_sdist, read_wheel};
@@ -9,7 +10,6 @@ use lastmile_documents::graph::{Source, SourceKind};
 use lastmile_project::{Outcome, ProjectError, ProjectFormat, ReadOptions, read_project};
 use lastmile_python::requirement::{Dependency, RawDependency, parse_name};
 use lastmile_python::{ExtraName, InputError, Location, PackageName};
-use rayon::prelude::*;
 
 use crate::discover::Item;
 
@@ -44,20 +44,40 @@ pub(crate) struct Scanned {
 }
 
 /// Read all items. The first error in input order wins, so the message is the same on every run.
+///
+/// Items are handed out one at a time to a thread per core (scoped threads over a shared
+/// counter). Reading one takes tens of microseconds, so a work-stealing pool's idle spinning
+/// (rayon's) cost more than the reading itself on a small environment.
 pub(crate) fn read_all(
     items: &[Item],
     options: &ReadOptions,
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<Scanned>, ScanError> {
-    let results: Vec<Result<Scanned, ScanError>> = items
-        .par_iter()
-        .map(|item| {
-            let result = read_item(item, options);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(index) else {
+                return done;
+            };
+            done.push((index, read_item(item, options)));
             progress.inc(1);
-            result
-        })
-        .collect();
-    results.into_iter().collect()
+        }
+    };
+    // One thread per 32 items, at most one per core; the calling thread is one of them.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = cores.min(items.len().div_ceil(32)).max(1);
+    let mut results: Vec<(usize, Result<Scanned, ScanError>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for helper in helpers {
+            all.extend(helper.join().expect("a scan thread panicked"));
+        }
+        all
+    });
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, ScanError> {

@@ -1,25 +1,27 @@
 //! Where a piece of input came from, so every error can name the file and line.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A file (or an entry inside an archive, written `archive!entry`) and an optional 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
-    pub file: String,
+    /// Shared: every requirement of a file carries its location, and copies cost a count.
+    pub file: Arc<str>,
     pub line: Option<usize>,
 }
 
 impl Location {
     pub fn file(file: impl Into<String>) -> Self {
         Self {
-            file: file.into(),
+            file: Arc::from(file.into()),
             line: None,
         }
     }
 
     pub fn line(file: impl Into<String>, line: usize) -> Self {
         Self {
-            file: file.into(),
+            file: Arc::from(file.into()),
             line: Some(line),
         }
     }

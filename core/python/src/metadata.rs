@@ -1,6 +1,8 @@
 //! Core metadata (`METADATA`, `PKG-INFO`) and the egg-info `requires.txt`, read with line numbers so
 //! a malformed file is reported as `path:line: ...`.
 
+use std::borrow::Cow;
+
 use crate::requirement::RawDependency;
 use lastmile_fs::{InputError, Location};
 
@@ -25,16 +27,22 @@ impl CoreMetadata {
         let mut meta = CoreMetadata::default();
         let mut name: Option<String> = None;
         for (line_no, key, value) in headers(text, location)? {
-            let at = location.at(line_no);
-            match key.to_ascii_lowercase().as_str() {
-                "metadata-version" => meta.metadata_version = Some(value),
-                "name" => name = Some(value),
-                "version" => meta.version = Some(value),
-                "requires-python" => meta.requires_python = Some(value),
-                "requires-dist" => meta.requires_dist.push(RawDependency::new(value, at)),
-                "provides-extra" => meta.provides_extra.push(value),
-                "dynamic" => meta.dynamic.push(value),
-                _ => {}
+            let is = |field: &str| key.eq_ignore_ascii_case(field);
+            if is("requires-dist") {
+                meta.requires_dist
+                    .push(RawDependency::new(value.into_owned(), location.at(line_no)));
+            } else if is("provides-extra") {
+                meta.provides_extra.push(value.into_owned());
+            } else if is("name") {
+                name = Some(value.into_owned());
+            } else if is("version") {
+                meta.version = Some(value.into_owned());
+            } else if is("requires-python") {
+                meta.requires_python = Some(value.into_owned());
+            } else if is("metadata-version") {
+                meta.metadata_version = Some(value.into_owned());
+            } else if is("dynamic") {
+                meta.dynamic.push(value.into_owned());
             }
         }
         meta.name = match name {
@@ -59,9 +67,17 @@ impl CoreMetadata {
     }
 }
 
-/// Split the header block into `(line, key, value)`, joining continuation lines.
-fn headers(text: &str, location: &Location) -> Result<Vec<(usize, String, String)>, InputError> {
-    let mut out: Vec<(usize, String, String)> = Vec::new();
+/// One header: its line, name and value.
+type Header<'t> = (usize, &'t str, Cow<'t, str>);
+
+/// Split the header block into `(line, key, value)`, joining continuation lines. Values are
+/// borrowed from `text` unless continuation lines had to be joined (most headers a tool never
+/// looks at, like `Classifier`, cost no allocation).
+fn headers<'t>(
+    text: &'t str,
+    location: &Location,
+) -> Result<Vec<Header<'t>>, InputError> {
+    let mut out: Vec<Header<'t>> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
         // Only an empty line ends the headers: a line of spaces is a continuation (long
@@ -74,8 +90,9 @@ fn headers(text: &str, location: &Location) -> Result<Vec<(usize, String, String
                 // A line of spaces adds nothing to the value.
                 Some(_) if line.trim().is_empty() => {}
                 Some((_, _, value)) => {
-                    value.push('\n');
-                    value.push_str(line.trim());
+                    let joined = value.to_mut();
+                    joined.push('\n');
+                    joined.push_str(line.trim());
                 }
                 None => {
                     return Err(InputError::new(
@@ -98,7 +115,7 @@ fn headers(text: &str, location: &Location) -> Result<Vec<(usize, String, String
                 format!("invalid metadata header name {key:?}"),
             ));
         }
-        out.push((line_no, key.to_owned(), value.trim().to_owned()));
+        out.push((line_no, key, Cow::Borrowed(value.trim())));
     }
     Ok(out)
 }

@@ -1,6 +1,8 @@
 //! Dependency declarations: PEP 508 requirement strings as written in a file, parsed with
 //! `pep508_rs`, with the `extra == "..."` clause separated from the rest of the marker.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use pep508_rs::marker::{MarkerExpression, MarkerValueExtra};
@@ -84,9 +86,63 @@ pub fn check_nesting(text: &str, location: &Location) -> Result<(), InputError> 
     Ok(())
 }
 
+/// A character outside the ASCII range that is not inside a quoted string of a marker.
+///
+/// No marker can hold one (names, operators and versions are ASCII), and pep508_rs 0.9 panics
+/// on some (it measures the word after an expression in characters, then slices in bytes),
+/// so markers holding one are refused here first (found by fuzzing).
+fn non_ascii_outside_quotes(marker: &str) -> Option<char> {
+    let mut quote = None;
+    for c in marker.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, c) if !c.is_ascii() => return Some(c),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The marker part of a requirement: after the first `;` outside quotes (for a `name @ url`
+/// requirement, a `;` after whitespace, as the URL may hold one).
+fn marker_part(requirement: &str) -> Option<&str> {
+    let url_form = requirement
+        .split(';')
+        .next()
+        .is_some_and(|head| head.contains('@'));
+    let mut quote = None;
+    let mut previous = ' ';
+    for (at, c) in requirement.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ';') if !url_form || previous.is_whitespace() => {
+                return Some(&requirement[at + 1..]);
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    None
+}
+
+fn refuse_non_ascii(marker: &str, text: &str, location: &Location) -> Result<(), InputError> {
+    match non_ascii_outside_quotes(marker) {
+        Some(c) => Err(InputError::new(
+            location.clone(),
+            format!("invalid marker in {:?}: {c:?} outside quotes", text.trim()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Parse a PEP 508 marker, naming the file and line when it is invalid.
 pub fn parse_marker(text: &str, location: &Location) -> Result<MarkerTree, InputError> {
     check_nesting(text, location)?;
+    refuse_non_ascii(text, text, location)?;
     MarkerTree::from_str(text).map_err(|err| {
         InputError::new(
             location.clone(),
@@ -116,6 +172,9 @@ fn name_or_extra_ending_in_punctuation(text: &str) -> Option<String> {
 /// Parse a PEP 508 requirement, naming the file and line when it is invalid.
 pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement, InputError> {
     check_nesting(text, location)?;
+    if let Some(marker) = marker_part(text) {
+        refuse_non_ascii(marker, text, location)?;
+    }
     // pep508_rs 0.9 panics on a name or an extra that ends in `-`, `_` or `.` when something
     // follows it (`a- >1`, `a[x- ]`): such names are refused here first (found by fuzzing).
     if let Some(bad) = name_or_extra_ending_in_punctuation(text) {
@@ -141,34 +200,53 @@ pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement,
 
 impl Dependency {
     /// Parse a raw dependency, splitting a top-level `extra == "..."` off its marker.
+    ///
+    /// A package's requirements mostly repeat a few markers (`extra == "test"`,
+    /// `python_version < "3.11"`), and turning a marker into its normal form is most of the work,
+    /// so the requirement and its marker are parsed apart and each marker's result is kept per
+    /// thread.
     pub fn parse(raw: &RawDependency) -> Result<Self, InputError> {
-        let requirement = parse_requirement(&raw.text, &raw.location)?;
-        let mut marker = requirement.marker.clone();
-        if let Some(outer) = &raw.marker {
-            let outer = parse_marker(outer, &raw.location)?;
-            marker.and(outer);
-        }
-        let mut extra = match &raw.extra {
+        let (head, marker_text) = match marker_part(&raw.text) {
+            Some(marker) => (&raw.text[..raw.text.len() - marker.len() - 1], Some(marker)),
+            None => (raw.text.as_str(), None),
+        };
+        check_nesting(&raw.text, &raw.location)?;
+        let requirement = parse_requirement(head, &raw.location)?;
+        let (marker, found_extra) = match (marker_text, &raw.marker) {
+            // The marker was not where it is looked for (a URL running into it): as parsed.
+            (None, outer) if !requirement.marker.is_true() => {
+                normal_marker(requirement.marker.clone(), outer.as_deref(), &raw.location)?
+            }
+            (None, None) => (None, None),
+            (inner, outer) => {
+                let key = (inner.unwrap_or_default().trim().to_owned(), outer.clone());
+                let cached = MARKERS.with(|cache| cache.borrow().get(&key).cloned());
+                match cached {
+                    Some(found) => found,
+                    None => {
+                        // An invalid marker is reported as the whole requirement would be.
+                        let parsed = match inner {
+                            Some(text) => parse_marker(text.trim(), &raw.location),
+                            None => Ok(MarkerTree::TRUE),
+                        };
+                        let found = parsed
+                            .and_then(|tree| normal_marker(tree, outer.as_deref(), &raw.location))
+                            .or_else(|_| parse_requirement(&raw.text, &raw.location).map(|_| (None, None)))?;
+                        MARKERS.with(|cache| cache.borrow_mut().insert(key, found.clone()));
+                        found
+                    }
+                }
+            }
+        };
+        let extra = match &raw.extra {
             Some(extra) => Some(ExtraName::from_str(extra).map_err(|err| {
                 InputError::new(
                     raw.location.clone(),
                     format!("invalid extra name {extra:?}: {err}"),
                 )
             })?),
-            None => None,
+            None => found_extra,
         };
-        // Finding the extra clause normalises the marker; most requirements have none, so look first.
-        let mentions_extra =
-            raw.text.contains("extra") || raw.marker.as_deref().is_some_and(|m| m.contains("extra"));
-        if mentions_extra
-            && let Some(MarkerExpression::Extra {
-                name: MarkerValueExtra::Extra(name),
-                ..
-            }) = marker.top_level_extra()
-        {
-            marker = marker.simplify_extras_with(|e| *e == name);
-            extra.get_or_insert(name);
-        }
         let (specifier, url) = match &requirement.version_or_url {
             None => (String::new(), None),
             Some(VersionOrUrl::VersionSpecifier(specifiers)) => (specifiers.to_string(), None),
@@ -177,7 +255,7 @@ impl Dependency {
                 Some(url.given().map_or_else(|| url.to_string(), str::to_owned)),
             ),
         };
-        let mut extras = requirement.extras.clone();
+        let mut extras = requirement.extras;
         extras.sort();
         extras.dedup();
         Ok(Dependency {
@@ -185,11 +263,40 @@ impl Dependency {
             extras,
             specifier,
             url,
-            marker: marker.try_to_string(),
+            marker,
             extra,
             location: raw.location.clone(),
         })
     }
+}
+
+type MarkerCache = HashMap<(String, Option<String>), (Option<String>, Option<ExtraName>)>;
+
+thread_local! {
+    /// Normal forms of the markers met so far on this thread.
+    static MARKERS: RefCell<MarkerCache> = RefCell::default();
+}
+
+/// A requirement's marker (and one from outside its string) in normal form, without its
+/// top-level `extra == "..."` clause, and that extra.
+fn normal_marker(
+    mut marker: MarkerTree,
+    outer: Option<&str>,
+    location: &Location,
+) -> Result<(Option<String>, Option<ExtraName>), InputError> {
+    if let Some(outer) = outer {
+        marker.and(parse_marker(outer, location)?);
+    }
+    let mut extra = None;
+    if let Some(MarkerExpression::Extra {
+        name: MarkerValueExtra::Extra(name),
+        ..
+    }) = marker.top_level_extra()
+    {
+        marker = marker.simplify_extras_with(|e| *e == name);
+        extra = Some(name);
+    }
+    Ok((marker.try_to_string(), extra))
 }
 
 /// Parse a normalised package name, naming the place it came from.
@@ -275,6 +382,28 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_marker_with_a_non_ascii_word_is_refused_not_a_panic() {
+        // Found by fuzzing: pep508_rs slices the word after an expression at a character count.
+        for text in [
+            "a ; os_name == \"posix\" o!\u{7cc}x",
+            "a ; os_name == 'posix' \u{e9}and python_version > '3'",
+            "a @ https://example.org/a.whl ; os_name == 'posix' \u{e9}",
+        ] {
+            let err = parse_requirement(text, &Location::line("r.in", 2)).unwrap_err();
+            assert!(err.to_string().starts_with("r.in:2: invalid marker in"), "{err}");
+        }
+        let err = parse_marker("os_name == 'posix' \u{e9}", &Location::file("m")).unwrap_err();
+        assert!(err.to_string().contains("outside quotes"), "{err}");
+        // Inside quotes, and in a URL before its marker, such characters are fine.
+        parse_requirement("a ; os_name == 'p\u{e9}six'", &Location::file("r")).unwrap();
+        parse_requirement(
+            "a @ file:///home/j\u{fc}rgen/a-1.0-py3-none-any.whl ; os_name == 'posix'",
+            &Location::file("r"),
+        )
+        .unwrap();
     }
 
     #[test]
