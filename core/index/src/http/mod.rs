@@ -8,6 +8,7 @@ mod credentials;
 mod download;
 mod error;
 mod range;
+mod resolver;
 mod send;
 
 use std::collections::HashMap;
@@ -120,7 +121,11 @@ impl HttpClient {
             )
             .build();
         Self {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                resolver::CachingResolver::<ureq::unversioned::resolver::DefaultResolver>::default(),
+            ),
             options,
             known: Mutex::default(),
             netrc: credentials::load_netrc(),
