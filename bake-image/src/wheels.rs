@@ -84,6 +84,8 @@ fn sources(options: &WheelSources) -> anyhow::Result<Sources> {
             ..Default::default()
         },
         concurrency: 8,
+        // A pin no wheel fits is explained with the wheels there are.
+        keep_all_files: true,
         ..Sources::default()
     })
 }

@@ -26,7 +26,7 @@ use lastmile_index::{Finder, HashCache};
 use lastmile_python::Target;
 
 use crate::cli::Cli;
-use crate::options::{Options, TargetChoice};
+use crate::options::{Format, Options, TargetChoice};
 
 /// Run `pin-deps` from its command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -63,6 +63,10 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
     tracing::info!("resolving for {target}");
     let inputs = inputs::read(&options.inputs)?;
     let mut sources = sources::collect(&options.sources, &inputs.files)?;
+    // Only a lock (every file of each pin) or `--hashes all` needs the files the target cannot
+    // install.
+    sources.keep_all_files =
+        options.output.format != Format::Txt || options.output.hashes == Some(options::Hashes::All);
     // Without a cache, downloads go to a folder of this run's own, removed when it ends.
     let scratch = match &sources.http.cache_dir {
         Some(_) => None,

@@ -85,6 +85,7 @@ pub(crate) fn collect(options: &SourceOptions, files: &RequirementsFile) -> anyh
             .chain(&files.trusted_hosts)
             .cloned()
             .collect(),
+        keep_all_files: false,
     })
 }
 

@@ -73,10 +73,7 @@ type Header<'t> = (usize, &'t str, Cow<'t, str>);
 /// Split the header block into `(line, key, value)`, joining continuation lines. Values are
 /// borrowed from `text` unless continuation lines had to be joined (most headers a tool never
 /// looks at, like `Classifier`, cost no allocation).
-fn headers<'t>(
-    text: &'t str,
-    location: &Location,
-) -> Result<Vec<Header<'t>>, InputError> {
+fn headers<'t>(text: &'t str, location: &Location) -> Result<Vec<Header<'t>>, InputError> {
     let mut out: Vec<Header<'t>> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;

@@ -259,3 +259,67 @@ fn no_cache_leaves_nothing_behind_in_the_temporary_folder() {
         .collect();
     assert_eq!(left, Vec::<std::path::PathBuf>::new());
 }
+
+/// Wheels the target cannot install are dropped as a page is read (most of a big page), but
+/// the page still lists the package: first-index still gives it to the first index, and the
+/// explanation still says the package exists. `--hashes all` and a lock keep them.
+#[test]
+fn wheels_for_other_targets_are_dropped_but_still_list_the_package() {
+    let env = TestEnv::new();
+    let files = wheels(
+        &env,
+        vec![
+            Wheel::new("native", "1.0").tag("cp312-cp312-win_amd64"),
+            Wheel::new("native", "1.0").tag("cp313-cp313-manylinux_2_17_x86_64"),
+            Wheel::new("lib", "1.0").requires("native"),
+            Wheel::new("multi", "2.0"),
+            Wheel::new("multi", "2.0").tag("cp312-cp312-win_amd64"),
+            Wheel::new("multi", "2.0").tag("cp313-cp313-macosx_11_0_arm64"),
+        ],
+    );
+    let elsewhere = TestEnv::new();
+    let public = wheels(&elsewhere, vec![Wheel::new("native", "9.9")]);
+    let first = MockIndex::start(move |seen, _| match seen.path.strip_prefix("/simple/") {
+        Some(project) => json_page(project.trim_end_matches('/'), &files, |_| serde_json::json!({})),
+        None => file_named(&files, &seen.path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let second = MockIndex::start(move |seen, _| match seen.path.as_str() {
+        "/simple/native/" => json_page("native", &public, |_| serde_json::json!({})),
+        path => file_named(&public, path).map_or(Reply::Status(404), |b| Reply::File(b.clone())),
+    });
+    let second_url = format!("{}/simple/", second.url);
+    let owned = [
+        "--extra-index-url",
+        &second_url,
+        "--index-strategy",
+        "first-index",
+    ];
+    let out = pin(&env, &first.url, "lib\n", &owned);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("native has no file the target (Python 3.11 on x86_64-manylinux_2_36) can install"),
+        "{}",
+        out.stderr
+    );
+    assert!(second.requests_for("/simple/native/").is_empty());
+
+    let hashes = |extra: &[&str]| {
+        pin(&env, &first.url, "multi\n", extra)
+            .success()
+            .stdout
+            .matches("--hash=")
+            .count()
+    };
+    assert_eq!(hashes(&[]), 1);
+    assert_eq!(hashes(&["--hashes", "all"]), 3);
+    let out = pin(&env, &first.url, "multi\n", &["--format", "json"]).success();
+    let lock: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let installable: Vec<bool> = lock["packages"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["installable"].as_bool().unwrap())
+        .collect();
+    assert_eq!(installable, [false, false, true]);
+}

@@ -55,12 +55,19 @@ pub struct Sources {
     pub formats: FormatControl,
     /// Hosts whose plain-HTTP indexes are trusted (`--trusted-host`); loopback always is.
     pub trusted_hosts: Vec<String>,
+    /// Keep every file a page lists, also those the target cannot install (for a lock that
+    /// records them, or hashes of every file). Otherwise they are dropped as the page is read:
+    /// most wheels on a page are for other platforms and Pythons, and holding them all for a
+    /// whole resolution is most of its memory.
+    pub keep_all_files: bool,
 }
 
 /// A package's files, by version (oldest first).
 #[derive(Debug, Default)]
 pub struct Project {
     pub versions: BTreeMap<Version, Vec<DistFile>>,
+    /// Whether any source lists a file of the package, usable or not.
+    pub listed: bool,
 }
 
 /// A value fetched once and shared by every thread that asks for it, failures included.
@@ -75,6 +82,7 @@ struct Inner {
     strategy: IndexStrategy,
     exclude_newer: Option<jiff::Timestamp>,
     formats: FormatControl,
+    keep_all_files: bool,
     client: HttpClient,
     projects: Mutex<HashMap<PackageName, Slot<Arc<Project>>>>,
     metadata: Mutex<HashMap<String, Slot<DistMetadata>>>,
@@ -154,6 +162,7 @@ impl Finder {
                 strategy: sources.strategy,
                 exclude_newer: sources.exclude_newer,
                 formats: sources.formats,
+                keep_all_files: sources.keep_all_files,
                 client,
                 projects: Mutex::default(),
                 metadata: Mutex::default(),
@@ -261,7 +270,8 @@ impl Finder {
 
     /// Whether any source has files of the package.
     pub fn knows(&self, name: &PackageName) -> bool {
-        self.project(name).is_ok_and(|p| !p.versions.is_empty())
+        self.project(name)
+            .is_ok_and(|p| p.listed || !p.versions.is_empty())
     }
 }
 

@@ -1,9 +1,11 @@
 //! Project pages: a package's files from the find-links folders and every index, for the
 //! target, in the order the index strategy allows.
 
+use std::cell::Cell;
 use std::str::FromStr;
 
 use lastmile_fs::{InputError, Location, Sha256};
+use lastmile_python::filename::WheelName;
 use lastmile_python::{PackageName, VersionSpecifiers};
 use url::Url;
 
@@ -14,8 +16,10 @@ use crate::{IndexError, simple};
 impl Finder {
     pub(super) fn load_project(&self, name: &PackageName) -> Result<Project, IndexError> {
         let mut files: Vec<DistFile> = self.inner.local.get(name).cloned().unwrap_or_default();
+        let mut listed_anywhere = !files.is_empty();
         for index in &self.inner.indexes {
             let (found, listed) = self.index_files(index, name)?;
+            listed_anywhere |= listed;
             files.extend(found);
             // An index that lists the project at all owns it under first-index, even when none
             // of its files can be used (yanked, other tags, too new, a bad hash): the next index
@@ -30,7 +34,13 @@ impl Finder {
             FileKind::Wheel { .. } => wheels,
             FileKind::Sdist => sdists,
         });
-        let mut project = Project::default();
+        if !self.inner.keep_all_files {
+            files.retain(DistFile::installable);
+        }
+        let mut project = Project {
+            listed: listed_anywhere,
+            ..Project::default()
+        };
         for file in files {
             project
                 .versions
@@ -78,8 +88,25 @@ impl Finder {
                 return Ok((Vec::new(), false));
             };
             let location = Location::file(redact(page.url.as_str()));
-            let links = simple::parse_page(&page.body, &page.content_type, &location)?;
-            (page.url, location, links)
+            // Wheels the target cannot install are dropped as the page is read, unless every
+            // file is wanted; that the page lists the package is still noted.
+            let dropped_own = Cell::new(false);
+            let keep = |filename: &str| {
+                if self.inner.keep_all_files || !filename.ends_with(".whl") {
+                    return true;
+                }
+                match WheelName::from_str(filename) {
+                    Ok(wheel) if self.inner.ranks.rank(&wheel).is_none() => {
+                        dropped_own.set(dropped_own.get() || wheel.name == *name);
+                        false
+                    }
+                    _ => true,
+                }
+            };
+            let links = simple::parse_page_with(&page.body, &page.content_type, &location, &keep)?;
+            drop(page.body);
+            let (files, listed) = self.files_of_links(index, name, &page.url, &location, links)?;
+            return Ok((files, listed || dropped_own.get()));
         };
         self.files_of_links(index, name, &base, &location, links)
     }
@@ -149,6 +176,10 @@ impl Finder {
                     }
                     None => no_upload_time = true,
                 }
+            }
+            // Dropped now, before anything else is made of it (see `Sources::keep_all_files`).
+            if !file.installable() && !self.inner.keep_all_files {
+                continue;
             }
             file.sha256 = match link.sha256.as_deref().map(str::parse::<Sha256>) {
                 None => None,

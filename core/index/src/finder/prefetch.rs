@@ -4,13 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use lastmile_dist::DistMetadata;
-use lastmile_fs::Location;
 use lastmile_python::PackageName;
 
-use super::metadata::metadata_key;
-use super::{FileKind, FileLocation, Finder, Slot};
+use super::{Finder, Slot};
 use crate::http::redact;
-use crate::simple;
 
 impl Finder {
     /// Start fetching these packages' pages (and the metadata of their newest usable version)
@@ -38,60 +35,40 @@ impl Finder {
                 {
                     // Speculate one step further: the pages this version's dependencies need, so
                     // a chain of dependencies is fetched side by side, not one after the other.
-                    finder.prefetch(finder.dependency_names(&meta));
+                    let names = finder.dependency_names(&meta);
+                    let listed: Vec<String> = names.iter().map(ToString::to_string).collect();
+                    finder
+                        .inner
+                        .client
+                        .store_hint(&finder.hint_key(&name), listed.join("\n").as_bytes());
+                    finder.prefetch(names);
                 }
             });
         }
     }
 
-    /// What the cache says this package will need, without waiting for the network: the
-    /// dependencies of the newest version on the cached (possibly stale) pages, when that
-    /// version's metadata is cached too. Lets a warm run that must revalidate every page send
-    /// all its requests at once instead of one level of the dependency graph at a time.
+    /// What an earlier run found this package's newest version to need, without waiting for
+    /// the network (a hint the prefetch above stores). Lets a warm run that must revalidate
+    /// every page send all its requests at once instead of one level of the dependency graph at
+    /// a time, without parsing any page twice.
     fn predicted_dependencies(&self, name: &PackageName) -> Vec<PackageName> {
-        let mut files = Vec::new();
-        for index in self.inner.indexes.iter().filter(|i| i.scheme() != "file") {
-            let Ok(page_url) = index.join(&format!("{name}/")) else {
-                continue;
-            };
-            let Some(page) = self.inner.client.cached_page(&page_url, simple::ACCEPT) else {
-                continue;
-            };
-            let location = Location::file(redact(page.url.as_str()));
-            let Ok(links) = simple::parse_page(&page.body, &page.content_type, &location) else {
-                continue;
-            };
-            files.extend(
-                self.files_of_links(index, name, &page.url, &location, links)
-                    .map(|(files, _)| files)
-                    .unwrap_or_default(),
-            );
-        }
-        let newest = files
-            .iter()
-            .filter(|f| f.installable() && f.yanked.is_none() && !f.version.any_prerelease())
-            .map(|f| &f.version)
-            .max();
-        let Some(newest) = newest else { return Vec::new() };
-        let wheel = files
-            .iter()
-            .filter(|f| f.version == *newest && f.python_ok)
-            .filter_map(|f| match f.kind {
-                FileKind::Wheel { rank: Some(rank) } => Some((rank, f)),
-                _ => None,
-            })
-            .min_by_key(|(rank, _)| *rank);
-        let Some((_, FileLocation::Url(url))) = wheel.map(|(r, f)| (r, &f.location)) else {
+        let Some(hint) = self.inner.client.hint(&self.hint_key(name)) else {
             return Vec::new();
         };
-        let key = metadata_key(url, wheel.and_then(|(_, f)| f.sha256.as_ref()));
-        let Some(text) = self.inner.client.peek_immutable(&key) else {
-            return Vec::new();
-        };
-        match lastmile_dist::metadata_from_text(&String::from_utf8_lossy(&text), "cache") {
-            Ok(meta) => self.dependency_names(&meta),
-            Err(_) => Vec::new(),
-        }
+        String::from_utf8_lossy(&hint)
+            .lines()
+            .filter_map(|line| line.parse().ok())
+            .collect()
+    }
+
+    /// The key of a package's hint: the same sources and target give the same answer.
+    fn hint_key(&self, name: &PackageName) -> String {
+        let indexes: Vec<String> = self.inner.indexes.iter().map(|i| redact(i.as_str())).collect();
+        format!(
+            "dependencies-v1 {} {} {name}",
+            indexes.join(" "),
+            self.inner.target
+        )
     }
 
     /// The packages a distribution depends on for the target (markers evaluated, no extras).

@@ -219,6 +219,20 @@ impl HttpClient {
         Some(bytes)
     }
 
+    /// A hint stored by an earlier run (see [`Self::store_hint`]).
+    pub fn hint(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.cache_path(&["hints", &key_name(key)])?).ok()
+    }
+
+    /// Remember a hint: a small note that lets a later run start work early (what to fetch
+    /// next). A hint is never used for a result, only to decide what to fetch first, so a stale
+    /// one costs at most a wasted request.
+    pub fn store_hint(&self, key: &str, bytes: &[u8]) {
+        if let Some(path) = self.cache_path(&["hints", &key_name(key)]) {
+            let _ = write_cache(&path, bytes);
+        }
+    }
+
     /// Remember a small immutable blob (for example metadata read from a wheel) under `key`.
     pub fn store_immutable(&self, key: &str, bytes: &[u8]) {
         if let Some(path) = self.cache_path(&["immutable", &key_name(key)]) {

@@ -32,7 +32,10 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
             uri.authority().map_or("", |a| a.as_str())
         );
         // Held while looking up, so connections to a new host wait for the one lookup.
-        let mut answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut answers = self
+            .answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(found) = answers.get(&key) {
             return Ok(found.clone());
         }
@@ -79,7 +82,9 @@ mod tests {
     fn lookup(resolver: &CachingResolver<Counting>, url: &str) -> Result<SocketAddr, ureq::Error> {
         let uri: ureq::http::Uri = url.parse().unwrap();
         let config = ureq::config::Config::default();
-        resolver.resolve(&uri, &config, NextTimeout::default()).map(|found| found[0])
+        resolver
+            .resolve(&uri, &config, NextTimeout::default())
+            .map(|found| found[0])
     }
 
     #[test]
@@ -98,7 +103,10 @@ mod tests {
         }
         assert_eq!(resolver.inner.lookups.load(Ordering::SeqCst), 2);
         // Another host (or port) is its own lookup.
-        assert_eq!(lookup(&resolver, "http://127.0.0.1:8080/simple/").unwrap().port(), 8080);
+        assert_eq!(
+            lookup(&resolver, "http://127.0.0.1:8080/simple/").unwrap().port(),
+            8080
+        );
         assert_eq!(resolver.inner.lookups.load(Ordering::SeqCst), 3);
     }
 }
