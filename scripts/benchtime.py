@@ -11,8 +11,8 @@ cold-cache runs.
 Each COMMAND is run with `sh -c 'exec COMMAND'` (so the measured process is the command itself),
 stdout discarded. Peak memory is measured in one more run under GNU time (`/usr/bin/time -f %M`):
 a process started from this Python inherits Python's own memory high-water mark, which would put
-a floor of ~15 MB under every figure. Prints a table with how many times faster each command is
-than the first one (median against median) and how its memory compares.
+a floor of ~15 MB under every figure. Prints a table with each command's median time and peak
+memory as multiples of the first command's (2.50x the time: the first is 2.5 times faster).
 
 With --json, the figures are added to FILE (a JSON document: date, machine, then one entry per
 scenario), so runs on different days or machines can be compared.
@@ -136,16 +136,13 @@ def main():
             }
         )
     first = results[0]
-    print(
-        f"{'command':<28} {'median':>10} {'best':>10} {'peak RSS':>10}   "
-        f"vs {first['label']}: speed, memory"
-    )
+    print(f"{'command':<28} {'median':>10} {'best':>10} {'peak RSS':>10}   against {first['label']}")
     for r in results:
-        r["speedup_vs_first"] = round(first["median_s"] / r["median_s"], 2)
+        r["time_vs_first"] = round(r["median_s"] / first["median_s"], 2)
         r["memory_vs_first"] = round(r["peak_rss_mb"] / first["peak_rss_mb"], 2)
         print(
             f"{r['label']:<28} {r['median_s'] * 1000:>8.1f}ms {r['best_s'] * 1000:>8.1f}ms "
-            f"{r['peak_rss_mb']:>8.1f}MB   {r['speedup_vs_first']:.1f}x faster, "
+            f"{r['peak_rss_mb']:>8.1f}MB   {r['time_vs_first']:.2f}x the time, "
             f"{r['memory_vs_first']:.2f}x the memory"
         )
     if opts.json:

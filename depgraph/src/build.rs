@@ -35,7 +35,7 @@ impl Internal {
 pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> GraphDocument {
     let mut nodes: BTreeMap<PackageName, Node> = BTreeMap::new();
     let mut sources: BTreeMap<PackageName, Vec<Source>> = BTreeMap::new();
-    let mut edges: Vec<Edge> = Vec::new();
+    let mut edges: Vec<Edge> = Vec::with_capacity(distributions.iter().map(|d| d.dependencies.len()).sum());
     for dist in distributions {
         sources
             .entry(dist.name.clone())
@@ -71,6 +71,9 @@ pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> Gr
         );
     }
     for edge in &edges {
+        if nodes.contains_key(&edge.to) {
+            continue;
+        }
         nodes.entry(edge.to.clone()).or_insert_with(|| Node {
             name: edge.to.clone(),
             version: None,
