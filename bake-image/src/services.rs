@@ -145,7 +145,10 @@ pub(crate) fn unit_text(
         "# Written by bake-image: part of the release candidate, not edited on the node.\n\
          [Unit]\nDescription={description} (lastmile release candidate)\nAfter=network.target\n\n\
          [Service]\nType=simple\nExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
-         Environment=PYTHONUNBUFFERED=1\n\n[Install]\nWantedBy={wanted_by}\n"
+         Environment=PYTHONUNBUFFERED=1\n\
+         # Who this node is and where the others are (LASTMILE_NODE_ADDR, LASTMILE_ROLE_<ROLE>, ...):\n\
+         # written by deploy-lxc into each node, never into the image.\n\
+         EnvironmentFile=-/etc/lastmile/node.env\n\n[Install]\nWantedBy={wanted_by}\n"
     ))
 }
 

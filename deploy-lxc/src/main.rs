@@ -1,9 +1,7 @@
-//! `deploy-lxc`: not implemented yet (see the README's roadmap).
+//! `deploy-lxc`: see `deploy_lxc::run`.
 
-use std::io::Write;
-use std::process::ExitCode;
+use clap::Parser;
 
-fn main() -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "deploy-lxc: not implemented yet");
-    ExitCode::from(2)
+fn main() -> std::process::ExitCode {
+    lastmile_cli::main_with("deploy-lxc", || deploy_lxc::run(deploy_lxc::cli::Cli::parse()))
 }

@@ -205,6 +205,12 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
     // each role's target in multi-user.target.wants, before the first boot): systemd starts
     // those roles' services, each answers on its health port, and the portal stays off.
     let roles = ["monctl", "sim"];
+    // node.env as deploy-lxc writes it: this node's address, and the sim role's nodes (itself).
+    std::fs::write(
+        unpacked.join("etc/lastmile/node.env"),
+        "LASTMILE_NODE_ADDR=\"127.0.0.1\"\nLASTMILE_ROLE_SIM=\"127.0.0.1\"\n",
+    )
+    .unwrap();
     for role in roles {
         std::os::unix::fs::symlink(
             format!("/etc/systemd/system/lastmile-role-{role}.target"),

@@ -6,17 +6,23 @@
 //! | `lastmile.graph/v1` ([`graph`]) | depgraph | pin-deps `--from-graph`, CI scripts |
 //! | `lastmile.lock/v1` ([`lock`]) | pin-deps `--format json` | bake-image |
 //! | `lastmile.candidate/v1` ([`candidate`]) | bake-image | deploy-lxc, aqf-run |
+//! | `lastmile.deployment/v1` ([`deployment`]) | deploy-lxc | aqf-run |
 //!
 //! Every document has a top-level `"schema"` field that readers check before anything else, so a
 //! newer or different document is refused with a message naming both versions; output is
 //! deterministic (sorted maps and lists, no timestamps unless asked for).
 //!
+//! [`settings`] reads the TOML files people write (environments, services, suites) with errors
+//! naming the file, line and key.
+//!
 //! Depends only on `lastmile-fs` and `lastmile-python` (the value types); no I/O beyond
 //! parsing and printing.
 
 pub mod candidate;
+pub mod deployment;
 pub mod graph;
 pub mod lock;
+pub mod settings;
 
 mod document;
 

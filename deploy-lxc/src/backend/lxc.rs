@@ -1,0 +1,369 @@
+//! The `lxc` engine: real containers on this host, driven with `lxc-start`, `lxc-stop`,
+//! `lxc-attach`, `lxc-info` and `lxc-destroy` on a config file deploy-lxc writes itself.
+//!
+//! Under the state folder (`--state-dir`, default `/var/lib/lastmile`):
+//! - `images/<sha256>/`: each image unpacked once, read-only to nodes;
+//! - `nodes/<container>/upper`: a node's own writes, over the image (`overlay:LOWER:UPPER`), or
+//!   `nodes/<container>/rootfs`, a copy, where overlay is unavailable;
+//! - `lxc/<container>/config`: the containers (the `lxcpath`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lastmile_fs::Sha256;
+
+use super::{Engine, NodeFiles, Running};
+use crate::env::{LxcSettings, Network, Node, RootfsKind};
+
+const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Containers of one environment on this host.
+pub struct Lxc {
+    state_dir: PathBuf,
+    environment: String,
+    settings: LxcSettings,
+    lxcpath: PathBuf,
+    overlay: bool,
+    cgroup2: bool,
+}
+
+impl Lxc {
+    pub fn new(state_dir: &Path, environment: &str, settings: &LxcSettings) -> anyhow::Result<Self> {
+        let lxcpath = state_dir.join("lxc");
+        for dir in [&lxcpath, &state_dir.join("images"), &state_dir.join("nodes")] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let overlay = settings.rootfs == RootfsKind::Overlay
+            && std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| t.contains("\toverlay\n"));
+        Ok(Self {
+            state_dir: state_dir.to_owned(),
+            environment: environment.to_owned(),
+            settings: settings.clone(),
+            lxcpath,
+            overlay,
+            cgroup2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+        })
+    }
+
+    fn image_dir(&self, digest: &Sha256) -> PathBuf {
+        self.state_dir.join("images").join(digest.to_string())
+    }
+
+    fn node_dir(&self, container: &str) -> PathBuf {
+        self.state_dir.join("nodes").join(container)
+    }
+
+    fn container_dir(&self, container: &str) -> PathBuf {
+        self.lxcpath.join(container)
+    }
+
+    fn marker(&self) -> String {
+        format!("# lastmile-environment = {}", self.environment)
+    }
+
+    /// Run an `lxc-*` tool on one container.
+    fn lxc(
+        &self,
+        tool: &str,
+        container: &str,
+        args: &[&str],
+        limit: Duration,
+    ) -> anyhow::Result<lastmile_process::Finished> {
+        let mut command = Command::new(tool);
+        command
+            .arg("-P")
+            .arg(&self.lxcpath)
+            .args(["-n", container])
+            .args(args);
+        lastmile_process::run(&mut command, None, Some(limit)).with_context(|| format!("running {tool}"))
+    }
+
+    /// The LXC config of a node.
+    pub fn config(&self, node: &Node, container: &str, digest: &Sha256) -> String {
+        let dir = self.container_dir(container);
+        let rootfs = if self.overlay {
+            format!(
+                "overlay:{}:{}",
+                self.image_dir(digest).display(),
+                self.node_dir(container).join("upper").display()
+            )
+        } else {
+            format!("dir:{}", self.node_dir(container).join("rootfs").display())
+        };
+        let mut text = format!(
+            "{}\n# Written by deploy-lxc: node {} of environment {}, image {digest}.\n\
+             lxc.uts.name = {}\n\
+             lxc.arch = linux64\n\
+             lxc.include = /usr/share/lxc/config/common.conf\n\
+             lxc.rootfs.path = {rootfs}\n\
+             lxc.apparmor.profile = unconfined\n\
+             lxc.autodev = 1\n\
+             lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed\n\
+             lxc.console.logfile = {}\n",
+            self.marker(),
+            node.name,
+            self.environment,
+            node.name,
+            dir.join("console.log").display(),
+        );
+        text.push_str(&network_config(&node.network));
+        if let Some(memory) = node.memory {
+            text.push_str(&if self.cgroup2 {
+                format!("lxc.cgroup2.memory.max = {memory}\n")
+            } else {
+                format!("lxc.cgroup.memory.limit_in_bytes = {memory}\n")
+            });
+        }
+        if let Some(cpus) = node.cpus {
+            let quota = u64::from(cpus) * 100_000;
+            text.push_str(&if self.cgroup2 {
+                format!("lxc.cgroup2.cpu.max = {quota} 100000\n")
+            } else {
+                format!("lxc.cgroup.cpu.cfs_period_us = 100000\nlxc.cgroup.cpu.cfs_quota_us = {quota}\n")
+            });
+        }
+        text
+    }
+}
+
+/// The `lxc.net.0.*` lines of a network.
+pub fn network_config(network: &Network) -> String {
+    match network {
+        Network::None => "lxc.net.0.type = none\n".to_owned(),
+        Network::Empty => "lxc.net.0.type = empty\n".to_owned(),
+        Network::Veth { link, ipv4, gateway } => {
+            let mut text = format!(
+                "lxc.net.0.type = veth\nlxc.net.0.link = {link}\nlxc.net.0.flags = up\nlxc.net.0.name = eth0\nlxc.net.0.ipv4.address = {ipv4}\n"
+            );
+            if let Some(gateway) = gateway {
+                text.push_str(&format!("lxc.net.0.ipv4.gateway = {gateway}\n"));
+            }
+            text
+        }
+    }
+}
+
+impl Engine for Lxc {
+    fn provide_image(
+        &self,
+        image: &Path,
+        digest: &Sha256,
+        reporter: &lastmile_cli::Reporter,
+    ) -> anyhow::Result<()> {
+        let target = self.image_dir(digest);
+        let images = self.state_dir.join("images");
+        let _lock = crate::state::lock_file(&images.join(".lock"), "the image store")?;
+        if target.is_dir() {
+            return Ok(());
+        }
+        // A kill during an earlier unpack leaves only a temporary folder: removed here.
+        for entry in std::fs::read_dir(&images)? {
+            let path = entry?.path();
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".tmp-"))
+            {
+                std::fs::remove_dir_all(&path).ok();
+            }
+        }
+        let temporary = images.join(format!(".tmp-{digest}"));
+        let spinner = reporter.spinner("unpacking");
+        spinner.set_message(image.display().to_string());
+        crate::store::unpack(image, &temporary)?;
+        std::fs::rename(&temporary, &target)?;
+        lastmile_fs::sync_dir(&images)?;
+        spinner.finish_and_clear();
+        Ok(())
+    }
+
+    fn container_name(&self, node: &Node, _index: usize, generation: u64) -> String {
+        format!(
+            "{}{}-{}-{generation}",
+            self.settings.prefix, self.environment, node.name
+        )
+    }
+
+    fn create(
+        &self,
+        node: &Node,
+        container: &str,
+        _generation: u64,
+        digest: &Sha256,
+        files: &NodeFiles,
+    ) -> anyhow::Result<()> {
+        let node_dir = self.node_dir(container);
+        if node_dir.exists() {
+            std::fs::remove_dir_all(&node_dir)?;
+        }
+        let writable = if self.overlay {
+            node_dir.join("upper")
+        } else {
+            node_dir.join("rootfs")
+        };
+        std::fs::create_dir_all(&node_dir)?;
+        if self.overlay {
+            std::fs::create_dir(&writable)?;
+        } else {
+            let copied = lastmile_process::run(
+                Command::new("cp")
+                    .arg("-a")
+                    .arg(self.image_dir(digest))
+                    .arg(&writable),
+                None,
+                None,
+            )?;
+            if !copied.success() {
+                bail!("copying the image for {container}: {}", copied.last_line());
+            }
+        }
+        let root = lastmile_fs::Root::open(&writable)?;
+        for (path, contents) in &files.files {
+            root.create_parents(Path::new(path))?;
+            root.write(Path::new(path), contents.as_bytes(), 0o644)?;
+        }
+        for (path, target) in &files.links {
+            root.create_parents(Path::new(path))?;
+            root.symlink(Path::new(target), Path::new(path))?;
+        }
+        let dir = self.container_dir(container);
+        std::fs::create_dir_all(&dir)?;
+        lastmile_fs::write_atomic(
+            &dir.join("config"),
+            self.config(node, container, digest).as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    fn start(&self, container: &str) -> anyhow::Result<()> {
+        let log = self.container_dir(container).join("lxc.log");
+        let log = log.display().to_string();
+        let started = self.lxc(
+            "lxc-start",
+            container,
+            &["-d", "-o", &log, "-l", "NOTICE"],
+            Duration::from_secs(60),
+        )?;
+        if !started.success() {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            bail!(
+                "lxc-start {container}: {}\n{}",
+                started.last_line(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(())
+    }
+
+    fn stop(&self, container: &str) -> anyhow::Result<()> {
+        if self.running(container)? != Running::Running {
+            return Ok(());
+        }
+        // A clean shutdown (systemd stops the services) for up to 10 s, then killed.
+        let stopped = self.lxc("lxc-stop", container, &["-t", "10"], Duration::from_secs(30))?;
+        if !stopped.success() && self.running(container)? == Running::Running {
+            bail!("lxc-stop {container}: {}", stopped.last_line());
+        }
+        Ok(())
+    }
+
+    fn destroy(&self, container: &str) -> anyhow::Result<()> {
+        if self.container_dir(container).join("config").exists() {
+            self.stop(container)?;
+            let destroyed = self.lxc("lxc-destroy", container, &["-f"], Duration::from_secs(60))?;
+            if !destroyed.success() && self.container_dir(container).exists() {
+                bail!("lxc-destroy {container}: {}", destroyed.last_line());
+            }
+        }
+        for dir in [self.container_dir(container), self.node_dir(container)] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn running(&self, container: &str) -> anyhow::Result<Running> {
+        if !self.container_dir(container).join("config").exists() {
+            return Ok(Running::Missing);
+        }
+        let info = self.lxc("lxc-info", container, &["-s", "-H"], Duration::from_secs(10))?;
+        Ok(match info.stdout.trim_ascii() {
+            b"RUNNING" | b"STARTING" | b"STOPPING" => Running::Running,
+            _ => Running::Stopped,
+        })
+    }
+
+    fn exec_prefix(&self, container: &str) -> Vec<String> {
+        [
+            "lxc-attach",
+            "-P",
+            &self.lxcpath.display().to_string(),
+            "-n",
+            container,
+            "--clear-env",
+            "--set-var",
+            PATH,
+            "--",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    fn can_exec(&self) -> bool {
+        true
+    }
+
+    fn containers(&self) -> anyhow::Result<Vec<String>> {
+        let mut found = Vec::new();
+        let marker = self.marker();
+        for entry in std::fs::read_dir(&self.lxcpath)? {
+            let entry = entry?;
+            let config = std::fs::read_to_string(entry.path().join("config")).unwrap_or_default();
+            if config.lines().next() == Some(marker.as_str())
+                && let Some(name) = entry.file_name().to_str()
+            {
+                found.push(name.to_owned());
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()> {
+        let images = self.state_dir.join("images");
+        let _lock = crate::state::lock_file(&images.join(".lock"), "the image store")?;
+        for entry in std::fs::read_dir(&images)? {
+            let path = entry?.path();
+            let Some(digest) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<Sha256>().ok())
+            else {
+                continue;
+            };
+            if !used.contains(&digest) {
+                std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn describe_create(&self, node: &Node, container: &str, digest: &Sha256) -> Vec<String> {
+        let rootfs = if self.overlay { "overlay on" } else { "a copy of" };
+        vec![format!(
+            "create {container}: rootfs {rootfs} {}, {} network, node.env for {}",
+            self.image_dir(digest).display(),
+            match node.network {
+                Network::None => "host (none)",
+                Network::Empty => "empty",
+                Network::Veth { .. } => "veth",
+            },
+            node.name
+        )]
+    }
+}

@@ -1,0 +1,229 @@
+//! The values of an environment file that carry a rule: networks, sizes, durations, config values.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A node's network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Network {
+    /// The host's network namespace: the node binds its own loopback address (tests, the demo).
+    #[default]
+    None,
+    /// Only the node's own loopback: isolated.
+    Empty,
+    /// A veth pair on a host bridge, with a real address (production).
+    Veth {
+        link: String,
+        /// `10.8.0.2/24`.
+        ipv4: String,
+        gateway: Option<Ipv4Addr>,
+    },
+}
+
+impl Network {
+    /// The address rule of each kind.
+    pub(crate) fn check(&self, address: Ipv4Addr) -> Result<(), String> {
+        match self {
+            Network::None if !address.is_loopback() => Err(format!(
+                "network \"none\" shares the host's network: give the node a loopback address of its own (127.x.y.z), not {address}"
+            )),
+            Network::None => Ok(()),
+            Network::Empty if address != Ipv4Addr::LOCALHOST => Err(format!(
+                "network \"empty\" isolates the node: its address is 127.0.0.1, not {address}"
+            )),
+            Network::Empty => Ok(()),
+            Network::Veth { link, ipv4, .. } => {
+                if link.is_empty()
+                    || !link
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                {
+                    return Err(format!("link {link:?}: a bridge name"));
+                }
+                let (ip, prefix) = ipv4
+                    .split_once('/')
+                    .ok_or_else(|| format!("ipv4 {ipv4:?}: expected ADDRESS/PREFIX"))?;
+                let ip: Ipv4Addr = ip
+                    .parse()
+                    .map_err(|_| format!("ipv4 {ipv4:?}: not an IPv4 address"))?;
+                match prefix.parse::<u8>() {
+                    Ok(0..=32) => {}
+                    _ => return Err(format!("ipv4 {ipv4:?}: prefix 0-32")),
+                }
+                if ip != address {
+                    return Err(format!("ipv4 {ipv4} is not the node's address {address}"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Network {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Kind(String),
+            Table(Table),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            r#type: String,
+            link: Option<String>,
+            ipv4: Option<String>,
+            gateway: Option<Ipv4Addr>,
+        }
+        let kind_error = |kind: &str| {
+            serde::de::Error::custom(format!(
+                "{kind:?}: expected \"none\", \"empty\" or {{ type = \"veth\", link = BRIDGE, ipv4 = \"ADDR/PREFIX\", gateway = ADDR }}"
+            ))
+        };
+        match Raw::deserialize(deserializer)? {
+            Raw::Kind(kind) => match kind.as_str() {
+                "none" => Ok(Network::None),
+                "empty" => Ok(Network::Empty),
+                _ => Err(kind_error(&kind)),
+            },
+            Raw::Table(table) => match (table.r#type.as_str(), table.link, table.ipv4) {
+                ("veth", Some(link), Some(ipv4)) => Ok(Network::Veth {
+                    link,
+                    ipv4,
+                    gateway: table.gateway,
+                }),
+                ("veth", _, _) => Err(serde::de::Error::custom("a veth network needs link and ipv4")),
+                ("none", None, None) if table.gateway.is_none() => Ok(Network::None),
+                ("empty", None, None) if table.gateway.is_none() => Ok(Network::Empty),
+                (kind, _, _) => Err(kind_error(kind)),
+            },
+        }
+    }
+}
+
+/// A size in bytes, written `512M`, `2G`, `1024K` or a number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Size(pub(crate) u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_size(&text)
+            .map(Size)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?}: expected a size such as 512M or 2G")))
+    }
+}
+
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let number: u64 = number.parse().ok()?;
+    let shift = match unit.trim_end_matches(['i', 'B']) {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1 << shift)
+}
+
+/// A duration, written `60s`, `2m`, `500ms` or `1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span(pub(crate) Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_span(&text).map(Span).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?}: expected a duration such as 60s, 2m or 500ms"))
+        })
+    }
+}
+
+pub(crate) fn parse_span(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    (0.0..1e7)
+        .contains(&seconds)
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
+/// A `[config]` value: a string, integer or boolean, given to services as text. Newlines and
+/// other control characters are refused (`node.env` holds one value per line).
+pub(crate) struct ConfigValue(pub(crate) String);
+
+impl<'de> Deserialize<'de> for ConfigValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Integer(i64),
+            Boolean(bool),
+        }
+        let text = match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("expected a string, an integer or a boolean"))?
+        {
+            Raw::Text(text) => text,
+            Raw::Integer(n) => n.to_string(),
+            Raw::Boolean(b) => b.to_string(),
+        };
+        if text.chars().any(char::is_control) {
+            return Err(serde::de::Error::custom(
+                "a value holds no newline or other control character",
+            ));
+        }
+        Ok(ConfigValue(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("99999999999T"), None);
+        assert_eq!(parse_span("60s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_span("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_span("1.5m"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_span("60"), None);
+        assert_eq!(parse_span("-1s"), None);
+    }
+
+    #[test]
+    fn networks_keep_their_address_rule() {
+        let lo: Ipv4Addr = "127.77.0.2".parse().unwrap();
+        assert!(Network::None.check(lo).is_ok());
+        assert!(Network::None.check("10.0.0.2".parse().unwrap()).is_err());
+        assert!(Network::Empty.check(lo).is_err());
+        let veth = Network::Veth {
+            link: "br0".into(),
+            ipv4: "10.8.0.2/24".into(),
+            gateway: None,
+        };
+        assert!(veth.check("10.8.0.2".parse().unwrap()).is_ok());
+        assert!(veth.check("10.8.0.3".parse().unwrap()).is_err());
+    }
+}
