@@ -24,6 +24,15 @@ pub struct Candidate {
     pub digest: Sha256,
 }
 
+/// For the tests that kill a deploy half-way: with `LASTMILE_FAULT=STEP` in its environment,
+/// deploy-lxc kills itself with SIGKILL when it reaches STEP (`recorded`, `prepared`,
+/// `switched-one`, `switched`), as `kill -9` or a power cut would: no destructor runs.
+pub fn fault(step: &str) {
+    if std::env::var_os("LASTMILE_FAULT").is_some_and(|s| s == step) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    }
+}
+
 /// Timings of the steps, in milliseconds.
 #[derive(Default)]
 pub struct Timings(BTreeMap<String, u64>);
@@ -97,14 +106,17 @@ pub fn apply(ctx: &Context, candidate: &Candidate) -> anyhow::Result<DeploymentD
         to: number,
     });
     ctx.store.save(&state)?;
+    fault("recorded");
 
     let prepared = timings.time("prepare", || prepare(ctx, candidate, &generation));
     if let Err(error) = prepared {
         discard(ctx, &mut state, number)?;
         return Err(error.context(format!("preparing generation {number} of {}", ctx.env.name)));
     }
+    fault("prepared");
     let from = state.current_generation().cloned();
     let outcomes = timings.time("switch", || switch(ctx, from.as_ref(), &generation));
+    fault("switched");
     finish(
         ctx,
         &mut state,

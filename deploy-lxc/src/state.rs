@@ -200,10 +200,11 @@ pub fn lock_file(path: &Path, what: &str) -> anyhow::Result<Lock> {
     if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         if e == rustix::io::Errno::WOULDBLOCK {
             let holder = std::fs::read_to_string(path).unwrap_or_default();
-            bail!(
-                "{what} is being deployed by another deploy-lxc (pid {}); wait for it to finish",
-                holder.trim()
-            );
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            bail!("{what} is being deployed by another deploy-lxc{holder}; wait for it to finish");
         }
         return Err(std::io::Error::from(e)).with_context(|| format!("locking {}", path.display()));
     }

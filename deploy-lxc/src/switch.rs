@@ -82,6 +82,7 @@ pub fn switch(ctx: &Context, from: Option<&Generation>, to: &Generation) -> Vec<
                 .collect()
         });
         bar.inc(done.len() as u64);
+        crate::deploy::fault("switched-one");
         let failed = done.iter().any(|o| !o.healthy);
         outcomes.extend(done);
         if failed || lastmile_process::interrupt::interrupted() {

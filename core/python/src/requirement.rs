@@ -92,15 +92,25 @@ pub fn check_nesting(text: &str, location: &Location) -> Result<(), InputError> 
 /// on some (it measures the word after an expression in characters, then slices in bytes),
 /// so markers holding one are refused here first (found by fuzzing).
 fn non_ascii_outside_quotes(marker: &str) -> Option<char> {
-    let mut quote = None;
-    for c in marker.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, c) if !c.is_ascii() => return Some(c),
-            _ => {}
+    // A quote opens a string only where a value can start (after whitespace, a bracket or an
+    // operator) and only if it is closed again; elsewhere pep508_rs reads it as part of a word,
+    // so what follows it counts as outside quotes (found by fuzzing: `>= "3.9"://x\u{2e7}`).
+    let chars: Vec<char> = marker.chars().collect();
+    let mut previous = ' ';
+    let mut at = 0;
+    while at < chars.len() {
+        let c = chars[at];
+        let opens = matches!(c, '\'' | '"') && (previous.is_whitespace() || "(=<>!~".contains(previous));
+        if opens && let Some(close) = chars[at + 1..].iter().position(|&q| q == c) {
+            at += close + 2;
+            previous = c;
+            continue;
         }
+        if !c.is_ascii() {
+            return Some(c);
+        }
+        previous = c;
+        at += 1;
     }
     None
 }
@@ -391,6 +401,8 @@ mod tests {
             "a ; os_name == \"posix\" o!\u{7cc}x",
             "a ; os_name == 'posix' \u{e9}and python_version > '3'",
             "a @ https://example.org/a.whl ; os_name == 'posix' \u{e9}",
+            "k[m] >=0.3 ; python_version >= \"3g] >=0.3 ; python_version >= \"3.9\"://0xa\u{2e7}0",
+            "a ; os_name == 'posix' and\"\u{e9}\"",
         ] {
             let err = parse_requirement(text, &Location::line("r.in", 2)).unwrap_err();
             assert!(err.to_string().starts_with("r.in:2: invalid marker in"), "{err}");
