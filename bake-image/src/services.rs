@@ -148,9 +148,15 @@ pub(crate) fn unit_text(
          Environment=PYTHONUNBUFFERED=1\n\
          # Who this node is and where the others are (LASTMILE_NODE_ADDR, LASTMILE_ROLE_<ROLE>, ...):\n\
          # written by deploy-lxc into each node, never into the image.\n\
+         EnvironmentFile=-/run/lastmile/node.env\n\
          EnvironmentFile=-/etc/lastmile/node.env\n\n[Install]\nWantedBy={wanted_by}\n"
     ))
 }
+
+/// The generator that turns a node's values given as the container's environment (Proxmox VE)
+/// into `/run/lastmile/node.env` and enabled roles at boot.
+pub(crate) const GENERATOR: &str = "etc/systemd/system-generators/lastmile-node";
+const GENERATOR_SCRIPT: &str = include_str!("lastmile-node.sh");
 
 /// The target that starts one role's services.
 pub(crate) fn role_target_text(role: &str) -> String {
@@ -193,6 +199,9 @@ pub(crate) fn write(
     for (path, text) in unit_files(services, prefix, packages)? {
         crate::base::write_fixed(root, Path::new(&path), text.as_bytes())?;
     }
+    if !services.is_empty() {
+        root.write(Path::new(GENERATOR), GENERATOR_SCRIPT.as_bytes(), 0o755)?;
+    }
     for (link, target) in enable_links(services) {
         root.symlink(Path::new(&target), Path::new(&link))?;
     }
@@ -225,6 +234,49 @@ pub(crate) fn enable_links(services: &BTreeMap<String, Service>) -> Vec<(String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_generator_turns_the_container_environment_into_node_env_and_roles() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+        std::fs::write(root.join("etc/systemd/system/lastmile-role-sim.target"), "").unwrap();
+        let script = dir.path().join("lastmile-node");
+        std::fs::write(&script, GENERATOR_SCRIPT).unwrap();
+        let environ = dir.path().join("environ");
+        std::fs::write(
+            &environ,
+            "container=lxc\0LASTMILE_NODE=sim-1\0LASTMILE_ROLES=sim portal\0GREETING=say \"hi\" $x\0\
+             LASTMILE_VARS=LASTMILE_NODE LASTMILE_ROLES GREETING\0",
+        )
+        .unwrap();
+        let run = |args: &[&std::path::Path]| {
+            std::process::Command::new("sh")
+                .arg(&script)
+                .args(args)
+                .env("LASTMILE_ROOT", &root)
+                .env("LASTMILE_ENVIRON", &environ)
+                .env("LASTMILE_RUN", dir.path().join("run"))
+                .status()
+                .unwrap()
+        };
+        let generated = dir.path().join("generator");
+        assert!(run(&[&generated]).success());
+        let env = std::fs::read_to_string(dir.path().join("run/node.env")).unwrap();
+        assert!(env.contains("LASTMILE_NODE=\"sim-1\"\n"), "{env}");
+        assert!(env.contains("GREETING=\"say \\\"hi\\\" \\$x\"\n"), "{env}");
+        assert!(!env.contains("container="), "{env}");
+        let wants = generated.join("multi-user.target.wants");
+        assert!(wants.join("lastmile-role-sim.target").is_symlink());
+        // A role the image has no target for is not linked.
+        assert!(!wants.join("lastmile-role-portal.target").exists());
+        // Where deploy-lxc wrote node.env itself, the generator leaves everything alone.
+        std::fs::create_dir_all(root.join("etc/lastmile")).unwrap();
+        std::fs::write(root.join("etc/lastmile/node.env"), "").unwrap();
+        std::fs::remove_dir_all(dir.path().join("run")).unwrap();
+        assert!(run(&[&generated]).success());
+        assert!(!dir.path().join("run/node.env").exists());
+    }
 
     fn package() -> CandidatePackage {
         CandidatePackage {

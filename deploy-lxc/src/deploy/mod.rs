@@ -3,53 +3,31 @@
 //! at any point is found by the next one, which puts the last good generation back
 //! ([`recover`]) before doing anything else.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use lastmile_cli::Negative;
 use lastmile_documents::candidate::CandidateDocument;
-use lastmile_documents::deployment::{DeployedCandidate, DeploymentDocument, KeptGeneration, Outcome};
+use lastmile_documents::deployment::{DeployedCandidate, DeploymentDocument, Outcome};
 use lastmile_fs::Sha256;
 
 use crate::Context;
-use crate::backend::Running;
 use crate::state::{Generation, GenerationNode, State, Transition};
-use crate::switch::{NodeOutcome, restore, revert, switch};
+use crate::switch::{NodeOutcome, revert, switch};
+
+mod housekeeping;
+mod report;
+
+use housekeeping::{all_running, discard, prune};
+pub use housekeeping::{load, prune_images, recover};
+pub use report::{Reverted, Timings, document, document_node, fault};
 
 /// A candidate to deploy: the document and the image file it names.
 pub struct Candidate {
     pub document: CandidateDocument,
     pub image: std::path::PathBuf,
     pub digest: Sha256,
-}
-
-/// For the tests that kill a deploy half-way: with `LASTMILE_FAULT=STEP` in its environment,
-/// deploy-lxc kills itself with SIGKILL when it reaches STEP (`recorded`, `prepared`,
-/// `switched-one`, `switched`), as `kill -9` or a power cut would: no destructor runs.
-pub fn fault(step: &str) {
-    if std::env::var_os("LASTMILE_FAULT").is_some_and(|s| s == step) {
-        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
-    }
-}
-
-/// Timings of the steps, in milliseconds.
-#[derive(Default)]
-pub struct Timings(BTreeMap<String, u64>);
-
-impl Timings {
-    pub fn time<T>(&mut self, step: &str, work: impl FnOnce() -> T) -> T {
-        let started = Instant::now();
-        let value = work();
-        *self.0.entry(step.to_owned()).or_default() += started.elapsed().as_millis() as u64;
-        value
-    }
-
-    pub fn into_map(self, total: Instant) -> BTreeMap<String, u64> {
-        let mut map = self.0;
-        map.insert("total".to_owned(), total.elapsed().as_millis() as u64);
-        map
-    }
 }
 
 /// Deploy `candidate`: the whole environment switches to it, or stays on what it ran.
@@ -279,16 +257,6 @@ fn finish(
     .context(Reverted(Box::new(doc))))
 }
 
-/// The document of a reverted deploy, carried by its error so the caller prints it too.
-#[derive(Debug)]
-pub struct Reverted(pub Box<DeploymentDocument>);
-
-impl std::fmt::Display for Reverted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "deploying to {} failed", self.0.environment)
-    }
-}
-
 fn new_generation(ctx: &Context, candidate: &Candidate, number: u64) -> Generation {
     let nodes = ctx
         .env
@@ -360,171 +328,4 @@ fn prepare(ctx: &Context, candidate: &Candidate, generation: &Generation) -> any
     bar.finish_and_clear();
     lastmile_process::interrupt::check()?;
     Ok(())
-}
-
-/// Remove a generation that never became current, with its containers.
-fn discard(ctx: &Context, state: &mut State, number: u64) -> anyhow::Result<()> {
-    if let Some(generation) = state.generation(number).cloned() {
-        for node in &generation.nodes {
-            ctx.engine.destroy(&node.container)?;
-        }
-    }
-    state.generations.retain(|g| g.number != number);
-    if state.transition.as_ref().is_some_and(|t| t.to == number) {
-        state.transition = None;
-    }
-    ctx.store.save(state)
-}
-
-/// Finish what a stopped run left: the generation it was switching to is stopped (and removed,
-/// if it was new), the one it came from runs and is checked again, and containers no generation
-/// names are removed.
-pub fn recover(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
-    if let Some(transition) = state.transition.clone() {
-        tracing::warn!(
-            "the last {} of {} (to generation {}) did not finish; putting generation {} back first",
-            transition.kind,
-            ctx.env.name,
-            transition.to,
-            transition
-                .from
-                .map_or_else(|| "none".to_owned(), |n| n.to_string())
-        );
-        if let Some(to) = state.generation(transition.to).cloned() {
-            for node in &to.nodes {
-                ctx.engine.stop(&node.container)?;
-            }
-        }
-        if transition.kind == "apply" {
-            discard(ctx, state, transition.to)?;
-        }
-        state.transition = None;
-        state.current = transition.from;
-        ctx.store.save(state)?;
-        if let Some(current) = state.current_generation().cloned() {
-            for outcome in restore(ctx, &current) {
-                if !outcome.healthy {
-                    tracing::warn!("after recovery, {}", outcome.failure());
-                }
-            }
-        }
-    }
-    let named: BTreeSet<&str> = state
-        .generations
-        .iter()
-        .flat_map(|g| g.nodes.iter().map(|n| n.container.as_str()))
-        .collect();
-    for container in ctx.engine.containers()? {
-        if !named.contains(container.as_str()) {
-            tracing::info!("removing {container}, left by a stopped run");
-            ctx.engine.destroy(&container)?;
-        }
-    }
-    Ok(())
-}
-
-/// Keep the current generation and `keep` others (the newest); remove the rest and the images
-/// nothing uses any more.
-fn prune(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
-    let kept: BTreeSet<u64> = state.kept().iter().take(ctx.env.keep).map(|g| g.number).collect();
-    let gone: Vec<Generation> = state
-        .generations
-        .iter()
-        .filter(|g| Some(g.number) != state.current && !kept.contains(&g.number))
-        .cloned()
-        .collect();
-    for generation in &gone {
-        for node in &generation.nodes {
-            ctx.engine.destroy(&node.container)?;
-        }
-        state.generations.retain(|g| g.number != generation.number);
-        ctx.store.save(state)?;
-    }
-    prune_images(ctx)
-}
-
-/// Remove images that no generation of any environment in the state folder uses.
-pub fn prune_images(ctx: &Context) -> anyhow::Result<()> {
-    let used: BTreeSet<Sha256> = crate::state::Store::all(&ctx.state_dir)?
-        .iter()
-        .flat_map(|s| s.generations.iter().map(|g| g.digest))
-        .collect();
-    ctx.engine.prune_images(&used)
-}
-
-pub fn load(ctx: &Context) -> anyhow::Result<State> {
-    let state = ctx
-        .store
-        .load()?
-        .unwrap_or_else(|| State::new(&ctx.env.name, ctx.env.backend.name()));
-    if state.backend != ctx.env.backend.name() {
-        bail!(
-            "{} was deployed with backend {}; {} now says {} (destroy it first)",
-            ctx.env.name,
-            state.backend,
-            ctx.env.file,
-            ctx.env.backend.name()
-        );
-    }
-    Ok(state)
-}
-
-fn all_running(ctx: &Context, generation: &Generation) -> bool {
-    generation
-        .nodes
-        .iter()
-        .all(|n| matches!(ctx.engine.running(&n.container), Ok(Running::Running)))
-}
-
-pub fn document_node(
-    _ctx: &Context,
-    node: &GenerationNode,
-    state: &str,
-    health: Vec<lastmile_documents::deployment::HealthResult>,
-) -> lastmile_documents::deployment::DeployedNode {
-    lastmile_documents::deployment::DeployedNode {
-        name: node.name.clone(),
-        container: node.container.clone(),
-        address: node.address.clone(),
-        roles: node.roles.clone(),
-        services: node.services.clone(),
-        state: state.to_owned(),
-        exec: node.exec.clone(),
-        health,
-        downtime_ms: None,
-    }
-}
-
-pub fn document(
-    ctx: &Context,
-    state: &State,
-    outcome: Outcome,
-    nodes: Vec<lastmile_documents::deployment::DeployedNode>,
-    refused: Option<DeployedCandidate>,
-    timings_ms: BTreeMap<String, u64>,
-) -> DeploymentDocument {
-    let current = state.current_generation();
-    DeploymentDocument {
-        schema: lastmile_documents::deployment::SCHEMA.to_owned(),
-        environment: ctx.env.name.clone(),
-        backend: ctx.env.backend.name().to_owned(),
-        outcome,
-        candidate: current.map(|g| DeployedCandidate {
-            digest: g.digest,
-            image: g.image.clone(),
-            source_commits: g.source_commits.clone(),
-        }),
-        generation: current.map(|g| g.number),
-        refused,
-        nodes,
-        kept: state
-            .kept()
-            .iter()
-            .map(|g| KeptGeneration {
-                generation: g.number,
-                digest: g.digest,
-            })
-            .collect(),
-        timings_ms,
-    }
 }

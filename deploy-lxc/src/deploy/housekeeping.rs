@@ -1,0 +1,126 @@
+//! Housekeeping around a switch: what a stopped run left is finished first ([`recover`]),
+//! generations beyond `keep` and unused images are removed ([`prune`]).
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+use lastmile_fs::Sha256;
+
+use crate::Context;
+use crate::backend::Running;
+use crate::state::{Generation, State};
+use crate::switch::restore;
+
+/// Remove a generation that never became current, with its containers.
+pub(super) fn discard(ctx: &Context, state: &mut State, number: u64) -> anyhow::Result<()> {
+    if let Some(generation) = state.generation(number).cloned() {
+        for node in &generation.nodes {
+            ctx.engine.destroy(&node.container)?;
+        }
+    }
+    state.generations.retain(|g| g.number != number);
+    if state.transition.as_ref().is_some_and(|t| t.to == number) {
+        state.transition = None;
+    }
+    ctx.store.save(state)
+}
+
+/// Finish what a stopped run left: the generation it was switching to is stopped (and removed,
+/// if it was new), the one it came from runs and is checked again, and containers no generation
+/// names are removed.
+pub fn recover(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
+    if let Some(transition) = state.transition.clone() {
+        tracing::warn!(
+            "the last {} of {} (to generation {}) did not finish; putting generation {} back first",
+            transition.kind,
+            ctx.env.name,
+            transition.to,
+            transition
+                .from
+                .map_or_else(|| "none".to_owned(), |n| n.to_string())
+        );
+        if let Some(to) = state.generation(transition.to).cloned() {
+            for node in &to.nodes {
+                ctx.engine.stop(&node.container)?;
+            }
+        }
+        if transition.kind == "apply" {
+            discard(ctx, state, transition.to)?;
+        }
+        state.transition = None;
+        state.current = transition.from;
+        ctx.store.save(state)?;
+        if let Some(current) = state.current_generation().cloned() {
+            for outcome in restore(ctx, &current) {
+                if !outcome.healthy {
+                    tracing::warn!("after recovery, {}", outcome.failure());
+                }
+            }
+        }
+    }
+    let named: BTreeSet<&str> = state
+        .generations
+        .iter()
+        .flat_map(|g| g.nodes.iter().map(|n| n.container.as_str()))
+        .collect();
+    for container in ctx.engine.containers()? {
+        if !named.contains(container.as_str()) {
+            tracing::info!("removing {container}, left by a stopped run");
+            ctx.engine.destroy(&container)?;
+        }
+    }
+    Ok(())
+}
+
+/// Keep the current generation and `keep` others (the newest); remove the rest and the images
+/// nothing uses any more.
+pub(super) fn prune(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
+    let kept: BTreeSet<u64> = state.kept().iter().take(ctx.env.keep).map(|g| g.number).collect();
+    let gone: Vec<Generation> = state
+        .generations
+        .iter()
+        .filter(|g| Some(g.number) != state.current && !kept.contains(&g.number))
+        .cloned()
+        .collect();
+    for generation in &gone {
+        for node in &generation.nodes {
+            ctx.engine.destroy(&node.container)?;
+        }
+        state.generations.retain(|g| g.number != generation.number);
+        ctx.store.save(state)?;
+    }
+    prune_images(ctx)
+}
+
+/// Remove images that no generation of any environment in the state folder uses.
+pub fn prune_images(ctx: &Context) -> anyhow::Result<()> {
+    let used: BTreeSet<Sha256> = crate::state::Store::all(&ctx.state_dir)?
+        .iter()
+        .flat_map(|s| s.generations.iter().map(|g| g.digest))
+        .collect();
+    ctx.engine.prune_images(&used)
+}
+
+pub fn load(ctx: &Context) -> anyhow::Result<State> {
+    let state = ctx
+        .store
+        .load()?
+        .unwrap_or_else(|| State::new(&ctx.env.name, ctx.env.backend.name()));
+    if state.backend != ctx.env.backend.name() {
+        bail!(
+            "{} was deployed with backend {}; {} now says {} (destroy it first)",
+            ctx.env.name,
+            state.backend,
+            ctx.env.file,
+            ctx.env.backend.name()
+        );
+    }
+    Ok(state)
+}
+
+pub(super) fn all_running(ctx: &Context, generation: &Generation) -> bool {
+    generation
+        .nodes
+        .iter()
+        .all(|n| matches!(ctx.engine.running(&n.container), Ok(Running::Running)))
+}

@@ -1,0 +1,159 @@
+//! What the test cluster does with a valid call: containers, templates, tasks.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+
+use serde_json::{Value, json};
+
+use super::{Container, State, TOKEN};
+
+/// What the cluster does with a valid call.
+pub(super) fn simulate(
+    state: &mut State,
+    method: &str,
+    template: &str,
+    params: &BTreeMap<String, String>,
+    file: Option<String>,
+) -> Result<Value, String> {
+    let node = params.get("node").cloned().unwrap_or_default();
+    let vmid = params.get("vmid").and_then(|v| v.parse::<u64>().ok());
+    let task = |state: &mut State, kind: &str| {
+        state.next_task += 1;
+        let upid = format!(
+            "UPID:{node}:0000{:04X}:00000000:00000000:{kind}:{}:{TOKEN}:",
+            state.next_task,
+            vmid.unwrap_or(0)
+        );
+        // One poll says running, the next one done.
+        state.tasks.insert(upid.clone(), 1);
+        json!(upid)
+    };
+    match (method, template) {
+        ("GET", "/nodes/{node}/storage/{storage}/content") => {
+            let list: Vec<Value> = state
+                .templates
+                .keys()
+                .filter(|(n, _)| *n == node)
+                .map(|(_, volid)| json!({"volid": volid, "format": "tgz", "size": 1, "content": "vztmpl"}))
+                .collect();
+            Ok(json!(list))
+        }
+        ("POST", "/nodes/{node}/storage/{storage}/upload") => {
+            let sha = file.ok_or("no file part")?;
+            if params.get("checksum") != Some(&sha) {
+                return Err(format!("checksum mismatch: the file's sha256 is {sha}"));
+            }
+            let volid = format!("{}:vztmpl/{}", params["storage"], params["filename"]);
+            state.templates.insert((node.clone(), volid), sha);
+            Ok(task(state, "imgcopy"))
+        }
+        ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}") => {
+            let volid = params["volume"].clone();
+            state
+                .templates
+                .remove(&(node.clone(), volid))
+                .ok_or("no such volume")?;
+            Ok(json!(null))
+        }
+        ("POST", "/nodes/{node}/lxc") => {
+            let vmid = vmid.ok_or("vmid")?;
+            if state.containers.contains_key(&vmid) {
+                return Err(format!("CT {vmid} already exists"));
+            }
+            if !state
+                .templates
+                .contains_key(&(node.clone(), params["ostemplate"].clone()))
+            {
+                return Err(format!(
+                    "volume {} does not exist on {node}",
+                    params["ostemplate"]
+                ));
+            }
+            state.containers.insert(
+                vmid,
+                Container {
+                    node: node.clone(),
+                    params: params.clone(),
+                    running: false,
+                    listeners: Vec::new(),
+                },
+            );
+            Ok(task(state, "vzcreate"))
+        }
+        ("POST", "/nodes/{node}/lxc/{vmid}/status/start") => {
+            let ports = state.ports.clone();
+            let container = container(state, &node, vmid)?;
+            if container.running {
+                return Err("already running".into());
+            }
+            let address = container.params.get("net0").and_then(|n| {
+                n.split(',')
+                    .find_map(|p| p.strip_prefix("ip="))
+                    .and_then(|ip| ip.split('/').next().map(str::to_owned))
+            });
+            if let Some(address) = address {
+                for port in ports {
+                    container
+                        .listeners
+                        .push(TcpListener::bind((address.as_str(), port)).map_err(|e| e.to_string())?);
+                }
+            }
+            container.running = true;
+            Ok(task(state, "vzstart"))
+        }
+        ("POST", "/nodes/{node}/lxc/{vmid}/status/shutdown")
+        | ("POST", "/nodes/{node}/lxc/{vmid}/status/stop") => {
+            let container = container(state, &node, vmid)?;
+            container.running = false;
+            container.listeners.clear();
+            Ok(task(state, "vzshutdown"))
+        }
+        ("GET", "/nodes/{node}/lxc/{vmid}/status/current") => {
+            let container = container(state, &node, vmid)?;
+            Ok(json!({"status": if container.running { "running" } else { "stopped" }, "vmid": vmid}))
+        }
+        ("DELETE", "/nodes/{node}/lxc/{vmid}") => {
+            let container = container(state, &node, vmid)?;
+            if container.running {
+                return Err(format!("CT {} is running", vmid.unwrap_or(0)));
+            }
+            state.containers.remove(&vmid.unwrap_or(0));
+            Ok(task(state, "vzdestroy"))
+        }
+        ("GET", "/cluster/resources") => {
+            let list: Vec<Value> = state
+                .containers
+                .iter()
+                .map(|(vmid, c)| {
+                    json!({"id": format!("lxc/{vmid}"), "type": "lxc", "node": c.node, "vmid": vmid,
+                           "status": if c.running { "running" } else { "stopped" },
+                           "tags": c.params.get("tags").cloned().unwrap_or_default()})
+                })
+                .collect();
+            Ok(json!(list))
+        }
+        ("GET", "/nodes/{node}/tasks/{upid}/status") => {
+            let upid = params["upid"].clone();
+            let left = state.tasks.get_mut(&upid).ok_or("no such task")?;
+            if *left > 0 {
+                *left -= 1;
+                return Ok(json!({"status": "running", "upid": upid}));
+            }
+            Ok(json!({"status": "stopped", "exitstatus": "OK", "upid": upid}))
+        }
+        _ => Err(format!(
+            "{method} {template} is valid but this test cluster does not do it"
+        )),
+    }
+}
+
+fn container<'a>(state: &'a mut State, node: &str, vmid: Option<u64>) -> Result<&'a mut Container, String> {
+    let vmid = vmid.ok_or("no vmid")?;
+    match state.containers.get_mut(&vmid) {
+        Some(c) if c.node == node => Ok(c),
+        Some(_) => Err(format!("CT {vmid} is not on {node}")),
+        None => Err(format!(
+            "Configuration file 'nodes/{node}/lxc/{vmid}.conf' does not exist"
+        )),
+    }
+}
