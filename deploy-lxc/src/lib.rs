@@ -53,6 +53,9 @@ impl<'a> Context<'a> {
         reporter: Reporter,
         parallel: Option<usize>,
     ) -> anyhow::Result<Self> {
+        // Absolute: the paths go into LXC configs, read from another working folder.
+        let state_dir = &std::path::absolute(state_dir)
+            .with_context(|| format!("--state-dir {}", state_dir.display()))?;
         let engine: Box<dyn Engine> = match &env.backend {
             Backend::Lxc(settings) => Box::new(backend::lxc::Lxc::new(state_dir, &env.name, settings)?),
             Backend::Proxmox(settings) => Box::new(backend::proxmox::Proxmox::new(env, settings)?),
