@@ -53,7 +53,10 @@ need_debs() {
 
 # The example system's packages, in no particular order.
 example_packages() {
-  find "$LASTMILE_ROOT/examples/cam" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort
+  local dir
+  for dir in $(find "$LASTMILE_ROOT/examples/cam" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort); do
+    if [ -f "$dir/pyproject.toml" ] || [ -f "$dir/setup.py" ] || [ -f "$dir/setup.cfg" ]; then echo "$dir"; fi
+  done
 }
 
 # Start a benchmark: take `--json FILE` out of the arguments (default:

@@ -1,9 +1,7 @@
-//! `aqf-run`: not implemented yet (see the README's roadmap).
+//! `aqf-run`: see `aqf_run::run`.
 
-use std::io::Write;
-use std::process::ExitCode;
+use clap::Parser;
 
-fn main() -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "aqf-run: not implemented yet");
-    ExitCode::from(2)
+fn main() -> std::process::ExitCode {
+    lastmile_cli::main_with("aqf-run", || aqf_run::run(aqf_run::cli::Cli::parse()))
 }

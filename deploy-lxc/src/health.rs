@@ -3,8 +3,6 @@
 //! `systemctl is-active`), within the environment's timeout; a failing service is restarted up
 //! to `retries` times. A failure says what the last attempt saw and the service's journal.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -177,21 +175,25 @@ impl Checker<'_> {
         let (port, path) = match &health {
             Health::Tcp(port) => (*port, None),
             Health::Http(url) => {
-                let url = url::Url::parse(url).map_err(|e| e.to_string())?;
-                let port = url.port_or_known_default().unwrap_or(80);
-                (port, Some(url[url::Position::BeforePath..].to_owned()))
+                let (port, path) = lastmile_probe::split_url(url).map_err(|e| e.0)?;
+                (port, Some(path))
             }
         };
         if node.isolated {
             return self.inside(node, port, path.as_deref());
         }
-        let address: SocketAddr = format!("{}:{port}", node.address)
-            .parse()
-            .map_err(|_| format!("bad address {}", node.address))?;
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))
-            .map_err(|e| format!("no answer on {address}: {e}"))?;
-        let Some(path) = path else { return Ok(()) };
-        http_get(&mut stream, &node.address, &path)
+        let limit = Duration::from_secs(2);
+        match path {
+            None => lastmile_probe::tcp(&node.address, port, limit).map_err(|e| e.0),
+            Some(path) => {
+                let answer = lastmile_probe::http_get(&node.address, port, &path, limit).map_err(|e| e.0)?;
+                if (200..300).contains(&answer.status) {
+                    Ok(())
+                } else {
+                    Err(format!("GET {path}: status {}", answer.status))
+                }
+            }
+        }
     }
 
     fn active(&self, node: &GenerationNode, service: &str) -> Result<(), String> {
@@ -236,39 +238,6 @@ fn shown(node: &GenerationNode, check: &str) -> String {
     }
 }
 
-/// A GET with HTTP/1.0: a 2xx status line passes.
-fn http_get(stream: &mut TcpStream, host: &str, path: &str) -> Result<(), String> {
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
-    stream.set_write_timeout(Some(Duration::from_secs(2))).ok();
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: deploy-lxc\r\n\r\n");
-    // A server may answer and close before reading everything: its answer still counts.
-    let written = stream.write_all(request.as_bytes());
-    let mut head = [0u8; 64];
-    let mut read = 0;
-    while read < 12 {
-        match stream.read(&mut head[read..]) {
-            Ok(0) => break,
-            Ok(n) => read += n,
-            Err(e) => return Err(format!("GET {path}: {e}")),
-        }
-    }
-    if read == 0
-        && let Err(e) = written
-    {
-        return Err(format!("GET {path}: {e}"));
-    }
-    let line = String::from_utf8_lossy(&head[..read]);
-    let status = line.split_whitespace().nth(1).unwrap_or("");
-    if status.starts_with('2') && status.len() == 3 {
-        Ok(())
-    } else {
-        Err(format!(
-            "GET {path}: {}",
-            line.lines().next().unwrap_or("no answer")
-        ))
-    }
-}
-
 /// `node`'s exec prefix followed by `args`.
 fn exec(node: &GenerationNode, args: &[&str]) -> Command {
     let mut command = Command::new(&node.exec[0]);
@@ -305,6 +274,8 @@ fn result(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
 
     fn node(address: &str, checks: &[(&str, &str)]) -> GenerationNode {

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["lastmile-fs", "lastmile-python", "lastmile-dist"],
     ),
     ("lastmile-cli", &["lastmile-fs", "lastmile-process"]),
+    ("lastmile-probe", &["lastmile-process"]),
 ];
 
 const TOOLS: &[&str] = &["depgraph", "pin-deps", "bake-image", "deploy-lxc", "aqf-run"];

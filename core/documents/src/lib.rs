@@ -7,6 +7,7 @@
 //! | `lastmile.lock/v1` ([`lock`]) | pin-deps `--format json` | bake-image |
 //! | `lastmile.candidate/v1` ([`candidate`]) | bake-image | deploy-lxc, aqf-run |
 //! | `lastmile.deployment/v1` ([`deployment`]) | deploy-lxc | aqf-run |
+//! | `lastmile.report/v1` ([`report`]) | aqf-run | aqf-run `promote` |
 //!
 //! Every document has a top-level `"schema"` field that readers check before anything else, so a
 //! newer or different document is refused with a message naming both versions; output is
@@ -22,6 +23,7 @@ pub mod candidate;
 pub mod deployment;
 pub mod graph;
 pub mod lock;
+pub mod report;
 pub mod settings;
 
 mod document;

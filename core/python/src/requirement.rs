@@ -156,7 +156,10 @@ pub fn parse_marker(text: &str, location: &Location) -> Result<MarkerTree, Input
     MarkerTree::from_str(text).map_err(|err| {
         InputError::new(
             location.clone(),
-            format!("invalid marker {text:?}: {}", first_line(&err.to_string())),
+            format!(
+                "invalid marker {text:?}: {}",
+                first_line(&err.message.to_string())
+            ),
         )
     })
 }
@@ -202,7 +205,7 @@ pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement,
             format!(
                 "invalid requirement {:?}: {}",
                 text.trim(),
-                first_line(&err.to_string())
+                first_line(&err.message.to_string())
             ),
         )
     })
@@ -406,6 +409,14 @@ mod tests {
         ] {
             let err = parse_requirement(text, &Location::line("r.in", 2)).unwrap_err();
             assert!(err.to_string().starts_with("r.in:2: invalid marker in"), "{err}");
+        }
+        // pep508_rs's own message of an error before a non-ASCII character sliced it in bytes.
+        for text in ["katcore[mon.1d\t\t\t\t\u{4cd}\u{7dd}", "a >= 1.0 \u{e9}\u{e9}"] {
+            let err = parse_requirement(text, &Location::line("r.in", 2)).unwrap_err();
+            assert!(
+                err.to_string().starts_with("r.in:2: invalid requirement"),
+                "{err}"
+            );
         }
         let err = parse_marker("os_name == 'posix' \u{e9}", &Location::file("m")).unwrap_err();
         assert!(err.to_string().contains("outside quotes"), "{err}");

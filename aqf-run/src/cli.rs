@@ -1,0 +1,90 @@
+//! Command-line interface of `aqf-run`; clap stops here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  aqf-run run --deployment deployment.json examples/cam/acceptance.toml --out-dir aqf-report
+  aqf-run run --deployment deployment.json suite.toml --partition 2/3 --jobs 4 --tags smoke
+  aqf-run promote aqf-report/report.json --deployment deployment.json --channel stable
+  aqf-run promote aqf-report/report.json --expect-current 3fa9c2d17b04
+
+run writes into --out-dir (emptied first): junit.xml (for Jenkins), report.json
+(lastmile.report/v1, also on stdout), report.md and report.html, pytest/ (pytest's own XML).
+
+Exit codes: 0 every required test passed (or promoted), 1 a required test failed (or the
+promotion was refused, with the reason), 2 the run itself could not happen, 130 interrupted.";
+
+/// Qualify a deployed release candidate: acceptance suites against the real nodes, in parallel,
+/// with retries and time limits; JUnit XML for Jenkins, a report for people; promote only the
+/// digest that passed.
+#[derive(Debug, Parser)]
+#[command(name = "aqf-run", version = lastmile_cli::VERSION, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: lastmile_cli::GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run acceptance suites against the nodes of a deployment.
+    Run(RunArgs),
+    /// Make a qualified candidate a channel's head, by digest.
+    Promote(PromoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Suite files (TOML).
+    #[arg(value_name = "SUITE", required = true)]
+    pub suites: Vec<PathBuf>,
+    /// deploy-lxc's lastmile.deployment/v1 document (- for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub deployment: PathBuf,
+    /// The candidate document (lastmile.candidate/v1); default: the manifest inside a node.
+    #[arg(long, value_name = "FILE")]
+    pub candidate: Option<PathBuf>,
+    /// Where the reports go; emptied first (only if aqf-run made it).
+    #[arg(long, value_name = "DIR", default_value = "aqf-report")]
+    pub out_dir: PathBuf,
+    /// Tests run at once (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run only slice K of N (stable: adding a test does not move the others).
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Run only tests with one of these tags (repeatable, or comma-separated).
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Leave out tests with one of these tags.
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// After a required test fails, start no other.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Where the suites' pytest venvs are cached (default: LASTMILE_CACHE_DIR or ~/.cache/lastmile).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The report of `aqf-run run` (report.json).
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    #[arg(long, default_value = "stable")]
+    pub channel: String,
+    /// Refuse unless the channel's head is this digest (or `none`) now.
+    #[arg(long, value_name = "DIGEST")]
+    pub expect_current: Option<String>,
+    /// The deployment the report must be about.
+    #[arg(long, value_name = "FILE")]
+    pub deployment: Option<PathBuf>,
+    /// Where channel pointers, logs and provenance live.
+    #[arg(long, value_name = "DIR", default_value = "promotions")]
+    pub promotions: PathBuf,
+}

@@ -1,0 +1,100 @@
+//! The report as Markdown (for a merge request, a wiki page, or Jenkins' description).
+
+use std::fmt::Write;
+
+use lastmile_documents::report::{Outcome, ReportDocument};
+
+pub fn markdown(report: &ReportDocument) -> String {
+    let mut md = String::new();
+    let verdict = if report.passed { "PASSED" } else { "FAILED" };
+    let _ = writeln!(
+        md,
+        "# Qualification of candidate `{}`: {verdict}\n",
+        report.candidate.digest.short(12)
+    );
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| candidate | `{}` |", report.candidate.digest);
+    let _ = writeln!(md, "| image | `{}` |", report.candidate.image);
+    let _ = writeln!(
+        md,
+        "| environment | {} (generation {}) |",
+        report.environment, report.generation
+    );
+    for suite in &report.suites {
+        let _ = writeln!(
+            md,
+            "| suite | `{}` sha256 `{}` |",
+            suite.file,
+            suite.sha256.short(12)
+        );
+    }
+    if let Some(partition) = &report.partition {
+        let _ = writeln!(md, "| partition | {partition} |");
+    }
+    let _ = writeln!(
+        md,
+        "| started | {} |\n| finished | {} |",
+        report.started, report.finished
+    );
+    let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let _ = writeln!(md, "| tests | {} |\n", counts.join(", "));
+    if !report.requirements.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Requirements\n\n| requirement | status | tests |\n|---|---|---|"
+        );
+        for req in &report.requirements {
+            let tests: Vec<String> = req
+                .tests
+                .iter()
+                .map(|id| {
+                    let outcome = report
+                        .tests
+                        .iter()
+                        .find(|t| &t.id == id)
+                        .map_or("?", |t| t.outcome.word());
+                    format!("`{id}` {outcome}")
+                })
+                .collect();
+            let title = if req.title.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", cell(&req.title))
+            };
+            let tests = if tests.is_empty() {
+                "no test".to_owned()
+            } else {
+                tests.join("<br>")
+            };
+            let _ = writeln!(
+                md,
+                "| **{}**{title} | {} | {tests} |",
+                req.id,
+                req.status.to_uppercase()
+            );
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(
+        md,
+        "## Tests\n\n| test | outcome | attempts | time | what failed |\n|---|---|---|---|---|"
+    );
+    let mut tests: Vec<_> = report.tests.iter().collect();
+    tests.sort_by_key(|t| (t.outcome.acceptable(), t.outcome == Outcome::Flaky, t.id.clone()));
+    for test in tests {
+        let message = test.attempts.last().map(|a| cell(&a.message)).unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {:.1} s | {message} |",
+            test.id,
+            test.outcome.word(),
+            test.attempts.len(),
+            test.duration_ms as f64 / 1000.0
+        );
+    }
+    md
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}

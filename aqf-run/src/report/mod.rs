@@ -1,0 +1,124 @@
+//! The qualification report: the `lastmile.report/v1` document, and the same for people as
+//! Markdown and a self-contained HTML page (requirement → tests → result, unverified and failing
+//! requirements first, every test with its output).
+
+mod html;
+mod markdown;
+
+use std::collections::BTreeMap;
+
+use lastmile_documents::report::{Outcome, RequirementResult, TestResult};
+
+pub use html::html;
+pub use markdown::markdown;
+
+/// Each requirement (from the suites' `[requirements]`, and any ID a test says it verifies) with
+/// the tests that verify it and what that means for this candidate.
+pub fn requirements(titles: &BTreeMap<String, String>, tests: &[TestResult]) -> Vec<RequirementResult> {
+    let mut ids: BTreeMap<String, String> = titles.clone();
+    for test in tests {
+        for id in &test.verifies {
+            ids.entry(id.clone()).or_default();
+        }
+    }
+    let mut results: Vec<RequirementResult> = ids
+        .into_iter()
+        .map(|(id, title)| {
+            let verifying: Vec<&TestResult> = tests.iter().filter(|t| t.verifies.contains(&id)).collect();
+            let status = if verifying.iter().all(|t| t.outcome == Outcome::Skipped) {
+                "unverified"
+            } else if verifying.iter().all(|t| t.outcome.acceptable()) {
+                "verified"
+            } else {
+                "failed"
+            };
+            RequirementResult {
+                id,
+                title,
+                status: status.to_owned(),
+                tests: verifying.iter().map(|t| t.id.clone()).collect(),
+            }
+        })
+        .collect();
+    let rank = |status: &str| match status {
+        "failed" => 0,
+        "unverified" => 1,
+        _ => 2,
+    };
+    results.sort_by(|a, b| {
+        rank(&a.status)
+            .cmp(&rank(&b.status))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    results
+}
+
+/// How many tests ended each way, and `total`.
+pub fn counts(tests: &[TestResult]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for test in tests {
+        *counts.entry(test.outcome.word().to_owned()).or_insert(0) += 1;
+    }
+    counts.insert("total".to_owned(), tests.len() as u64);
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lastmile_documents::report::Attempt;
+
+    pub(super) fn test(id: &str, outcome: Outcome, verifies: &[&str]) -> TestResult {
+        TestResult {
+            id: id.to_owned(),
+            group: "g".into(),
+            name: id.to_owned(),
+            node: Some("n".into()),
+            kind: "command".into(),
+            required: true,
+            tags: Vec::new(),
+            verifies: verifies.iter().map(|v| (*v).to_owned()).collect(),
+            outcome,
+            duration_ms: 1500,
+            attempts: vec![Attempt {
+                outcome,
+                duration_ms: 1500,
+                message: if outcome.acceptable() {
+                    String::new()
+                } else {
+                    "exit status 1 <b>".into()
+                },
+                stdout: "out & about".into(),
+                stderr: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn failing_and_unverified_requirements_come_first() {
+        let titles: BTreeMap<String, String> = [("R-1", "one"), ("R-2", "two"), ("R-3", "three")]
+            .iter()
+            .map(|(a, b)| ((*a).into(), (*b).into()))
+            .collect();
+        let tests = vec![
+            test("a", Outcome::Passed, &["R-1"]),
+            test("b", Outcome::Flaky, &["R-1"]),
+            test("c", Outcome::Failed, &["R-2", "R-4"]),
+        ];
+        let result = requirements(&titles, &tests);
+        let order: Vec<(&str, &str)> = result
+            .iter()
+            .map(|r| (r.id.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("R-2", "failed"),
+                ("R-4", "failed"),
+                ("R-3", "unverified"),
+                ("R-1", "verified")
+            ]
+        );
+        assert_eq!(counts(&tests)["total"], 3);
+    }
+}

@@ -1,0 +1,366 @@
+//! aqf-run against the example system deployed by deploy-lxc on real LXC containers: the
+//! example's acceptance suite passes (JUnit XML valid against Jenkins' schema, the report valid
+//! against its JSON Schema, the HTML page read in Chromium), then a suite of pass, fail,
+//! flaky-then-pass and timed-out tests (whose children must be gone), partitions that together run
+//! every test once, and promotion accepted or refused for each reason. Needs root.
+
+#[allow(dead_code)]
+#[path = "../deploy/kit.rs"]
+mod kit;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lastmile_tests::{Output, run_command, tool, workspace};
+
+use kit::{Lab, candidates, json};
+
+fn aqf(args: &[&str], dir: &Path) -> Output {
+    run_command(Command::new(tool("aqf-run")).args(args).current_dir(dir), None)
+}
+
+fn deployed(lab: &Lab, dir: &Path) -> PathBuf {
+    let out = lab.apply(&candidates().good);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let path = dir.join("deployment.json");
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+fn xmllint(junit: &Path) {
+    let schema = workspace().join("tests/junit/junit-10.xsd");
+    let out = run_command(
+        Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(&schema)
+            .arg(junit),
+        None,
+    );
+    assert_eq!(
+        out.code,
+        0,
+        "{} is not valid JUnit XML: {}",
+        junit.display(),
+        out.stderr
+    );
+}
+
+fn schema_valid(report: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("schemas/report.v1.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn the_example_suite_qualifies_the_example_candidate() {
+    let lab = Lab::new("qualify", 15, "timeout = \"60s\"");
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = deployed(&lab, dir.path());
+    let suite = workspace().join("examples/cam/acceptance.toml");
+    let out_dir = dir.path().join("report");
+    let cache = workspace().join("target/lastmile/cache");
+    let out = aqf(
+        &[
+            "run",
+            "--deployment",
+            deployment.to_str().unwrap(),
+            suite.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    let report = json(&out);
+    schema_valid(&report);
+    assert_eq!(report["passed"], true);
+    let kit_digest = kit::digest(&candidates().good);
+    assert_eq!(report["candidate"]["digest"], kit_digest);
+    // Every requirement of the suite is verified, and the end-to-end pytest cases ran.
+    for requirement in report["requirements"].as_array().unwrap() {
+        assert_eq!(requirement["status"], "verified", "{requirement}");
+    }
+    let junit = out_dir.join("junit.xml");
+    xmllint(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(&format!("name=\"candidate.digest\" value=\"{kit_digest}\"")),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("test_the_portal_shows_the_antenna_it_reaches_through_the_proxy"),
+        "{xml}"
+    );
+
+    // The page a person opens: read by a real browser.
+    let page = out_dir.join("report.html");
+    let dom = lastmile_tests::chromium_dom(&page);
+    assert!(
+        dom.contains("id=\"verdict\">Candidate") && dom.contains("PASSED"),
+        "{dom}"
+    );
+    assert!(dom.contains("CAM-R-103") && dom.contains("operator path across nodes"));
+    screenshot(&page, &workspace().join("target/lastmile/tmp/report-passed.png"));
+
+    // Promotion: accepted once, with its log, pointer and provenance.
+    let promotions = dir.path().join("promotions");
+    let report_path = out_dir.join("report.json");
+    let promote = |extra: &[&str], report: &Path| {
+        let mut args = vec![
+            "promote",
+            report.to_str().unwrap(),
+            "--promotions",
+            promotions.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        aqf(&args, dir.path())
+    };
+    let accepted = promote(
+        &[
+            "--deployment",
+            deployment.to_str().unwrap(),
+            "--expect-current",
+            "none",
+        ],
+        &report_path,
+    );
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    assert_eq!(
+        std::fs::read_to_string(promotions.join("stable")).unwrap().trim(),
+        kit_digest
+    );
+    let statement: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::fs::read_dir(promotions.join("provenance"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], kit_digest);
+    let dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"].to_string();
+    assert!(
+        dependencies.contains("pkg:pypi/katcore@") && dependencies.contains("gitCommit"),
+        "{dependencies}"
+    );
+
+    // Refused: the channel moved (expected none, it is at the digest now).
+    let moved = promote(&["--expect-current", "none"], &report_path);
+    assert_eq!(moved.code, 1, "{}", moved.stderr);
+    assert!(moved.stderr.contains("it moved since"), "{}", moved.stderr);
+    // Refused: the deployment runs another digest.
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&deployment).unwrap()).unwrap();
+    other["candidate"]["digest"] = serde_json::Value::String(kit::digest(&candidates().second));
+    let other_path = dir.path().join("other-deployment.json");
+    std::fs::write(&other_path, other.to_string()).unwrap();
+    let mismatch = promote(&["--deployment", other_path.to_str().unwrap()], &report_path);
+    assert_eq!(mismatch.code, 1, "{}", mismatch.stderr);
+    assert!(mismatch.stderr.contains("runs "), "{}", mismatch.stderr);
+    // Refused: the image changed on disk after qualification.
+    let mut tampered_report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let image = PathBuf::from(tampered_report["candidate"]["image"].as_str().unwrap());
+    let image = if image.is_absolute() {
+        image
+    } else {
+        workspace().join(image)
+    };
+    let mut bytes = std::fs::read(&image).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let tampered_image = dir.path().join(image.file_name().unwrap());
+    std::fs::write(&tampered_image, bytes).unwrap();
+    tampered_report["candidate"]["image"] = serde_json::Value::String(tampered_image.display().to_string());
+    let tampered_path = dir.path().join("tampered-report.json");
+    std::fs::write(&tampered_path, tampered_report.to_string()).unwrap();
+    let tampered = promote(&[], &tampered_path);
+    assert_eq!(tampered.code, 1, "{}", tampered.stderr);
+    assert!(
+        tampered.stderr.contains("changed after it was qualified"),
+        "{}",
+        tampered.stderr
+    );
+
+    // Two promotions at once: both recorded, one after the other.
+    let spawn = || {
+        Command::new(tool("aqf-run"))
+            .args([
+                "promote",
+                report_path.to_str().unwrap(),
+                "--promotions",
+                promotions.to_str().unwrap(),
+                "-q",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let log = std::fs::read_to_string(promotions.join("stable.log")).unwrap();
+    let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(entries.len(), 3, "{log}");
+    assert!(entries[0]["previous"].is_null());
+    assert!(entries[1..].iter().all(|e| e["previous"] == kit_digest), "{log}");
+}
+
+#[test]
+fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
+    let lab = Lab::new("outcomes", 16, "timeout = \"60s\"");
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = deployed(&lab, dir.path());
+    let counter = dir.path().join("attempts");
+    let pidfile = dir.path().join("sleeper.pid");
+    let suite = dir.path().join("outcomes.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "name = \"outcomes\"\n\
+             [groups.host]\n\
+             [[groups.host.tests]]\nname = \"passes\"\nkind = \"command\"\non = \"host\"\nrun = \"echo $LASTMILE_ROLE_SIM\"\nstdout = \"127.77.16.3\"\n\
+             [[groups.host.tests]]\nname = \"fails\"\nkind = \"command\"\non = \"host\"\nrun = \"echo nope; exit 3\"\n\
+             [[groups.host.tests]]\nname = \"flaky\"\nkind = \"command\"\non = \"host\"\nretries = 2\n\
+             run = \"n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; [ $n -ge 1 ]\"\n\
+             [[groups.host.tests]]\nname = \"hangs on the host\"\nkind = \"command\"\non = \"host\"\ntimeout = \"1s\"\n\
+             run = \"sleep 300 & echo $! > {p}; wait\"\n\
+             [groups.sim]\nroles = [\"sim\"]\n\
+             [[groups.sim.tests]]\nname = \"hangs in the node\"\nkind = \"command\"\ntimeout = \"1s\"\nrun = \"sleep 301 & sleep 302\"\n\
+             [[groups.sim.tests]]\nname = \"optional failure\"\nkind = \"port\"\nport = 9\nrequired = false\n",
+            c = counter.display(),
+            p = pidfile.display()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let out_dir = dir.path().join(out);
+        let mut args = vec![
+            "run",
+            "--deployment",
+            deployment.to_str().unwrap(),
+            suite.to_str().unwrap(),
+            "--out-dir",
+        ];
+        args.push(out_dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        (aqf(&args, dir.path()), out_dir)
+    };
+    let (out, out_dir) = run(&[], "all");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out);
+    schema_valid(&report);
+    assert_eq!(report["passed"], false);
+    let outcome = |name: &str| {
+        report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["outcome"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(outcome("passes"), "passed");
+    assert_eq!(outcome("fails"), "failed");
+    assert_eq!(outcome("flaky"), "flaky");
+    assert_eq!(outcome("hangs on the host"), "timed-out");
+    assert_eq!(outcome("hangs in the node"), "timed-out");
+    assert_eq!(outcome("optional failure"), "failed");
+    // What the timed-out tests started is gone, on the host and in the node.
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the host test's sleep {pid} survived its time limit"
+    );
+    let doc = json(&lab.run(&["status"], None, &[]));
+    let left = lab.exec(
+        &doc,
+        "sim",
+        &["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"],
+    );
+    assert!(
+        !left.stdout.contains("sleep 30"),
+        "the node test's sleeps survived: {}",
+        left.stdout
+    );
+    // JUnit: valid, the flaky test's first attempt as a rerunFailure, time with a dot.
+    let junit = out_dir.join("junit.xml");
+    xmllint(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<rerunFailure type=\"failed\""), "{xml}");
+    assert!(!xml.contains("time=\"0,"), "{xml}");
+    assert!(out.stderr.contains("FAILED"), "{}", out.stderr);
+
+    // A failed report is never promoted.
+    let refused = aqf(
+        &[
+            "promote",
+            out_dir.join("report.json").to_str().unwrap(),
+            "--promotions",
+            "p",
+        ],
+        dir.path(),
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("did not pass"), "{}", refused.stderr);
+
+    // Three partitions run every test exactly once.
+    let ids = |value: &serde_json::Value| -> Vec<String> {
+        value["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut all = ids(&report);
+    all.sort();
+    let mut union = Vec::new();
+    for k in 1..=3 {
+        let (out, _) = run(&["--partition", &format!("{k}/3")], &format!("part{k}"));
+        if out.code == 2 && out.stderr.contains("no test to run") {
+            continue;
+        }
+        union.extend(ids(&json(&out)));
+    }
+    union.sort();
+    assert_eq!(union, all);
+}
+
+/// A PNG of the page as Chromium draws it, to look at.
+fn screenshot(page: &Path, png: &Path) {
+    std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = run_command(
+        Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1280,1600",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("file://{}", page.display())),
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(std::fs::metadata(png).unwrap().len() > 10_000);
+}
