@@ -179,8 +179,8 @@ pub fn qualify(args: &RunArgs, reporter: &Reporter) -> anyhow::Result<ReportDocu
             })
             .collect(),
         partition: args.partition.clone(),
-        started: started.to_string(),
-        finished: finished.to_string(),
+        started: started.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        finished: finished.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         counts: report::counts(&tests),
         requirements: report::requirements(&titles, &tests),
         tests,

@@ -284,9 +284,12 @@ fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
     assert_eq!(outcome("optional failure"), "failed");
     // What the timed-out tests started is gone, on the host and in the node.
     let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    // Dead: gone, or a zombie its new parent has not reaped yet.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
     assert!(
-        !Path::new(&format!("/proc/{pid}")).exists(),
-        "the host test's sleep {pid} survived its time limit"
+        matches!(state, None | Some('Z') | Some('X')),
+        "the host test's sleep {pid} survived its time limit: {stat}"
     );
     let doc = json(&lab.run(&["status"], None, &[]));
     let left = lab.exec(
