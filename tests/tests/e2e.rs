@@ -1,0 +1,216 @@
+//! The whole pipeline end to end, as `scripts/demo` runs it on the bundled example system with real
+//! components (a private pypiserver on loopback, LXC nodes with systemd, the acceptance suite):
+//! a run killed half-way and run again completes; two complete runs from the same commit give the
+//! same pinned requirements and the same candidate digest; a package whose unit tests fail stops
+//! the pipeline before pinning; a package missing from the private index fails pinning with the
+//! reason. (A failing health check leaving the previous candidate serving is in
+//! `tests/tests/deploy/`, a failing acceptance test blocking promotion in `tests/tests/qualify/`.)
+//! The nodes are named `lmtest-<pid>-...` on 127.77.40.N and removed at the end. Needs root.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lastmile_tests::{Output, run_command, tool, workspace};
+
+/// The demo's environment for these tests: its own container prefix and addresses.
+fn environment(dir: &Path) -> PathBuf {
+    let lab = std::fs::read_to_string(workspace().join("examples/cam/lab.toml")).unwrap();
+    let text = format!(
+        "{}\n[lxc]\nprefix = \"lmtest-{}-\"\n",
+        lab.replace("127.77.0.", "127.77.40."),
+        std::process::id()
+    );
+    let path = dir.join("lab.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn demo(out: &Path, env: &Path, example: Option<&Path>) -> Command {
+    let mut command = Command::new(workspace().join("scripts/demo"));
+    command.arg(out).current_dir(workspace()).env("DEMO_ENV", env);
+    if let Some(example) = example {
+        command.env("DEMO_EXAMPLE", example);
+    }
+    command
+}
+
+/// Stops the nodes and the index of a demo output folder when dropped.
+struct Down(PathBuf, PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = run_command(
+            Command::new(workspace().join("scripts/demo"))
+                .args(["--down"])
+                .arg(&self.0)
+                .env("DEMO_ENV", &self.1)
+                .current_dir(workspace()),
+            None,
+        );
+    }
+}
+
+fn digest(out: &Path) -> String {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("candidate.json")).unwrap()).unwrap();
+    doc["image"]["sha256"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
+    let dir = tempfile::Builder::new().prefix("lmtest-e2e-").tempdir().unwrap();
+    let env = environment(dir.path());
+    let out = dir.path().join("demo");
+    let _down = Down(out.clone(), env.clone());
+
+    // Killed while it builds the packages: the next run completes.
+    let log = dir.path().join("killed.log");
+    let mut child = demo(&out, &env, None)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("katmisc: tests passed")
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the demo ended before it was killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "the demo never got to katmisc"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let group = child.id() as i32;
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .status();
+    let _ = child.wait();
+
+    let first = run_command(&mut demo(&out, &env, None), None);
+    assert_eq!(
+        first.code, 0,
+        "the run after the kill failed:\n{}\n{}",
+        first.stdout, first.stderr
+    );
+    for line in ["9/9", "head of channel stable", "Tear down: scripts/demo --down"] {
+        assert!(
+            first.stdout.contains(line) || first.stderr.contains(line),
+            "{line}:\n{}\n{}",
+            first.stdout,
+            first.stderr
+        );
+    }
+    let pins = std::fs::read_to_string(out.join("pinned-requirements.txt")).unwrap();
+    let candidate = digest(&out);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["passed"], true);
+    assert_eq!(
+        std::fs::read_to_string(out.join("promotions/stable"))
+            .unwrap()
+            .trim(),
+        candidate
+    );
+
+    // The same commit again: the same pins, the same candidate (deploy-lxc finds it current).
+    let second = run_command(&mut demo(&out, &env, None), None);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("pinned-requirements.txt")).unwrap(),
+        pins
+    );
+    assert_eq!(digest(&out), candidate);
+    assert!(
+        second.stderr.contains("already runs candidate"),
+        "{}",
+        second.stderr
+    );
+
+    // A third-party package missing from the private index: pinning fails and says which.
+    let index = dir.path().join("index-without-tornado");
+    std::fs::create_dir(&index).unwrap();
+    for entry in std::fs::read_dir(out.join("index")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.ends_with(".whl") && !name.starts_with("tornado-") {
+            std::fs::copy(&path, index.join(&name)).unwrap();
+        }
+    }
+    let url = run_command(
+        Command::new(workspace().join("scripts/pypiserver"))
+            .arg("start")
+            .arg(&index),
+        None,
+    );
+    assert_eq!(url.code, 0, "{}", url.stderr);
+    let pin = run_command(
+        Command::new(tool("pin-deps"))
+            .args(["--from-graph"])
+            .arg(out.join("graph.json"))
+            .args(["--index-url", url.stdout.trim(), "-o"])
+            .arg(dir.path().join("pins-without-tornado.txt")),
+        None,
+    );
+    let _ = run_command(
+        Command::new(workspace().join("scripts/pypiserver"))
+            .arg("stop")
+            .arg(&index),
+        None,
+    );
+    assert_eq!(pin.code, 1, "{}", pin.stderr);
+    assert!(pin.stderr.contains("tornado"), "{}", pin.stderr);
+    assert!(!dir.path().join("pins-without-tornado.txt").exists());
+
+    // A package whose unit tests fail: the pipeline stops before pinning, naming it.
+    let broken = dir.path().join("cam");
+    copy_tree(&workspace().join("examples/cam"), &broken);
+    let test = broken.join("katmisc/tests");
+    let file = std::fs::read_dir(&test)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "py"))
+        .unwrap();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n\nimport unittest\n\n\nclass Broken(unittest.TestCase):\n    def test_broken(self):\n        self.assertEqual(1, 2)\n");
+    std::fs::write(&file, text).unwrap();
+    let failed_out = dir.path().join("broken");
+    let failed: Output = run_command(&mut demo(&failed_out, &env, Some(&broken)), None);
+    let _down_broken = Down(failed_out.clone(), env.clone());
+    assert_ne!(failed.code, 0);
+    assert!(
+        failed
+            .stderr
+            .contains("katmisc: its unit tests failed; not published"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed_out.join("pinned-requirements.txt").exists());
+    assert!(
+        !failed_out.join("index").read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("katmisc-"))
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    assert!(status.success());
+    for build in ["build", "__pycache__"] {
+        let _ = Command::new("find")
+            .arg(to)
+            .args([
+                "-name", build, "-type", "d", "-prune", "-exec", "rm", "-rf", "{}", "+",
+            ])
+            .status();
+    }
+}
