@@ -115,8 +115,19 @@ fn non_ascii_outside_quotes(marker: &str) -> Option<char> {
     None
 }
 
-/// The marker part of a requirement: after the first `;` outside quotes (for a `name @ url`
-/// requirement, a `;` after whitespace, as the URL may hold one).
+/// Every text pep508_rs might read as the marker of a requirement: what follows each `;`. Before
+/// the marker nothing is quoted in PEP 508 (a `"` in a URL or a malformed specifier is just a
+/// character), and which `;` starts the marker depends on the form (after whitespace for
+/// `name @ url`), so each candidate is checked (found by fuzzing: a quote before the `;` hid a
+/// non-ASCII character after it).
+fn marker_candidates(requirement: &str) -> impl Iterator<Item = &str> {
+    requirement
+        .match_indices(';')
+        .map(|(at, _)| &requirement[at + 1..])
+}
+
+/// The marker part of a requirement, for splitting it off: after the first `;` outside quotes
+/// (for a `name @ url` requirement, a `;` after whitespace, as the URL may hold one).
 fn marker_part(requirement: &str) -> Option<&str> {
     let url_form = requirement
         .split(';')
@@ -185,7 +196,7 @@ fn name_or_extra_ending_in_punctuation(text: &str) -> Option<String> {
 /// Parse a PEP 508 requirement, naming the file and line when it is invalid.
 pub fn parse_requirement(text: &str, location: &Location) -> Result<Requirement, InputError> {
     check_nesting(text, location)?;
-    if let Some(marker) = marker_part(text) {
+    for marker in marker_candidates(text) {
         refuse_non_ascii(marker, text, location)?;
     }
     // pep508_rs 0.9 panics on a name or an extra that ends in `-`, `_` or `.` when something
@@ -406,6 +417,7 @@ mod tests {
             "a @ https://example.org/a.whl ; os_name == 'posix' \u{e9}",
             "k[m] >=0.3 ; python_version >= \"3g] >=0.3 ; python_version >= \"3.9\"://0xa\u{2e7}0",
             "a ; os_name == 'posix' and\"\u{e9}\"",
+            "x @ https://e/x-1 >= \"g] >=0.3 ; python_version >= \"3.9\"\u{615}d (os_name == \"p\"",
         ] {
             let err = parse_requirement(text, &Location::line("r.in", 2)).unwrap_err();
             assert!(err.to_string().starts_with("r.in:2: invalid marker in"), "{err}");
