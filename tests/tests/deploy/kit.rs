@@ -216,8 +216,13 @@ pub(crate) fn digest(candidate: &Path) -> String {
 }
 
 pub(crate) fn valid(doc: &serde_json::Value) {
+    valid_as(doc, "deployment.v1");
+}
+
+/// `doc` is valid against `schemas/NAME.schema.json`.
+pub(crate) fn valid_as(doc: &serde_json::Value, name: &str) {
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace().join("schemas/deployment.v1.schema.json")).unwrap(),
+        &std::fs::read_to_string(workspace().join(format!("schemas/{name}.schema.json"))).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();

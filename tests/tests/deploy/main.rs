@@ -11,7 +11,7 @@ use std::process::Command;
 
 use lastmile_tests::{run_command, tool, workspace};
 
-use kit::{Lab, answers, candidates, digest, json, valid};
+use kit::{Lab, answers, candidates, digest, json, valid, valid_as};
 
 #[test]
 fn first_deploy_second_candidate_noop_rollback_status_destroy() {
@@ -117,6 +117,7 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert!(again.stderr.contains("already runs"), "{}", again.stderr);
     let plan = lab.run(&["plan"], Some(&c.good), &[]);
     assert_eq!(json(&plan)["unchanged"], true);
+    valid_as(&json(&plan), "deploy-plan.v1");
 
     // A second candidate switches every node, each down for a moment only.
     let plan = lab.run(&["plan"], Some(&c.second), &[]);
