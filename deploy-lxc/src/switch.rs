@@ -25,6 +25,18 @@ pub struct NodeOutcome {
 }
 
 impl NodeOutcome {
+    /// Nothing done yet on `node`.
+    fn new(node: &GenerationNode) -> Self {
+        Self {
+            node: node.clone(),
+            healthy: false,
+            health: Vec::new(),
+            downtime_ms: None,
+            started: false,
+            error: None,
+        }
+    }
+
     pub fn document(&self, state: &str) -> DeployedNode {
         DeployedNode {
             name: self.node.name.clone(),
@@ -94,14 +106,7 @@ pub fn switch(ctx: &Context, from: Option<&Generation>, to: &Generation) -> Vec<
 }
 
 fn switch_node(ctx: &Context, old: Option<&GenerationNode>, node: &GenerationNode) -> NodeOutcome {
-    let mut outcome = NodeOutcome {
-        node: node.clone(),
-        healthy: false,
-        health: Vec::new(),
-        downtime_ms: None,
-        started: false,
-        error: None,
-    };
+    let mut outcome = NodeOutcome::new(node);
     let down = Instant::now();
     if let Some(old) = old
         && let Err(e) = ctx.engine.stop(&old.container)
@@ -150,14 +155,7 @@ pub fn restore(ctx: &Context, generation: &Generation) -> Vec<NodeOutcome> {
             .iter()
             .map(|node| {
                 scope.spawn(move || {
-                    let mut outcome = NodeOutcome {
-                        node: node.clone(),
-                        healthy: false,
-                        health: Vec::new(),
-                        downtime_ms: None,
-                        started: false,
-                        error: None,
-                    };
+                    let mut outcome = NodeOutcome::new(node);
                     let running = ctx.engine.running(&node.container);
                     if !matches!(running, Ok(Running::Running))
                         && let Err(e) = ctx.engine.start(&node.container)

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use lastmile_documents::report::{Outcome, ReportDocument};
+use lastmile_documents::report::ReportDocument;
 
 const STYLE: &str = "
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -88,11 +88,7 @@ pub fn html(report: &ReportDocument) -> String {
                 .tests
                 .iter()
                 .map(|id| {
-                    let outcome = report
-                        .tests
-                        .iter()
-                        .find(|t| &t.id == id)
-                        .map_or(Outcome::Skipped, |t| t.outcome);
+                    let outcome = super::outcome_of(report, id);
                     format!(
                         "<span class=\"badge {0}\">{0}</span> <code>{1}</code>",
                         outcome.word(),
@@ -117,9 +113,7 @@ pub fn html(report: &ReportDocument) -> String {
     }
 
     page.push_str("<h2>Tests</h2><table id=\"tests\"><tr><th>test</th><th>outcome</th><th>time</th><th>attempts and output</th></tr>");
-    let mut tests: Vec<_> = report.tests.iter().collect();
-    tests.sort_by_key(|t| (t.outcome.acceptable(), t.outcome == Outcome::Flaky, t.id.clone()));
-    for test in tests {
+    for test in super::failing_first(report) {
         let mut detail = String::new();
         for (n, attempt) in test.attempts.iter().enumerate() {
             let open = if !attempt.outcome.acceptable() && n + 1 == test.attempts.len() {
@@ -172,7 +166,11 @@ mod tests {
 
     #[test]
     fn output_is_escaped() {
-        let tests = vec![super::super::tests::test("cam:g/a@n", Outcome::Failed, &[])];
+        let tests = vec![super::super::tests::test(
+            "cam:g/a@n",
+            lastmile_documents::report::Outcome::Failed,
+            &[],
+        )];
         let report = ReportDocument {
             schema: lastmile_documents::report::SCHEMA.into(),
             passed: false,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use lastmile_documents::report::{Outcome, ReportDocument};
+use lastmile_documents::report::ReportDocument;
 
 pub fn markdown(report: &ReportDocument) -> String {
     let mut md = String::new();
@@ -48,11 +48,7 @@ pub fn markdown(report: &ReportDocument) -> String {
                 .tests
                 .iter()
                 .map(|id| {
-                    let outcome = report
-                        .tests
-                        .iter()
-                        .find(|t| &t.id == id)
-                        .map_or("?", |t| t.outcome.word());
+                    let outcome = super::outcome_of(report, id).word();
                     format!("`{id}` {outcome}")
                 })
                 .collect();
@@ -79,9 +75,7 @@ pub fn markdown(report: &ReportDocument) -> String {
         md,
         "## Tests\n\n| test | outcome | attempts | time | what failed |\n|---|---|---|---|---|"
     );
-    let mut tests: Vec<_> = report.tests.iter().collect();
-    tests.sort_by_key(|t| (t.outcome.acceptable(), t.outcome == Outcome::Flaky, t.id.clone()));
-    for test in tests {
+    for test in super::failing_first(report) {
         let message = test.attempts.last().map(|a| cell(&a.message)).unwrap_or_default();
         let _ = writeln!(
             md,

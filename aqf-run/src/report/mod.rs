@@ -53,6 +53,22 @@ pub fn requirements(titles: &BTreeMap<String, String>, tests: &[TestResult]) -> 
     results
 }
 
+/// How the test `id` of the report ended (`skipped` when it did not run).
+pub fn outcome_of(report: &lastmile_documents::report::ReportDocument, id: &str) -> Outcome {
+    report
+        .tests
+        .iter()
+        .find(|t| t.id == id)
+        .map_or(Outcome::Skipped, |t| t.outcome)
+}
+
+/// The report's tests, those that did not pass first, then the flaky ones, by id.
+pub fn failing_first(report: &lastmile_documents::report::ReportDocument) -> Vec<&TestResult> {
+    let mut tests: Vec<&TestResult> = report.tests.iter().collect();
+    tests.sort_by_key(|t| (t.outcome.acceptable(), t.outcome == Outcome::Flaky, t.id.clone()));
+    tests
+}
+
 /// How many tests ended each way, and `total`.
 pub fn counts(tests: &[TestResult]) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();

@@ -143,7 +143,7 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Suite, InputError> {
             }
             let timeout = match &raw_test.timeout {
                 None => Duration::from_secs(60),
-                Some(text) => parse_span(text).ok_or_else(|| {
+                Some(text) => lastmile_documents::settings::parse_duration(text).ok_or_else(|| {
                     at(
                         "timeout",
                         format!("{text:?}: expected a duration such as 30s, 2m or 500ms"),
@@ -237,24 +237,6 @@ fn test_location(text: &str, file: &str, table: &str, name: &str, key: &str) -> 
         Some(line) => lastmile_fs::Location::line(file, line),
         None => locate(text, file, table, None),
     }
-}
-
-/// A duration written `30s`, `2m`, `500ms`.
-pub fn parse_span(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" | "min" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return None,
-    };
-    (0.0..1e7)
-        .contains(&seconds)
-        .then(|| Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! typed struct, with every error naming the file, the line and the key, as
 //! `lab.toml:14: nodes.monctl.memory: expected a size such as 512M`.
 
+use std::time::Duration;
+
 use lastmile_fs::{InputError, Location, line_of_offset};
 use serde::de::DeserializeOwned;
 
@@ -77,6 +79,24 @@ pub fn locate(text: &str, file: &str, table: &str, key: Option<&str>) -> Locatio
     }
 }
 
+/// A duration as people write it in settings: `60s`, `2m`, `1.5m`, `500ms`, `1h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" | "min" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    (0.0..1e7)
+        .contains(&seconds)
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
 fn header(line: &str) -> Option<String> {
     let inner = line
         .strip_prefix("[[")
@@ -138,6 +158,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("name"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("60"), None);
+        assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("soon"), None);
     }
 
     #[test]

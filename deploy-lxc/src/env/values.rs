@@ -142,27 +142,12 @@ pub(crate) struct Span(pub(crate) Duration);
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_span(&text).map(Span).ok_or_else(|| {
-            serde::de::Error::custom(format!("{text:?}: expected a duration such as 60s, 2m or 500ms"))
-        })
+        lastmile_documents::settings::parse_duration(&text)
+            .map(Span)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("{text:?}: expected a duration such as 60s, 2m or 500ms"))
+            })
     }
-}
-
-pub(crate) fn parse_span(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.')?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" | "min" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return None,
-    };
-    (0.0..1e7)
-        .contains(&seconds)
-        .then(|| Duration::from_secs_f64(seconds))
 }
 
 /// A `[config]` value: a string, integer or boolean, given to services as text. Newlines and
@@ -199,17 +184,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_durations() {
+    fn sizes() {
         assert_eq!(parse_size("512M"), Some(512 << 20));
         assert_eq!(parse_size("2GiB"), Some(2 << 30));
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("lots"), None);
         assert_eq!(parse_size("99999999999T"), None);
-        assert_eq!(parse_span("60s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_span("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_span("1.5m"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_span("60"), None);
-        assert_eq!(parse_span("-1s"), None);
     }
 
     #[test]
