@@ -5,7 +5,7 @@ use std::process::Command;
 
 use lastmile_tests::{run_command, tool, workspace};
 
-const TOOLS: &[&str] = &["depgraph", "pin-deps", "bake-image", "deploy-lxc"];
+const TOOLS: &[&str] = &["depgraph", "pin-deps", "bake-image", "deploy-lxc", "aqf-run"];
 
 #[test]
 fn every_tool_takes_the_global_flags() {
