@@ -87,6 +87,40 @@ pub fn script(name: &str) -> String {
     out.stdout.trim().to_owned()
 }
 
+/// The example system's leaves pinned for the default base's Python and glibc, against the
+/// example's wheels, into `out`: what a bake of the example starts from. Returns (base, wheels).
+pub fn pin_example_for_base(out: &Path) -> (String, String) {
+    let base = script("base-rootfs");
+    let wheels = script("build-wheels");
+    let root = workspace();
+    let graph = run_command(
+        Command::new(tool("depgraph"))
+            .arg("examples/cam")
+            .current_dir(&root),
+        None,
+    );
+    assert_eq!(graph.code, 0, "{}", graph.stderr);
+    let pin = run_command(
+        Command::new(tool("pin-deps"))
+            .args([
+                "--from-graph",
+                "-",
+                "--no-index",
+                "--find-links",
+                &wheels,
+                "--target-rootfs",
+                &base,
+                "-o",
+            ])
+            .arg(out)
+            .current_dir(&root)
+            .env_remove("PIP_FIND_LINKS"),
+        Some(&graph.stdout),
+    );
+    assert_eq!(pin.code, 0, "{}", pin.stderr);
+    (base, wheels)
+}
+
 /// The workspace root, where `examples/`, `schemas/` and `scripts/` live.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

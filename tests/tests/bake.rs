@@ -9,51 +9,15 @@ use std::process::Command;
 
 use lastmile_tests::{Container, run_command, tool, workspace};
 
-fn script(name: &str) -> String {
-    let root = workspace();
-    let out = run_command(
-        Command::new(root.join("scripts").join(name)).current_dir(&root),
-        None,
-    );
-    assert_eq!(out.code, 0, "scripts/{name} failed:\n{}", out.stderr);
-    out.stdout.trim().to_owned()
-}
-
 #[test]
 fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
-    let base = script("base-rootfs");
-    let wheels = script("build-wheels");
     let root = workspace();
     let work = tempfile::Builder::new()
         .prefix("lastmile-bake-it-")
         .tempdir()
         .unwrap();
-    let graph = run_command(
-        Command::new(tool("depgraph"))
-            .arg("examples/cam")
-            .current_dir(&root),
-        None,
-    );
-    assert_eq!(graph.code, 0, "{}", graph.stderr);
     let pinned = work.path().join("pinned.txt");
-    let pin = run_command(
-        Command::new(tool("pin-deps"))
-            .args([
-                "--from-graph",
-                "-",
-                "--no-index",
-                "--find-links",
-                &wheels,
-                "--target-rootfs",
-                &base,
-                "-o",
-            ])
-            .arg(&pinned)
-            .current_dir(&root)
-            .env_remove("PIP_FIND_LINKS"),
-        Some(&graph.stdout),
-    );
-    assert_eq!(pin.code, 0, "{}", pin.stderr);
+    let (base, wheels) = lastmile_tests::pin_example_for_base(&pinned);
     // One bake of the example, under `umask` and the environment `envs`, into `out`.
     let bake_into = |out: &str, umask: &str, envs: &[(&str, &std::ffi::OsStr)], extra: &[&str]| {
         let mut command = Command::new("sh");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use lastmile_tests::{Output, run_command, script, tool, workspace};
+use lastmile_tests::{Output, run_command, tool, workspace};
 
 pub(crate) struct Candidates {
     pub(crate) good: PathBuf,
@@ -21,33 +21,8 @@ pub(crate) fn candidates() -> &'static Candidates {
         let dir = root.join("target/lastmile/tmp/deploy-it");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let base = script("base-rootfs");
-        let wheels = script("build-wheels");
-        let graph = run_command(
-            Command::new(tool("depgraph"))
-                .arg("examples/cam")
-                .current_dir(&root),
-            None,
-        );
-        assert_eq!(graph.code, 0, "{}", graph.stderr);
         let pinned = dir.join("pinned.txt");
-        let pin = run_command(
-            Command::new(tool("pin-deps"))
-                .args([
-                    "--from-graph",
-                    "-",
-                    "--no-index",
-                    "--find-links",
-                    &wheels,
-                    "--target-rootfs",
-                    &base,
-                    "-o",
-                ])
-                .arg(&pinned)
-                .current_dir(&root),
-            Some(&graph.stdout),
-        );
-        assert_eq!(pin.code, 0, "{}", pin.stderr);
+        let (base, wheels) = lastmile_tests::pin_example_for_base(&pinned);
         let services = std::fs::read_to_string(root.join("examples/cam/services.toml")).unwrap();
         let broken_services = dir.join("broken-services.toml");
         // The simulator listens where its health check does not look.
