@@ -148,11 +148,7 @@ pub fn status(ctx: &Context) -> anyhow::Result<(DeploymentDocument, Vec<String>)
     let current_containers: BTreeSet<&str> = current
         .map(|g| g.nodes.iter().map(|n| n.container.as_str()).collect())
         .unwrap_or_default();
-    let named: BTreeSet<&str> = state
-        .generations
-        .iter()
-        .flat_map(|g| g.nodes.iter().map(|n| n.container.as_str()))
-        .collect();
+    let named = state.containers();
     for container in ctx.engine.containers()? {
         let running = ctx.engine.running(&container)?;
         if !named.contains(container.as_str()) {

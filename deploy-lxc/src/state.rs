@@ -84,6 +84,14 @@ impl State {
         self.current.and_then(|n| self.generation(n))
     }
 
+    /// The containers of every generation the state names.
+    pub fn containers(&self) -> std::collections::BTreeSet<&str> {
+        self.generations
+            .iter()
+            .flat_map(|g| g.nodes.iter().map(|n| n.container.as_str()))
+            .collect()
+    }
+
     /// Kept generations (not current), newest first.
     pub fn kept(&self) -> Vec<&Generation> {
         let mut kept: Vec<&Generation> = self

@@ -51,6 +51,17 @@ impl NodeOutcome {
         }
     }
 
+    /// Wait until the node's new container serves (systemd booted, every check passing).
+    fn check(&mut self, ctx: &Context) {
+        let checker = Checker {
+            settings: &ctx.env.health,
+            can_exec: ctx.engine.can_exec(),
+        };
+        let (healthy, health) = checker.wait(&self.node);
+        self.healthy = healthy;
+        self.health = health;
+    }
+
     /// Why it failed, for the message on stderr.
     pub fn failure(&self) -> String {
         if let Some(error) = &self.error {
@@ -120,14 +131,8 @@ fn switch_node(ctx: &Context, old: Option<&GenerationNode>, node: &GenerationNod
         return outcome;
     }
     outcome.started = true;
-    let checker = Checker {
-        settings: &ctx.env.health,
-        can_exec: ctx.engine.can_exec(),
-    };
-    let (healthy, health) = checker.wait(node);
-    outcome.healthy = healthy;
-    outcome.health = health;
-    if healthy && old.is_some() {
+    outcome.check(ctx);
+    if outcome.healthy && old.is_some() {
         outcome.downtime_ms = Some(down.elapsed().as_millis() as u64);
     }
     outcome
@@ -163,13 +168,7 @@ pub fn restore(ctx: &Context, generation: &Generation) -> Vec<NodeOutcome> {
                         outcome.error = Some(format!("{e:#}"));
                         return outcome;
                     }
-                    let checker = Checker {
-                        settings: &ctx.env.health,
-                        can_exec: ctx.engine.can_exec(),
-                    };
-                    let (healthy, health) = checker.wait(node);
-                    outcome.healthy = healthy;
-                    outcome.health = health;
+                    outcome.check(ctx);
                     outcome
                 })
             })

@@ -58,11 +58,7 @@ pub fn recover(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
             }
         }
     }
-    let named: BTreeSet<&str> = state
-        .generations
-        .iter()
-        .flat_map(|g| g.nodes.iter().map(|n| n.container.as_str()))
-        .collect();
+    let named = state.containers();
     for container in ctx.engine.containers()? {
         if !named.contains(container.as_str()) {
             tracing::info!("removing {container}, left by a stopped run");
