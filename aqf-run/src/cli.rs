@@ -88,3 +88,53 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "DIR", default_value = "promotions")]
     pub promotions: PathBuf,
 }
+
+impl RunArgs {
+    /// The command line as the qualification's options; the clap types stop here.
+    pub fn into_options(self) -> anyhow::Result<crate::qualify::Options> {
+        let partition = self
+            .partition
+            .as_deref()
+            .map(crate::plan::parse_partition)
+            .transpose()?;
+        Ok(crate::qualify::Options {
+            suites: self.suites,
+            deployment: self.deployment,
+            candidate: self.candidate,
+            out_dir: self.out_dir,
+            jobs: self
+                .jobs
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            filter: crate::plan::Filter {
+                tags: self.tags,
+                skip_tags: self.skip_tags,
+                partition,
+            },
+            partition: self.partition,
+            fail_fast: self.fail_fast,
+            cache_dir: self.cache_dir.unwrap_or_else(default_cache),
+        })
+    }
+}
+
+impl PromoteArgs {
+    pub fn into_options(self) -> crate::promote::Options {
+        crate::promote::Options {
+            report: self.report,
+            channel: self.channel,
+            expect_current: self.expect_current,
+            dir: self.promotions,
+            deployment: self.deployment,
+        }
+    }
+}
+
+/// `LASTMILE_CACHE_DIR`, else `~/.cache/lastmile`.
+fn default_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LASTMILE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/lastmile")
+}

@@ -1,132 +1,152 @@
 //! JUnit XML for Jenkins, valid against the xUnit plugin's schema (`junit-10.xsd`): one
 //! `testsuite` per suite file with the candidate digest and environment as properties, one
 //! `testcase` per test and node (and one per pytest case), failures, errors, skips, earlier
-//! attempts of a retried test as `rerunFailure`/`rerunError`, and the output.
+//! attempts of a retried test as `rerunFailure`/`rerunError`, and the output. Every count is
+//! made once, from the test cases written, so `testsuites` is the sum of its `testsuite`s.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::ops::AddAssign;
 
-use lastmile_documents::report::{Outcome, ReportDocument, TestResult};
+use lastmile_documents::report::{Outcome, ReportDocument, SuiteFile, TestResult};
 
+use crate::context::{Case, CaseOutcome};
 use crate::runner::Ran;
 
-/// The whole file.
-/// `suite_names`: each suite file's `name`, which begins its tests' ids.
+/// The counts of a `testsuite` or `testsuites` element.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub time_ms: u64,
+}
+
+impl Counts {
+    fn of_test(test: &TestResult) -> Self {
+        Self {
+            tests: 1,
+            failures: usize::from(test.outcome == Outcome::Failed),
+            errors: usize::from(matches!(test.outcome, Outcome::Error | Outcome::TimedOut)),
+            skipped: usize::from(test.outcome == Outcome::Skipped),
+            time_ms: test.duration_ms,
+        }
+    }
+
+    fn of_case(case: &Case) -> Self {
+        Self {
+            tests: 1,
+            failures: usize::from(case.outcome == CaseOutcome::Failure),
+            errors: usize::from(case.outcome == CaseOutcome::Error),
+            skipped: usize::from(case.outcome == CaseOutcome::Skipped),
+            // A case's time is part of its aqf test's.
+            time_ms: 0,
+        }
+    }
+
+    /// The attributes; `testsuites` has no `skipped` in Jenkins' schema.
+    fn attributes(&self, skipped: bool) -> String {
+        let skipped = if skipped {
+            format!(" skipped=\"{}\"", self.skipped)
+        } else {
+            String::new()
+        };
+        format!(
+            "tests=\"{}\" failures=\"{}\" errors=\"{}\"{skipped} time=\"{}\"",
+            self.tests,
+            self.failures,
+            self.errors,
+            seconds(self.time_ms)
+        )
+    }
+}
+
+impl AddAssign for Counts {
+    fn add_assign(&mut self, other: Self) {
+        self.tests += other.tests;
+        self.failures += other.failures;
+        self.errors += other.errors;
+        self.skipped += other.skipped;
+        self.time_ms += other.time_ms;
+    }
+}
+
+/// The whole file. `suite_names`: each suite file's `name`, which begins its tests' ids.
 pub fn write(
     report: &ReportDocument,
     runs: &[Ran],
     hostname: &str,
     suite_names: &BTreeMap<String, String>,
 ) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let total_time: u64 = report.tests.iter().map(|t| t.duration_ms).sum();
-    let count = |f: &dyn Fn(&TestResult) -> bool| report.tests.iter().filter(|t| f(t)).count();
+    let mut body = String::new();
+    let mut total = Counts::default();
+    for suite in &report.suites {
+        let name = suite_names.get(&suite.file).unwrap_or(&suite.file);
+        let prefix = format!("{name}:");
+        let in_suite: Vec<&Ran> = runs.iter().filter(|r| r.result.id.starts_with(&prefix)).collect();
+        total += testsuite(&mut body, report, suite, name, &in_suite, hostname);
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"aqf-run\" {}>\n{body}</testsuites>\n",
+        total.attributes(false)
+    )
+}
+
+/// One `testsuite` element; its counts.
+fn testsuite(
+    xml: &mut String,
+    report: &ReportDocument,
+    suite: &SuiteFile,
+    name: &str,
+    runs: &[&Ran],
+    hostname: &str,
+) -> Counts {
+    let mut counts = Counts::default();
+    let mut cases = String::new();
+    for run in runs {
+        counts += Counts::of_test(&run.result);
+        testcase(&mut cases, &run.result);
+        for case in &run.cases {
+            counts += Counts::of_case(case);
+            pytest_case(&mut cases, &run.result, name, case);
+        }
+    }
     let _ = writeln!(
         xml,
-        "<testsuites name=\"aqf-run\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">",
-        report.tests.len(),
-        count(&|t| t.outcome == Outcome::Failed),
-        count(&|t| matches!(t.outcome, Outcome::Error | Outcome::TimedOut)),
-        seconds(total_time)
+        "  <testsuite name=\"{}\" {} timestamp=\"{}\" hostname=\"{}\">",
+        attr(name),
+        counts.attributes(true),
+        attr(report.started.trim_end_matches('Z')),
+        attr(hostname)
     );
-    for suite in &report.suites {
-        let suite_name = suite_names
-            .get(&suite.file)
-            .cloned()
-            .unwrap_or_else(|| suite.file.clone());
-        let in_suite: Vec<&Ran> = runs
-            .iter()
-            .filter(|r| r.result.id.starts_with(&format!("{suite_name}:")))
-            .collect();
-        let tests: Vec<&TestResult> = in_suite.iter().map(|r| &r.result).collect();
-        let pytest_cases: usize = in_suite.iter().map(|r| r.cases.len()).sum();
+    properties(xml, report, suite);
+    xml.push_str(&cases);
+    xml.push_str("  </testsuite>\n");
+    counts
+}
+
+fn properties(xml: &mut String, report: &ReportDocument, suite: &SuiteFile) {
+    xml.push_str("    <properties>\n");
+    let mut properties = vec![
+        ("candidate.digest", report.candidate.digest.to_string()),
+        ("candidate.image", report.candidate.image.clone()),
+        ("environment", report.environment.clone()),
+        ("generation", report.generation.to_string()),
+        ("suite.file", suite.file.clone()),
+        ("suite.sha256", suite.sha256.to_string()),
+    ];
+    if let Some(partition) = &report.partition {
+        properties.push(("partition", partition.clone()));
+    }
+    for (name, value) in properties {
         let _ = writeln!(
             xml,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\" hostname=\"{}\">",
-            attr(&suite_name),
-            tests.len() + pytest_cases,
-            tests.iter().filter(|t| t.outcome == Outcome::Failed).count()
-                + in_suite
-                    .iter()
-                    .flat_map(|r| &r.cases)
-                    .filter(|c| c.outcome == "failure")
-                    .count(),
-            tests
-                .iter()
-                .filter(|t| matches!(t.outcome, Outcome::Error | Outcome::TimedOut))
-                .count()
-                + in_suite
-                    .iter()
-                    .flat_map(|r| &r.cases)
-                    .filter(|c| c.outcome == "error")
-                    .count(),
-            tests.iter().filter(|t| t.outcome == Outcome::Skipped).count()
-                + in_suite
-                    .iter()
-                    .flat_map(|r| &r.cases)
-                    .filter(|c| c.outcome == "skipped")
-                    .count(),
-            seconds(tests.iter().map(|t| t.duration_ms).sum()),
-            attr(report.started.trim_end_matches('Z')),
-            attr(hostname)
+            "      <property name=\"{name}\" value=\"{}\"/>",
+            attr(&value)
         );
-        xml.push_str("    <properties>\n");
-        let mut properties = vec![
-            ("candidate.digest", report.candidate.digest.to_string()),
-            ("candidate.image", report.candidate.image.clone()),
-            ("environment", report.environment.clone()),
-            ("generation", report.generation.to_string()),
-            ("suite.file", suite.file.clone()),
-            ("suite.sha256", suite.sha256.to_string()),
-        ];
-        if let Some(partition) = &report.partition {
-            properties.push(("partition", partition.clone()));
-        }
-        for (name, value) in properties {
-            let _ = writeln!(
-                xml,
-                "      <property name=\"{name}\" value=\"{}\"/>",
-                attr(&value)
-            );
-        }
-        xml.push_str("    </properties>\n");
-        for run in in_suite {
-            testcase(&mut xml, &run.result);
-            for case in &run.cases {
-                let classname = format!(
-                    "{}.pytest.{}",
-                    classname(&run.result, &suite_name),
-                    case.classname
-                );
-                let _ = write!(
-                    xml,
-                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-                    attr(&classname),
-                    attr(&case.name),
-                    case.seconds.max(0.0)
-                );
-                match case.outcome.as_str() {
-                    "failure" | "error" => {
-                        let _ = write!(
-                            xml,
-                            "<{0} message=\"{1}\">{2}</{0}>",
-                            case.outcome,
-                            attr(&case.message),
-                            text(&case.text)
-                        );
-                    }
-                    "skipped" => {
-                        let _ = write!(xml, "<skipped message=\"{}\"/>", attr(&case.message));
-                    }
-                    _ => {}
-                }
-                xml.push_str("</testcase>\n");
-            }
-        }
-        xml.push_str("  </testsuite>\n");
     }
-    xml.push_str("</testsuites>\n");
-    xml
+    xml.push_str("    </properties>\n");
 }
 
 fn classname(test: &TestResult, suite: &str) -> String {
@@ -145,7 +165,6 @@ fn testcase(xml: &mut String, test: &TestResult) {
         attr(&test.name),
         seconds(test.duration_ms)
     );
-    let last = test.attempts.last();
     // Earlier attempts that failed: reruns (a flaky test's, or a failed test's before its last).
     for earlier in &test.attempts[..test.attempts.len().saturating_sub(1)] {
         let element = if earlier.outcome == Outcome::Failed {
@@ -162,27 +181,26 @@ fn testcase(xml: &mut String, test: &TestResult) {
             text(&earlier.stderr)
         );
     }
-    if let Some(last) = last {
+    if let Some(last) = test.attempts.last() {
+        let message = attr(&last.message);
         match test.outcome {
             Outcome::Failed => {
                 let _ = write!(
                     xml,
-                    "<failure type=\"failed\" message=\"{}\">{}</failure>",
-                    attr(&last.message),
+                    "<failure type=\"failed\" message=\"{message}\">{}</failure>",
                     text(&last.message)
                 );
             }
             Outcome::TimedOut | Outcome::Error => {
                 let _ = write!(
                     xml,
-                    "<error type=\"{}\" message=\"{}\">{}</error>",
+                    "<error type=\"{}\" message=\"{message}\">{}</error>",
                     test.outcome.word(),
-                    attr(&last.message),
                     text(&last.message)
                 );
             }
             Outcome::Skipped => {
-                let _ = write!(xml, "<skipped message=\"{}\"/>", attr(&last.message));
+                let _ = write!(xml, "<skipped message=\"{message}\"/>");
             }
             Outcome::Passed | Outcome::Flaky => {}
         }
@@ -192,6 +210,32 @@ fn testcase(xml: &mut String, test: &TestResult) {
         if !last.stderr.is_empty() {
             let _ = write!(xml, "<system-err>{}</system-err>", text(&last.stderr));
         }
+    }
+    xml.push_str("</testcase>\n");
+}
+
+fn pytest_case(xml: &mut String, test: &TestResult, suite: &str, case: &Case) {
+    let classname = format!("{}.pytest.{}", classname(test, suite), case.classname);
+    let _ = write!(
+        xml,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+        attr(&classname),
+        attr(&case.name),
+        case.seconds.max(0.0)
+    );
+    match case.outcome.element() {
+        Some(element @ ("failure" | "error")) => {
+            let _ = write!(
+                xml,
+                "<{element} message=\"{}\">{}</{element}>",
+                attr(&case.message),
+                text(&case.text)
+            );
+        }
+        Some(_) => {
+            let _ = write!(xml, "<skipped message=\"{}\"/>", attr(&case.message));
+        }
+        None => {}
     }
     xml.push_str("</testcase>\n");
 }

@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use lastmile_documents::report::{Attempt, Outcome, TestResult};
 
-use crate::checks::{Context, Tried, attempt};
+use crate::attempt::attempt;
+use crate::context::{Case, Context, Tried};
 use crate::plan::Instance;
 
 /// A test's result with pytest's own cases of its last attempt (for the JUnit report).
 pub struct Ran {
     pub result: TestResult,
-    pub cases: Vec<crate::pytest::Case>,
+    pub cases: Vec<Case>,
 }
 
 pub struct Options {

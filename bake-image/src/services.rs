@@ -12,16 +12,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use lastmile_documents::candidate::{
-    CandidatePackage, Health, Service, role_target, valid_role, valid_unit_name,
-};
+use anyhow::bail;
+use lastmile_documents::candidate::{CandidatePackage, Service, role_target, valid_role, valid_unit_name};
+use lastmile_settings::Spanned;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServicesFile {
     #[serde(default)]
-    services: BTreeMap<String, Service>,
+    services: BTreeMap<String, Spanned<Service>>,
 }
 
 /// The services of `--services` files and `--service` options; a name given twice is refused.
@@ -31,23 +30,11 @@ pub(crate) fn load(
 ) -> anyhow::Result<BTreeMap<String, Service>> {
     let mut services: BTreeMap<String, (Service, String)> = BTreeMap::new();
     for file in files {
-        let shown = file.display().to_string();
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {shown}"))?;
-        let parsed: ServicesFile = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
-            match line {
-                Some(line) => anyhow::anyhow!("{shown}:{line}: {}", e.message()),
-                None => anyhow::anyhow!("{shown}: {}", e.message()),
-            }
-        })?;
+        let file = lastmile_settings::load(file)?;
+        let parsed: ServicesFile = file.parse()?;
         for (name, service) in parsed.services {
-            let line = text
-                .lines()
-                .position(|l| {
-                    l.trim() == format!("[services.{name}]") || l.trim() == format!("[services.\"{name}\"]")
-                })
-                .map_or(0, |i| i + 1);
-            add(&mut services, name, service, format!("{shown}:{line}"))?;
+            let origin = file.location(service.span()).to_string();
+            add(&mut services, name, service.into_inner(), origin)?;
         }
     }
     for option in options {
@@ -94,11 +81,6 @@ fn add(
                 "{origin}: service {name}: role {role:?}: a role holds lower-case letters, digits, - and _ only"
             );
         }
-    }
-    if let Some(health) = &service.health {
-        health
-            .parse::<Health>()
-            .map_err(|e| anyhow::anyhow!("{origin}: service {name}: health {e}"))?;
     }
     if let Some((_, first)) = services.get(&name) {
         bail!("{origin}: service {name} is already defined at {first}");
@@ -330,7 +312,7 @@ mod tests {
         );
         let err = load_text("\n[services.b]\ncommand = \"x\"\nhealth = \"ping\"\n");
         assert!(
-            err.contains(&format!("{shown}:2: service b: health \"ping\"")),
+            err.contains(&format!("{shown}:4: services.b.health: \"ping\"")),
             "{err}"
         );
         let err = load_text("[services.b]\ncommand = \"x\"\nrole = [\"p\"]\n");

@@ -3,29 +3,21 @@
 //! `systemctl is-active`), within the environment's timeout; a failing service is restarted up
 //! to `retries` times. A failure says what the last attempt saw and the service's journal.
 
-use std::process::Command;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use lastmile_documents::candidate::{CandidateDocument, Health};
 use lastmile_documents::deployment::HealthResult;
+use lastmile_probe::{Node, ProbeError};
 
 use crate::env::HealthSettings;
 use crate::state::GenerationNode;
 
-/// The check of each service of a node: its `health`, or `active`.
-pub fn checks(
-    candidate: &CandidateDocument,
-    services: &[&str],
-) -> std::collections::BTreeMap<String, String> {
+/// The check of each service of a node.
+pub fn checks(candidate: &CandidateDocument, services: &[&str]) -> BTreeMap<String, Health> {
     services
         .iter()
-        .map(|name| {
-            let check = candidate.services[*name]
-                .health
-                .clone()
-                .unwrap_or_else(|| "active".to_owned());
-            ((*name).to_owned(), check)
-        })
+        .map(|name| ((*name).to_owned(), candidate.services[*name].check()))
         .collect()
 }
 
@@ -36,12 +28,26 @@ pub struct Checker<'a> {
     pub can_exec: bool,
 }
 
+/// A generation's node as a probe reaches it.
+fn probe(node: &GenerationNode) -> Result<Node, ProbeError> {
+    Ok(Node::new(node.exec.clone(), node.address.into())?.isolated(node.isolated))
+}
+
 impl Checker<'_> {
     /// Wait until `node` serves, or say why not: (healthy, results).
     pub fn wait(&self, node: &GenerationNode) -> (bool, Vec<HealthResult>) {
+        let probe = match probe(node) {
+            Ok(probe) => probe,
+            Err(e) => {
+                return (
+                    false,
+                    vec![result("systemd", "exec", false, 0, Instant::now(), e.0)],
+                );
+            }
+        };
         let mut results = Vec::new();
         if self.can_exec {
-            let boot = self.boot(node);
+            let boot = self.boot(&probe);
             let ok = boot.ok;
             results.push(boot);
             if !ok {
@@ -50,7 +56,7 @@ impl Checker<'_> {
         }
         let mut healthy = true;
         for (service, check) in &node.checks {
-            let result = self.service(node, service, check);
+            let result = self.service(&probe, service, check);
             healthy &= result.ok;
             results.push(result);
         }
@@ -59,14 +65,18 @@ impl Checker<'_> {
 
     /// One quick round of every check (for `status`): no waiting, no restarts.
     pub fn once(&self, node: &GenerationNode) -> Vec<HealthResult> {
+        let probe = probe(node);
         node.checks
             .iter()
             .map(|(service, check)| {
                 let started = Instant::now();
-                let outcome = self.attempt(node, service, check);
+                let outcome = match &probe {
+                    Ok(probe) => self.attempt(probe, service, check),
+                    Err(e) => Err(e.0.clone()),
+                };
                 result(
                     service,
-                    &shown(node, check),
+                    &shown(node.address.into(), check),
                     outcome.is_ok(),
                     1,
                     started,
@@ -76,7 +86,8 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn boot(&self, node: &GenerationNode) -> HealthResult {
+    /// Wait for systemd inside the node to finish booting.
+    fn boot(&self, node: &Node) -> HealthResult {
         let started = Instant::now();
         let check = "systemctl is-system-running --wait";
         let deadline = started + self.settings.timeout;
@@ -84,37 +95,7 @@ impl Checker<'_> {
         loop {
             attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
-            let mut command = exec(node, &["systemctl", "is-system-running", "--wait"]);
-            let (ok, detail) = match lastmile_process::run(&mut command, None, Some(left)) {
-                Err(e) => (Some(false), e.to_string()),
-                Ok(done) if done.timed_out() => (
-                    Some(false),
-                    format!("still booting after {:?}", self.settings.timeout),
-                ),
-                Ok(done) => {
-                    let state = String::from_utf8_lossy(&done.stdout).trim().to_owned();
-                    match state.as_str() {
-                        "running" => (Some(true), state),
-                        // Booted, with a unit failed: the services' own checks decide; the
-                        // failed units are named.
-                        "degraded" => {
-                            let failed = capture(&mut exec(
-                                node,
-                                &["systemctl", "--failed", "--plain", "--no-legend"],
-                            ));
-                            (
-                                Some(true),
-                                format!("degraded: {}", failed.trim().replace('\n', "; ")),
-                            )
-                        }
-                        // systemd has not yet made its bus, or is still starting: ask again.
-                        "" | "offline" | "initializing" | "starting" => {
-                            (None, format!("{state} {}", done.last_line()))
-                        }
-                        _ => (Some(false), format!("{state}: {}", done.last_line())),
-                    }
-                }
-            };
+            let (ok, detail) = boot_state(node, left, self.settings.timeout);
             match ok {
                 Some(ok) => return result("systemd", check, ok, attempts, started, detail),
                 None if Instant::now() >= deadline || lastmile_process::interrupt::interrupted() => {
@@ -132,21 +113,20 @@ impl Checker<'_> {
         }
     }
 
-    fn service(&self, node: &GenerationNode, service: &str, check: &str) -> HealthResult {
+    fn service(&self, node: &Node, service: &str, check: &Health) -> HealthResult {
         let started = Instant::now();
         let mut attempts = 0;
         let mut last = String::new();
+        let shown = shown(node.address(), check);
         for round in 0..=self.settings.retries {
             if round > 0 && self.can_exec {
-                capture(&mut exec(node, &["systemctl", "restart", service]));
+                capture(node, &["systemctl", "restart", "--", service]);
             }
             let deadline = Instant::now() + self.settings.timeout;
             loop {
                 attempts += 1;
                 match self.attempt(node, service, check) {
-                    Ok(()) => {
-                        return result(service, &shown(node, check), true, attempts, started, "ok".into());
-                    }
+                    Ok(()) => return result(service, &shown, true, attempts, started, "ok".into()),
                     Err(e) => last = e,
                 }
                 if Instant::now() >= deadline || lastmile_process::interrupt::interrupted() {
@@ -156,101 +136,85 @@ impl Checker<'_> {
             }
         }
         if self.can_exec {
-            let journal = capture(&mut exec(
+            let journal = capture(
                 node,
                 &["journalctl", "-u", service, "-n", "15", "--no-pager", "-o", "cat"],
-            ));
+            );
             if !journal.trim().is_empty() {
                 last = format!("{last}\n--- journal of {service}:\n{}", journal.trim_end());
             }
         }
-        result(service, &shown(node, check), false, attempts, started, last)
+        result(service, &shown, false, attempts, started, last)
     }
 
-    fn attempt(&self, node: &GenerationNode, service: &str, check: &str) -> Result<(), String> {
-        if check == "active" {
-            return self.active(node, service);
-        }
-        let health: Health = check.parse().map_err(|e| format!("{e}"))?;
-        let (port, path) = match &health {
-            Health::Tcp(port) => (*port, None),
-            Health::Http(url) => {
-                let (port, path) = lastmile_probe::split_url(url).map_err(|e| e.0)?;
-                (port, Some(path))
-            }
-        };
-        if node.isolated {
-            return self.inside(node, port, path.as_deref());
-        }
+    fn attempt(&self, node: &Node, service: &str, check: &Health) -> Result<(), String> {
         let limit = Duration::from_secs(2);
-        match path {
-            None => lastmile_probe::tcp(&node.address, port, limit).map_err(|e| e.0),
-            Some(path) => {
-                let answer = lastmile_probe::http_get(&node.address, port, &path, limit).map_err(|e| e.0)?;
+        match check {
+            Health::Active if !self.can_exec => Ok(()),
+            Health::Active => match node.unit_state(service, Duration::from_secs(20)) {
+                Ok(state) if state == "active" => Ok(()),
+                Ok(state) => Err(format!("systemctl is-active {service}: {state}")),
+                Err(e) => Err(e.0),
+            },
+            Health::Tcp(port) => node.tcp(*port, limit).map_err(|e| e.0),
+            Health::Http(http) => {
+                let answer = node.http_get(http.port(), http.path(), limit).map_err(|e| e.0)?;
                 if (200..300).contains(&answer.status) {
                     Ok(())
                 } else {
-                    Err(format!("GET {path}: status {}", answer.status))
+                    Err(format!("GET {}: status {}", http.path(), answer.status))
                 }
             }
         }
     }
+}
 
-    fn active(&self, node: &GenerationNode, service: &str) -> Result<(), String> {
-        if !self.can_exec {
-            return Ok(());
+/// What `systemctl is-system-running --wait` says: booted (`Some(true)`), failed
+/// (`Some(false)`), or not yet (`None`), with the detail.
+fn boot_state(node: &Node, left: Duration, timeout: Duration) -> (Option<bool>, String) {
+    let done = match node.exec(&["systemctl", "is-system-running", "--wait"], None, left) {
+        Err(e) => return (Some(false), e.0),
+        Ok(done) if done.timed_out() => return (Some(false), format!("still booting after {timeout:?}")),
+        Ok(done) => done,
+    };
+    let last_line = || {
+        [&done.stderr, &done.stdout]
+            .iter()
+            .find_map(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let state = done.stdout.trim().to_owned();
+    match state.as_str() {
+        "running" => (Some(true), state),
+        // Booted, with a unit failed: the services' own checks decide; the failed units are named.
+        "degraded" => {
+            let failed = capture(node, &["systemctl", "--failed", "--plain", "--no-legend"]);
+            (
+                Some(true),
+                format!("degraded: {}", failed.trim().replace('\n', "; ")),
+            )
         }
-        let state = capture(&mut exec(node, &["systemctl", "is-active", service]));
-        match state.trim() {
-            "active" => Ok(()),
-            other => Err(format!("systemctl is-active {service}: {other}")),
-        }
-    }
-
-    /// A check of an isolated node, made from inside it.
-    fn inside(&self, node: &GenerationNode, port: u16, path: Option<&str>) -> Result<(), String> {
-        let script = match path {
-            None => format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
-            Some(path) => format!(
-                "exec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' 'http://127.0.0.1:{port}{path}'"
-            ),
-        };
-        let mut command = exec(node, &["bash", "-c", &script]);
-        match lastmile_process::run(&mut command, None, Some(Duration::from_secs(5))) {
-            Ok(done) if done.success() => Ok(()),
-            Ok(done) => Err(format!("inside the node: {}", done.last_line())),
-            Err(e) => Err(e.to_string()),
-        }
+        // systemd has not yet made its bus, or is still starting: ask again.
+        "" | "offline" | "initializing" | "starting" => (None, format!("{state} {}", last_line())),
+        _ => (Some(false), format!("{state}: {}", last_line())),
     }
 }
 
 /// The check as run: `tcp:127.77.0.2:7147`, or the URL with the node's address.
-fn shown(node: &GenerationNode, check: &str) -> String {
-    if let Some(port) = check.strip_prefix("tcp:") {
-        return format!("tcp:{}:{port}", node.address);
+fn shown(address: std::net::IpAddr, check: &Health) -> String {
+    match check {
+        Health::Active => "active".to_owned(),
+        Health::Tcp(port) => format!("tcp:{address}:{port}"),
+        Health::Http(http) => format!("http://{address}:{}{}", http.port(), http.path()),
     }
-    match url::Url::parse(check) {
-        Ok(mut url) if check.starts_with("http") => {
-            let _ = url.set_host(Some(&node.address));
-            url.to_string()
-        }
-        _ => check.to_owned(),
-    }
-}
-
-/// `node`'s exec prefix followed by `args`.
-fn exec(node: &GenerationNode, args: &[&str]) -> Command {
-    let mut command = Command::new(&node.exec[0]);
-    command.args(&node.exec[1..]).args(args);
-    command
 }
 
 /// A short command's stdout (stderr when stdout is empty), or the error.
-fn capture(command: &mut Command) -> String {
-    match lastmile_process::run(command, None, Some(Duration::from_secs(20))) {
-        Ok(done) if !done.stdout.is_empty() => String::from_utf8_lossy(&done.stdout).into_owned(),
-        Ok(done) => String::from_utf8_lossy(&done.stderr).into_owned(),
-        Err(e) => e.to_string(),
+fn capture(node: &Node, argv: &[&str]) -> String {
+    match node.exec(argv, None, Duration::from_secs(20)) {
+        Ok(done) if !done.stdout.is_empty() => done.stdout,
+        Ok(done) => done.stderr,
+        Err(e) => e.0,
     }
 }
 
@@ -281,11 +245,14 @@ mod tests {
     fn node(address: &str, checks: &[(&str, &str)]) -> GenerationNode {
         GenerationNode {
             name: "n".into(),
-            container: "c".into(),
-            address: address.into(),
+            container: "c".parse().unwrap(),
+            address: address.parse().unwrap(),
             roles: Vec::new(),
             services: Vec::new(),
-            checks: checks.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect(),
+            checks: checks
+                .iter()
+                .map(|(a, b)| ((*a).into(), b.parse().unwrap()))
+                .collect(),
             exec: vec!["false".into()],
             isolated: false,
         }

@@ -2,13 +2,18 @@
 //! current, and the switch in progress if a run was stopped half-way. One JSON file per
 //! environment, always replaced atomically, read and written only under the environment's lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Seek, Write};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use lastmile_documents::candidate::Health;
+use lastmile_documents::deployment::Backend;
 use lastmile_fs::Sha256;
 use serde::{Deserialize, Serialize};
+
+use crate::backend::ContainerId;
 
 pub const SCHEMA: &str = "lastmile.deploy-state/v1";
 
@@ -17,7 +22,7 @@ pub const SCHEMA: &str = "lastmile.deploy-state/v1";
 pub struct State {
     pub schema: String,
     pub environment: String,
-    pub backend: String,
+    pub backend: Backend,
     pub next_generation: u64,
     pub current: Option<u64>,
     /// Every generation whose containers exist, oldest first.
@@ -43,12 +48,12 @@ pub struct Generation {
 #[serde(deny_unknown_fields)]
 pub struct GenerationNode {
     pub name: String,
-    pub container: String,
-    pub address: String,
+    pub container: ContainerId,
+    pub address: Ipv4Addr,
     pub roles: Vec<String>,
     pub services: Vec<String>,
-    /// The checks that tell it is serving (`tcp:7147`, `http://...`), by service.
-    pub checks: BTreeMap<String, String>,
+    /// The check that tells each service is serving (`tcp:7147`, `http://...`, `active`).
+    pub checks: BTreeMap<String, Health>,
     pub exec: Vec<String>,
     /// Whether checks run inside the node (its network is `empty`).
     pub isolated: bool,
@@ -57,18 +62,36 @@ pub struct GenerationNode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
-    /// `apply` or `rollback`.
-    pub kind: String,
+    pub kind: TransitionKind,
     pub from: Option<u64>,
     pub to: u64,
 }
 
+/// What a switch in progress is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransitionKind {
+    /// To a new generation: on recovery it is stopped and removed.
+    Apply,
+    /// Back to a kept generation: on recovery it is stopped and kept.
+    Rollback,
+}
+
+impl std::fmt::Display for TransitionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransitionKind::Apply => "apply",
+            TransitionKind::Rollback => "rollback",
+        })
+    }
+}
+
 impl State {
-    pub fn new(environment: &str, backend: &str) -> Self {
+    pub fn new(environment: &str, backend: Backend) -> Self {
         Self {
             schema: SCHEMA.to_owned(),
             environment: environment.to_owned(),
-            backend: backend.to_owned(),
+            backend,
             next_generation: 1,
             current: None,
             generations: Vec::new(),
@@ -85,10 +108,10 @@ impl State {
     }
 
     /// The containers of every generation the state names.
-    pub fn containers(&self) -> std::collections::BTreeSet<&str> {
+    pub fn containers(&self) -> BTreeSet<&ContainerId> {
         self.generations
             .iter()
-            .flat_map(|g| g.nodes.iter().map(|n| n.container.as_str()))
+            .flat_map(|g| g.nodes.iter().map(|n| &n.container))
             .collect()
     }
 
@@ -231,7 +254,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path(), "lab").unwrap();
         assert_eq!(store.load().unwrap(), None);
-        let mut state = State::new("lab", "lxc");
+        let mut state = State::new("lab", Backend::Lxc);
         state.current = Some(1);
         store.save(&state).unwrap();
         assert_eq!(store.load().unwrap(), Some(state));

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use lastmile_documents::deployment::{DeployedNode, HealthResult};
+use lastmile_documents::deployment::{DeployedNode, HealthResult, NodeState};
 
-use crate::Context;
 use crate::backend::Running;
+use crate::context::Context;
+use crate::fault::fault;
 use crate::health::Checker;
 use crate::state::{Generation, GenerationNode};
 
@@ -37,17 +38,10 @@ impl NodeOutcome {
         }
     }
 
-    pub fn document(&self, state: &str) -> DeployedNode {
+    pub fn document(&self, state: NodeState) -> DeployedNode {
         DeployedNode {
-            name: self.node.name.clone(),
-            container: self.node.container.clone(),
-            address: self.node.address.clone(),
-            roles: self.node.roles.clone(),
-            services: self.node.services.clone(),
-            state: state.to_owned(),
-            exec: self.node.exec.clone(),
-            health: self.health.clone(),
             downtime_ms: self.downtime_ms,
+            ..crate::document::node(&self.node, state, self.health.clone())
         }
     }
 
@@ -105,7 +99,7 @@ pub fn switch(ctx: &Context, from: Option<&Generation>, to: &Generation) -> Vec<
                 .collect()
         });
         bar.inc(done.len() as u64);
-        crate::deploy::fault("switched-one");
+        fault("switched-one");
         let failed = done.iter().any(|o| !o.healthy);
         outcomes.extend(done);
         if failed || lastmile_process::interrupt::interrupted() {

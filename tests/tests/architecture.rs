@@ -11,6 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("lastmile-fs", &[]),
     ("lastmile-process", &[]),
     ("lastmile-python", &["lastmile-fs"]),
+    ("lastmile-settings", &["lastmile-fs"]),
     ("lastmile-dist", &["lastmile-fs", "lastmile-python"]),
     ("lastmile-documents", &["lastmile-fs", "lastmile-python"]),
     (

@@ -1,14 +1,15 @@
 //! The kinds of test and the fields each takes: `command`, `pytest`, and the built-in checks of a
 //! node (`package`, `service`, `process`, `port`, `file`, `http`), in the spirit of testinfra and
-//! goss.
+//! goss. Each kind is a struct serde reads with `deny_unknown_fields`; `kind = "port"` picks it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
+use serde::{Deserialize, Deserializer};
 
 /// Where a command or pytest runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum On {
     /// On this host, with the nodes' addresses in `LASTMILE_*` variables.
     Host,
@@ -16,253 +17,229 @@ pub enum On {
     Node,
 }
 
-#[derive(Debug, Clone)]
+/// A test's kind, with its own fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// `run` (through `sh -c`), expected `exit` status, `stdout`/`stderr` patterns.
-    Command {
-        run: String,
-        on: On,
-        exit: i32,
-        stdout: Option<Regex>,
-        stderr: Option<Regex>,
-    },
-    /// pytest on `path`, in a venv made from `requirements` (host), with `markers` and `args`.
-    Pytest {
-        path: PathBuf,
-        on: On,
-        requirements: Option<PathBuf>,
-        markers: Option<String>,
-        args: Vec<String>,
-    },
-    /// A distribution installed in the candidate's venv, at `version` or else the version the
-    /// candidate's manifest pins.
-    Package {
-        package: String,
-        version: Option<String>,
-    },
-    /// A systemd unit in `state` (`active` by default, or `inactive`).
-    Service { unit: String, state: String },
-    /// A process whose command line matches `process` is (or is not) running.
-    Process { pattern: Regex, running: bool },
-    /// Something listens (or nothing does) on `port` at the node's address.
-    Port { port: u16, listening: bool },
-    /// A file exists (or not) with `mode`, `owner` and contents matching `contains`.
-    File {
-        path: String,
-        exists: bool,
-        mode: Option<u32>,
-        owner: Option<String>,
-        contains: Option<Regex>,
-    },
-    /// A GET of `url` (`{address}` is the node's) answers `status` with a body matching `body`.
-    Http {
-        url: String,
-        status: u16,
-        body: Option<Regex>,
-    },
+    Command(CommandTest),
+    Pytest(PytestTest),
+    Package(PackageTest),
+    Service(ServiceTest),
+    Process(ProcessTest),
+    Port(PortTest),
+    File(FileTest),
+    Http(HttpTest),
+}
+
+/// `run` (through `sh -c`), expected `exit` status, `stdout`/`stderr` patterns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTest {
+    pub run: String,
+    #[serde(default = "on_node")]
+    pub on: On,
+    #[serde(default, deserialize_with = "exit_status")]
+    pub exit: u8,
+    pub stdout: Option<Pattern>,
+    pub stderr: Option<Pattern>,
+}
+
+/// pytest on `path`, in a venv made from `requirements` (host), with `markers` and `args`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PytestTest {
+    /// Relative to the suite file's folder.
+    pub path: PathBuf,
+    #[serde(default = "on_host")]
+    pub on: On,
+    pub requirements: Option<PathBuf>,
+    pub markers: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// A distribution installed in the candidate's venv, at `version` or else the version the
+/// candidate's manifest pins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageTest {
+    pub package: String,
+    pub version: Option<String>,
+}
+
+/// A systemd unit in `state` (`active` by default, or `inactive`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTest {
+    pub unit: String,
+    #[serde(default)]
+    pub state: UnitState,
+}
+
+/// The state a `service` test expects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitState {
+    #[default]
+    Active,
+    Inactive,
+}
+
+/// A process whose command line matches `process` is (or is not) running.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessTest {
+    #[serde(rename = "process")]
+    pub pattern: Pattern,
+    #[serde(default = "yes")]
+    pub running: bool,
+}
+
+/// Something listens (or nothing does) on `port` at the node's address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortTest {
+    pub port: Port,
+    #[serde(default = "yes")]
+    pub listening: bool,
+}
+
+/// A file exists (or not) with `mode`, `owner` and contents matching `contains`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTest {
+    pub path: String,
+    #[serde(default = "yes")]
+    pub exists: bool,
+    pub mode: Option<Mode>,
+    pub owner: Option<String>,
+    pub contains: Option<Pattern>,
+}
+
+/// A GET of `url` (`{address}` is the node's) answers `status` with a body matching `body`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTest {
+    pub url: HttpUrl,
+    #[serde(default)]
+    pub status: Status,
+    pub body: Option<Pattern>,
 }
 
 impl Kind {
     pub fn word(&self) -> &'static str {
         match self {
-            Kind::Command { .. } => "command",
-            Kind::Pytest { .. } => "pytest",
-            Kind::Package { .. } => "package",
-            Kind::Service { .. } => "service",
-            Kind::Process { .. } => "process",
-            Kind::Port { .. } => "port",
-            Kind::File { .. } => "file",
-            Kind::Http { .. } => "http",
+            Kind::Command(_) => "command",
+            Kind::Pytest(_) => "pytest",
+            Kind::Package(_) => "package",
+            Kind::Service(_) => "service",
+            Kind::Process(_) => "process",
+            Kind::Port(_) => "port",
+            Kind::File(_) => "file",
+            Kind::Http(_) => "http",
+        }
+    }
+
+    /// Paths in the suite are relative to its folder.
+    pub(super) fn resolve(&mut self, dir: &Path) {
+        if let Kind::Pytest(test) = self {
+            test.path = dir.join(&test.path);
+            test.requirements = test.requirements.as_ref().map(|r| dir.join(r));
         }
     }
 }
 
-type Fields = BTreeMap<String, toml::Value>;
-type Refusal = (String, String);
-
-/// The kind named `kind` from its fields; refuses a missing field, a field of another kind and
-/// a value of the wrong type, naming the key.
-pub(super) fn check(kind: &str, fields: &Fields, dir: &Path) -> Result<Kind, Refusal> {
-    let allowed: &[&str] = match kind {
-        "command" => &["run", "on", "exit", "stdout", "stderr"],
-        "pytest" => &["path", "on", "requirements", "markers", "args"],
-        "package" => &["package", "version"],
-        "service" => &["unit", "state"],
-        "process" => &["process", "running"],
-        "port" => &["port", "listening"],
-        "file" => &["path", "exists", "mode", "owner", "contains"],
-        "http" => &["url", "status", "body"],
-        _ => {
-            return Err((
-                "kind".into(),
-                format!("{kind:?}: expected command, pytest, package, service, process, port, file or http"),
-            ));
-        }
-    };
-    for key in fields.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err((
-                key.clone(),
-                format!("not a field of a {kind} test (it takes {})", allowed.join(", ")),
-            ));
-        }
-    }
-    let get = Getter { fields };
-    Ok(match kind {
-        "command" => Kind::Command {
-            run: get.string("run")?.ok_or_else(|| missing("run"))?,
-            on: get.on(On::Node)?,
-            exit: get.integer("exit")?.unwrap_or(0) as i32,
-            stdout: get.regex("stdout")?,
-            stderr: get.regex("stderr")?,
-        },
-        "pytest" => Kind::Pytest {
-            path: dir.join(get.string("path")?.ok_or_else(|| missing("path"))?),
-            on: get.on(On::Host)?,
-            requirements: get.string("requirements")?.map(|r| dir.join(r)),
-            markers: get.string("markers")?,
-            args: get.strings("args")?,
-        },
-        "package" => Kind::Package {
-            package: get.string("package")?.ok_or_else(|| missing("package"))?,
-            version: get.string("version")?,
-        },
-        "service" => {
-            let state = get.string("state")?.unwrap_or_else(|| "active".into());
-            if !matches!(state.as_str(), "active" | "inactive") {
-                return Err(("state".into(), format!("{state:?}: expected active or inactive")));
-            }
-            Kind::Service {
-                unit: get.string("unit")?.ok_or_else(|| missing("unit"))?,
-                state,
-            }
-        }
-        "process" => Kind::Process {
-            pattern: get.regex("process")?.ok_or_else(|| missing("process"))?,
-            running: get.boolean("running")?.unwrap_or(true),
-        },
-        "port" => {
-            let port = get.integer("port")?.ok_or_else(|| missing("port"))?;
-            Kind::Port {
-                port: u16::try_from(port)
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| ("port".to_owned(), format!("{port}: 1 to 65535")))?,
-                listening: get.boolean("listening")?.unwrap_or(true),
-            }
-        }
-        "file" => {
-            let mode = match get.string("mode")? {
-                None => None,
-                Some(text) => Some(u32::from_str_radix(&text, 8).map_err(|_| {
-                    (
-                        "mode".to_owned(),
-                        format!("{text:?}: an octal mode such as \"0644\""),
-                    )
-                })?),
-            };
-            Kind::File {
-                path: get.string("path")?.ok_or_else(|| missing("path"))?,
-                exists: get.boolean("exists")?.unwrap_or(true),
-                mode,
-                owner: get.string("owner")?,
-                contains: get.regex("contains")?,
-            }
-        }
-        _ => {
-            let url = get.string("url")?.ok_or_else(|| missing("url"))?;
-            if !url.starts_with("http://") {
-                return Err((
-                    "url".into(),
-                    format!("{url:?}: expected http://{{address}}:PORT/PATH"),
-                ));
-            }
-            Kind::Http {
-                url,
-                status: get.integer("status")?.unwrap_or(200) as u16,
-                body: get.regex("body")?,
-            }
-        }
-    })
+fn exit_status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    let status = lastmile_settings::integer_in(deserializer, "an exit status", 0..=255)?;
+    Ok(u8::try_from(status).expect("in range"))
 }
 
-fn missing(key: &str) -> Refusal {
-    (key.to_owned(), "missing".to_owned())
+fn on_node() -> On {
+    On::Node
+}
+fn on_host() -> On {
+    On::Host
+}
+fn yes() -> bool {
+    true
 }
 
-struct Getter<'a> {
-    fields: &'a Fields,
+/// A regular expression, compiled when the suite is read (bounded in size).
+#[derive(Debug, Clone)]
+pub struct Pattern(pub Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        regex::RegexBuilder::new(&text)
+            .size_limit(1 << 20)
+            .build()
+            .map(Pattern)
+            .map_err(|e| serde::de::Error::custom(format!("not a valid pattern: {e}")))
+    }
 }
 
-impl Getter<'_> {
-    fn string(&self, key: &str) -> Result<Option<String>, Refusal> {
-        match self.fields.get(key) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err((
-                key.to_owned(),
-                format!("expected a string, found {}", other.type_str()),
-            )),
-        }
+impl std::fmt::Display for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
     }
+}
 
-    fn integer(&self, key: &str) -> Result<Option<i64>, Refusal> {
-        match self.fields.get(key) {
-            None => Ok(None),
-            Some(toml::Value::Integer(n)) => Ok(Some(*n)),
-            Some(other) => Err((
-                key.to_owned(),
-                format!("expected an integer, found {}", other.type_str()),
-            )),
-        }
+/// A TCP port, 1 to 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port(pub u16);
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let port = lastmile_settings::integer_in(deserializer, "a port", 1..=65535)?;
+        Ok(Port(u16::try_from(port).expect("in range")))
     }
+}
 
-    fn boolean(&self, key: &str) -> Result<Option<bool>, Refusal> {
-        match self.fields.get(key) {
-            None => Ok(None),
-            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
-            Some(other) => Err((
-                key.to_owned(),
-                format!("expected true or false, found {}", other.type_str()),
-            )),
-        }
+/// A file mode written in octal, as a string: `"0644"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode(pub u32);
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        u32::from_str_radix(&text, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .map(Mode)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?}: an octal mode such as \"0644\"")))
     }
+}
 
-    fn strings(&self, key: &str) -> Result<Vec<String>, Refusal> {
-        match self.fields.get(key) {
-            None => Ok(Vec::new()),
-            Some(toml::Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| (key.to_owned(), "expected strings".to_owned()))
-                })
-                .collect(),
-            Some(other) => Err((
-                key.to_owned(),
-                format!("expected a list of strings, found {}", other.type_str()),
-            )),
-        }
+/// An HTTP status a test expects: 100 to 599 (200 by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status(pub u16);
+
+impl Default for Status {
+    fn default() -> Self {
+        Status(200)
     }
+}
 
-    fn regex(&self, key: &str) -> Result<Option<Regex>, Refusal> {
-        self.string(key)?
-            .map(|text| {
-                regex::RegexBuilder::new(&text)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| (key.to_owned(), format!("not a valid pattern: {e}")))
-            })
-            .transpose()
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let status = lastmile_settings::integer_in(deserializer, "an HTTP status", 100..=599)?;
+        Ok(Status(u16::try_from(status).expect("in range")))
     }
+}
 
-    fn on(&self, default: On) -> Result<On, Refusal> {
-        match self.string("on")?.as_deref() {
-            None => Ok(default),
-            Some("node") => Ok(On::Node),
-            Some("host") => Ok(On::Host),
-            Some(other) => Err(("on".into(), format!("{other:?}: expected \"host\" or \"node\""))),
+/// `http://{address}:PORT/PATH`: the URL of an `http` test, before its placeholders are filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(pub String);
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(deserializer)?;
+        if !url.starts_with("http://") {
+            return Err(serde::de::Error::custom(format!(
+                "{url:?}: expected http://{{address}}:PORT/PATH"
+            )));
         }
+        Ok(HttpUrl(url))
     }
 }

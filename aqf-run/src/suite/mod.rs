@@ -18,15 +18,18 @@
 
 mod kinds;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lastmile_documents::settings::{from_toml, locate};
 use lastmile_fs::{InputError, Sha256};
+use lastmile_settings::{SettingsFile, Spanned, Table};
 use serde::Deserialize;
 
-pub use kinds::{Kind, On};
+pub use kinds::{
+    CommandTest, FileTest, HttpTest, Kind, Mode, On, PackageTest, Pattern, Port, PortTest, ProcessTest,
+    PytestTest, ServiceTest, Status, UnitState,
+};
 
 /// A checked suite file.
 #[derive(Debug, Clone)]
@@ -67,7 +70,7 @@ struct RawSuite {
     #[serde(default)]
     requirements: BTreeMap<String, String>,
     #[serde(default)]
-    groups: BTreeMap<String, RawGroup>,
+    groups: BTreeMap<String, Spanned<RawGroup>>,
 }
 
 #[derive(Deserialize)]
@@ -80,14 +83,15 @@ struct RawGroup {
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
-    tests: Vec<RawTest>,
+    tests: Vec<Spanned<Table>>,
 }
 
-/// A test: the fields every kind has, and the kind's own (checked by [`kinds`]).
+/// The fields every kind of test has.
 #[derive(Deserialize)]
-struct RawTest {
+#[serde(deny_unknown_fields)]
+struct Common {
     name: String,
-    timeout: Option<String>,
+    timeout: Option<lastmile_settings::Duration>,
     #[serde(default)]
     retries: u32,
     #[serde(default = "yes")]
@@ -96,9 +100,6 @@ struct RawTest {
     tags: Vec<String>,
     #[serde(default)]
     verifies: Vec<String>,
-    kind: String,
-    #[serde(flatten)]
-    fields: BTreeMap<String, toml::Value>,
 }
 
 fn yes() -> bool {
@@ -106,137 +107,104 @@ fn yes() -> bool {
 }
 
 /// Read and check a suite file.
-pub fn load(path: &Path) -> anyhow::Result<Suite> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-    let text = String::from_utf8(bytes.clone()).map_err(|_| anyhow::anyhow!("{file}: not UTF-8"))?;
+pub fn load(path: &Path) -> Result<Suite, InputError> {
+    let file = lastmile_settings::load(path)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut suite = parse(&text, &file, &dir)?;
-    suite.sha256 = Sha256::of(&bytes);
-    Ok(suite)
+    read(&file, &dir)
 }
 
 /// Check a suite's text; errors name the file, line and key.
 pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Suite, InputError> {
-    let raw: RawSuite = from_toml(text, file)?;
+    read(&SettingsFile::new(file, text), dir)
+}
+
+fn read(file: &SettingsFile, dir: &Path) -> Result<Suite, InputError> {
+    let raw: RawSuite = file.parse()?;
     let mut groups = Vec::new();
-    for (group_name, raw_group) in raw.groups {
-        let table = format!("groups.{group_name}");
-        let mut tests = Vec::new();
-        let mut names = std::collections::BTreeSet::new();
-        for raw_test in raw_group.tests {
-            let at = |key: &str, message: String| {
-                let location = test_location(text, file, &table, &raw_test.name, key);
-                InputError::new(
-                    location,
-                    format!("{table}.tests.{key} ({}): {message}", raw_test.name),
-                )
-            };
-            if raw_test.name.trim().is_empty() || raw_test.name.contains(['/', '@']) {
-                return Err(at("name", "a test name is not empty and holds no / or @".into()));
-            }
-            if !names.insert(raw_test.name.clone()) {
-                return Err(at(
-                    "name",
-                    format!("the group already has a test named {:?}", raw_test.name),
-                ));
-            }
-            let timeout = match &raw_test.timeout {
-                None => Duration::from_secs(60),
-                Some(text) => lastmile_documents::settings::parse_duration(text).ok_or_else(|| {
-                    at(
-                        "timeout",
-                        format!("{text:?}: expected a duration such as 30s, 2m or 500ms"),
-                    )
-                })?,
-            };
-            for id in &raw_test.verifies {
-                if !raw.requirements.contains_key(id) && !raw.requirements.is_empty() {
-                    return Err(at("verifies", format!("{id:?} is not one of [requirements]")));
-                }
-            }
-            let kind = kinds::check(&raw_test.kind, &raw_test.fields, dir)
-                .map_err(|(key, message)| at(&key, message))?;
-            let mut tags = raw_group.tags.clone();
-            tags.extend(raw_test.tags);
-            tags.sort();
-            tags.dedup();
-            tests.push(Test {
-                name: raw_test.name,
-                kind,
-                timeout,
-                retries: raw_test.retries,
-                required: raw_test.required,
-                tags,
-                verifies: raw_test.verifies,
-            });
-        }
-        if tests.is_empty() {
-            return Err(InputError::new(
-                locate(text, file, &table, None),
-                format!("{table}: no [[{table}.tests]]"),
-            ));
-        }
-        groups.push(Group {
-            name: group_name,
-            nodes: raw_group.nodes,
-            roles: raw_group.roles,
-            tests,
-        });
+    for (name, group) in &raw.groups {
+        groups.push(read_group(file, dir, &raw.requirements, name, group)?);
     }
     if groups.is_empty() {
-        return Err(InputError::new(
-            lastmile_fs::Location::file(file),
-            "no [groups.NAME] with tests",
-        ));
+        return Err(file.error_in_file("no [groups.NAME] with tests"));
     }
     Ok(Suite {
-        file: file.to_owned(),
+        file: file.name().to_owned(),
         dir: dir.to_owned(),
-        sha256: Sha256::of(text),
+        sha256: Sha256::of(file.text()),
         name: raw.name,
         requirements: raw.requirements,
         groups,
     })
 }
 
-/// The line of a test's key: the `name = "..."` line of that test, then the key after it.
-fn test_location(text: &str, file: &str, table: &str, name: &str, key: &str) -> lastmile_fs::Location {
-    let header = format!("[[{table}.tests]]");
-    let mut in_group = false;
-    let mut in_test = false;
-    let mut test_line = None;
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            if in_test && test_line.is_some() {
-                break;
-            }
-            in_group = trimmed == header;
-            in_test = false;
-            continue;
+fn read_group(
+    file: &SettingsFile,
+    dir: &Path,
+    requirements: &BTreeMap<String, String>,
+    name: &str,
+    raw: &Spanned<RawGroup>,
+) -> Result<Group, InputError> {
+    let path = format!("groups.{name}.tests");
+    let mut tests = Vec::new();
+    let mut names = BTreeSet::new();
+    for table in &raw.get_ref().tests {
+        let test = read_test(file, dir, requirements, &path, table)?;
+        if !names.insert(test.name.clone()) {
+            return Err(file.error_at(
+                table,
+                format!("{path}.name: the group already has a test named {:?}", test.name),
+            ));
         }
-        if !in_group {
-            continue;
-        }
-        let Some((k, v)) = trimmed.split_once('=') else {
-            continue;
-        };
-        let k = k.trim();
-        if k == "name" && v.trim().trim_matches(['"', '\'']) == name {
-            in_test = true;
-            test_line = Some(index + 1);
-            if key == "name" {
-                break;
-            }
-        } else if in_test && k == key {
-            return lastmile_fs::Location::line(file, index + 1);
-        }
+        let mut tags = raw.get_ref().tags.clone();
+        tags.extend(test.tags);
+        tags.sort();
+        tags.dedup();
+        tests.push(Test { tags, ..test });
     }
-    match test_line {
-        Some(line) => lastmile_fs::Location::line(file, line),
-        None => locate(text, file, table, None),
+    if tests.is_empty() {
+        return Err(file.error_at(raw, format!("groups.{name}: no [[{path}]]")));
     }
+    Ok(Group {
+        name: name.to_owned(),
+        nodes: raw.get_ref().nodes.clone(),
+        roles: raw.get_ref().roles.clone(),
+        tests,
+    })
+}
+
+fn read_test(
+    file: &SettingsFile,
+    dir: &Path,
+    requirements: &BTreeMap<String, String>,
+    path: &str,
+    table: &Spanned<Table>,
+) -> Result<Test, InputError> {
+    let label = table.get_ref().str("name");
+    let (common, mut kind): (Common, Kind) = file.tagged(table, "kind", path, label)?;
+    let at = |key: &str, message: String| {
+        let span = table.get_ref().0.get(key).map_or(table.span(), Spanned::span);
+        file.error(span, format!("{path}.{key} ({}): {message}", common.name))
+    };
+    if common.name.trim().is_empty() || common.name.contains(['/', '@']) {
+        return Err(at("name", "a test name is not empty and holds no / or @".into()));
+    }
+    if let Some(id) = common
+        .verifies
+        .iter()
+        .find(|id| !requirements.is_empty() && !requirements.contains_key(*id))
+    {
+        return Err(at("verifies", format!("{id:?} is not one of [requirements]")));
+    }
+    kind.resolve(dir);
+    Ok(Test {
+        name: common.name,
+        kind,
+        timeout: common.timeout.map_or(Duration::from_secs(60), |t| t.0),
+        retries: common.retries,
+        required: common.required,
+        tags: common.tags,
+        verifies: common.verifies,
+    })
 }
 
 #[cfg(test)]

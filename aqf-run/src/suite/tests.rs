@@ -49,7 +49,7 @@ fn bad_suites_name_the_file_line_and_key() {
     let cases = [
         (
             SUITE.replace("port = 7150", "port = \"x\""),
-            "acceptance.toml:13: groups.monctl.tests.port (proxy listens): expected an integer",
+            "acceptance.toml:13: groups.monctl.tests.port (proxy listens): invalid type: string \"x\", expected a port",
         ),
         (
             SUITE.replace("port = 7150", "port = 70000"),
@@ -57,7 +57,7 @@ fn bad_suites_name_the_file_line_and_key() {
         ),
         (
             SUITE.replace("kind = \"port\"", "kind = \"ping\""),
-            "acceptance.toml:12: groups.monctl.tests.kind (proxy listens): \"ping\"",
+            "acceptance.toml:12: groups.monctl.tests (proxy listens): unknown variant `ping`",
         ),
         (
             SUITE.replace("timeout = \"20s\"", "timeout = \"soon\""),
@@ -73,7 +73,7 @@ fn bad_suites_name_the_file_line_and_key() {
         ),
         (
             SUITE.replace("port = 7150", "port = 7150\nunit = \"x\""),
-            "acceptance.toml:14: groups.monctl.tests.unit (proxy listens): not a field of a port test",
+            "acceptance.toml:14: groups.monctl.tests (proxy listens): unknown field `unit`, expected `port` or `listening`",
         ),
         (
             SUITE.replace(

@@ -9,6 +9,76 @@ use serde::{Deserialize, Serialize};
 
 pub const SCHEMA: &str = "lastmile.candidate/v1";
 
+/// Where bake-image writes the candidate document inside the image (without its `image` part),
+/// relative to the image's root.
+pub const CANDIDATE_PATH: &str = "etc/lastmile/candidate.json";
+
+/// The name of an image file: `autobuild-` and the first 12 hex digits of its sha256, `.tar.gz`.
+/// Its SBOM and provenance sit beside it under the same stem.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageName {
+    /// The 12 lower-case hex digits.
+    short: String,
+}
+
+impl ImageName {
+    const PREFIX: &'static str = "autobuild-";
+    const SUFFIX: &'static str = ".tar.gz";
+
+    /// The name of the image whose sha256 is `digest`.
+    pub fn of(digest: &Sha256) -> Self {
+        Self {
+            short: digest.short(12).to_owned(),
+        }
+    }
+
+    /// Whether the image named so can be the one whose sha256 is `digest`.
+    pub fn matches(&self, digest: &Sha256) -> bool {
+        digest.short(12) == self.short
+    }
+
+    /// `autobuild-<12 hex>.sbom.cdx.json`: the CycloneDX SBOM beside the image.
+    pub fn sbom(&self) -> String {
+        format!("{}{}.sbom.cdx.json", Self::PREFIX, self.short)
+    }
+
+    /// `autobuild-<12 hex>.provenance.json`: the in-toto statement beside the image.
+    pub fn provenance(&self) -> String {
+        format!("{}{}.provenance.json", Self::PREFIX, self.short)
+    }
+}
+
+impl std::fmt::Display for ImageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", Self::PREFIX, self.short, Self::SUFFIX)
+    }
+}
+
+/// A file name that is not `autobuild-<12 hex>.tar.gz`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an image name (autobuild-<12 hex digits>.tar.gz)")]
+pub struct ImageNameError(String);
+
+impl std::str::FromStr for ImageName {
+    type Err = ImageNameError;
+
+    fn from_str(name: &str) -> Result<Self, ImageNameError> {
+        let short = name
+            .strip_prefix(Self::PREFIX)
+            .and_then(|rest| rest.strip_suffix(Self::SUFFIX))
+            .filter(|short| {
+                short.len() == 12
+                    && short
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+            .ok_or_else(|| ImageNameError(name.to_owned()))?;
+        Ok(Self {
+            short: short.to_owned(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CandidateDocument {
     pub schema: String,
@@ -82,9 +152,10 @@ pub struct Service {
     /// The node roles that run it; empty: every node.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// How to tell it is serving: `tcp:PORT` or `http://127.0.0.1:PORT/PATH` (on the node).
+    /// How to tell it is serving: `tcp:PORT` or `http://127.0.0.1:PORT/PATH` (on the node);
+    /// none: systemd says it is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<String>,
+    pub health: Option<Health>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -92,10 +163,37 @@ pub struct Service {
 /// A service's readiness check, as written in `Service::health`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
+    /// systemd says the unit is active (`systemctl is-active`): a service without a check.
+    Active,
     /// Something accepts TCP connections on this port of the node.
     Tcp(u16),
-    /// A GET of this URL on the node answers 2xx.
-    Http(String),
+    /// A GET of this URL's port and path on the node answers 2xx.
+    Http(HttpCheck),
+}
+
+/// `http://HOST:PORT/PATH`: HOST is where the service binds inside the node; the check goes to
+/// the node's address at PORT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// As written (what the manifest records).
+    url: String,
+    port: u16,
+    /// The path and query, percent-encoded as a request line carries them.
+    path: String,
+}
+
+impl HttpCheck {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
 }
 
 /// A health check that is not `tcp:PORT` or `http://HOST:PORT/PATH`.
@@ -114,6 +212,9 @@ impl std::str::FromStr for Health {
             text: text.to_owned(),
             reason,
         };
+        if text == "active" {
+            return Ok(Health::Active);
+        }
         if let Some(port) = text.strip_prefix("tcp:") {
             return match port.parse::<u16>() {
                 Ok(port) if port > 0 => Ok(Health::Tcp(port)),
@@ -123,12 +224,46 @@ impl std::str::FromStr for Health {
         if text.starts_with("http://") {
             return match url::Url::parse(text) {
                 Ok(url) if url.host_str().is_some() && url.port_or_known_default().is_some() => {
-                    Ok(Health::Http(text.to_owned()))
+                    Ok(Health::Http(HttpCheck {
+                        url: text.to_owned(),
+                        port: url.port_or_known_default().unwrap_or(80),
+                        path: url[url::Position::BeforePath..].to_owned(),
+                    }))
                 }
                 _ => Err(error("give http://HOST:PORT/PATH")),
             };
         }
-        Err(error("expected tcp:PORT or http://HOST:PORT/PATH"))
+        Err(error("expected tcp:PORT, http://HOST:PORT/PATH or active"))
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Health::Active => f.write_str("active"),
+            Health::Tcp(port) => write!(f, "tcp:{port}"),
+            Health::Http(check) => f.write_str(&check.url),
+        }
+    }
+}
+
+impl Serialize for Health {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Health {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Service {
+    /// How the service is checked: its `health`, or systemd's word that it is active.
+    pub fn check(&self) -> Health {
+        self.health.clone().unwrap_or(Health::Active)
     }
 }
 
@@ -163,10 +298,7 @@ impl CandidateDocument {
     }
 
     /// The services a node with these roles runs: those without roles and those of its roles.
-    pub fn services_for<'a>(
-        &'a self,
-        roles: &'a [String],
-    ) -> impl Iterator<Item = (&'a String, &'a Service)> {
+    pub fn services_for<'a>(&'a self, roles: &[String]) -> impl Iterator<Item = (&'a String, &'a Service)> {
         self.services
             .iter()
             .filter(move |(_, s)| s.roles.is_empty() || s.roles.iter().any(|r| roles.contains(r)))
@@ -185,10 +317,20 @@ mod tests {
     #[test]
     fn health_checks_parse_or_say_what_is_expected() {
         assert_eq!("tcp:7147".parse::<Health>(), Ok(Health::Tcp(7147)));
-        assert_eq!(
-            "http://127.0.0.1:8080/health".parse::<Health>(),
-            Ok(Health::Http("http://127.0.0.1:8080/health".to_owned()))
-        );
+        let Ok(Health::Http(http)) = "http://127.0.0.1:8080/health?full=1".parse::<Health>() else {
+            panic!("an HTTP check")
+        };
+        assert_eq!((http.port(), http.path()), (8080, "/health?full=1"));
+        assert_eq!(http.url(), "http://127.0.0.1:8080/health?full=1");
+        assert_eq!("active".parse::<Health>(), Ok(Health::Active));
+        for text in ["tcp:7147", "http://127.0.0.1:8080/health", "active"] {
+            assert_eq!(text.parse::<Health>().unwrap().to_string(), text);
+        }
+        // A path is sent as a request line carries it: encoded, never as shell text.
+        let Ok(Health::Http(odd)) = "http://127.0.0.1:80/a'$(x) b".parse::<Health>() else {
+            panic!("an HTTP check")
+        };
+        assert_eq!(odd.path(), "/a\'$(x)%20b");
         assert!(
             "tcp:0"
                 .parse::<Health>()
@@ -204,6 +346,27 @@ mod tests {
                 .to_string()
                 .contains("expected tcp:PORT")
         );
+    }
+
+    #[test]
+    fn image_names_carry_the_digest_they_are_for() {
+        let digest = Sha256::of(b"image");
+        let name = ImageName::of(&digest);
+        assert_eq!(name.to_string(), format!("autobuild-{}.tar.gz", digest.short(12)));
+        assert_eq!(name.to_string().parse::<ImageName>(), Ok(name.clone()));
+        assert!(name.matches(&digest) && !name.matches(&Sha256::of(b"other")));
+        assert_eq!(
+            name.sbom(),
+            format!("autobuild-{}.sbom.cdx.json", digest.short(12))
+        );
+        for bad in [
+            "autobuild-0123.tar.gz",
+            "autobuild-0123456789AB.tar.gz",
+            "x.tar.gz",
+            "autobuild-0123456789ab.tgz",
+        ] {
+            assert!(bad.parse::<ImageName>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! inside a node.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use lastmile_fs::Sha256;
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,7 @@ pub struct DeploymentDocument {
     pub schema: String,
     /// The environment's name (`lab`).
     pub environment: String,
-    /// `lxc` or `proxmox`.
-    pub backend: String,
+    pub backend: Backend,
     /// What happened: see [`Outcome`].
     pub outcome: Outcome,
     /// The candidate now serving (after a failed apply: the one serving again; `None` when the
@@ -30,11 +30,71 @@ pub struct DeploymentDocument {
     pub refused: Option<DeployedCandidate>,
     /// The nodes, sorted by name.
     pub nodes: Vec<DeployedNode>,
+    /// The environment file's `[config]` values, which every node gets in `node.env`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
     /// Generations kept for rollback, newest first.
     pub kept: Vec<KeptGeneration>,
     /// Milliseconds spent in each step (`verify`, `unpack`, `prepare`, `switch`, `revert`,
     /// `prune`, `total`).
     pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// The engine that runs an environment's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// LXC containers on this host.
+    Lxc,
+    /// Containers on a Proxmox VE cluster, through its API.
+    Proxmox,
+}
+
+impl Backend {
+    pub fn word(self) -> &'static str {
+        match self {
+            Backend::Lxc => "lxc",
+            Backend::Proxmox => "proxmox",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// What a node's container is doing, or what happened to it in a failed switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    Running,
+    Stopped,
+    /// Its new container failed its checks.
+    Failed,
+    /// Back on the previous generation after a failed switch.
+    Reverted,
+    /// Its container does not exist.
+    Missing,
+}
+
+impl NodeState {
+    pub fn word(self) -> &'static str {
+        match self {
+            NodeState::Running => "running",
+            NodeState::Stopped => "stopped",
+            NodeState::Failed => "failed",
+            NodeState::Reverted => "reverted",
+            NodeState::Missing => "missing",
+        }
+    }
+}
+
+impl std::fmt::Display for NodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 /// How a deploy-lxc command ended.
@@ -55,6 +115,19 @@ pub enum Outcome {
     Destroyed,
 }
 
+impl Outcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Deployed => "deployed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Reverted => "reverted",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::Status => "status",
+            Outcome::Destroyed => "destroyed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployedCandidate {
@@ -73,13 +146,11 @@ pub struct DeployedNode {
     /// The container serving it (an LXC name, or a Proxmox `NODE/VMID`).
     pub container: String,
     /// The address its services bind and its checks use.
-    pub address: String,
+    pub address: Ipv4Addr,
     pub roles: Vec<String>,
     /// The services it runs (those of its roles, and those without roles).
     pub services: Vec<String>,
-    /// `running`, `stopped`, `failed`, `reverted` (back on the previous generation) or
-    /// `missing`.
-    pub state: String,
+    pub state: NodeState,
     /// The command prefix that runs a program inside the node (`lxc-attach -P .. -n .. --`).
     pub exec: Vec<String>,
     pub health: Vec<HealthResult>,
@@ -131,12 +202,56 @@ impl crate::Document for DeploymentDocument {
 }
 
 impl DeploymentDocument {
+    /// The variables a node gets in `/etc/lastmile/node.env` (deploy-lxc writes them there, and
+    /// aqf-run gives them to a test about the node), in the order they are written: who it is,
+    /// the generation and candidate, where every node and role is, then the `[config]` values.
+    /// With no node: the same without the node's own.
+    pub fn variables(&self, node: Option<&DeployedNode>) -> Vec<(String, String)> {
+        let mut vars = vec![("LASTMILE_ENV".to_owned(), self.environment.clone())];
+        if let Some(node) = node {
+            vars.extend([
+                ("LASTMILE_NODE".to_owned(), node.name.clone()),
+                ("LASTMILE_ROLES".to_owned(), node.roles.join(" ")),
+                ("LASTMILE_NODE_ADDR".to_owned(), node.address.to_string()),
+            ]);
+        }
+        if let Some(generation) = self.generation {
+            vars.push(("LASTMILE_GENERATION".to_owned(), generation.to_string()));
+        }
+        if let Some(candidate) = &self.candidate {
+            vars.push(("LASTMILE_CANDIDATE".to_owned(), candidate.digest.to_string()));
+        }
+        for other in &self.nodes {
+            vars.push((
+                format!("LASTMILE_ADDR_{}", env_word(&other.name)),
+                other.address.to_string(),
+            ));
+        }
+        let mut by_role: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for other in &self.nodes {
+            for role in &other.roles {
+                by_role.entry(role).or_default().push(other.address.to_string());
+            }
+        }
+        for (role, addresses) in by_role {
+            vars.push((format!("LASTMILE_ROLE_{}", env_word(role)), addresses.join(" ")));
+        }
+        vars.extend(self.config.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars
+    }
+
     /// The nodes holding `role`.
     pub fn nodes_with_role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a DeployedNode> + 'a {
         self.nodes
             .iter()
             .filter(move |n| n.roles.iter().any(|r| r == role))
     }
+}
+
+/// A node or role name as part of a variable's name: upper-cased, `-` as `_`
+/// (`LASTMILE_ADDR_SIM_1`).
+pub fn env_word(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
 }
 
 #[cfg(test)]
@@ -148,7 +263,7 @@ mod tests {
         DeploymentDocument {
             schema: SCHEMA.to_owned(),
             environment: "lab".to_owned(),
-            backend: "lxc".to_owned(),
+            backend: Backend::Lxc,
             outcome: Outcome::Deployed,
             candidate: Some(DeployedCandidate {
                 digest: Sha256::of(b"image"),
@@ -160,14 +275,15 @@ mod tests {
             nodes: vec![DeployedNode {
                 name: "monctl".to_owned(),
                 container: "lastmile-lab-monctl-1".to_owned(),
-                address: "127.77.0.2".to_owned(),
+                address: "127.77.0.2".parse().unwrap(),
                 roles: vec!["monctl".to_owned()],
                 services: vec!["katproxy".to_owned()],
-                state: "running".to_owned(),
+                state: NodeState::Running,
                 exec: vec!["lxc-attach".to_owned(), "--".to_owned()],
                 health: Vec::new(),
                 downtime_ms: Some(1200),
             }],
+            config: [("KATCP_LOG_LEVEL".to_owned(), "info".to_owned())].into(),
             kept: Vec::new(),
             timings_ms: BTreeMap::new(),
         }
@@ -186,5 +302,43 @@ mod tests {
         let mut half = doc;
         half.generation = None;
         assert!(DeploymentDocument::from_json(&half.to_json(), "d.json").is_err());
+    }
+
+    #[test]
+    fn a_node_is_told_who_it_is_and_where_the_others_are() {
+        let mut doc = document();
+        let mut sim = doc.nodes[0].clone();
+        sim.name = "sim-1".to_owned();
+        sim.address = "127.77.0.3".parse().unwrap();
+        sim.roles = vec!["monctl".to_owned(), "sim".to_owned()];
+        doc.nodes.push(sim);
+        let vars = doc.variables(Some(&doc.nodes[1]));
+        let names: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "LASTMILE_ENV",
+                "LASTMILE_NODE",
+                "LASTMILE_ROLES",
+                "LASTMILE_NODE_ADDR",
+                "LASTMILE_GENERATION",
+                "LASTMILE_CANDIDATE",
+                "LASTMILE_ADDR_MONCTL",
+                "LASTMILE_ADDR_SIM_1",
+                "LASTMILE_ROLE_MONCTL",
+                "LASTMILE_ROLE_SIM",
+                "KATCP_LOG_LEVEL"
+            ]
+        );
+        let value = |name: &str| vars.iter().find(|(k, _)| k == name).unwrap().1.clone();
+        assert_eq!(value("LASTMILE_ROLE_MONCTL"), "127.77.0.2 127.77.0.3");
+        assert_eq!(value("LASTMILE_ROLES"), "monctl sim");
+        assert_eq!(value("LASTMILE_GENERATION"), "1");
+        // For the host, the same without a node's own.
+        assert!(
+            doc.variables(None)
+                .iter()
+                .all(|(k, _)| !k.starts_with("LASTMILE_NODE"))
+        );
     }
 }

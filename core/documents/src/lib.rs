@@ -8,13 +8,16 @@
 //! | `lastmile.candidate/v1` ([`candidate`]) | bake-image | deploy-lxc, aqf-run |
 //! | `lastmile.deployment/v1` ([`deployment`]) | deploy-lxc | aqf-run |
 //! | `lastmile.report/v1` ([`report`]) | aqf-run | aqf-run `promote` |
+//! | `lastmile.promotion/v1` ([`promotion`]) | aqf-run `promote` (a channel's log) | people, CI |
 //!
 //! Every document has a top-level `"schema"` field that readers check before anything else, so a
 //! newer or different document is refused with a message naming both versions; output is
 //! deterministic (sorted maps and lists, no timestamps unless asked for).
 //!
-//! [`settings`] reads the TOML files people write (environments, services, suites) with errors
-//! naming the file, line and key.
+//! The contracts between the tools that are not documents live here too: the image's file name
+//! ([`candidate::ImageName`]), where the candidate document sits inside it
+//! ([`candidate::CANDIDATE_PATH`]), the variables a node is given
+//! ([`deployment::DeploymentDocument::variables`]).
 //!
 //! Depends only on `lastmile-fs` and `lastmile-python` (the value types); no I/O beyond
 //! parsing and printing.
@@ -23,8 +26,8 @@ pub mod candidate;
 pub mod deployment;
 pub mod graph;
 pub mod lock;
+pub mod promotion;
 pub mod report;
-pub mod settings;
 
 mod document;
 

@@ -139,7 +139,7 @@ fn candidate_documents_follow_their_schema() {
             Service {
                 command: "katportal --port 8080".into(),
                 roles: vec!["portal".into()],
-                health: Some("http://127.0.0.1:8080/health".into()),
+                health: Some("http://127.0.0.1:8080/health".parse().unwrap()),
                 description: Some("the operator portal".into()),
             },
         )]),
@@ -150,4 +150,71 @@ fn candidate_documents_follow_their_schema() {
         compression: "gzip level 6, 1024 KiB members, flate2 (zlib-rs)".into(),
     };
     check(&document, "packages");
+}
+
+#[test]
+fn deployment_documents_follow_their_schema() {
+    use lastmile_documents::deployment::{
+        Backend, DeployedCandidate, DeployedNode, DeploymentDocument, HealthResult, KeptGeneration,
+        NodeState, Outcome, SCHEMA as DEPLOYMENT,
+    };
+    let document = DeploymentDocument {
+        schema: DEPLOYMENT.into(),
+        environment: "lab".into(),
+        backend: Backend::Lxc,
+        outcome: Outcome::Reverted,
+        candidate: Some(DeployedCandidate {
+            digest: Sha256::of(b"image"),
+            image: "/images/autobuild-0123456789ab.tar.gz".into(),
+            source_commits: BTreeMap::from([("cam".into(), "3f2c1e9".into())]),
+        }),
+        generation: Some(2),
+        refused: Some(DeployedCandidate {
+            digest: Sha256::of(b"new"),
+            image: "/images/autobuild-ba9876543210.tar.gz".into(),
+            source_commits: BTreeMap::new(),
+        }),
+        nodes: vec![DeployedNode {
+            name: "monctl".into(),
+            container: "lastmile-lab-monctl-2".into(),
+            address: "127.77.0.2".parse().unwrap(),
+            roles: vec!["monctl".into()],
+            services: vec!["katproxy".into()],
+            state: NodeState::Reverted,
+            exec: vec!["lxc-attach".into(), "--".into()],
+            health: vec![HealthResult {
+                service: "katproxy".into(),
+                check: "tcp:127.77.0.2:7150".into(),
+                ok: true,
+                attempts: 2,
+                elapsed_ms: 300,
+                detail: "ok".into(),
+            }],
+            downtime_ms: Some(1800),
+        }],
+        config: BTreeMap::from([("KATCP_LOG_LEVEL".into(), "info".into())]),
+        kept: vec![KeptGeneration {
+            generation: 1,
+            digest: Sha256::of(b"old"),
+        }],
+        timings_ms: BTreeMap::from([("total".into(), 9000)]),
+    };
+    check(&document, "nodes");
+}
+
+#[test]
+fn promotion_entries_follow_their_schema() {
+    use lastmile_documents::promotion::{PromotionEntry, SCHEMA as PROMOTION};
+    let entry = PromotionEntry {
+        schema: PROMOTION.into(),
+        channel: "stable".into(),
+        digest: Sha256::of(b"image"),
+        report_sha256: Sha256::of(b"report"),
+        previous: Some(Sha256::of(b"old")),
+        time: "2026-12-02T10:00:00Z".into(),
+        environment: "lab".into(),
+        generation: 3,
+        image: "/images/autobuild-0123456789ab.tar.gz".into(),
+    };
+    check(&entry, "report_sha256");
 }

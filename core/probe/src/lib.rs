@@ -1,12 +1,19 @@
 //! Probes of a running node, shared by deploy-lxc (is it healthy?) and aqf-run (does it do what the
-//! acceptance suite says?): a TCP connect and an HTTP GET at an address from the host, and a
-//! command run inside a node through the command prefix its deployment gives (`lxc-attach ... --`,
-//! `ssh HOST pct exec VMID --`), with a time limit that kills it and everything it started.
+//! acceptance suite says?): a [`Node`] is the command prefix that runs a program inside it
+//! (`lxc-attach ... --`, `ssh HOST pct exec VMID --`) and its address; it runs an argv vector
+//! inside with a time limit that kills it and everything it started, asks systemd whether a unit
+//! is active, and connects by TCP or HTTP, from the host or, for a node whose network is only its
+//! own loopback, from inside. Values reach a node only as argv elements; where a shell inside a
+//! node is unavoidable, [`shell_quote`] is the one quoting function.
 //!
 //! Depends only on `lastmile-process`; knows nothing of documents or packaging.
 
+mod node;
+
+pub use node::{Node, shell_quote};
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,10 +23,8 @@ use std::time::Duration;
 pub struct ProbeError(pub String);
 
 /// Something accepts a TCP connection at `address:port` within `limit`.
-pub fn tcp(address: &str, port: u16, limit: Duration) -> Result<(), ProbeError> {
-    let target: SocketAddr = format!("{address}:{port}")
-        .parse()
-        .map_err(|_| ProbeError(format!("bad address {address}:{port}")))?;
+pub fn tcp(address: IpAddr, port: u16, limit: Duration) -> Result<(), ProbeError> {
+    let target = SocketAddr::new(address, port);
     TcpStream::connect_timeout(&target, limit)
         .map(drop)
         .map_err(|e| ProbeError(format!("no answer on {target}: {e}")))
@@ -33,10 +38,9 @@ pub struct HttpAnswer {
 }
 
 /// A GET of `path` at `address:port` with HTTP/1.0 (the connection closes after the answer).
-pub fn http_get(address: &str, port: u16, path: &str, limit: Duration) -> Result<HttpAnswer, ProbeError> {
-    let target: SocketAddr = format!("{address}:{port}")
-        .parse()
-        .map_err(|_| ProbeError(format!("bad address {address}:{port}")))?;
+pub fn http_get(address: IpAddr, port: u16, path: &str, limit: Duration) -> Result<HttpAnswer, ProbeError> {
+    check_path(path)?;
+    let target = SocketAddr::new(address, port);
     let mut stream = TcpStream::connect_timeout(&target, limit)
         .map_err(|e| ProbeError(format!("no answer on {target}: {e}")))?;
     stream.set_read_timeout(Some(limit)).ok();
@@ -67,6 +71,18 @@ pub fn http_get(address: &str, port: u16, path: &str, limit: Duration) -> Result
     })
 }
 
+/// A path (and query) as a request line carries it: from `/`, no space or control character.
+pub(crate) fn check_path(path: &str) -> Result<(), ProbeError> {
+    if !path.starts_with('/')
+        || path
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(ProbeError(format!("{path:?}: not a request path")));
+    }
+    Ok(())
+}
+
 /// `http://HOST:PORT/PATH` as (port, path and query); HOST is the node's and is not used.
 pub fn split_url(url: &str) -> Result<(u16, String), ProbeError> {
     let parsed = url::Url::parse(url).map_err(|e| ProbeError(format!("{url}: {e}")))?;
@@ -92,22 +108,8 @@ impl Ran {
     }
 }
 
-/// Run `args` after the exec `prefix` (empty: on this host), with `input` on stdin, killed with
-/// everything it started after `limit`.
-pub fn exec(
-    prefix: &[String],
-    args: &[&str],
-    input: Option<&[u8]>,
-    limit: Duration,
-) -> Result<Ran, ProbeError> {
-    let mut words = prefix.iter().map(String::as_str).chain(args.iter().copied());
-    let program = words.next().ok_or_else(|| ProbeError("no command".to_owned()))?;
-    let mut command = Command::new(program);
-    command.args(words);
-    run(&mut command, input, limit)
-}
-
-/// Run a prepared command, as [`exec`].
+/// Run a command on this host with `input` on stdin, killed with everything it started (its
+/// process group) after `limit`.
 pub fn run(command: &mut Command, input: Option<&[u8]>, limit: Duration) -> Result<Ran, ProbeError> {
     let done = lastmile_process::run(command, input, Some(limit)).map_err(|e| ProbeError(e.to_string()))?;
     Ok(Ran {
@@ -134,8 +136,9 @@ mod tests {
                 let _ = stream.write_all(b"HTTP/1.0 503 Busy\r\nX: y\r\n\r\n{\"busy\": true}");
             }
         });
-        tcp("127.77.1.9", port, Duration::from_secs(1)).unwrap();
-        let answer = http_get("127.77.1.9", port, "/health", Duration::from_secs(1)).unwrap();
+        let here: IpAddr = "127.77.1.9".parse().unwrap();
+        tcp(here, port, Duration::from_secs(1)).unwrap();
+        let answer = http_get(here, port, "/health", Duration::from_secs(1)).unwrap();
         assert_eq!(
             answer,
             HttpAnswer {
@@ -143,25 +146,11 @@ mod tests {
                 body: "{\"busy\": true}".into()
             }
         );
-        let err = tcp("127.77.1.10", port, Duration::from_millis(200)).unwrap_err();
+        let err = tcp("127.77.1.10".parse().unwrap(), port, Duration::from_millis(200)).unwrap_err();
         assert!(err.0.contains("no answer on 127.77.1.10"), "{err}");
         assert_eq!(
             split_url("http://127.0.0.1:8080/a?b=1").unwrap(),
             (8080, "/a?b=1".into())
         );
-    }
-
-    #[test]
-    fn commands_run_with_a_prefix_and_a_limit() {
-        let ran = exec(
-            &["sh".into(), "-c".into()],
-            &["cat; exit 3"],
-            Some(b"in"),
-            Duration::from_secs(5),
-        )
-        .unwrap();
-        assert_eq!((ran.code, ran.stdout.as_str()), (Some(3), "in"));
-        let slow = exec(&[], &["sleep", "5"], None, Duration::from_millis(200)).unwrap();
-        assert!(slow.timed_out());
     }
 }

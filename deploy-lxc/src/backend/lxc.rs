@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use lastmile_fs::Sha256;
 
-use super::{Engine, NodeFiles, Running};
+use super::{ContainerId, Engine, NodeFiles, Running};
 use crate::env::{LxcSettings, Network, Node, RootfsKind};
 
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -58,6 +58,14 @@ impl Lxc {
 
     fn container_dir(&self, container: &str) -> PathBuf {
         self.lxcpath.join(container)
+    }
+
+    /// The LXC name of a container of this engine.
+    fn name(container: &ContainerId) -> anyhow::Result<&str> {
+        match container {
+            ContainerId::Lxc(name) => Ok(name),
+            ContainerId::Proxmox { .. } => bail!("{container} is a Proxmox container, not one of this host"),
+        }
     }
 
     fn marker(&self) -> String {
@@ -173,28 +181,29 @@ impl Engine for Lxc {
         let temporary = images.join(format!(".tmp-{digest}"));
         let spinner = reporter.spinner("unpacking");
         spinner.set_message(image.display().to_string());
-        crate::store::unpack(image, &temporary)?;
+        crate::image::unpack(image, &temporary)?;
         std::fs::rename(&temporary, &target)?;
         lastmile_fs::sync_dir(&images)?;
         spinner.finish_and_clear();
         Ok(())
     }
 
-    fn container_name(&self, node: &Node, _index: usize, generation: u64) -> String {
-        format!(
+    fn container_id(&self, node: &Node, _index: usize, generation: u64) -> ContainerId {
+        ContainerId::Lxc(format!(
             "{}{}-{}-{generation}",
             self.settings.prefix, self.environment, node.name
-        )
+        ))
     }
 
     fn create(
         &self,
         node: &Node,
-        container: &str,
+        container: &ContainerId,
         _generation: u64,
         digest: &Sha256,
         files: &NodeFiles,
     ) -> anyhow::Result<()> {
+        let container = Self::name(container)?;
         let node_dir = self.node_dir(container);
         if node_dir.exists() {
             std::fs::remove_dir_all(&node_dir)?;
@@ -238,7 +247,8 @@ impl Engine for Lxc {
         Ok(())
     }
 
-    fn start(&self, container: &str) -> anyhow::Result<()> {
+    fn start(&self, container: &ContainerId) -> anyhow::Result<()> {
+        let container = Self::name(container)?;
         let log = self.container_dir(container).join("lxc.log");
         let log = log.display().to_string();
         let started = self.lxc(
@@ -259,21 +269,23 @@ impl Engine for Lxc {
         Ok(())
     }
 
-    fn stop(&self, container: &str) -> anyhow::Result<()> {
-        if self.running(container)? != Running::Running {
+    fn stop(&self, id: &ContainerId) -> anyhow::Result<()> {
+        if self.running(id)? != Running::Running {
             return Ok(());
         }
+        let container = Self::name(id)?;
         // A clean shutdown (systemd stops the services) for up to 10 s, then killed.
         let stopped = self.lxc("lxc-stop", container, &["-t", "10"], Duration::from_secs(30))?;
-        if !stopped.success() && self.running(container)? == Running::Running {
+        if !stopped.success() && self.running(id)? == Running::Running {
             bail!("lxc-stop {container}: {}", stopped.last_line());
         }
         Ok(())
     }
 
-    fn destroy(&self, container: &str) -> anyhow::Result<()> {
+    fn destroy(&self, id: &ContainerId) -> anyhow::Result<()> {
+        let container = Self::name(id)?;
         if self.container_dir(container).join("config").exists() {
-            self.stop(container)?;
+            self.stop(id)?;
             let destroyed = self.lxc("lxc-destroy", container, &["-f"], Duration::from_secs(60))?;
             if !destroyed.success() && self.container_dir(container).exists() {
                 bail!("lxc-destroy {container}: {}", destroyed.last_line());
@@ -287,7 +299,8 @@ impl Engine for Lxc {
         Ok(())
     }
 
-    fn running(&self, container: &str) -> anyhow::Result<Running> {
+    fn running(&self, container: &ContainerId) -> anyhow::Result<Running> {
+        let container = Self::name(container)?;
         if !self.container_dir(container).join("config").exists() {
             return Ok(Running::Missing);
         }
@@ -298,13 +311,13 @@ impl Engine for Lxc {
         })
     }
 
-    fn exec_prefix(&self, container: &str) -> Vec<String> {
+    fn exec_prefix(&self, container: &ContainerId) -> Vec<String> {
         [
             "lxc-attach",
             "-P",
             &self.lxcpath.display().to_string(),
             "-n",
-            container,
+            &container.to_string(),
             "--clear-env",
             "--set-var",
             PATH,
@@ -318,7 +331,7 @@ impl Engine for Lxc {
         true
     }
 
-    fn containers(&self) -> anyhow::Result<Vec<String>> {
+    fn containers(&self) -> anyhow::Result<Vec<ContainerId>> {
         let mut found = Vec::new();
         let marker = self.marker();
         for entry in std::fs::read_dir(&self.lxcpath)? {
@@ -327,7 +340,7 @@ impl Engine for Lxc {
             if config.lines().next() == Some(marker.as_str())
                 && let Some(name) = entry.file_name().to_str()
             {
-                found.push(name.to_owned());
+                found.push(ContainerId::Lxc(name.to_owned()));
             }
         }
         found.sort();
@@ -353,7 +366,7 @@ impl Engine for Lxc {
         Ok(())
     }
 
-    fn describe_create(&self, node: &Node, container: &str, digest: &Sha256) -> Vec<String> {
+    fn describe_create(&self, node: &Node, container: &ContainerId, digest: &Sha256) -> Vec<String> {
         let rootfs = if self.overlay { "overlay on" } else { "a copy of" };
         vec![format!(
             "create {container}: rootfs {rootfs} {}, {} network, node.env for {}",

@@ -4,9 +4,12 @@
 pub mod lxc;
 pub mod proxmox;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
+use lastmile_documents::deployment::NodeState;
 use lastmile_fs::Sha256;
+use serde::{Deserialize, Serialize};
 
 use crate::env::Node;
 
@@ -19,12 +22,71 @@ pub enum Running {
 }
 
 impl Running {
-    pub fn word(self) -> &'static str {
+    /// As a deployment document says it.
+    pub fn state(self) -> NodeState {
         match self {
-            Running::Running => "running",
-            Running::Stopped => "stopped",
-            Running::Missing => "missing",
+            Running::Running => NodeState::Running,
+            Running::Stopped => NodeState::Stopped,
+            Running::Missing => NodeState::Missing,
         }
+    }
+}
+
+/// A container as its engine names it: parsed once, when the state is read, never split again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContainerId {
+    /// An LXC container on this host, by name.
+    Lxc(String),
+    /// A Proxmox VE container: its VMID on a node of the cluster, written `HOST/VMID`.
+    Proxmox { host: String, vmid: u32 },
+}
+
+impl std::fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContainerId::Lxc(name) => f.write_str(name),
+            ContainerId::Proxmox { host, vmid } => write!(f, "{host}/{vmid}"),
+        }
+    }
+}
+
+/// A container name that is neither an LXC name nor `HOST/VMID`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: not a container (an LXC name, or a Proxmox HOST/VMID)")]
+pub struct ContainerIdError(String);
+
+impl std::str::FromStr for ContainerId {
+    type Err = ContainerIdError;
+
+    fn from_str(text: &str) -> Result<Self, ContainerIdError> {
+        let error = || ContainerIdError(text.to_owned());
+        let word =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        match text.split_once('/') {
+            Some((host, vmid)) if word(host) => {
+                let vmid: u32 = vmid.parse().map_err(|_| error())?;
+                Ok(ContainerId::Proxmox {
+                    host: host.to_owned(),
+                    vmid,
+                })
+            }
+            None if word(text) => Ok(ContainerId::Lxc(text.to_owned())),
+            _ => Err(error()),
+        }
+    }
+}
+
+impl Serialize for ContainerId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContainerId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -48,31 +110,54 @@ pub trait Engine: Sync {
         digest: &Sha256,
         reporter: &lastmile_cli::Reporter,
     ) -> anyhow::Result<()>;
-    /// The container name a node of a generation gets.
-    fn container_name(&self, node: &Node, index: usize, generation: u64) -> String;
+    /// The container a node of a generation gets.
+    fn container_id(&self, node: &Node, index: usize, generation: u64) -> ContainerId;
     /// Create (not start) the container of `node` in `generation`, with its own files.
     fn create(
         &self,
         node: &Node,
-        container: &str,
+        container: &ContainerId,
         generation: u64,
         digest: &Sha256,
         files: &NodeFiles,
     ) -> anyhow::Result<()>;
-    fn start(&self, container: &str) -> anyhow::Result<()>;
-    fn stop(&self, container: &str) -> anyhow::Result<()>;
+    fn start(&self, container: &ContainerId) -> anyhow::Result<()>;
+    fn stop(&self, container: &ContainerId) -> anyhow::Result<()>;
     /// Stop if needed and remove the container and everything made for it.
-    fn destroy(&self, container: &str) -> anyhow::Result<()>;
-    fn running(&self, container: &str) -> anyhow::Result<Running>;
-    /// The command prefix that runs a program inside the container, if the engine can.
-    fn exec_prefix(&self, container: &str) -> Vec<String>;
+    fn destroy(&self, container: &ContainerId) -> anyhow::Result<()>;
+    fn running(&self, container: &ContainerId) -> anyhow::Result<Running>;
+    /// The command prefix that runs a program inside the container.
+    fn exec_prefix(&self, container: &ContainerId) -> Vec<String>;
     /// Whether [`Engine::exec_prefix`] works from this host (for boot waits and checks inside).
     fn can_exec(&self) -> bool;
     /// Every container of this environment the engine holds (for leftovers and `status`).
-    fn containers(&self) -> anyhow::Result<Vec<String>>;
+    fn containers(&self) -> anyhow::Result<Vec<ContainerId>>;
     /// Remove images no generation of any environment uses any more.
-    fn prune_images(&self, used: &std::collections::BTreeSet<Sha256>) -> anyhow::Result<()>;
+    fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()>;
     /// The exact operations `plan` lists for creating and switching (for the API engine, its
     /// calls).
-    fn describe_create(&self, node: &Node, container: &str, digest: &Sha256) -> Vec<String>;
+    fn describe_create(&self, node: &Node, container: &ContainerId, digest: &Sha256) -> Vec<String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_ids_are_parsed_once() {
+        let lxc: ContainerId = "lastmile-lab-monctl-3".parse().unwrap();
+        assert_eq!(lxc, ContainerId::Lxc("lastmile-lab-monctl-3".into()));
+        let pve: ContainerId = "pve1/10301".parse().unwrap();
+        assert_eq!(
+            pve,
+            ContainerId::Proxmox {
+                host: "pve1".into(),
+                vmid: 10301
+            }
+        );
+        assert_eq!(pve.to_string(), "pve1/10301");
+        for bad in ["", "pve1/", "/100", "pve1/x", "a b", "pve1/../../access/acl"] {
+            assert!(bad.parse::<ContainerId>().is_err(), "{bad}");
+        }
+    }
 }

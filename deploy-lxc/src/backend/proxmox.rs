@@ -15,10 +15,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use lastmile_documents::candidate::ImageName;
 use lastmile_fs::Sha256;
 use serde_json::Value;
 
-use super::{Engine, NodeFiles, Running};
+use super::{ContainerId, Engine, NodeFiles, Running};
 use crate::env::{Environment, Network, Node, ProxmoxSettings};
 
 /// Containers of one environment on a cluster.
@@ -87,7 +88,7 @@ impl Proxmox {
     }
 
     fn template_name(digest: &Sha256) -> String {
-        format!("autobuild-{}.tar.gz", digest.short(12))
+        ImageName::of(digest).to_string()
     }
 
     /// Call the API; the `data` of the answer. A token is needed: its absence is said here,
@@ -148,22 +149,24 @@ impl Proxmox {
         }
     }
 
-    fn split(container: &str) -> anyhow::Result<(&str, &str)> {
-        container
-            .split_once('/')
-            .with_context(|| format!("{container}: expected NODE/VMID"))
+    /// The host and VMID of a container of this engine.
+    fn vm(container: &ContainerId) -> anyhow::Result<(&str, u32)> {
+        match container {
+            ContainerId::Proxmox { host, vmid } => Ok((host, *vmid)),
+            ContainerId::Lxc(_) => bail!("{container} is an LXC container of this host, not a Proxmox one"),
+        }
     }
 
     /// The parameters that create a node's container.
     pub fn create_params(
         &self,
         node: &Node,
-        vmid: &str,
+        vmid: u32,
         digest: &Sha256,
         files: &NodeFiles,
     ) -> Vec<(String, String)> {
         let mut params = vec![
-            ("vmid".to_owned(), vmid.to_owned()),
+            ("vmid".to_owned(), vmid.to_string()),
             (
                 "ostemplate".to_owned(),
                 format!(
@@ -271,36 +274,39 @@ impl Engine for Proxmox {
         Ok(())
     }
 
-    fn container_name(&self, node: &Node, index: usize, generation: u64) -> String {
+    fn container_id(&self, node: &Node, index: usize, generation: u64) -> ContainerId {
         let vmid = u64::from(self.settings.vmid_base) + generation * 100 + index as u64;
-        format!("{}/{vmid}", self.host_of(&node.name))
+        ContainerId::Proxmox {
+            host: self.host_of(&node.name).to_owned(),
+            vmid: u32::try_from(vmid).unwrap_or(u32::MAX),
+        }
     }
 
     fn create(
         &self,
         node: &Node,
-        container: &str,
+        container: &ContainerId,
         _generation: u64,
         digest: &Sha256,
         files: &NodeFiles,
     ) -> anyhow::Result<()> {
-        let (host, vmid) = Self::split(container)?;
+        let (host, vmid) = Self::vm(container)?;
         let params = self.create_params(node, vmid, digest, files);
         let upid = self.call("POST", &format!("/nodes/{host}/lxc"), &params)?;
         self.wait_task(host, &upid)
     }
 
-    fn start(&self, container: &str) -> anyhow::Result<()> {
-        let (host, vmid) = Self::split(container)?;
+    fn start(&self, container: &ContainerId) -> anyhow::Result<()> {
+        let (host, vmid) = Self::vm(container)?;
         let upid = self.call("POST", &format!("/nodes/{host}/lxc/{vmid}/status/start"), &[])?;
         self.wait_task(host, &upid)
     }
 
-    fn stop(&self, container: &str) -> anyhow::Result<()> {
+    fn stop(&self, container: &ContainerId) -> anyhow::Result<()> {
         if self.running(container)? != Running::Running {
             return Ok(());
         }
-        let (host, vmid) = Self::split(container)?;
+        let (host, vmid) = Self::vm(container)?;
         let params = [
             ("timeout".to_owned(), "10".to_owned()),
             ("forceStop".to_owned(), "1".to_owned()),
@@ -313,13 +319,13 @@ impl Engine for Proxmox {
         self.wait_task(host, &upid)
     }
 
-    fn destroy(&self, container: &str) -> anyhow::Result<()> {
+    fn destroy(&self, container: &ContainerId) -> anyhow::Result<()> {
         match self.running(container)? {
             Running::Missing => return Ok(()),
             Running::Running => self.stop(container)?,
             Running::Stopped => {}
         }
-        let (host, vmid) = Self::split(container)?;
+        let (host, vmid) = Self::vm(container)?;
         let params = [
             ("purge".to_owned(), "1".to_owned()),
             ("force".to_owned(), "1".to_owned()),
@@ -328,16 +334,18 @@ impl Engine for Proxmox {
         self.wait_task(host, &upid)
     }
 
-    fn running(&self, container: &str) -> anyhow::Result<Running> {
-        let (host, vmid) = Self::split(container)?;
+    fn running(&self, container: &ContainerId) -> anyhow::Result<Running> {
+        let (host, vmid) = Self::vm(container)?;
         let listed = self.call(
             "GET",
             "/cluster/resources",
             &[("type".to_owned(), "vm".to_owned())],
         )?;
-        let found = listed.as_array().into_iter().flatten().find(|r| {
-            r["node"] == host && r["vmid"].as_u64().map(|v| v.to_string()).as_deref() == Some(vmid)
-        });
+        let found = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["node"] == host && r["vmid"].as_u64() == Some(u64::from(vmid)));
         if found.is_none() {
             return Ok(Running::Missing);
         }
@@ -349,14 +357,15 @@ impl Engine for Proxmox {
         })
     }
 
-    fn exec_prefix(&self, container: &str) -> Vec<String> {
-        let (host, vmid) = Self::split(container).unwrap_or((container, ""));
+    fn exec_prefix(&self, container: &ContainerId) -> Vec<String> {
+        let (host, vmid) = Self::vm(container).map_or((String::new(), String::new()), |(h, v)| {
+            (h.to_owned(), v.to_string())
+        });
+        // Each word of the setting is one argument; the values fill whole words, never a shell.
         self.settings
             .exec
-            .replace("{host}", host)
-            .replace("{vmid}", vmid)
             .split_whitespace()
-            .map(str::to_owned)
+            .map(|word| word.replace("{host}", &host).replace("{vmid}", &vmid))
             .collect()
     }
 
@@ -364,14 +373,14 @@ impl Engine for Proxmox {
         false
     }
 
-    fn containers(&self) -> anyhow::Result<Vec<String>> {
+    fn containers(&self) -> anyhow::Result<Vec<ContainerId>> {
         let listed = self.call(
             "GET",
             "/cluster/resources",
             &[("type".to_owned(), "vm".to_owned())],
         )?;
         let tag = self.tag();
-        let mut found: Vec<String> = listed
+        let mut found: Vec<ContainerId> = listed
             .as_array()
             .into_iter()
             .flatten()
@@ -381,7 +390,12 @@ impl Engine for Proxmox {
                         .as_str()
                         .is_some_and(|t| t.split([';', ',', ' ']).any(|x| x == tag))
             })
-            .filter_map(|r| Some(format!("{}/{}", r["node"].as_str()?, r["vmid"].as_u64()?)))
+            .filter_map(|r| {
+                Some(ContainerId::Proxmox {
+                    host: r["node"].as_str()?.to_owned(),
+                    vmid: u32::try_from(r["vmid"].as_u64()?).ok()?,
+                })
+            })
             .collect();
         found.sort();
         Ok(found)
@@ -401,7 +415,7 @@ impl Engine for Proxmox {
                     continue;
                 };
                 let file = volid.rsplit('/').next().unwrap_or("");
-                if file.starts_with("autobuild-") && !keep.contains(file) {
+                if file.parse::<ImageName>().is_ok() && !keep.contains(file) {
                     self.call(
                         "DELETE",
                         &format!("/nodes/{host}/storage/{storage}/content/{}", encode(volid)),
@@ -413,8 +427,8 @@ impl Engine for Proxmox {
         Ok(())
     }
 
-    fn describe_create(&self, node: &Node, container: &str, digest: &Sha256) -> Vec<String> {
-        let (host, vmid) = Self::split(container).unwrap_or((container, ""));
+    fn describe_create(&self, node: &Node, container: &ContainerId, digest: &Sha256) -> Vec<String> {
+        let (host, vmid) = Self::vm(container).unwrap_or(("", 0));
         let files = NodeFiles {
             environment: vec![("LASTMILE_NODE".to_owned(), node.name.clone())],
             ..NodeFiles::default()

@@ -1,7 +1,6 @@
 //! The values of an environment file that carry a rule: networks, sizes, durations, config values.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
@@ -133,21 +132,6 @@ fn parse_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     number.checked_mul(1 << shift)
-}
-
-/// A duration, written `60s`, `2m`, `500ms` or `1h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Span(pub(crate) Duration);
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        lastmile_documents::settings::parse_duration(&text)
-            .map(Span)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format!("{text:?}: expected a duration such as 60s, 2m or 500ms"))
-            })
-    }
 }
 
 /// A `[config]` value: a string, integer or boolean, given to services as text. Newlines and

@@ -3,16 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::bail;
 use lastmile_fs::Sha256;
 
-use crate::Context;
 use crate::backend::Running;
-use crate::state::{Generation, State};
+use crate::context::Context;
+use crate::state::{Generation, State, TransitionKind};
 use crate::switch::restore;
 
 /// Remove a generation that never became current, with its containers.
-pub(super) fn discard(ctx: &Context, state: &mut State, number: u64) -> anyhow::Result<()> {
+pub fn discard(ctx: &Context, state: &mut State, number: u64) -> anyhow::Result<()> {
     if let Some(generation) = state.generation(number).cloned() {
         for node in &generation.nodes {
             ctx.engine.destroy(&node.container)?;
@@ -44,7 +43,7 @@ pub fn recover(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
                 ctx.engine.stop(&node.container)?;
             }
         }
-        if transition.kind == "apply" {
+        if transition.kind == TransitionKind::Apply {
             discard(ctx, state, transition.to)?;
         }
         state.transition = None;
@@ -60,7 +59,7 @@ pub fn recover(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
     }
     let named = state.containers();
     for container in ctx.engine.containers()? {
-        if !named.contains(container.as_str()) {
+        if !named.contains(&container) {
             tracing::info!("removing {container}, left by a stopped run");
             ctx.engine.destroy(&container)?;
         }
@@ -70,7 +69,7 @@ pub fn recover(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
 
 /// Keep the current generation and `keep` others (the newest); remove the rest and the images
 /// nothing uses any more.
-pub(super) fn prune(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
+pub fn prune(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
     let kept: BTreeSet<u64> = state.kept().iter().take(ctx.env.keep).map(|g| g.number).collect();
     let gone: Vec<Generation> = state
         .generations
@@ -97,24 +96,8 @@ pub fn prune_images(ctx: &Context) -> anyhow::Result<()> {
     ctx.engine.prune_images(&used)
 }
 
-pub fn load(ctx: &Context) -> anyhow::Result<State> {
-    let state = ctx
-        .store
-        .load()?
-        .unwrap_or_else(|| State::new(&ctx.env.name, ctx.env.backend.name()));
-    if state.backend != ctx.env.backend.name() {
-        bail!(
-            "{} was deployed with backend {}; {} now says {} (destroy it first)",
-            ctx.env.name,
-            state.backend,
-            ctx.env.file,
-            ctx.env.backend.name()
-        );
-    }
-    Ok(state)
-}
-
-pub(super) fn all_running(ctx: &Context, generation: &Generation) -> bool {
+/// Whether every node of `generation` runs.
+pub fn all_running(ctx: &Context, generation: &Generation) -> bool {
     generation
         .nodes
         .iter()

@@ -1,0 +1,194 @@
+//! `kind = "pytest"`: on the host in the suite's own venv ([`venv`]), or inside a node with the
+//! node's Python; pytest's own JUnit XML is collected and its test cases reported ([`junit`]).
+
+mod junit;
+mod venv;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lastmile_documents::deployment::DeployedNode;
+use lastmile_documents::report::Outcome;
+use lastmile_probe::Ran;
+
+use crate::context::{CaseOutcome, Context, NotRun, Tried, clip};
+use crate::plan::Instance;
+use crate::suite::{On, PytestTest};
+
+pub use junit::parse_junit;
+
+/// Where pytest writes its JUnit XML inside a node.
+const NODE_DIR: &str = "/tmp/aqf-run";
+
+/// One attempt of a pytest test.
+pub fn run(
+    ctx: &Context,
+    instance: &Instance,
+    test: &PytestTest,
+    node: Option<&DeployedNode>,
+    started: Instant,
+) -> Tried {
+    let junit = ctx
+        .out_dir
+        .join("pytest")
+        .join(format!("{}.xml", safe(&instance.id())));
+    let limit = instance.test.timeout;
+    let ran = match (test.on, node) {
+        (On::Host, node) => on_host(ctx, test, node, &junit, limit),
+        (On::Node, None) => Err(NotRun("on = \"node\" in a group that targets no node".into())),
+        (On::Node, Some(node)) => in_node(ctx, test, node, &junit, limit),
+    };
+    match ran {
+        Ok(ran) => outcome(&ran, &junit, started),
+        Err(e) => Tried::new(Outcome::Error, e.0, started),
+    }
+}
+
+/// pytest's options: the test path, quiet, no cache, the JUnit file, markers, the suite's args.
+fn arguments(test: &PytestTest, path: &str, junit: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-m".into(),
+        "pytest".into(),
+        path.to_owned(),
+        "-q".into(),
+        "-p".into(),
+        "no:cacheprovider".into(),
+        format!("--junitxml={junit}"),
+    ];
+    if let Some(markers) = &test.markers {
+        args.extend(["-m".into(), markers.clone()]);
+    }
+    args.extend(test.args.iter().cloned());
+    args
+}
+
+fn on_host(
+    ctx: &Context,
+    test: &PytestTest,
+    node: Option<&DeployedNode>,
+    junit: &Path,
+    limit: Duration,
+) -> Result<Ran, NotRun> {
+    std::fs::create_dir_all(junit.parent().expect("a folder"))
+        .map_err(|e| NotRun(format!("creating {}: {e}", junit.display())))?;
+    let python = match &test.requirements {
+        Some(requirements) => venv::venv(&ctx.cache_dir, requirements)?.join("bin/python"),
+        None => PathBuf::from("python3"),
+    };
+    let mut command = Command::new(python);
+    command
+        .args(arguments(
+            test,
+            &test.path.display().to_string(),
+            &junit.display().to_string(),
+        ))
+        .envs(ctx.variables(node))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    Ok(lastmile_probe::run(&mut command, None, limit)?)
+}
+
+fn in_node(
+    ctx: &Context,
+    test: &PytestTest,
+    node: &DeployedNode,
+    junit: &Path,
+    limit: Duration,
+) -> Result<Ran, NotRun> {
+    let probe = ctx.node(node);
+    let name = test
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("test_suite.py");
+    let bytes = std::fs::read(&test.path).map_err(|e| NotRun(format!("{}: {e}", test.path.display())))?;
+    let copy = format!("{NODE_DIR}/{name}");
+    // The path is an argument of the shell, never part of its text.
+    let write = "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"";
+    probe.exec(
+        &["sh", "-c", write, "sh", &copy],
+        Some(&bytes),
+        Duration::from_secs(30),
+    )?;
+    let report = format!("{NODE_DIR}/junit.xml");
+    let args = arguments(test, &copy, &report);
+    let mut argv = vec!["python3"];
+    argv.extend(args.iter().map(String::as_str));
+    let ran = probe.exec(&argv, None, limit)?;
+    let xml = probe.exec(&["cat", &report], None, Duration::from_secs(30))?;
+    std::fs::create_dir_all(junit.parent().expect("a folder"))
+        .and_then(|()| std::fs::write(junit, xml.stdout))
+        .map_err(|e| NotRun(format!("writing {}: {e}", junit.display())))?;
+    Ok(ran)
+}
+
+/// What pytest's exit status and JUnit XML say.
+fn outcome(ran: &Ran, junit: &Path, started: Instant) -> Tried {
+    let cases = std::fs::read_to_string(junit)
+        .map(|xml| parse_junit(&xml))
+        .unwrap_or_default();
+    let (outcome, message) = match ran.code {
+        None => (
+            Outcome::TimedOut,
+            format!("killed after {:.1} s (its time limit)", ran.elapsed.as_secs_f64()),
+        ),
+        Some(0) => (Outcome::Passed, String::new()),
+        Some(1) => {
+            let failed: Vec<String> = cases
+                .iter()
+                .filter(|c| matches!(c.outcome, CaseOutcome::Failure | CaseOutcome::Error))
+                .map(|c| c.name.clone())
+                .collect();
+            (
+                Outcome::Failed,
+                format!(
+                    "{} of {} pytest tests failed: {}",
+                    failed.len(),
+                    cases.len(),
+                    failed.join(", ")
+                ),
+            )
+        }
+        Some(5) => (Outcome::Error, "pytest collected no tests".to_owned()),
+        Some(code) => (
+            Outcome::Error,
+            format!("pytest could not run (exit status {code}): {}", last_line(ran)),
+        ),
+    };
+    Tried {
+        outcome,
+        message,
+        stdout: clip(&ran.stdout),
+        stderr: clip(&ran.stderr),
+        duration: started.elapsed(),
+        cases,
+    }
+}
+
+fn last_line(ran: &Ran) -> String {
+    [&ran.stderr, &ran.stdout]
+        .iter()
+        .find_map(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A file name from a test id.
+pub fn safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_names_from_test_ids() {
+        assert_eq!(super::safe("cam:g/t 1@n"), "cam_g_t_1_n");
+    }
+}

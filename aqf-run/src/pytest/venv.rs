@@ -1,0 +1,70 @@
+//! The suite's own venv for host pytest tests: made once from its requirements file and cached,
+//! keyed by the file's contents and the Python version.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use lastmile_fs::Sha256;
+
+use crate::context::NotRun;
+
+/// The venv for `requirements`, made if the cache does not hold it yet.
+pub(super) fn venv(cache: &Path, requirements: &Path) -> Result<PathBuf, NotRun> {
+    let shown = requirements.display();
+    let contents = std::fs::read(requirements).map_err(|e| NotRun(format!("{shown}: {e}")))?;
+    let python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .map_err(|e| NotRun(format!("python3: {e}")))?;
+    let mut key = contents;
+    key.extend_from_slice(&python.stdout);
+    let dir = cache.join(format!("aqf-venv-{}", Sha256::of(&key).short(16)));
+    if dir.join(".complete").exists() {
+        return Ok(dir);
+    }
+    fn io(what: &'static str) -> impl Fn(std::io::Error) -> NotRun {
+        move |e| NotRun(format!("{what}: {e}"))
+    }
+    std::fs::create_dir_all(cache).map_err(io("creating the venv cache"))?;
+    let lock = std::fs::File::create(cache.join(".aqf-venv.lock")).map_err(io("locking the venv cache"))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| NotRun(format!("locking the venv cache: {e}")))?;
+    if dir.join(".complete").exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    make(&dir, requirements).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&dir);
+    })?;
+    std::fs::write(dir.join(".complete"), b"").map_err(io("marking the venv complete"))?;
+    Ok(dir)
+}
+
+fn make(dir: &Path, requirements: &Path) -> Result<(), NotRun> {
+    let made = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(dir)
+        .output()
+        .map_err(|e| NotRun(format!("python3 -m venv: {e}")))?;
+    if !made.status.success() {
+        return Err(NotRun(format!(
+            "python3 -m venv: {}",
+            String::from_utf8_lossy(&made.stderr).trim()
+        )));
+    }
+    let mut install = Command::new(dir.join("bin/pip"));
+    install
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(requirements);
+    let installed = lastmile_probe::run(&mut install, None, Duration::from_secs(900))?;
+    if installed.code != Some(0) {
+        return Err(NotRun(format!(
+            "installing {} into the suite's venv: {}",
+            requirements.display(),
+            installed.stderr.lines().last().unwrap_or("")
+        )));
+    }
+    Ok(())
+}

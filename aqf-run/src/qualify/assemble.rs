@@ -1,0 +1,68 @@
+//! The `lastmile.report/v1` document of a run.
+
+use std::collections::BTreeMap;
+
+use lastmile_documents::report::{QualifiedCandidate, QualifiedPackage, ReportDocument, SuiteFile};
+
+use super::{Inputs, Options};
+use crate::runner::Ran;
+
+/// The report: what was qualified, against which suites, and every test's result.
+pub(super) fn report(
+    inputs: &Inputs,
+    options: &Options,
+    runs: &[Ran],
+    (started, finished): (jiff::Timestamp, jiff::Timestamp),
+) -> ReportDocument {
+    let tests: Vec<_> = runs.iter().map(|r| r.result.clone()).collect();
+    let mut titles = BTreeMap::new();
+    for suite in &inputs.suites {
+        titles.extend(suite.requirements.clone());
+    }
+    let passed = tests.iter().all(|t| !t.required || t.outcome.acceptable());
+    let time = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    ReportDocument {
+        schema: lastmile_documents::report::SCHEMA.to_owned(),
+        passed,
+        candidate: candidate(inputs),
+        environment: inputs.deployment.environment.clone(),
+        generation: inputs.deployment.generation.unwrap_or(1),
+        suites: inputs
+            .suites
+            .iter()
+            .map(|s| SuiteFile {
+                file: s.file.clone(),
+                sha256: s.sha256,
+            })
+            .collect(),
+        partition: options.partition.clone(),
+        started: time(started),
+        finished: time(finished),
+        counts: crate::report::counts(&tests),
+        requirements: crate::report::requirements(&titles, &tests),
+        tests,
+    }
+}
+
+/// The candidate qualified: the deployment's digest, the manifest's base and packages.
+fn candidate(inputs: &Inputs) -> QualifiedCandidate {
+    let manifest = inputs.manifest.as_ref();
+    QualifiedCandidate {
+        digest: inputs.deployed.digest,
+        image: inputs.deployed.image.clone(),
+        source_commits: inputs.deployed.source_commits.clone(),
+        base: manifest.map(|m| m.base.digest),
+        packages: manifest
+            .map(|m| {
+                m.packages
+                    .iter()
+                    .map(|p| QualifiedPackage {
+                        name: p.name.clone(),
+                        version: p.version.clone(),
+                        sha256: p.sha256,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,81 @@
+//! The inputs of a qualification: the deployment, the suites, and the candidate's manifest.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use lastmile_documents::Document;
+use lastmile_documents::candidate::{CANDIDATE_PATH, CandidateDocument};
+use lastmile_documents::deployment::{DeployedCandidate, DeploymentDocument};
+
+use super::Options;
+use crate::context::probe_node;
+use crate::suite::Suite;
+
+/// The documents and suites a run reads, checked against each other.
+pub struct Inputs {
+    pub deployment: DeploymentDocument,
+    /// The candidate the deployment runs.
+    pub deployed: DeployedCandidate,
+    pub suites: Vec<Suite>,
+    pub manifest: Option<CandidateDocument>,
+}
+
+impl Inputs {
+    pub fn read(options: &Options) -> anyhow::Result<Self> {
+        let (text, source) = lastmile_cli::input::read_path_or_stdin(&options.deployment)
+            .with_context(|| format!("reading {}", options.deployment.display()))?;
+        let deployment = DeploymentDocument::from_json(&text, &source)?;
+        let Some(deployed) = deployment.candidate.clone() else {
+            bail!(
+                "{source}: environment {} runs no candidate",
+                deployment.environment
+            );
+        };
+        let suites = options
+            .suites
+            .iter()
+            .map(|p| crate::suite::load(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let manifest = manifest(options, &deployment)?;
+        if let Some(info) = manifest.as_ref().and_then(|m| m.image.as_ref())
+            && info.sha256 != deployed.digest
+        {
+            bail!(
+                "the candidate document describes {}, but {} runs {}",
+                info.sha256.short(12),
+                deployment.environment,
+                deployed.digest.short(12)
+            );
+        }
+        Ok(Self {
+            deployment,
+            deployed,
+            suites,
+            manifest,
+        })
+    }
+}
+
+/// The candidate's manifest: `--candidate`, else the candidate document inside a node.
+fn manifest(options: &Options, deployment: &DeploymentDocument) -> anyhow::Result<Option<CandidateDocument>> {
+    if let Some(path) = &options.candidate {
+        let shown = path.display().to_string();
+        let text = lastmile_fs::read_text(path).with_context(|| format!("reading {shown}"))?;
+        return Ok(Some(CandidateDocument::from_json(&text, &shown)?));
+    }
+    let inside = format!("/{CANDIDATE_PATH}");
+    for node in &deployment.nodes {
+        let Ok(probe) = probe_node(node) else { continue };
+        let Ok(ran) = probe.exec(&["cat", &inside], None, Duration::from_secs(20)) else {
+            continue;
+        };
+        if ran.code == Some(0) {
+            let shown = format!("{}:{inside}", node.name);
+            return Ok(Some(CandidateDocument::from_json(&ran.stdout, &shown)?));
+        }
+    }
+    tracing::warn!(
+        "no candidate manifest (give --candidate): package versions cannot be checked against the pins"
+    );
+    Ok(None)
+}

@@ -1,0 +1,63 @@
+//! `aqf-run run`: qualify a deployed candidate, in named steps: read the inputs ([`inputs`]),
+//! plan which test runs on which node ([`crate::plan`]), run them ([`crate::runner`]), assemble
+//! the report ([`assemble`]) and write every output ([`outputs`]).
+
+mod assemble;
+mod inputs;
+mod outputs;
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use lastmile_cli::Reporter;
+use lastmile_documents::report::ReportDocument;
+
+use crate::context::Context;
+use crate::plan::Filter;
+
+pub use inputs::Inputs;
+
+/// What `aqf-run run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub suites: Vec<PathBuf>,
+    /// The deployment document (`-` for stdin).
+    pub deployment: PathBuf,
+    /// The candidate document; `None`: the manifest inside a node.
+    pub candidate: Option<PathBuf>,
+    pub out_dir: PathBuf,
+    /// Tests run at once.
+    pub jobs: usize,
+    pub filter: Filter,
+    /// `--partition` as given, for the report.
+    pub partition: Option<String>,
+    pub fail_fast: bool,
+    pub cache_dir: PathBuf,
+}
+
+/// Run the suites against the deployment and write every output; the report.
+pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportDocument> {
+    let inputs = Inputs::read(options)?;
+    let instances = crate::plan::instances(&inputs.suites, &inputs.deployment, &options.filter)?;
+    if instances.is_empty() {
+        bail!("no test to run (check --tags, --skip-tags and --partition)");
+    }
+    outputs::prepare_out_dir(&options.out_dir)?;
+    let ctx = Context::new(
+        &inputs.deployment,
+        inputs.manifest.as_ref(),
+        options.out_dir.clone(),
+        options.cache_dir.clone(),
+    )?;
+    let started = jiff::Timestamp::now();
+    let runner = crate::runner::Options {
+        jobs: options.jobs,
+        fail_fast: options.fail_fast,
+    };
+    let runs = crate::runner::run_all(&ctx, &instances, &runner, reporter);
+    lastmile_process::interrupt::check()?;
+    let finished = jiff::Timestamp::now();
+    let report = assemble::report(&inputs, options, &runs, (started, finished));
+    outputs::write(&options.out_dir, &inputs, &report, &runs)?;
+    Ok(report)
+}

@@ -1,0 +1,330 @@
+//! The environment file as written, read by serde with the place of every value, and the checks
+//! that make it an [`Environment`]: each step one function, each error at the line of its key.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use lastmile_fs::{InputError, Sha256};
+use lastmile_settings::{SettingsFile, Spanned};
+use serde::Deserialize;
+
+use super::values::{ConfigValue, Network, Size};
+use super::{Backend, Environment, HealthSettings, LxcSettings, Node, ProxmoxSettings, env_word, valid_name};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    name: Spanned<String>,
+    backend: Spanned<BackendKind>,
+    #[serde(default = "default_keep")]
+    keep: usize,
+    #[serde(default)]
+    config: BTreeMap<String, Spanned<ConfigValue>>,
+    #[serde(default)]
+    health: RawHealth,
+    lxc: Option<Spanned<LxcSettings>>,
+    proxmox: Option<Spanned<ProxmoxSettings>>,
+    #[serde(default)]
+    nodes: BTreeMap<String, Spanned<RawNode>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BackendKind {
+    Lxc,
+    Proxmox,
+}
+
+fn default_keep() -> usize {
+    2
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    #[serde(default = "default_timeout")]
+    timeout: Spanned<lastmile_settings::Duration>,
+    #[serde(default = "default_retries")]
+    retries: u32,
+    #[serde(default = "default_interval")]
+    interval: lastmile_settings::Duration,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        Self {
+            timeout: default_timeout(),
+            retries: default_retries(),
+            interval: default_interval(),
+        }
+    }
+}
+
+fn default_timeout() -> Spanned<lastmile_settings::Duration> {
+    Spanned::new(
+        0..0,
+        lastmile_settings::Duration(std::time::Duration::from_secs(60)),
+    )
+}
+fn default_retries() -> u32 {
+    1
+}
+fn default_interval() -> lastmile_settings::Duration {
+    lastmile_settings::Duration(std::time::Duration::from_millis(250))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    roles: Option<Spanned<Vec<String>>>,
+    address: Spanned<Ipv4Addr>,
+    network: Option<Spanned<Network>>,
+    memory: Option<Spanned<Size>>,
+    cpus: Option<Spanned<u32>>,
+    host: Option<Spanned<String>>,
+}
+
+/// Read and check an environment file.
+pub(super) fn read(file: &SettingsFile) -> Result<Environment, InputError> {
+    let raw: RawEnvironment = file.parse()?;
+    if !valid_name(raw.name.get_ref()) {
+        return Err(file.error_at(
+            &raw.name,
+            format!(
+                "name: {:?}: an environment name holds lower-case letters, digits and - (it is part of container names)",
+                raw.name.get_ref()
+            ),
+        ));
+    }
+    let backend = backend(file, &raw)?;
+    let config = config(file, &raw.config)?;
+    let nodes = nodes(file, &raw, &backend)?;
+    if raw.health.timeout.get_ref().0.is_zero() {
+        return Err(file.error_at(&raw.health.timeout, "health.timeout: more than 0s"));
+    }
+    let health = HealthSettings {
+        timeout: raw.health.timeout.get_ref().0,
+        retries: raw.health.retries,
+        interval: raw.health.interval.0,
+    };
+    let name = raw.name.into_inner();
+    let digest = shape_digest(&name, &backend, &config, &health, &nodes);
+    Ok(Environment {
+        file: file.name().to_owned(),
+        name,
+        backend,
+        keep: raw.keep,
+        config,
+        health,
+        nodes,
+        digest,
+    })
+}
+
+/// The engine's table: `[lxc]` (optional) or `[proxmox]` (required), never the other's.
+fn backend(file: &SettingsFile, raw: &RawEnvironment) -> Result<Backend, InputError> {
+    match raw.backend.get_ref() {
+        BackendKind::Lxc => {
+            if let Some(proxmox) = &raw.proxmox {
+                return Err(file.error_at(proxmox, "[proxmox] is for backend = \"proxmox\""));
+            }
+            let lxc = raw.lxc.as_ref().map(|l| l.get_ref().clone()).unwrap_or_default();
+            let valid = lxc
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                let at = raw.lxc.as_ref().map_or(raw.backend.span(), Spanned::span);
+                return Err(file.error(at, "lxc.prefix: letters, digits, - and _ only"));
+            }
+            Ok(Backend::Lxc(lxc))
+        }
+        BackendKind::Proxmox => {
+            if let Some(lxc) = &raw.lxc {
+                return Err(file.error_at(lxc, "[lxc] is for backend = \"lxc\""));
+            }
+            let Some(proxmox) = &raw.proxmox else {
+                return Err(file.error_at(
+                    &raw.backend,
+                    "backend = \"proxmox\" needs a [proxmox] table (url, token, hosts)",
+                ));
+            };
+            check_proxmox(proxmox.get_ref()).map_err(|m| file.error_at(proxmox, format!("proxmox: {m}")))?;
+            Ok(Backend::Proxmox(proxmox.get_ref().clone()))
+        }
+    }
+}
+
+/// `[config]`: names a shell and systemd both read, none of deploy-lxc's own `LASTMILE_*`.
+fn config(
+    file: &SettingsFile,
+    raw: &BTreeMap<String, Spanned<ConfigValue>>,
+) -> Result<BTreeMap<String, String>, InputError> {
+    let mut config = BTreeMap::new();
+    for (key, value) in raw {
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid || key.starts_with("LASTMILE_") {
+            return Err(file.error_at(
+                value,
+                format!(
+                    "config.{key}: a name of letters, digits and _ not starting with a digit, and not LASTMILE_ (those are deploy-lxc's)"
+                ),
+            ));
+        }
+        config.insert(key.clone(), value.get_ref().0.clone());
+    }
+    Ok(config)
+}
+
+/// `[nodes.NAME]`, sorted by name: each checked alone, then against the others.
+fn nodes(file: &SettingsFile, raw: &RawEnvironment, backend: &Backend) -> Result<Vec<Node>, InputError> {
+    if raw.nodes.is_empty() {
+        return Err(file.error_in_file("no [nodes.NAME] table: an environment has at least one node"));
+    }
+    let mut nodes = Vec::new();
+    let mut addresses: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
+    let mut env_names: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, spanned) in &raw.nodes {
+        let node = node(file, name, spanned, backend)?;
+        let here = |value_span, message: String| file.error(value_span, format!("nodes.{name}{message}"));
+        if let Some(other) = addresses.insert(node.address, name) {
+            let address = &spanned.get_ref().address;
+            return Err(here(
+                address.span(),
+                format!(".address: {} is already node {other}'s address", node.address),
+            ));
+        }
+        if let Some(other) = env_names.insert(env_word(name), name) {
+            return Err(here(
+                spanned.span(),
+                format!(
+                    ": LASTMILE_ADDR_{} would name both {other} and {name}",
+                    env_word(name)
+                ),
+            ));
+        }
+        nodes.push(node);
+    }
+    Ok(nodes)
+}
+
+/// One node's own rules: its name, roles, network for its address, limits and host.
+fn node(
+    file: &SettingsFile,
+    name: &str,
+    spanned: &Spanned<RawNode>,
+    backend: &Backend,
+) -> Result<Node, InputError> {
+    let raw = spanned.get_ref();
+    let error = |span, key: &str, message: String| file.error(span, format!("nodes.{name}{key}: {message}"));
+    if !valid_name(name) {
+        return Err(error(
+            spanned.span(),
+            "",
+            "a node name holds lower-case letters, digits and -".into(),
+        ));
+    }
+    let no_roles = Vec::new();
+    let roles = raw.roles.as_ref().map_or(&no_roles, |r| r.get_ref());
+    if let Some(role) = roles
+        .iter()
+        .find(|r| !lastmile_documents::candidate::valid_role(r))
+    {
+        return Err(error(
+            raw.roles.as_ref().map_or(spanned.span(), Spanned::span),
+            ".roles",
+            format!("{role:?}: a role holds lower-case letters, digits, - and _"),
+        ));
+    }
+    let network = raw
+        .network
+        .as_ref()
+        .map(|n| n.get_ref().clone())
+        .unwrap_or_default();
+    let network_span = raw.network.as_ref().map_or(raw.address.span(), Spanned::span);
+    network
+        .check(*raw.address.get_ref())
+        .map_err(|m| error(network_span, ".network", m))?;
+    if let Some(cpus) = &raw.cpus
+        && *cpus.get_ref() == 0
+    {
+        return Err(error(cpus.span(), ".cpus", "at least 1".into()));
+    }
+    if let Some(memory) = &raw.memory
+        && memory.get_ref().0 < 16 << 20
+    {
+        return Err(error(memory.span(), ".memory", "at least 16M".into()));
+    }
+    if let (Backend::Proxmox(proxmox), Some(host)) = (backend, &raw.host)
+        && !proxmox.hosts.contains(host.get_ref())
+    {
+        return Err(error(
+            host.span(),
+            ".host",
+            format!("{:?} is not one of proxmox.hosts", host.get_ref()),
+        ));
+    }
+    let mut roles = roles.clone();
+    roles.sort();
+    roles.dedup();
+    Ok(Node {
+        name: name.to_owned(),
+        roles,
+        address: *raw.address.get_ref(),
+        network,
+        memory: raw.memory.as_ref().map(|m| m.get_ref().0),
+        cpus: raw.cpus.as_ref().map(|c| *c.get_ref()),
+        host: raw.host.as_ref().map(|h| h.get_ref().clone()),
+    })
+}
+
+/// sha256 of everything that shapes a node (not `keep`).
+fn shape_digest(
+    name: &str,
+    backend: &Backend,
+    config: &BTreeMap<String, String>,
+    health: &HealthSettings,
+    nodes: &[Node],
+) -> Sha256 {
+    let shape = serde_json::json!({
+        "name": name, "backend": backend.name(), "config": config, "health": health, "nodes": nodes,
+        "lxc": match backend { Backend::Lxc(l) => serde_json::to_value(l).ok(), Backend::Proxmox(_) => None },
+        "proxmox": match backend { Backend::Proxmox(p) => serde_json::to_value(p).ok(), Backend::Lxc(_) => None },
+    });
+    Sha256::of(shape.to_string())
+}
+
+/// The `[proxmox]` table's own rules.
+fn check_proxmox(settings: &ProxmoxSettings) -> Result<(), String> {
+    let url = url::Url::parse(&settings.url).map_err(|e| format!("url {:?}: {e}", settings.url))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(format!("url {:?}: expected https://HOST:8006", settings.url));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("url: no credentials in the URL; give token and token_secret_env".into());
+    }
+    // The token is never echoed: a secret pasted into it must not reach a log.
+    let valid = settings.token.split_once('!').is_some_and(|(user, id)| {
+        user.contains('@') && !id.is_empty() && !settings.token.contains(['=', ' ', ':'])
+    });
+    if !valid {
+        return Err(format!(
+            "token: expected USER@REALM!TOKENID (the secret goes in ${}, not here)",
+            settings.token_secret_env
+        ));
+    }
+    if settings.hosts.is_empty() {
+        return Err("hosts: name at least one Proxmox node".into());
+    }
+    if !settings.exec.contains("{vmid}") {
+        return Err("exec: the command must name {vmid}".into());
+    }
+    if settings.vmid_base < 100 {
+        return Err("vmid_base: Proxmox VMIDs start at 100".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `status`: what the state says and what really runs, and where they differ.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use lastmile_documents::deployment::{DeploymentDocument, Outcome};
+
+use crate::backend::{ContainerId, Running};
+use crate::context::Context;
+use crate::document::{Timings, document, node};
+use crate::health::Checker;
+use crate::state::State;
+
+/// The document of what runs, and every difference from the state.
+pub fn status(ctx: &Context) -> anyhow::Result<(DeploymentDocument, Vec<String>)> {
+    let started = Instant::now();
+    let state = ctx.load_state()?;
+    let mut differences: Vec<String> = state
+        .transition
+        .iter()
+        .map(|t| {
+            format!(
+                "an {} to generation {} did not finish (the next apply, rollback or destroy recovers)",
+                t.kind, t.to
+            )
+        })
+        .collect();
+    let checker = Checker {
+        settings: &ctx.env.health,
+        can_exec: ctx.engine.can_exec(),
+    };
+    let mut nodes = Vec::new();
+    for generation_node in state.current_generation().iter().flat_map(|g| &g.nodes) {
+        let running = ctx.engine.running(&generation_node.container)?;
+        let health = if running == Running::Running {
+            checker.once(generation_node)
+        } else {
+            differences.push(format!(
+                "{}: {} should be running, is {}",
+                generation_node.name,
+                generation_node.container,
+                running.state()
+            ));
+            Vec::new()
+        };
+        for failed in health.iter().filter(|h| !h.ok) {
+            differences.push(format!(
+                "{}: {} fails its check {}: {}",
+                generation_node.name, failed.service, failed.check, failed.detail
+            ));
+        }
+        nodes.push(node(generation_node, running.state(), health));
+    }
+    differences.extend(strays(ctx, &state)?);
+    let mut timings = Timings::default();
+    timings.time("status", || ());
+    let doc = document(
+        ctx,
+        &state,
+        Outcome::Status,
+        nodes,
+        None,
+        timings.into_map(started),
+    );
+    Ok((doc, differences))
+}
+
+/// Containers of the environment the state does not name, or that run outside the current
+/// generation.
+fn strays(ctx: &Context, state: &State) -> anyhow::Result<Vec<String>> {
+    let current: BTreeSet<&ContainerId> = state
+        .current_generation()
+        .map(|g| g.nodes.iter().map(|n| &n.container).collect())
+        .unwrap_or_default();
+    let named = state.containers();
+    let mut differences = Vec::new();
+    for container in ctx.engine.containers()? {
+        let running = ctx.engine.running(&container)?;
+        if !named.contains(&container) {
+            differences.push(format!(
+                "{container} ({}) is in no generation of the state",
+                running.state()
+            ));
+        } else if !current.contains(&container) && running == Running::Running {
+            differences.push(format!("{container} runs but is not in the current generation"));
+        }
+    }
+    Ok(differences)
+}
