@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use lastmile_cli::Reporter;
 use lastmile_documents::candidate::{
-    BaseInfo, CandidateDocument, CandidatePackage, ImageInfo, SCHEMA, Service, TargetInfo,
+    BaseInfo, CANDIDATE_PATH, CandidateDocument, CandidatePackage, ImageInfo, ImageName, SCHEMA, Service,
+    TargetInfo,
 };
 use std::sync::Arc;
 
@@ -89,7 +90,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let sbom_text = sbom::cyclonedx(&document);
     base::write_fixed(
         &root,
-        Path::new("etc/lastmile/candidate.json"),
+        Path::new(CANDIDATE_PATH),
         lastmile_documents::to_string(&document).as_bytes(),
     )?;
     base::write_fixed(
@@ -102,9 +103,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         base: options.base.is_dir().then_some(options.base.as_path()),
     };
     let image = write_image(options, &rootfs, epoch, &deferred, &owners, reporter, &mut clock)?;
-    let sbom_path = options
-        .out_dir
-        .join(format!("autobuild-{}.sbom.cdx.json", image.sha256.short(12)));
+    let sbom_path = options.out_dir.join(ImageName::of(&image.sha256).sbom());
     lastmile_fs::write_atomic(&sbom_path, sbom_text.as_bytes())
         .with_context(|| format!("writing {}", sbom_path.display()))?;
     document.image = Some(image);
@@ -279,9 +278,7 @@ fn write_image(
     clock.lap("synced the image to disk");
     // Past this point the image is whole; a signal before it leaves nothing behind.
     lastmile_process::interrupt::check()?;
-    let image = options
-        .out_dir
-        .join(format!("autobuild-{}.tar.gz", sha256.short(12)));
+    let image = options.out_dir.join(ImageName::of(&sha256).to_string());
     temp.persist(&image)
         .map_err(|e| e.error)
         .context("naming the image")?;

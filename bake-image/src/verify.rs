@@ -10,7 +10,7 @@ use anyhow::Context;
 use lastmile_cli::Exit;
 use lastmile_dist::record;
 use lastmile_documents::Document;
-use lastmile_documents::candidate::CandidateDocument;
+use lastmile_documents::candidate::{CANDIDATE_PATH, CandidateDocument, ImageName};
 use lastmile_fs::Sha256;
 
 /// What one pass over the image found.
@@ -33,10 +33,10 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
     let mut problems = check_name(image)?;
     let contents = read(image)?;
     let Some(manifest) = &contents.manifest else {
-        problems.push("no /etc/lastmile/candidate.json".to_owned());
+        problems.push(format!("no /{CANDIDATE_PATH}"));
         return report(&shown, &problems);
     };
-    let candidate = CandidateDocument::from_json(manifest, "/etc/lastmile/candidate.json")?;
+    let candidate = CandidateDocument::from_json(manifest, &format!("/{CANDIDATE_PATH}"))?;
     let (installed, listed, checked) = check_records(&contents, &mut problems);
     check_packages(&candidate, installed, &mut problems);
     check_unlisted(&candidate, &contents, &listed, &mut problems);
@@ -53,20 +53,13 @@ pub(crate) fn verify(image: &Path) -> anyhow::Result<Exit> {
 
 /// The file's sha256 against the digest its name carries.
 fn check_name(image: &Path) -> anyhow::Result<Vec<String>> {
-    let file_sha = Sha256::of_file(image)
-        .with_context(|| format!("reading {}", image.display()))?
-        .to_string();
+    let file_sha = Sha256::of_file(image).with_context(|| format!("reading {}", image.display()))?;
     let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    Ok(
-        match name
-            .strip_prefix("autobuild-")
-            .and_then(|n| n.strip_suffix(".tar.gz"))
-        {
-            Some(digest) if file_sha.starts_with(digest) && digest.len() >= 12 => Vec::new(),
-            Some(digest) => vec![format!("the file's sha256 is {file_sha}, its name says {digest}")],
-            None => vec![format!("{name}: not named autobuild-<sha256>.tar.gz")],
-        },
-    )
+    Ok(match name.parse::<ImageName>() {
+        Ok(named) if named.matches(&file_sha) => Vec::new(),
+        Ok(named) => vec![format!("the file's sha256 is {file_sha}, its name says {}", named.short())],
+        Err(e) => vec![e.to_string()],
+    })
 }
 
 /// One pass over the archive.
@@ -101,7 +94,7 @@ fn read(image: &Path) -> anyhow::Result<Contents> {
         if path.ends_with(".dist-info/RECORD") {
             contents.records.insert(path.clone(), text());
         }
-        if path == "etc/lastmile/candidate.json" {
+        if path == CANDIDATE_PATH {
             contents.manifest = Some(text());
         }
         if path.starts_with("etc/systemd/system/") || path == "etc/lastmile/sbom.cdx.json" {

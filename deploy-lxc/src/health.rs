@@ -72,7 +72,7 @@ impl Checker<'_> {
                 let started = Instant::now();
                 let outcome = match &probe {
                     Ok(probe) => self.attempt(probe, service, check),
-                    Err(e) => Err(e.0.clone()),
+                    Err(e) => Err(e.clone()),
                 };
                 result(
                     service,
@@ -80,7 +80,7 @@ impl Checker<'_> {
                     outcome.is_ok(),
                     1,
                     started,
-                    outcome.err().unwrap_or_else(|| "ok".into()),
+                    outcome.err().map_or_else(|| "ok".into(), |e| e.0),
                 )
             })
             .collect()
@@ -127,7 +127,7 @@ impl Checker<'_> {
                 attempts += 1;
                 match self.attempt(node, service, check) {
                     Ok(()) => return result(service, &shown, true, attempts, started, "ok".into()),
-                    Err(e) => last = e,
+                    Err(e) => last = e.0,
                 }
                 if Instant::now() >= deadline || lastmile_process::interrupt::interrupted() {
                     break;
@@ -147,22 +147,25 @@ impl Checker<'_> {
         result(service, &shown, false, attempts, started, last)
     }
 
-    fn attempt(&self, node: &Node, service: &str, check: &Health) -> Result<(), String> {
+    fn attempt(&self, node: &Node, service: &str, check: &Health) -> Result<(), ProbeError> {
         let limit = Duration::from_secs(2);
         match check {
             Health::Active if !self.can_exec => Ok(()),
-            Health::Active => match node.unit_state(service, Duration::from_secs(20)) {
-                Ok(state) if state == "active" => Ok(()),
-                Ok(state) => Err(format!("systemctl is-active {service}: {state}")),
-                Err(e) => Err(e.0),
+            Health::Active => match node.unit_state(service, Duration::from_secs(20))? {
+                state if state == "active" => Ok(()),
+                state => Err(ProbeError(format!("systemctl is-active {service}: {state}"))),
             },
-            Health::Tcp(port) => node.tcp(*port, limit).map_err(|e| e.0),
+            Health::Tcp(port) => node.tcp(*port, limit),
             Health::Http(http) => {
-                let answer = node.http_get(http.port(), http.path(), limit).map_err(|e| e.0)?;
+                let answer = node.http_get(http.port(), http.path(), limit)?;
                 if (200..300).contains(&answer.status) {
                     Ok(())
                 } else {
-                    Err(format!("GET {}: status {}", http.path(), answer.status))
+                    Err(ProbeError(format!(
+                        "GET {}: status {}",
+                        http.path(),
+                        answer.status
+                    )))
                 }
             }
         }

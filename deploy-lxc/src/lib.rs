@@ -23,6 +23,7 @@ pub mod fault;
 pub mod health;
 pub mod housekeeping;
 pub mod image;
+pub mod lock;
 pub mod node;
 pub mod plan;
 pub mod state;

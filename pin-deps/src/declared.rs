@@ -7,8 +7,6 @@ use lastmile_fs::InputError;
 use lastmile_index::DistFile;
 use lastmile_python::{Requirement, VersionSpecifiers};
 
-use crate::provider::ProviderError;
-
 /// A package's dependencies at one version, as the target sees them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Declared {
@@ -20,7 +18,7 @@ pub(crate) struct Declared {
 
 impl Declared {
     /// Read what `meta` (from `file`) declares.
-    pub(crate) fn read(meta: &DistMetadata, file: &DistFile) -> Result<Self, ProviderError> {
+    pub(crate) fn read(meta: &DistMetadata, file: &DistFile) -> Result<Self, InputError> {
         let requires_python = match &meta.metadata.requires_python {
             Some(text) => Some(requires_python(text).map_err(|e| {
                 let reason = e.to_string();

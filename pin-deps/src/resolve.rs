@@ -104,7 +104,7 @@ pub(crate) fn resolve(
     provider.builder = options
         .build
         .enabled
-        .then(|| Builder::new(finder, target, options.build.clone(), cache));
+        .then(|| Builder::new(finder, target, resolve_wheels_only, options.build.clone(), cache));
     provider.prefer_binary = options.prefer_binary || files.prefer_binary;
 
     let progress = Progress::start(finder, reporter);
@@ -148,7 +148,8 @@ pub(crate) fn resolve_wheels_only(
     finder: &Finder,
     target: &Target,
     requirements: &[Requirement],
-) -> Result<Vec<(PackageName, Version)>, String> {
+) -> Result<Vec<(PackageName, Version)>, crate::build::Failure> {
+    use crate::build::Failure;
     let roots = requirements
         .iter()
         .map(|requirement| RootRequirement {
@@ -172,18 +173,18 @@ pub(crate) fn resolve_wheels_only(
     provider.exact = exact_pins(&named);
     let result = pubgrub::resolve(&provider, Pkg::Root, Version::new([0]));
     if let Some(error) = provider.take_errors().into_iter().next() {
-        return Err(error.to_string());
+        return Err(Failure::Requirements(error.to_string()));
     }
     match result {
         Ok(solution) => Ok(selection(&solution)
             .into_iter()
             .map(|(name, (version, _))| (name, version))
             .collect()),
-        Err(PubGrubError::NoSolution(tree)) => Err(format!(
+        Err(PubGrubError::NoSolution(tree)) => Err(Failure::Requirements(format!(
             "its build requirements cannot be met with wheels from the package sources: {}",
             crate::explain::facts(&provider, &tree).join("; ")
-        )),
-        Err(other) => Err(other.to_string()),
+        ))),
+        Err(other) => Err(Failure::Requirements(other.to_string())),
     }
 }
 

@@ -185,3 +185,124 @@ fn the_readme_and_the_architecture_page_name_every_crate() {
         );
     }
 }
+
+/// The top-level modules of a tool crate (`src/NAME.rs` or `src/NAME/`), without the entry points.
+fn modules(src: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_stem()?.to_str()?.to_owned();
+            (p.is_dir() || p.extension().is_some_and(|e| e == "rs")).then_some(name)
+        })
+        .filter(|name| name != "lib" && name != "main")
+        .collect()
+}
+
+/// Every `crate::NAME` a file refers to (also inside `use crate::{a, b::c}`).
+fn crate_references(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            group[..end].split(',').collect()
+        } else {
+            vec![rest]
+        };
+        for name in names {
+            let word: String = name
+                .trim()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !word.is_empty() {
+                found.insert(word);
+            }
+        }
+    }
+    found
+}
+
+/// Inside each tool, modules import only modules (never what `lib.rs` defines: it is the entry,
+/// on top) and no two modules import each other, directly or around a circle.
+#[test]
+fn inside_each_tool_the_entry_is_on_top_and_modules_form_no_circle() {
+    let root = lastmile_tests::workspace();
+    let mut problems = Vec::new();
+    for tool in TOOLS {
+        let src = root.join(tool).join("src");
+        let modules = modules(&src);
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(&src) {
+            let path = entry.unwrap().into_path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let relative = path.strip_prefix(&src).unwrap();
+            let module = relative
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy();
+            let module = module.trim_end_matches(".rs").to_owned();
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for name in crate_references(&text) {
+                if modules.contains(&name) {
+                    if name != module {
+                        edges.entry(module.clone()).or_default().insert(name);
+                    }
+                } else {
+                    problems.push(format!(
+                        "{tool}: {} uses crate::{name}, which lib.rs defines: move it into a module of its own",
+                        relative.display()
+                    ));
+                }
+            }
+        }
+        if let Some(circle) = find_circle(&edges) {
+            problems.push(format!(
+                "{tool}: modules import each other: {}",
+                circle.join(" -> ")
+            ));
+        }
+    }
+    assert_eq!(problems, Vec::<String>::new());
+}
+
+/// A circle in `edges`, if there is one, as the modules around it.
+fn find_circle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut circle = path[start..].to_vec();
+            circle.push(node.to_owned());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(circle) = visit(next, edges, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
+}

@@ -32,6 +32,11 @@ impl ImageName {
         }
     }
 
+    /// The 12 hex digits of the sha256 the name carries.
+    pub fn short(&self) -> &str {
+        &self.short
+    }
+
     /// Whether the image named so can be the one whose sha256 is `digest`.
     pub fn matches(&self, digest: &Sha256) -> bool {
         digest.short(12) == self.short

@@ -163,7 +163,7 @@ impl Engine for Lxc {
     ) -> anyhow::Result<()> {
         let target = self.image_dir(digest);
         let images = self.state_dir.join("images");
-        let _lock = crate::state::lock_file(&images.join(".lock"), "the image store")?;
+        let _lock = crate::lock::lock_file(&images.join(".lock"), "the image store")?;
         if target.is_dir() {
             return Ok(());
         }
@@ -349,7 +349,7 @@ impl Engine for Lxc {
 
     fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()> {
         let images = self.state_dir.join("images");
-        let _lock = crate::state::lock_file(&images.join(".lock"), "the image store")?;
+        let _lock = crate::lock::lock_file(&images.join(".lock"), "the image store")?;
         for entry in std::fs::read_dir(&images)? {
             let path = entry?.path();
             let Some(digest) = path

@@ -8,7 +8,7 @@ use lastmile_fs::{InputError, Sha256};
 use lastmile_settings::{SettingsFile, Spanned};
 use serde::Deserialize;
 
-use super::values::{ConfigValue, Network, Size};
+use super::values::{Broken, ConfigValue, Network, Size};
 use super::{Backend, Environment, HealthSettings, LxcSettings, Node, ProxmoxSettings, env_word, valid_name};
 
 #[derive(Deserialize)]
@@ -248,7 +248,7 @@ fn node(
     let network_span = raw.network.as_ref().map_or(raw.address.span(), Spanned::span);
     network
         .check(*raw.address.get_ref())
-        .map_err(|m| error(network_span, ".network", m))?;
+        .map_err(|m| error(network_span, ".network", m.0))?;
     if let Some(cpus) = &raw.cpus
         && *cpus.get_ref() == 0
     {
@@ -299,32 +299,37 @@ fn shape_digest(
 }
 
 /// The `[proxmox]` table's own rules.
-fn check_proxmox(settings: &ProxmoxSettings) -> Result<(), String> {
-    let url = url::Url::parse(&settings.url).map_err(|e| format!("url {:?}: {e}", settings.url))?;
+fn check_proxmox(settings: &ProxmoxSettings) -> Result<(), Broken> {
+    let url = url::Url::parse(&settings.url).map_err(|e| Broken(format!("url {:?}: {e}", settings.url)))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(format!("url {:?}: expected https://HOST:8006", settings.url));
+        return Err(Broken(format!(
+            "url {:?}: expected https://HOST:8006",
+            settings.url
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("url: no credentials in the URL; give token and token_secret_env".into());
+        return Err(Broken(
+            "url: no credentials in the URL; give token and token_secret_env".into(),
+        ));
     }
     // The token is never echoed: a secret pasted into it must not reach a log.
     let valid = settings.token.split_once('!').is_some_and(|(user, id)| {
         user.contains('@') && !id.is_empty() && !settings.token.contains(['=', ' ', ':'])
     });
     if !valid {
-        return Err(format!(
+        return Err(Broken(format!(
             "token: expected USER@REALM!TOKENID (the secret goes in ${}, not here)",
             settings.token_secret_env
-        ));
+        )));
     }
     if settings.hosts.is_empty() {
-        return Err("hosts: name at least one Proxmox node".into());
+        return Err(Broken("hosts: name at least one Proxmox node".into()));
     }
     if !settings.exec.contains("{vmid}") {
-        return Err("exec: the command must name {vmid}".into());
+        return Err(Broken("exec: the command must name {vmid}".into()));
     }
     if settings.vmid_base < 100 {
-        return Err("vmid_base: Proxmox VMIDs start at 100".into());
+        return Err(Broken("vmid_base: Proxmox VMIDs start at 100".into()));
     }
     Ok(())
 }

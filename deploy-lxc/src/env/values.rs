@@ -4,6 +4,11 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Deserializer};
 
+/// A value that breaks a rule of the environment file, in words (the caller says where).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Broken(pub(crate) String);
+
 /// A node's network.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -24,15 +29,15 @@ pub enum Network {
 
 impl Network {
     /// The address rule of each kind.
-    pub(crate) fn check(&self, address: Ipv4Addr) -> Result<(), String> {
+    pub(crate) fn check(&self, address: Ipv4Addr) -> Result<(), Broken> {
         match self {
-            Network::None if !address.is_loopback() => Err(format!(
+            Network::None if !address.is_loopback() => Err(Broken(format!(
                 "network \"none\" shares the host's network: give the node a loopback address of its own (127.x.y.z), not {address}"
-            )),
+            ))),
             Network::None => Ok(()),
-            Network::Empty if address != Ipv4Addr::LOCALHOST => Err(format!(
+            Network::Empty if address != Ipv4Addr::LOCALHOST => Err(Broken(format!(
                 "network \"empty\" isolates the node: its address is 127.0.0.1, not {address}"
-            )),
+            ))),
             Network::Empty => Ok(()),
             Network::Veth { link, ipv4, .. } => {
                 if link.is_empty()
@@ -40,20 +45,20 @@ impl Network {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
                 {
-                    return Err(format!("link {link:?}: a bridge name"));
+                    return Err(Broken(format!("link {link:?}: a bridge name")));
                 }
                 let (ip, prefix) = ipv4
                     .split_once('/')
-                    .ok_or_else(|| format!("ipv4 {ipv4:?}: expected ADDRESS/PREFIX"))?;
+                    .ok_or_else(|| Broken(format!("ipv4 {ipv4:?}: expected ADDRESS/PREFIX")))?;
                 let ip: Ipv4Addr = ip
                     .parse()
-                    .map_err(|_| format!("ipv4 {ipv4:?}: not an IPv4 address"))?;
+                    .map_err(|_| Broken(format!("ipv4 {ipv4:?}: not an IPv4 address")))?;
                 match prefix.parse::<u8>() {
                     Ok(0..=32) => {}
-                    _ => return Err(format!("ipv4 {ipv4:?}: prefix 0-32")),
+                    _ => return Err(Broken(format!("ipv4 {ipv4:?}: prefix 0-32"))),
                 }
                 if ip != address {
-                    return Err(format!("ipv4 {ipv4} is not the node's address {address}"));
+                    return Err(Broken(format!("ipv4 {ipv4} is not the node's address {address}")));
                 }
                 Ok(())
             }

@@ -10,35 +10,36 @@ use std::path::{Path, PathBuf};
 
 use lastmile_fs::Sha256;
 use lastmile_index::{FileKind, Finder};
-use lastmile_python::{PackageName, Requirement, Target, Version};
+use lastmile_python::{PackageName, Target, Version};
 
-/// The folder of an environment holding `requirements` (resolved now), made if missing.
+use super::Failure;
+
+/// The exact versions of an environment.
+pub(crate) type Pins = [(PackageName, Version)];
+
+/// The folder of an environment holding exactly `pins`, made if missing.
 pub(crate) fn environment(
     finder: &Finder,
     target: &Target,
-    requirements: &[Requirement],
+    pins: &Pins,
     root: &Path,
-) -> Result<PathBuf, String> {
-    let pins = crate::resolve::resolve_wheels_only(finder, target, requirements)?;
+) -> Result<PathBuf, Failure> {
     let mut key = format!("{}.{}", target.python.0, target.python.1);
-    for (name, version) in &pins {
+    for (name, version) in pins {
         key.push_str(&format!("\n{name}=={version}"));
     }
     let dir = root.join(Sha256::of(key.as_bytes()).short(16));
     if dir.join(".complete").is_file() {
         return Ok(dir.join("site"));
     }
-    std::fs::create_dir_all(root).map_err(|e| e.to_string())?;
-    let temp = tempfile::Builder::new()
-        .prefix(".env-")
-        .tempdir_in(root)
-        .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root)?;
+    let temp = tempfile::Builder::new().prefix(".env-").tempdir_in(root)?;
     let site = temp.path().join("site");
-    for (name, version) in &pins {
+    for (name, version) in pins {
         install(finder, name, version, &site)?;
     }
-    std::fs::write(temp.path().join("requirements.txt"), &key).map_err(|e| e.to_string())?;
-    std::fs::write(temp.path().join(".complete"), b"").map_err(|e| e.to_string())?;
+    std::fs::write(temp.path().join("requirements.txt"), &key)?;
+    std::fs::write(temp.path().join(".complete"), b"")?;
     let made = temp.keep();
     if std::fs::rename(&made, &dir).is_err() {
         // Another run made the same environment meanwhile: use that one.
@@ -49,7 +50,7 @@ pub(crate) fn environment(
 
 /// Unpack the best wheel of `name==version` for the target into `site` (build backends are pure
 /// Python: their `.data/purelib|platlib` go there too, scripts and headers are not needed).
-fn install(finder: &Finder, name: &PackageName, version: &Version, site: &Path) -> Result<(), String> {
+fn install(finder: &Finder, name: &PackageName, version: &Version, site: &Path) -> Result<(), Failure> {
     let wheel = finder
         .files(name, version)
         .into_iter()
@@ -60,19 +61,26 @@ fn install(finder: &Finder, name: &PackageName, version: &Version, site: &Path) 
         })
         .min_by_key(|(rank, _)| *rank)
         .map(|(_, f)| f)
-        .ok_or_else(|| format!("{name}=={version}, needed to build, has no wheel for the target"))?;
-    let path = finder.local_path(&wheel).map_err(|e| e.to_string())?;
-    let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+        .ok_or_else(|| {
+            Failure::Requirements(format!(
+                "{name}=={version}, needed to build, has no wheel for the target"
+            ))
+        })?;
+    let path = finder
+        .local_path(&wheel)
+        .map_err(|e| Failure::Io(e.to_string()))?;
+    let file = std::fs::File::open(&path)?;
+    let bad = |e: zip::result::ZipError| Failure::Unpack(format!("{}: {e}", wheel.filename));
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(bad)?;
     let data = format!("{}-{}.data/", name.as_dist_info_name(), version);
     for index in 0..zip.len() {
-        let mut entry = zip.by_index(index).map_err(|e| e.to_string())?;
+        let mut entry = zip.by_index(index).map_err(bad)?;
         let Some(member) = entry.enclosed_name() else {
-            return Err(format!(
+            return Err(Failure::Unpack(format!(
                 "{}: {}: a path outside the wheel",
                 wheel.filename,
                 entry.name()
-            ));
+            )));
         };
         let member = member.to_string_lossy().into_owned();
         let target = match member.strip_prefix(&data) {
@@ -86,14 +94,14 @@ fn install(finder: &Finder, name: &PackageName, version: &Version, site: &Path) 
             continue;
         }
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(parent)?;
         }
         let mut bytes = Vec::new();
         (&mut entry)
             .take(1 << 30)
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("{}: {e}", wheel.filename))?;
-        std::fs::write(&target, bytes).map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Unpack(format!("{}: {e}", wheel.filename)))?;
+        std::fs::write(&target, bytes)?;
     }
     Ok(())
 }

@@ -60,7 +60,8 @@ pub(crate) fn run(
     source: &Path,
     out: &Path,
     limit: Duration,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, super::Failure> {
+    use super::Failure;
     let mode = match hook {
         Hook::Requires => "requires",
         Hook::Metadata => "metadata",
@@ -84,22 +85,27 @@ pub(crate) fn run(
         .env("LASTMILE_BACKEND_PATH", backend.path.join(":"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("SOURCE_DATE_EPOCH", "315532800");
-    let done = lastmile_process::run(&mut command, None, Some(limit)).map_err(|e| e.to_string())?;
+    let done = lastmile_process::run(&mut command, None, Some(limit))
+        .map_err(|e| Failure::Backend(format!("{}: {e}", backend.name)))?;
     if done.timed_out() {
-        return Err(format!(
+        return Err(Failure::Backend(format!(
             "{} ran past its time limit of {} s and was stopped",
             backend.name,
             limit.as_secs()
-        ));
+        )));
     }
     if !done.success() {
-        return Err(format!("{} failed: {}", backend.name, done.last_line()));
+        return Err(Failure::Backend(format!(
+            "{} failed: {}",
+            backend.name,
+            done.last_line()
+        )));
     }
     let stdout = String::from_utf8_lossy(&done.stdout);
     let result = stdout
         .lines()
         .rev()
         .find_map(|line| line.strip_prefix("LASTMILE-RESULT "))
-        .ok_or_else(|| format!("{} gave no result", backend.name))?;
-    serde_json::from_str(result).map_err(|e| format!("{}: {e}", backend.name))
+        .ok_or_else(|| Failure::Backend(format!("{} gave no result", backend.name)))?;
+    serde_json::from_str(result).map_err(|e| Failure::Backend(format!("{}: {e}", backend.name)))
 }

@@ -21,6 +21,8 @@ use lastmile_index::{DistFile, Finder};
 use lastmile_python::metadata::CoreMetadata;
 use lastmile_python::{Requirement, Target};
 
+use lastmile_python::{PackageName, Version};
+
 use crate::options::BuildOptions;
 
 use hook::{Backend, Hook};
@@ -30,13 +32,47 @@ use hook::{Backend, Hook};
 #[error("{file}: building metadata failed: {reason}")]
 pub(crate) struct BuildError {
     file: String,
-    reason: String,
+    reason: Failure,
 }
+
+/// Why a step of a build failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum Failure {
+    /// Reading or writing the files of the build.
+    #[error("{0}")]
+    Io(String),
+    /// The sdist's archive.
+    #[error("cannot unpack: {0}")]
+    Unpack(String),
+    /// Its `pyproject.toml` or the requirements its backend asks for.
+    #[error("{0}")]
+    BuildSystem(String),
+    /// Its build requirements have no wheels that fit.
+    #[error("{0}")]
+    Requirements(String),
+    /// The backend or its hook.
+    #[error("{0}")]
+    Backend(String),
+    #[error("no Python to build with (python{wanted} or python3 on the PATH, or --build-python)")]
+    NoPython { wanted: String },
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Io(error.to_string())
+    }
+}
+
+/// How the builder resolves an sdist's build requirements into exact versions (as wheels): the
+/// resolver's, given by the caller (the resolver sits above the builder, not beside it).
+pub(crate) type ResolveRequires =
+    fn(&Finder, &Target, &[Requirement]) -> Result<Vec<(PackageName, Version)>, Failure>;
 
 /// Builds the metadata of sdists for one run.
 pub(crate) struct Builder<'a> {
     finder: &'a Finder,
     target: &'a Target,
+    resolve: ResolveRequires,
     options: BuildOptions,
     /// Where environments and built metadata are kept (`build-v1` in the run's cache).
     cache: PathBuf,
@@ -47,10 +83,17 @@ pub(crate) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(finder: &'a Finder, target: &'a Target, options: BuildOptions, cache: &Path) -> Self {
+    pub(crate) fn new(
+        finder: &'a Finder,
+        target: &'a Target,
+        resolve: ResolveRequires,
+        options: BuildOptions,
+        cache: &Path,
+    ) -> Self {
         Self {
             finder,
             target,
+            resolve,
             options,
             cache: cache.join("build-v1"),
             python: RefCell::default(),
@@ -60,11 +103,11 @@ impl<'a> Builder<'a> {
 
     /// The metadata of an sdist (downloaded to `local`), built or from the cache.
     pub(crate) fn metadata(&self, sdist: &DistFile, local: &Path) -> Result<DistMetadata, BuildError> {
-        let fail = |reason: String| BuildError {
+        let fail = |reason: Failure| BuildError {
             file: sdist.shown(),
             reason,
         };
-        let digest = Sha256::of_file(local).map_err(|e| fail(e.to_string()))?;
+        let digest = Sha256::of_file(local).map_err(|e| fail(e.into()))?;
         if let Some(found) = self.built.borrow().get(&digest) {
             return Ok(found.clone());
         }
@@ -84,7 +127,7 @@ impl<'a> Builder<'a> {
             &text,
             &Location::file(format!("{} (built metadata)", sdist.shown())),
         )
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(Failure::Backend(format!("its metadata: {e}"))))?;
         let meta = DistMetadata {
             dependencies: metadata.requires_dist.clone(),
             console_scripts: Default::default(),
@@ -96,17 +139,21 @@ impl<'a> Builder<'a> {
     }
 
     /// Build an sdist's METADATA: unpack, set up its backend, run the hooks.
-    fn build(&self, sdist: &DistFile, local: &Path, python: &Path, cache: &Path) -> Result<String, String> {
+    fn build(&self, sdist: &DistFile, local: &Path, python: &Path, cache: &Path) -> Result<String, Failure> {
         tracing::info!("building the metadata of {}", sdist.filename);
-        let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let work = tempfile::tempdir()?;
         let unpacked = work.path().join("src");
-        unpack::unpack(local, &unpacked).map_err(|e| format!("cannot unpack: {e}"))?;
+        unpack::unpack(local, &unpacked)?;
         let source = single_top(&unpacked)?;
         let (backend, requires) = build_system(&source)?;
         let environments = cache.join("environments");
-        let mut site = env::environment(self.finder, self.target, &requires, &environments)?;
+        let environment = |requires: &[Requirement]| {
+            let pins = (self.resolve)(self.finder, self.target, requires)?;
+            env::environment(self.finder, self.target, &pins, &environments)
+        };
+        let mut site = environment(&requires)?;
         let out = work.path().join("metadata");
-        std::fs::create_dir(&out).map_err(|e| e.to_string())?;
+        std::fs::create_dir(&out)?;
         let limit = self.options.timeout;
         // What the backend says it needs besides (setuptools asks for `wheel` on old versions).
         let more = hook::run(python, Hook::Requires, &backend, &site, &source, &out, limit)?;
@@ -115,24 +162,27 @@ impl<'a> Builder<'a> {
             .into_iter()
             .flatten()
             .filter_map(|r| r.as_str())
-            .map(|r| Requirement::from_str(r).map_err(|e| format!("the backend asks for {r:?}: {e}")))
+            .map(|r| {
+                Requirement::from_str(r)
+                    .map_err(|e| Failure::BuildSystem(format!("the backend asks for {r:?}: {e}")))
+            })
             .collect::<Result<_, _>>()?;
         if !more.is_empty() {
             let all: Vec<Requirement> = requires.iter().chain(&more).cloned().collect();
-            site = env::environment(self.finder, self.target, &all, &environments)?;
+            site = environment(&all)?;
         }
         let name = hook::run(python, Hook::Metadata, &backend, &site, &source, &out, limit)?;
         let name = name
             .as_str()
             .filter(|n| !n.contains('/') && n.ends_with(".dist-info"))
-            .ok_or_else(|| format!("{} named no .dist-info folder", backend.name))?;
+            .ok_or_else(|| Failure::Backend(format!("{} named no .dist-info folder", backend.name)))?;
         lastmile_fs::read_text(&out.join(name).join("METADATA"))
-            .map_err(|e| format!("{} wrote no METADATA: {e}", backend.name))
+            .map_err(|e| Failure::Backend(format!("{} wrote no METADATA: {e}", backend.name)))
     }
 
     /// The build Python: `--build-python`, else the target's `python3.X` when the host has it,
     /// else `python3` (said in a warning when its version is not the target's).
-    fn python(&self) -> Result<(PathBuf, String), String> {
+    fn python(&self) -> Result<(PathBuf, String), Failure> {
         if let Some(found) = self.python.borrow().as_ref() {
             return Ok(found.clone());
         }
@@ -160,16 +210,13 @@ impl<'a> Builder<'a> {
             *self.python.borrow_mut() = Some(found.clone());
             return Ok(found);
         }
-        Err(format!(
-            "no Python to build with (python{wanted} or python3 on the PATH, or --build-python)"
-        ))
+        Err(Failure::NoPython { wanted })
     }
 }
 
 /// The one folder an sdist unpacks into (`name-version/`), or the unpacked folder itself.
-fn single_top(unpacked: &Path) -> Result<PathBuf, String> {
-    let mut tops = std::fs::read_dir(unpacked)
-        .map_err(|e| e.to_string())?
+fn single_top(unpacked: &Path) -> Result<PathBuf, Failure> {
+    let mut tops = std::fs::read_dir(unpacked)?
         .filter_map(Result::ok)
         .map(|e| e.path());
     Ok(match (tops.next(), tops.next()) {
@@ -196,9 +243,10 @@ struct BuildSystem {
 
 /// The backend and its requirements (PEP 517/518): setuptools' legacy backend, with setuptools
 /// and wheel, when the sdist names none.
-fn build_system(source: &Path) -> Result<(Backend, Vec<Requirement>), String> {
+fn build_system(source: &Path) -> Result<(Backend, Vec<Requirement>), Failure> {
     let pyproject: PyProject = match lastmile_fs::read_text(&source.join("pyproject.toml")) {
-        Ok(text) => toml::from_str(&text).map_err(|e| format!("pyproject.toml: {}", e.message()))?,
+        Ok(text) => toml::from_str(&text)
+            .map_err(|e| Failure::BuildSystem(format!("pyproject.toml: {}", e.message())))?,
         Err(_) => PyProject::default(),
     };
     let system = pyproject.build_system.unwrap_or_default();
@@ -209,7 +257,7 @@ fn build_system(source: &Path) -> Result<(Backend, Vec<Requirement>), String> {
         .iter()
         .map(|r| {
             lastmile_python::requirement::parse_requirement(r, &Location::file("pyproject.toml"))
-                .map_err(|e| e.to_string())
+                .map_err(|e| Failure::BuildSystem(e.to_string()))
         })
         .collect::<Result<_, _>>()?;
     let backend = Backend {
