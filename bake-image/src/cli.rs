@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{BakeOptions, WheelSources};
+use crate::options::BakeOptions;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -58,21 +58,8 @@ pub struct BakeArgs {
     /// The base root filesystem: a folder, or a .tar, .tar.gz, .tar.xz or .tar.zst.
     #[arg(long, value_name = "BASE")]
     pub base: Option<PathBuf>,
-    /// A folder of wheels (repeatable).
-    #[arg(short = 'f', long, value_name = "DIR")]
-    pub find_links: Vec<String>,
-    /// A package index to fetch wheels from (PEP 503/691), credentials as for pin-deps.
-    #[arg(short = 'i', long, value_name = "URL")]
-    pub index_url: Option<String>,
-    /// Another package index (repeatable).
-    #[arg(long, value_name = "URL")]
-    pub extra_index_url: Vec<String>,
-    /// Use only --find-links and the cache.
-    #[arg(long)]
-    pub offline: bool,
-    /// The download cache (default: as pin-deps).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub index: lastmile_cli::IndexArgs,
     /// Where the image, its SBOM and nothing else are written.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out_dir: PathBuf,
@@ -130,16 +117,7 @@ impl BakeArgs {
         Ok(BakeOptions {
             pinned: pinned.clone(),
             base: base.clone(),
-            wheels: WheelSources {
-                find_links: self.find_links.clone(),
-                index_url: self.index_url.clone(),
-                extra_index_urls: self.extra_index_url.clone(),
-                offline: self.offline,
-                cache_dir: self
-                    .cache_dir
-                    .clone()
-                    .or_else(lastmile_index::HashCache::default_root),
-            },
+            wheels: self.index.options(None)?,
             out_dir: self.out_dir.clone(),
             prefix: self.prefix.clone(),
             overlays: self.overlay.clone(),

@@ -10,7 +10,8 @@ pub struct BakeOptions {
     pub pinned: PathBuf,
     /// The base root filesystem: a folder or a tarball.
     pub base: PathBuf,
-    pub wheels: WheelSources,
+    /// Where the pinned wheels come from.
+    pub wheels: lastmile_index::SourceOptions,
     /// Where the image and its SBOM are written.
     pub out_dir: PathBuf,
     /// The venv's place inside the image.
@@ -29,14 +30,4 @@ pub struct BakeOptions {
     pub source_date_epoch: Option<u64>,
     /// gzip level, 1-9.
     pub level: u32,
-}
-
-/// Where the pinned wheels come from.
-#[derive(Debug, Clone, Default)]
-pub struct WheelSources {
-    pub find_links: Vec<String>,
-    pub index_url: Option<String>,
-    pub extra_index_urls: Vec<String>,
-    pub offline: bool,
-    pub cache_dir: Option<PathBuf>,
 }

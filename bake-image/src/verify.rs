@@ -57,7 +57,10 @@ fn check_name(image: &Path) -> anyhow::Result<Vec<String>> {
     let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("");
     Ok(match name.parse::<ImageName>() {
         Ok(named) if named.matches(&file_sha) => Vec::new(),
-        Ok(named) => vec![format!("the file's sha256 is {file_sha}, its name says {}", named.short())],
+        Ok(named) => vec![format!(
+            "the file's sha256 is {file_sha}, its name says {}",
+            named.short()
+        )],
         Err(e) => vec![e.to_string()],
     })
 }

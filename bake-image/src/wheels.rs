@@ -6,12 +6,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use lastmile_cli::Reporter;
 use lastmile_fs::Sha256;
-use lastmile_index::http::HttpOptions;
-use lastmile_index::{DistFile, FileKind, Finder, Sources, find_links_dirs};
+use lastmile_index::{DistFile, FileKind, Finder, SourceOptions, Sources};
 use lastmile_python::filename::WheelName;
 use lastmile_python::{TagRanks, Target, Version};
 
-use crate::options::WheelSources;
 use crate::pins::Pin;
 
 /// A pin and the wheel chosen for it, as a local file with its sha256.
@@ -25,7 +23,7 @@ pub(crate) struct Chosen {
 
 /// Find, fetch and check the wheel of every pin.
 pub(crate) fn fetch(
-    options: &WheelSources,
+    options: &SourceOptions,
     pins: &[Pin],
     target: &Target,
     reporter: &Reporter,
@@ -64,30 +62,18 @@ pub(crate) fn fetch(
     Ok(chosen)
 }
 
-fn sources(options: &WheelSources) -> anyhow::Result<Sources> {
-    let find_links = find_links_dirs(&options.find_links)?;
-    let indexes: Vec<String> = options
-        .index_url
-        .iter()
-        .chain(&options.extra_index_urls)
-        .cloned()
-        .collect();
-    if find_links.is_empty() && indexes.is_empty() {
-        bail!("no wheel source: give --find-links DIR (scripts/build-wheels makes one) or --index-url URL");
+/// The wheel sources: the options' (a pinned file's own `--index-url` lines are not followed: the
+/// bake uses the sources it is given).
+fn sources(options: &SourceOptions) -> anyhow::Result<Sources> {
+    match options.sources(None, true) {
+        Err(lastmile_index::IndexError::NoSource { .. }) => {
+            bail!(
+                "no wheel source: give --find-links DIR (scripts/build-wheels makes one) or --index-url URL"
+            )
+        }
+        // A pin no wheel fits is explained with the wheels there are: every file is kept.
+        sources => Ok(sources?),
     }
-    Ok(Sources {
-        find_links,
-        indexes,
-        http: HttpOptions {
-            cache_dir: options.cache_dir.clone(),
-            offline: options.offline,
-            ..Default::default()
-        },
-        concurrency: 8,
-        // A pin no wheel fits is explained with the wheels there are.
-        keep_all_files: true,
-        ..Sources::default()
-    })
 }
 
 /// The wheel to install for a pin: a file of that version whose hash is pinned and whose tags

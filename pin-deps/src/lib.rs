@@ -33,7 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     lastmile_cli::logging::init("pin-deps", &cli.global);
     let reporter = Reporter::new("pin-deps", &cli.global);
     let output = cli.global.output.clone();
-    match pin(&cli.into_options(), &reporter)? {
+    match pin(&cli.into_options()?, &reporter)? {
         Pinned::Text(text) => {
             lastmile_cli::emit(output.as_deref(), text.as_bytes())?;
             Ok(Exit::Success)
@@ -85,7 +85,7 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
         resolution: &resolution,
         finder: &finder,
         target: &target,
-        hash_cache: options.sources.cache_dir.as_deref().map(HashCache::new),
+        hash_cache: options.sources.http.cache_dir.as_deref().map(HashCache::new),
     };
     Ok(Pinned::Text(output::render(&pinned, &options.output)?))
 }

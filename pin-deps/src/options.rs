@@ -10,7 +10,8 @@ use lastmile_python::{PackageName, Version};
 #[derive(Debug, Clone)]
 pub struct Options {
     pub inputs: InputOptions,
-    pub sources: SourceOptions,
+    /// Where distributions come from (the requirements files may add to it).
+    pub sources: lastmile_index::SourceOptions,
     pub target: TargetChoice,
     pub resolve: ResolveOptions,
     pub output: OutputOptions,
@@ -27,27 +28,6 @@ pub struct InputOptions {
     /// A `lastmile.graph/v1` document whose leaves (or `packages`) are pinned.
     pub from_graph: Option<PathBuf>,
     pub packages: Vec<String>,
-}
-
-/// Where distributions come from (the requirements files may add to it).
-#[derive(Debug, Clone, Default)]
-pub struct SourceOptions {
-    pub find_links: Vec<String>,
-    pub index_url: Option<String>,
-    pub extra_index_urls: Vec<String>,
-    pub index_strategy: lastmile_index::IndexStrategy,
-    pub no_index: bool,
-    pub offline: bool,
-    /// RFC 3339 time or date; files uploaded later are ignored.
-    pub exclude_newer: Option<String>,
-    pub timeout_seconds: f64,
-    pub retries: u32,
-    pub concurrency: usize,
-    /// `None`: no cache at all.
-    pub cache_dir: Option<PathBuf>,
-    /// `--only-binary`/`--no-binary` (applied after those of the requirements files).
-    pub formats: lastmile_python::requirements_file::FormatControl,
-    pub trusted_hosts: Vec<String>,
 }
 
 /// The Python and platform the pins are for.

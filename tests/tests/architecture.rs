@@ -22,7 +22,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "lastmile-index",
         &["lastmile-fs", "lastmile-python", "lastmile-dist"],
     ),
-    ("lastmile-cli", &["lastmile-fs", "lastmile-process"]),
+    // lastmile-index only with its `index` feature (the package-source flags).
+    ("lastmile-cli", &["lastmile-fs", "lastmile-process", "lastmile-index"]),
     ("lastmile-probe", &["lastmile-process"]),
 ];
 

@@ -35,6 +35,18 @@ pub enum IndexError {
     /// An index URL that cannot be used.
     #[error("index URL {url}: {reason}")]
     IndexUrl { url: String, reason: String },
+    /// Neither an index nor a find-links folder.
+    #[error("{}", if *no_index {
+        "no package source: --no-index leaves only --find-links, and none was given"
+    } else {
+        "no package source: give --find-links DIR or --index-url URL"
+    })]
+    NoSource { no_index: bool },
+    #[error("--offline needs a cache: drop --no-cache, or give --cache-dir")]
+    OfflineWithoutCache,
+    /// A timeout or a number of retries that cannot be.
+    #[error("{what} {value:?}: give a positive number of seconds (or of retries)")]
+    Limit { what: &'static str, value: String },
 }
 
 impl From<DistError> for IndexError {

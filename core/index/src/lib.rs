@@ -1,6 +1,7 @@
 //! The package index client: HTTP with credentials, retries and a cache ([`http`]), PEP 503/691
 //! simple pages ([`simple`]), and the [`Finder`] that turns find-links folders and indexes into
-//! the distribution files and metadata a resolver or an installer needs, for a target.
+//! the distribution files and metadata a resolver or an installer needs, for a target;
+//! [`SourceOptions`] makes its sources from what a person gave, in pip's order of precedence.
 //!
 //! Depends on `lastmile-dist` (reading the files it finds), `lastmile-python` and `lastmile-fs`;
 //! knows nothing of resolution, images or the command line.
@@ -11,6 +12,7 @@ pub mod simple;
 
 mod error;
 mod hash_cache;
+mod options;
 
 pub use error::IndexError;
 pub use finder::{
@@ -18,3 +20,4 @@ pub use finder::{
     find_links_dirs,
 };
 pub use hash_cache::{HashCache, sha256_cached};
+pub use options::{SourceOptions, network_limits};
