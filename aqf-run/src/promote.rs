@@ -2,8 +2,10 @@
 //! report passed, the report's digest is the deployment's, and the image on disk still hashes to
 //! it. Each promotion is appended to the channel's log (a `lastmile.promotion/v1` entry per line)
 //! and the channel's pointer file replaced atomically, under a lock, so concurrent promotions are
-//! serialized and none is lost; `--expect-current` refuses if the channel moved. An in-toto
-//! statement with a SLSA v1 provenance predicate is written for the image.
+//! serialized and none is lost; `--expect-current` refuses if the channel moved. A SLSA v1
+//! verification summary (an in-toto statement) records what was verified: the suites that
+//! passed, on which deployment, having read the image's provenance (which bake-image wrote
+//! beside it) and the report.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,11 +13,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use lastmile_cli::Negative;
 use lastmile_documents::Document;
+use lastmile_documents::candidate::ImageName;
 use lastmile_documents::deployment::DeploymentDocument;
+use lastmile_documents::intoto::{
+    ResourceDescriptor, STATEMENT, Statement, VERIFICATION_SUMMARY, VerificationSummary, Verifier,
+};
 use lastmile_documents::promotion::PromotionEntry;
 use lastmile_documents::report::ReportDocument;
 use lastmile_fs::Sha256;
-use serde_json::json;
 
 pub struct Options {
     pub report: PathBuf,
@@ -27,7 +32,7 @@ pub struct Options {
 }
 
 /// A report read for promotion, with its own sha256.
-struct Qualified {
+pub struct Qualified {
     report: ReportDocument,
     sha256: Sha256,
     shown: String,
@@ -61,7 +66,7 @@ pub fn promote(options: &Options) -> anyhow::Result<PromotionEntry> {
     }
     let entry = entry(&qualified.report, &qualified.sha256, &options.channel, current);
     record(&options.dir, &entry)?;
-    write_provenance(&options.dir, &qualified, &options.report)?;
+    write_verification(&options.dir, &qualified, &options.report, &entry)?;
     drop(lock);
     Ok(entry)
 }
@@ -210,59 +215,119 @@ fn record(dir: &Path, entry: &PromotionEntry) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_provenance(dir: &Path, qualified: &Qualified, report_path: &Path) -> anyhow::Result<()> {
-    let report = &qualified.report;
-    let provenance = provenance(report, &qualified.sha256, report_path);
-    let image = Path::new(&report.candidate.image);
-    let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("image");
-    let dir = dir.join("provenance");
-    std::fs::create_dir_all(&dir)?;
-    lastmile_fs::write_atomic(
-        &dir.join(format!("{name}.intoto.json")),
-        lastmile_documents::to_string(&provenance).as_bytes(),
-    )?;
-    Ok(())
+/// The verification summary of the promotion, under `attestations/`.
+fn write_verification(
+    dir: &Path,
+    qualified: &Qualified,
+    report_path: &Path,
+    entry: &PromotionEntry,
+) -> anyhow::Result<()> {
+    let name = ImageName::of(&entry.digest);
+    let provenance = provenance_beside(Path::new(&entry.image), &entry.digest)?;
+    let statement = verification(qualified, report_path, entry, provenance);
+    let dir = dir.join("attestations");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!(
+        "{}.{}.vsa.json",
+        name.to_string().trim_end_matches(".tar.gz"),
+        entry.channel
+    ));
+    lastmile_fs::write_atomic(&path, lastmile_documents::to_string(&statement).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
-/// An in-toto statement about the image with a SLSA v1 provenance predicate: what it was built
-/// from (pinned packages, base, source commits) and the report that qualified it.
-pub fn provenance(report: &ReportDocument, report_sha256: &Sha256, report_path: &Path) -> serde_json::Value {
-    let name = Path::new(&report.candidate.image)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("image")
-        .to_owned();
-    let mut dependencies: Vec<serde_json::Value> = report
-        .candidate
-        .packages
+/// The provenance bake-image wrote beside the image, as an input attestation: its file and
+/// sha256; refused if it is about another image. `None` (with a warning) if there is none.
+fn provenance_beside(image: &Path, digest: &Sha256) -> anyhow::Result<Option<ResourceDescriptor>> {
+    let name = ImageName::of(digest);
+    let path = image.with_file_name(name.provenance());
+    let text = match lastmile_fs::read_text(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(
+                "{}: no provenance beside the image; the verification summary names none",
+                path.display()
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let statement: Statement<serde_json::Value> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not an in-toto statement", path.display()))?;
+    let about = statement.subject.first().and_then(ResourceDescriptor::sha256);
+    if about != Some(digest.to_string().as_str()) {
+        bail!(
+            "{}: a provenance of another image ({}), not of {name}",
+            path.display(),
+            about.unwrap_or("no digest")
+        );
+    }
+    Ok(Some(ResourceDescriptor {
+        uri: Some(path.display().to_string()),
+        ..ResourceDescriptor::named(name.provenance(), "sha256", Sha256::of(&text).to_string())
+    }))
+}
+
+/// A SLSA v1 verification summary: the image passed the suites on the deployment the report
+/// names, as aqf-run verified, having read its provenance and the report.
+pub fn verification(
+    qualified: &Qualified,
+    report_path: &Path,
+    entry: &PromotionEntry,
+    provenance: Option<ResourceDescriptor>,
+) -> Statement<VerificationSummary> {
+    let report = &qualified.report;
+    let name = ImageName::of(&entry.digest).to_string();
+    let suites: Vec<String> = report
+        .suites
         .iter()
-        .map(|p| json!({"uri": format!("pkg:pypi/{}@{}", p.name, p.version), "digest": {"sha256": p.sha256.to_string()}}))
+        .map(|s| format!("{} {}", s.sha256, s.file))
         .collect();
-    if let Some(base) = &report.candidate.base {
-        dependencies.push(json!({"name": "base-rootfs", "digest": {"sha256": base.to_string()}}));
-    }
-    for (repo, commit) in &report.candidate.source_commits {
-        dependencies.push(json!({"name": repo, "digest": {"gitCommit": commit}}));
-    }
-    json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": report.candidate.digest.to_string()}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {
-            "buildDefinition": {
-                "buildType": "https://example.invalid/lastmile/bake-image/v1",
-                "externalParameters": {"environment": report.environment, "generation": report.generation},
-                "resolvedDependencies": dependencies,
+    let mut policy = ResourceDescriptor::named(
+        "acceptance-suites",
+        "sha256",
+        Sha256::of(suites.join("\n")).to_string(),
+    );
+    policy.annotations = report
+        .suites
+        .iter()
+        .map(|s| (s.file.clone(), s.sha256.to_string()))
+        .collect();
+    let mut report_descriptor = ResourceDescriptor {
+        uri: Some(report_path.display().to_string()),
+        ..ResourceDescriptor::named("qualification-report", "sha256", qualified.sha256.to_string())
+    };
+    report_descriptor.annotations = [
+        ("environment".to_owned(), report.environment.clone()),
+        ("generation".to_owned(), report.generation.to_string()),
+        ("channel".to_owned(), entry.channel.clone()),
+    ]
+    .into();
+    let levels = if provenance.is_some() {
+        vec!["SLSA_BUILD_LEVEL_1".to_owned()]
+    } else {
+        Vec::new()
+    };
+    Statement {
+        kind: STATEMENT.to_owned(),
+        subject: vec![ResourceDescriptor::named(
+            &name,
+            "sha256",
+            entry.digest.to_string(),
+        )],
+        predicate_type: VERIFICATION_SUMMARY.to_owned(),
+        predicate: VerificationSummary {
+            verifier: Verifier {
+                id: "https://example.invalid/lastmile/aqf-run".to_owned(),
+                version: [("aqf-run".to_owned(), env!("CARGO_PKG_VERSION").to_owned())].into(),
             },
-            "runDetails": {
-                "builder": {"id": "https://example.invalid/lastmile/bake-image"},
-                "metadata": {"startedOn": report.started, "finishedOn": report.finished},
-                "byproducts": [{
-                    "name": "qualification-report",
-                    "uri": report_path.display().to_string(),
-                    "digest": {"sha256": report_sha256.to_string()},
-                }],
-            },
+            time_verified: entry.time.clone(),
+            resource_uri: name,
+            policy,
+            input_attestations: provenance.into_iter().chain([report_descriptor]).collect(),
+            verification_result: "PASSED".to_owned(),
+            verified_levels: levels,
+            slsa_version: "1.0".to_owned(),
         },
-    })
+    }
 }

@@ -103,9 +103,17 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         base: options.base.is_dir().then_some(options.base.as_path()),
     };
     let image = write_image(options, &rootfs, epoch, &deferred, &owners, reporter, &mut clock)?;
-    let sbom_path = options.out_dir.join(ImageName::of(&image.sha256).sbom());
-    lastmile_fs::write_atomic(&sbom_path, sbom_text.as_bytes())
-        .with_context(|| format!("writing {}", sbom_path.display()))?;
+    let name = ImageName::of(&image.sha256);
+    let write = |file: String, bytes: &[u8]| {
+        let path = options.out_dir.join(file);
+        lastmile_fs::write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    };
+    write(name.sbom(), sbom_text.as_bytes())?;
+    let statement = crate::provenance::statement(&document, &image, &Sha256::of(sbom_text.as_bytes()));
+    write(
+        name.provenance(),
+        lastmile_documents::to_string(&statement).as_bytes(),
+    )?;
     document.image = Some(image);
     Ok(document)
 }

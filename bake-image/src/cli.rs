@@ -60,7 +60,7 @@ pub struct BakeArgs {
     pub base: Option<PathBuf>,
     #[command(flatten)]
     pub index: lastmile_cli::IndexArgs,
-    /// Where the image, its SBOM and nothing else are written.
+    /// Where the image, its SBOM and its provenance (and nothing else) are written.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out_dir: PathBuf,
     /// The virtual environment's place inside the image.

@@ -1,9 +1,11 @@
 //! `bake-image`: pinned requirements + a base root filesystem → a bit-for-bit reproducible
-//! LXC/Proxmox template, `autobuild-<digest>.tar.gz`, with a manifest and an SBOM.
+//! LXC/Proxmox template, `autobuild-<digest>.tar.gz`, with a manifest, an SBOM and its SLSA
+//! provenance.
 //!
 //! [`bake`] runs the steps ([`bake.rs`](bake)): pins ([`pins`]), base ([`base`]), wheels
 //! ([`wheels`]), the native installer ([`install`]), services ([`services`]), SBOM ([`sbom`]),
-//! and the reproducible archive with parallel gzip ([`archive`]); [`verify`] checks an image.
+//! the reproducible archive with parallel gzip ([`archive`]), and the provenance beside it
+//! ([`provenance`]); [`verify`] checks an image.
 //! [`run`] is the command line's thin shell over them.
 
 pub mod cli;
@@ -15,6 +17,7 @@ mod base;
 mod complete;
 mod install;
 mod pins;
+mod provenance;
 mod sbom;
 mod services;
 mod verify;

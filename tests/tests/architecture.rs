@@ -23,7 +23,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["lastmile-fs", "lastmile-python", "lastmile-dist"],
     ),
     // lastmile-index only with its `index` feature (the package-source flags).
-    ("lastmile-cli", &["lastmile-fs", "lastmile-process", "lastmile-index"]),
+    (
+        "lastmile-cli",
+        &["lastmile-fs", "lastmile-process", "lastmile-index"],
+    ),
     ("lastmile-probe", &["lastmile-process"]),
 ];
 

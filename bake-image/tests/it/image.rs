@@ -65,12 +65,9 @@ fn the_image_holds_the_venv_units_manifest_and_sbom() {
     assert!(manifest["image"].is_null());
     let sbom = std::fs::read_to_string(unpacked.join("etc/lastmile/sbom.cdx.json")).unwrap();
     assert!(sbom.contains("pkg:pypi/alpha@1.0"), "{sbom}");
-    assert!(
-        setup
-            .path("out")
-            .join(name.replace(".tar.gz", ".sbom.cdx.json"))
-            .is_file()
-    );
+    let sbom_beside = setup.path("out").join(name.replace(".tar.gz", ".sbom.cdx.json"));
+    assert!(sbom_beside.is_file());
+    provenance_describes_the_bake(&setup.path("out").join(name), &sbom_beside, &manifest);
 
     let ok = bake(&["verify", &format!("out/{name}")], setup.dir.path(), &[], "022");
     assert_eq!(ok.code, 0, "{}", ok.stderr);
@@ -218,4 +215,48 @@ fn services_run_on_their_roles_and_verify_names_each_tampered_file() {
         );
         std::fs::remove_file(setup.path("out").join(&bad_name)).unwrap();
     }
+}
+
+/// The provenance beside the image: the image as its subject, every installed distribution, the
+/// base and each input as materials with their sha256, the SBOM as a byproduct.
+fn provenance_describes_the_bake(image: &Path, sbom: &Path, manifest: &serde_json::Value) {
+    let path = image.with_file_name(
+        image
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace(".tar.gz", ".provenance.json"),
+    );
+    let statement: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let sha256 = |p: &Path| lastmile_fs::Sha256::of_file(p).unwrap().to_string();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], sha256(image));
+    let predicate = &statement["predicate"];
+    let materials = predicate["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    for package in manifest["packages"].as_array().unwrap() {
+        let found = materials
+            .iter()
+            .find(|m| m["name"] == package["filename"])
+            .unwrap_or_else(|| panic!("{} is not a material: {materials:?}", package["filename"]));
+        assert_eq!(found["digest"]["sha256"], package["sha256"]);
+    }
+    let base = materials.iter().find(|m| m["name"] == "base-rootfs").unwrap();
+    assert_eq!(base["digest"]["sha256"], manifest["base"]["digest"]);
+    for (role, digest) in manifest["inputs"].as_object().unwrap() {
+        assert!(
+            materials
+                .iter()
+                .any(|m| m["name"] == format!("input:{role}") && m["digest"]["sha256"] == *digest),
+            "input {role} is not a material"
+        );
+    }
+    assert_eq!(
+        predicate["runDetails"]["byproducts"][0]["digest"]["sha256"],
+        sha256(sbom)
+    );
 }

@@ -14,6 +14,9 @@
 //! newer or different document is refused with a message naming both versions; output is
 //! deterministic (sorted maps and lists, no timestamps unless asked for).
 //!
+//! [`intoto`] holds the in-toto statements about an image: bake-image's SLSA provenance and the
+//! promotion's verification summary.
+//!
 //! The contracts between the tools that are not documents live here too: the image's file name
 //! ([`candidate::ImageName`]), where the candidate document sits inside it
 //! ([`candidate::CANDIDATE_PATH`]), the variables a node is given
@@ -25,6 +28,7 @@
 pub mod candidate;
 pub mod deployment;
 pub mod graph;
+pub mod intoto;
 pub mod lock;
 pub mod promotion;
 pub mod report;

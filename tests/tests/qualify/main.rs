@@ -139,21 +139,38 @@ fn the_example_suite_qualifies_the_example_candidate() {
         std::fs::read_to_string(promotions.join("stable")).unwrap().trim(),
         kit_digest
     );
-    let statement: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::fs::read_dir(promotions.join("provenance"))
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
-    assert_eq!(statement["subject"][0]["digest"]["sha256"], kit_digest);
-    let dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"].to_string();
+    // The verification summary names what passed, and the provenance bake-image wrote beside
+    // the image, which describes how it was built.
+    let read_json = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let vsa_path = std::fs::read_dir(promotions.join("attestations"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let vsa = read_json(&vsa_path);
+    assert_eq!(vsa["predicateType"], "https://slsa.dev/verification_summary/v1");
+    assert_eq!(vsa["subject"][0]["digest"]["sha256"], kit_digest);
+    assert_eq!(vsa["predicate"]["verificationResult"], "PASSED");
+    let candidate = read_json(&candidates().good);
+    let image = Path::new(candidate["image"]["path"].as_str().unwrap());
+    let provenance_path = image.with_file_name(format!("autobuild-{}.provenance.json", &kit_digest[..12]));
+    let inputs = vsa["predicate"]["inputAttestations"].as_array().unwrap();
+    let provenance_sha = lastmile_fs::Sha256::of_file(&provenance_path)
+        .unwrap()
+        .to_string();
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i["digest"]["sha256"] == provenance_sha.as_str()),
+        "{inputs:?}"
+    );
+    let provenance = read_json(&provenance_path);
+    assert_eq!(provenance["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(provenance["subject"][0]["digest"]["sha256"], kit_digest);
+    let dependencies = provenance["predicate"]["buildDefinition"]["resolvedDependencies"].to_string();
     assert!(
         dependencies.contains("pkg:pypi/katcore@") && dependencies.contains("gitCommit"),
         "{dependencies}"
