@@ -1,5 +1,13 @@
 //! Test kit shared by the tools' integration tests and the cross-tool tests in `tests/tests/`:
-//! running a binary with optional stdin, its captured result, and archive fixtures.
+//! running a binary with optional stdin and its captured result, the [`TestEnv`] every tool's
+//! tests build on, documents checked against their [`schema`], real LXC [`lab`]s, archive
+//! fixtures, Chromium.
+
+pub mod lab;
+pub mod schema;
+mod testenv;
+
+pub use testenv::{TestEnv, arg, dedent};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

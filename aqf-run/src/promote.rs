@@ -53,6 +53,12 @@ pub fn promote(options: &Options) -> anyhow::Result<PromotionEntry> {
     if let Some(why) = refusal(&qualified, options)? {
         return Err(refuse(why));
     }
+    let digest = qualified.report.candidate.digest;
+    let provenance = match provenance_beside(Path::new(&qualified.report.candidate.image), &digest) {
+        Beside::Found(descriptor) => Some(descriptor),
+        Beside::Missing => None,
+        Beside::Refused(why) => return Err(refuse(why)),
+    };
     std::fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
     let lock = lock_channel(&options.dir, &options.channel)?;
     let current = head(&options.dir.join(&options.channel))?;
@@ -66,7 +72,8 @@ pub fn promote(options: &Options) -> anyhow::Result<PromotionEntry> {
     }
     let entry = entry(&qualified.report, &qualified.sha256, &options.channel, current);
     record(&options.dir, &entry)?;
-    write_verification(&options.dir, &qualified, &options.report, &entry)?;
+    let statement = verification(&qualified, &options.report, &entry, provenance);
+    write_verification(&options.dir, &entry, &statement)?;
     drop(lock);
     Ok(entry)
 }
@@ -218,13 +225,10 @@ fn record(dir: &Path, entry: &PromotionEntry) -> anyhow::Result<()> {
 /// The verification summary of the promotion, under `attestations/`.
 fn write_verification(
     dir: &Path,
-    qualified: &Qualified,
-    report_path: &Path,
     entry: &PromotionEntry,
+    statement: &Statement<VerificationSummary>,
 ) -> anyhow::Result<()> {
     let name = ImageName::of(&entry.digest);
-    let provenance = provenance_beside(Path::new(&entry.image), &entry.digest)?;
-    let statement = verification(qualified, report_path, entry, provenance);
     let dir = dir.join("attestations");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!(
@@ -232,40 +236,47 @@ fn write_verification(
         name.to_string().trim_end_matches(".tar.gz"),
         entry.channel
     ));
-    lastmile_fs::write_atomic(&path, lastmile_documents::to_string(&statement).as_bytes())
+    lastmile_fs::write_atomic(&path, lastmile_documents::to_string(statement).as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The provenance bake-image wrote beside the image, as an input attestation: its file and
-/// sha256; refused if it is about another image. `None` (with a warning) if there is none.
-fn provenance_beside(image: &Path, digest: &Sha256) -> anyhow::Result<Option<ResourceDescriptor>> {
+/// What is beside the image where its provenance should be.
+enum Beside {
+    /// Its provenance, as an input attestation: the file and its sha256.
+    Found(ResourceDescriptor),
+    Missing,
+    /// Unreadable, or about another image: why.
+    Refused(String),
+}
+
+/// The provenance bake-image wrote beside the image (a warning when there is none).
+fn provenance_beside(image: &Path, digest: &Sha256) -> Beside {
     let name = ImageName::of(digest);
     let path = image.with_file_name(name.provenance());
+    let shown = path.display();
     let text = match lastmile_fs::read_text(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::warn!(
-                "{}: no provenance beside the image; the verification summary names none",
-                path.display()
-            );
-            return Ok(None);
+            tracing::warn!("{shown}: no provenance beside the image; the verification summary names none");
+            return Beside::Missing;
         }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => return Beside::Refused(format!("{shown}: {e}")),
     };
-    let statement: Statement<serde_json::Value> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not an in-toto statement", path.display()))?;
+    let statement: Statement<serde_json::Value> = match serde_json::from_str(&text) {
+        Ok(statement) => statement,
+        Err(e) => return Beside::Refused(format!("{shown}: not an in-toto statement: {e}")),
+    };
     let about = statement.subject.first().and_then(ResourceDescriptor::sha256);
     if about != Some(digest.to_string().as_str()) {
-        bail!(
-            "{}: a provenance of another image ({}), not of {name}",
-            path.display(),
+        return Beside::Refused(format!(
+            "{shown} is a provenance of another image ({}), not of {name}",
             about.unwrap_or("no digest")
-        );
+        ));
     }
-    Ok(Some(ResourceDescriptor {
+    Beside::Found(ResourceDescriptor {
         uri: Some(path.display().to_string()),
         ..ResourceDescriptor::named(name.provenance(), "sha256", Sha256::of(&text).to_string())
-    }))
+    })
 }
 
 /// A SLSA v1 verification summary: the image passed the suites on the deployment the report

@@ -5,8 +5,8 @@
 use lastmile_documents::Document;
 use lastmile_documents::lock::LockDocument;
 use lastmile_fs::{InputError, Location, Sha256};
+use lastmile_python::PackageName;
 use lastmile_python::requirements_file::RequirementsFile;
-use lastmile_python::{Operator, PackageName, VersionOrUrl};
 
 /// One pinned distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,61 +29,19 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Vec<Pin>, InputError> {
         return from_lock(text, name);
     }
     let file = RequirementsFile::parse(text, name)?;
-    if !file.constraints.is_empty() {
-        return Err(InputError::new(
-            file.constraints[0].location.clone(),
-            "constraints (-c) cannot be baked; give the pinned requirements pin-deps wrote",
-        ));
-    }
-    let mut pins = Vec::new();
-    for entry in file.requirements {
-        let requirement = &entry.requirement;
-        let exact = match &requirement.version_or_url {
-            Some(VersionOrUrl::VersionSpecifier(specifiers)) if specifiers.len() == 1 => {
-                let specifier = specifiers.iter().next().expect("one specifier");
-                (*specifier.operator() == Operator::Equal).then(|| specifier.version().to_string())
-            }
-            _ => None,
-        };
-        let Some(version) = exact else {
-            return Err(InputError::new(
-                entry.location,
-                format!(
-                    "{requirement}: not pinned; every requirement must be NAME==VERSION with --hash=sha256:... (pin-deps writes that)"
-                ),
-            ));
-        };
-        let sha256 = entry
-            .hashes
-            .iter()
-            .filter(|(algo, _)| algo == "sha256")
-            .map(|(_, hex)| {
-                hex.parse::<Sha256>()
-                    .map_err(|e| InputError::new(entry.location.clone(), format!("--hash=sha256:{e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if sha256.is_empty() {
-            return Err(InputError::new(
-                entry.location,
-                format!(
-                    "{}=={version}: no --hash=sha256:...; a release candidate is built only from files checked against their hashes",
-                    requirement.name
-                ),
-            ));
-        }
-        pins.push(Pin {
-            name: requirement.name.clone(),
-            version,
-            sha256,
-            origin: entry.location.to_string(),
+    let mut pins: Vec<Pin> = file
+        .pinned(name)?
+        .into_iter()
+        .map(|pinned| Pin {
+            name: pinned.name,
+            version: pinned.version,
+            sha256: pinned.sha256,
+            origin: pinned.location.to_string(),
             // pip-compile's format does not say which pins were asked for; every pin counts.
             requested: true,
-            extras: requirement.extras.clone(),
-        });
-    }
-    if pins.is_empty() {
-        return Err(InputError::new(Location::file(name), "no pinned requirements"));
-    }
+            extras: pinned.extras,
+        })
+        .collect();
     pins.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(pins)
 }

@@ -1,5 +1,7 @@
-//! The suite's own venv for host pytest tests: made once from its requirements file and cached,
-//! keyed by the file's contents and the Python version.
+//! The suite's own venv for host pytest tests, pinned like the candidate: its requirements file
+//! must be pinned with hashes (pin-deps writes it from a `requirements.in`), and is installed by
+//! `pip --require-hashes --no-deps`, wheels only; made once and cached, keyed by the file's
+//! contents and the Python version.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,7 @@ use crate::context::NotRun;
 pub(super) fn venv(cache: &Path, requirements: &Path) -> Result<PathBuf, NotRun> {
     let shown = requirements.display();
     let contents = std::fs::read(requirements).map_err(|e| NotRun(format!("{shown}: {e}")))?;
+    check_pinned(requirements)?;
     let python = Command::new("python3")
         .arg("--version")
         .output()
@@ -56,7 +59,15 @@ fn make(dir: &Path, requirements: &Path) -> Result<(), NotRun> {
     }
     let mut install = Command::new(dir.join("bin/pip"));
     install
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-r",
+        ])
         .arg(requirements);
     let installed = lastmile_probe::run(&mut install, None, Duration::from_secs(900))?;
     if installed.code != Some(0) {
@@ -66,5 +77,19 @@ fn make(dir: &Path, requirements: &Path) -> Result<(), NotRun> {
             installed.stderr.lines().last().unwrap_or("")
         )));
     }
+    Ok(())
+}
+
+/// The suite's requirements are pinned with hashes, or the test cannot run (and says how to
+/// pin them).
+fn check_pinned(requirements: &Path) -> Result<(), NotRun> {
+    let shown = requirements.display().to_string();
+    let file = lastmile_python::requirements_file::RequirementsFile::read(requirements)
+        .map_err(|e| NotRun(e.to_string()))?;
+    file.pinned(&shown).map_err(|e| {
+        NotRun(format!(
+            "{e}\n(the suite's own Python is pinned like the candidate's: pin-deps REQUIREMENTS.in -o {shown})"
+        ))
+    })?;
     Ok(())
 }

@@ -166,6 +166,10 @@ fn an_interrupted_bake_leaves_nothing_behind() {
     let whole = setup.bake_from("bigbase", "out-whole", &[]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
     let names = images(&setup.path("out-whole"));
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(
+        names.len(),
+        3,
+        "the image, its SBOM and its provenance: {names:?}"
+    );
     assert!(names.iter().all(|n| n.starts_with("autobuild-")), "{names:?}");
 }

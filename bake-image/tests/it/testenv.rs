@@ -236,13 +236,7 @@ impl Setup {
 
 /// Schema errors of a document against schemas/candidate.v1.schema.json.
 pub fn schema_errors(document: &serde_json::Value) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/candidate.v1.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    validator
-        .iter_errors(document)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect()
+    lastmile_tests::schema::errors(document, "candidate.v1")
 }
 
 pub fn untar(image: &Path, into: &Path) {

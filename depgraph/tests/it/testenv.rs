@@ -4,63 +4,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-pub(crate) struct TestEnv {
-    pub(crate) dir: tempfile::TempDir,
-}
+/// The shared test folder, running depgraph.
+pub(crate) struct TestEnv(lastmile_tests::TestEnv);
 
 pub(crate) use lastmile_tests::{Output, workspace};
 
 impl TestEnv {
     pub(crate) fn new() -> Self {
-        Self {
-            dir: tempfile::Builder::new()
-                .prefix("lastmile-depgraph-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    pub(crate) fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    /// Write a file (making its folders); `contents` is dedented by its first line's indent.
-    pub(crate) fn write(&self, rel: &str, contents: &str) -> &Self {
-        let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, dedent(contents)).unwrap();
-        self
-    }
-
-    /// Run depgraph with the temporary folder as the working directory.
-    pub(crate) fn run(&self, args: &[&str]) -> Output {
-        run_in(self.dir.path(), args, None)
-    }
-
-    pub(crate) fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        run_in(self.dir.path(), args, Some(stdin))
+        Self(lastmile_tests::TestEnv::new(env!("CARGO_BIN_EXE_depgraph")))
     }
 }
 
-pub(crate) fn dedent(text: &str) -> String {
-    let text = text.strip_prefix('\n').unwrap_or(text);
-    let indent = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .map_or(0, |l| l.len() - l.trim_start().len());
-    let mut out: String = text
-        .lines()
-        .map(|l| {
-            if l.len() >= indent {
-                &l[indent..]
-            } else {
-                l.trim_start()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    out.push('\n');
-    out
+impl std::ops::Deref for TestEnv {
+    type Target = lastmile_tests::TestEnv;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 pub(crate) fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {

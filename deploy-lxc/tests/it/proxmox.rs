@@ -165,18 +165,7 @@ fn deploys_switches_rolls_back_and_destroys_through_the_api() {
     // plan prints the exact calls.
     let plan = setup.run(&["plan"], Some(&first), Some(SECRET));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(lastmile_tests::workspace().join("schemas/deploy-plan.v1.schema.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    assert!(
-        jsonschema::validator_for(&schema)
-            .unwrap()
-            .is_valid(&json_of(&plan)),
-        "{}",
-        plan.stdout
-    );
+    lastmile_tests::schema::assert_valid(&json_of(&plan), "deploy-plan.v1");
     let steps = json_of(&plan)["steps"].to_string();
     assert!(
         steps.contains("POST /api2/json/nodes/pve1/lxc vmid=10100"),

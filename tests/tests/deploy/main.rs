@@ -4,14 +4,13 @@
 //! own loopback address (127.77.N.2-4). Containers are named `lmtest-<pid>-...` and live under a
 //! temporary state folder; every test removes them, also when it fails. Needs root.
 
-mod kit;
-
 use std::path::PathBuf;
 use std::process::Command;
 
 use lastmile_tests::{run_command, tool, workspace};
 
-use kit::{Lab, answers, candidates, digest, json, valid, valid_as};
+use lastmile_tests::lab::{Lab, answers, candidates, digest, json, valid};
+use lastmile_tests::schema::assert_valid;
 
 #[test]
 fn first_deploy_second_candidate_noop_rollback_status_destroy() {
@@ -117,7 +116,7 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert!(again.stderr.contains("already runs"), "{}", again.stderr);
     let plan = lab.run(&["plan"], Some(&c.good), &[]);
     assert_eq!(json(&plan)["unchanged"], true);
-    valid_as(&json(&plan), "deploy-plan.v1");
+    assert_valid(&json(&plan), "deploy-plan.v1");
 
     // A second candidate switches every node, each down for a moment only.
     let plan = lab.run(&["plan"], Some(&c.second), &[]);

@@ -4,16 +4,12 @@
 //! flaky-then-pass and timed-out tests (whose children must be gone), partitions that together run
 //! every test once, and promotion accepted or refused for each reason. Needs root.
 
-#[allow(dead_code)]
-#[path = "../deploy/kit.rs"]
-mod kit;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lastmile_tests::{Output, run_command, tool, workspace};
 
-use kit::{Lab, candidates, json};
+use lastmile_tests::lab::{Lab, candidates, json};
 
 fn aqf(args: &[&str], dir: &Path) -> Output {
     run_command(Command::new(tool("aqf-run")).args(args).current_dir(dir), None)
@@ -46,19 +42,6 @@ fn xmllint(junit: &Path) {
     );
 }
 
-fn schema_valid(report: &serde_json::Value) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace().join("schemas/report.v1.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-}
-
 #[test]
 fn the_example_suite_qualifies_the_example_candidate() {
     let lab = Lab::new("qualify", 15, "timeout = \"60s\"");
@@ -82,9 +65,9 @@ fn the_example_suite_qualifies_the_example_candidate() {
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
     let report = json(&out);
-    schema_valid(&report);
+    lastmile_tests::schema::assert_valid(&report, "report.v1");
     assert_eq!(report["passed"], true);
-    let kit_digest = kit::digest(&candidates().good);
+    let kit_digest = lastmile_tests::lab::digest(&candidates().good);
     assert_eq!(report["candidate"]["digest"], kit_digest);
     // Every requirement of the suite is verified, and the end-to-end pytest cases ran.
     for requirement in report["requirements"].as_array().unwrap() {
@@ -183,7 +166,8 @@ fn the_example_suite_qualifies_the_example_candidate() {
     // Refused: the deployment runs another digest.
     let mut other: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&deployment).unwrap()).unwrap();
-    other["candidate"]["digest"] = serde_json::Value::String(kit::digest(&candidates().second));
+    other["candidate"]["digest"] =
+        serde_json::Value::String(lastmile_tests::lab::digest(&candidates().second));
     let other_path = dir.path().join("other-deployment.json");
     std::fs::write(&other_path, other.to_string()).unwrap();
     let mismatch = promote(&["--deployment", other_path.to_str().unwrap()], &report_path);
@@ -280,7 +264,7 @@ fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
     let (out, out_dir) = run(&[], "all");
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report = json(&out);
-    schema_valid(&report);
+    lastmile_tests::schema::assert_valid(&report, "report.v1");
     assert_eq!(report["passed"], false);
     let outcome = |name: &str| {
         report["tests"]

@@ -15,9 +15,11 @@ use lastmile_fs::{InputError, Location};
 
 mod format;
 mod lines;
+mod pinned;
 
 pub use format::FormatControl;
 use lines::{expand_env, logical_lines, split_line_options, split_option};
+pub use pinned::PinnedRequirement;
 
 /// How deep `-r`/`-c` includes are followed (each level is a call; a chain of thousands would
 /// overflow the stack).

@@ -1,20 +1,21 @@
-//! The kit of the deploy tests: the example candidates, baked once, and three-node environments
-//! that remove every container they made.
+//! Real LXC labs for the tests that deploy (deploy-lxc's and aqf-run's): the example candidates,
+//! baked once per test binary, and three-node environments under their own state folder that
+//! remove every container they made, also when the test failed. Needs root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use lastmile_tests::{Output, run_command, tool, workspace};
+use crate::{Output, run_command, tool, workspace};
 
-pub(crate) struct Candidates {
-    pub(crate) good: PathBuf,
-    pub(crate) second: PathBuf,
-    pub(crate) broken: PathBuf,
+pub struct Candidates {
+    pub good: PathBuf,
+    pub second: PathBuf,
+    pub broken: PathBuf,
 }
 
 /// The candidates, baked once per test run.
-pub(crate) fn candidates() -> &'static Candidates {
+pub fn candidates() -> &'static Candidates {
     static CANDIDATES: OnceLock<Candidates> = OnceLock::new();
     CANDIDATES.get_or_init(|| {
         let root = workspace();
@@ -22,7 +23,7 @@ pub(crate) fn candidates() -> &'static Candidates {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let pinned = dir.join("pinned.txt");
-        let (base, wheels) = lastmile_tests::pin_example_for_base(&pinned);
+        let (base, wheels) = crate::pin_example_for_base(&pinned);
         let services = std::fs::read_to_string(root.join("examples/cam/services.toml")).unwrap();
         let broken_services = dir.join("broken-services.toml");
         // The simulator listens where its health check does not look.
@@ -53,14 +54,14 @@ pub(crate) fn candidates() -> &'static Candidates {
 }
 
 /// An environment of three nodes under its own state folder, destroyed when dropped.
-pub(crate) struct Lab {
-    pub(crate) state: tempfile::TempDir,
-    pub(crate) env: PathBuf,
-    pub(crate) block: u8,
+pub struct Lab {
+    pub state: tempfile::TempDir,
+    pub env: PathBuf,
+    pub block: u8,
 }
 
 impl Lab {
-    pub(crate) fn new(name: &str, block: u8, health: &str) -> Lab {
+    pub fn new(name: &str, block: u8, health: &str) -> Lab {
         let state = tempfile::Builder::new()
             .prefix("lmtest-deploy-")
             .tempdir()
@@ -84,7 +85,7 @@ impl Lab {
         Lab { state, env, block }
     }
 
-    pub(crate) fn run(&self, args: &[&str], candidate: Option<&Path>, envs: &[(&str, &str)]) -> Output {
+    pub fn run(&self, args: &[&str], candidate: Option<&Path>, envs: &[(&str, &str)]) -> Output {
         let mut command = Command::new(tool("deploy-lxc"));
         command
             .args(args)
@@ -101,20 +102,20 @@ impl Lab {
         run_command(&mut command, None)
     }
 
-    pub(crate) fn apply(&self, candidate: &Path) -> Output {
+    pub fn apply(&self, candidate: &Path) -> Output {
         self.run(&["apply"], Some(candidate), &[])
     }
 
-    pub(crate) fn address(&self, n: u8) -> String {
+    pub fn address(&self, n: u8) -> String {
         format!("127.77.{}.{n}", self.block)
     }
 
-    pub(crate) fn lxcpath(&self) -> PathBuf {
+    pub fn lxcpath(&self) -> PathBuf {
         self.state.path().join("lxc")
     }
 
     /// The containers that exist, with their state.
-    pub(crate) fn containers(&self) -> Vec<(String, String)> {
+    pub fn containers(&self) -> Vec<(String, String)> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir(self.lxcpath()).into_iter().flatten() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
@@ -131,7 +132,7 @@ impl Lab {
         found
     }
 
-    pub(crate) fn running(&self) -> Vec<String> {
+    pub fn running(&self) -> Vec<String> {
         self.containers()
             .into_iter()
             .filter(|(_, s)| s == "RUNNING")
@@ -140,7 +141,7 @@ impl Lab {
     }
 
     /// A command inside a node, through the exec prefix the deployment document gives.
-    pub(crate) fn exec(&self, doc: &serde_json::Value, node: &str, command: &[&str]) -> Output {
+    pub fn exec(&self, doc: &serde_json::Value, node: &str, command: &[&str]) -> Output {
         let node = doc["nodes"]
             .as_array()
             .unwrap()
@@ -181,35 +182,21 @@ impl Drop for Lab {
     }
 }
 
-pub(crate) fn json(out: &Output) -> serde_json::Value {
+pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
-pub(crate) fn digest(candidate: &Path) -> String {
+pub fn digest(candidate: &Path) -> String {
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(candidate).unwrap()).unwrap();
     doc["image"]["sha256"].as_str().unwrap().to_owned()
 }
 
-pub(crate) fn valid(doc: &serde_json::Value) {
-    valid_as(doc, "deployment.v1");
-}
-
-/// `doc` is valid against `schemas/NAME.schema.json`.
-pub(crate) fn valid_as(doc: &serde_json::Value, name: &str) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace().join(format!("schemas/{name}.schema.json"))).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
+pub fn valid(doc: &serde_json::Value) {
+    crate::schema::assert_valid(doc, "deployment.v1");
 }
 
 /// Something answers on `address:port`.
-pub(crate) fn answers(address: &str, port: u16) -> bool {
+pub fn answers(address: &str, port: u16) -> bool {
     std::net::TcpStream::connect_timeout(
         &format!("{address}:{port}").parse().unwrap(),
         std::time::Duration::from_secs(2),

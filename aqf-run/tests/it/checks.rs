@@ -1,0 +1,277 @@
+//! One attempt of each kind on nodes that are this host: commands with the node's variables and
+//! placeholders, and the built-in checks (port, http, file, process, package), each passing when
+//! it should and failing with the reason when it should not; bad suites refused by file, line and
+//! key; an unpinned suite venv refused with how to pin it.
+
+use std::io::{Read, Write};
+
+use serde_json::json;
+
+use crate::testenv::{Env, messages};
+
+#[test]
+fn host_commands_get_the_node_variables_and_placeholders() {
+    let env = Env::new(10, &[("monctl", &["monctl"]), ("sim", &["sim"])]);
+    let sim = env.address(3);
+    env.suite(&format!(
+        r#"
+        name = "vars"
+        [groups.sim]
+        roles = ["sim"]
+
+        [[groups.sim.tests]]
+        name = "node.env values on the host"
+        kind = "command"
+        on = "host"
+        run = 'test "$LASTMILE_NODE" = sim && test "$LASTMILE_GENERATION" = 3 && test "$KATCP_LOG_LEVEL" = debug && test "$LASTMILE_ROLE_SIM" = {sim} && test "$LASTMILE_EXEC" = env'
+
+        [[groups.sim.tests]]
+        name = "placeholders"
+        kind = "command"
+        on = "host"
+        run = "echo {{address}} {{node}} {{env}} {{addr:monctl}} {{role:sim}}"
+        stdout = '^{sim} sim lab {monctl} {sim}\n$'
+
+        [[groups.sim.tests]]
+        name = "inside the node"
+        kind = "command"
+        run = "echo inside; exit 4"
+        exit = 4
+        stdout = "inside"
+        "#,
+        monctl = env.address(2),
+    ));
+    let out = env.run(&[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, env.report());
+}
+
+/// A server at `address` answering every request with `status` and `body`.
+fn serve(address: &str, status: &'static str, body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.0 {status}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// A candidate document for `env`'s image whose venv is this host's Python, pinning `pip` at
+/// `version`.
+fn candidate(env: &Env, version: &str) -> std::path::PathBuf {
+    let venv = env.path("venv");
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    let python = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v python3"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let _ = std::os::unix::fs::symlink(python.trim(), venv.join("bin/python"));
+    let sha = lastmile_fs::Sha256::of(b"pip").to_string();
+    let doc = json!({
+        "schema": "lastmile.candidate/v1",
+        "image": {"path": "unused", "sha256": env.digest, "size": 1},
+        "base": {"digest": sha, "os": "debian 12 (bookworm)"},
+        "target": {"python": "3.11", "platform": "x86_64-manylinux_2_36"},
+        "prefix": venv,
+        "packages": [{"name": "pip", "version": version, "filename": "pip.whl", "sha256": sha, "scripts": [], "record_sha256": sha}],
+        "services": {}, "source_commits": {}, "inputs": {}, "source_date_epoch": 0,
+        "tool": "bake-image 0.1.0", "compression": "gzip",
+    });
+    let path = env.path("candidate.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path
+}
+
+fn installed_pip() -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import importlib.metadata as m; print(m.version('pip'))"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn built_in_checks_pass_and_fail_with_the_reason() {
+    let env = Env::new(11, &[("monctl", &["monctl"])]);
+    let address = env.address(2);
+    let listening = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
+    let open = listening.local_addr().unwrap().port();
+    let closed = {
+        let l = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let web = serve(&address, "200 OK", "antenna m000 tracking");
+    let file = env.path("site.yaml");
+    std::fs::write(&file, "site: karoo\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let mut sleeper = std::process::Command::new("sleep").arg("61.25").spawn().unwrap();
+    env.suite(&format!(
+        r#"
+        name = "b"
+        [groups.n]
+        roles = ["monctl"]
+        [[groups.n.tests]]
+        name = "open"
+        kind = "port"
+        port = {open}
+        [[groups.n.tests]]
+        name = "closed"
+        kind = "port"
+        port = {closed}
+        listening = false
+        [[groups.n.tests]]
+        name = "closed but expected open"
+        kind = "port"
+        port = {closed}
+        [[groups.n.tests]]
+        name = "page"
+        kind = "http"
+        url = "http://{{address}}:{web}/antenna"
+        body = "tracking"
+        [[groups.n.tests]]
+        name = "page with another status"
+        kind = "http"
+        url = "http://{{address}}:{web}/antenna"
+        status = 404
+        [[groups.n.tests]]
+        name = "file"
+        kind = "file"
+        path = "{file}"
+        mode = "640"
+        contains = "karoo"
+        [[groups.n.tests]]
+        name = "no file"
+        kind = "file"
+        path = "{file}.missing"
+        exists = false
+        [[groups.n.tests]]
+        name = "wrong mode"
+        kind = "file"
+        path = "{file}"
+        mode = "600"
+        [[groups.n.tests]]
+        name = "sleeper"
+        kind = "process"
+        process = '^sleep 61\.25$'
+        [[groups.n.tests]]
+        name = "pinned pip"
+        kind = "package"
+        package = "pip"
+        [[groups.n.tests]]
+        name = "another pip"
+        kind = "package"
+        package = "pip"
+        version = "0.0.1"
+        "#,
+        file = file.display(),
+    ));
+    let candidate = candidate(&env, &installed_pip());
+    let out = env.run(&["--candidate", candidate.to_str().unwrap()]);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    drop(listening);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = env.report();
+    let failed: Vec<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] != "passed")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "closed but expected open",
+            "page with another status",
+            "wrong mode",
+            "another pip"
+        ],
+        "{report}"
+    );
+    let why = |name: &str| messages(&report, &format!("b:n/{name}@monctl")).join(" ");
+    assert!(
+        why("closed but expected open").contains("no answer on"),
+        "{report}"
+    );
+    assert!(why("page with another status").contains("status 200 (expected 404)"));
+    assert!(why("wrong mode").contains("has mode 640, expected 600"));
+    assert!(
+        why("another pip").contains("the candidate pins 0.0.1"),
+        "{}",
+        why("another pip")
+    );
+}
+
+#[test]
+fn bad_suites_are_refused_naming_file_line_and_key() {
+    let env = Env::new(12, &[("monctl", &["monctl"])]);
+    let cases = [
+        (
+            "name = \"x\"\n[groups.g]\n[[groups.g.tests]]\nname = \"t\"\nkind = \"command\"\nrun = \"true\"\nexit = 4294967297\n",
+            "suite.toml:7: groups.g.tests.exit (t): 4294967297: an exit status is an integer from 0 to 255",
+        ),
+        (
+            "name = \"x\"\n[groups.g]\n[[groups.g.tests]]\nname = \"t\"\nkind = \"http\"\nurl = \"http://x/\"\nstatus = 65736\n",
+            "suite.toml:7: groups.g.tests.status (t): 65736: an HTTP status is an integer from 100 to 599",
+        ),
+        (
+            "name = \"x\"\n[groups.g]\n[[groups.g.tests]]\nname = \"t\"\nkind = \"ping\"\n",
+            "suite.toml:5: groups.g.tests (t): unknown variant `ping`",
+        ),
+        (
+            "name = \"x\"\n[groups.g]\n[[groups.g.tests]]\nname = \"t\"\nkind = \"port\"\nport = 1\nunit = \"x\"\n",
+            "suite.toml:7: groups.g.tests (t): unknown field `unit`, expected `port` or `listening`",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(env.path("suite.toml"), text).unwrap();
+        let out = env.run(&[]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!("aqf-run: {expected}")),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(out.stdout, "");
+    }
+}
+
+#[test]
+fn an_unpinned_suite_venv_is_refused_saying_how_to_pin_it() {
+    let env = Env::new(13, &[("monctl", &["monctl"])]);
+    std::fs::write(env.path("requirements.txt"), "pytest\n").unwrap();
+    std::fs::write(env.path("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    env.suite(
+        r#"
+        name = "py"
+        [groups.host]
+        [[groups.host.tests]]
+        name = "suite"
+        kind = "pytest"
+        path = "test_x.py"
+        requirements = "requirements.txt"
+        "#,
+    );
+    let out = env.run(&["--cache-dir", env.path("cache").to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(env.outcome("py:host/suite"), "error");
+    let why = messages(&env.report(), "py:host/suite").join(" ");
+    assert!(
+        why.contains("requirements.txt:1: pytest: not pinned") && why.contains("pin-deps"),
+        "{why}"
+    );
+    assert!(!env.path("cache").join("aqf-venv").exists());
+}
