@@ -13,6 +13,8 @@ Examples:
   depgraph affected --changed katcore < graph.json   what a change to katcore rebuilds, in order
   depgraph render --format dot graph.json | dot -Tsvg > graph.svg
   depgraph check graph.json                          conflicts, duplicates, missing packages, cycles
+  depgraph list layers graph.json                    the build order, a line per layer
+  depgraph list sources --package katcore graph.json where katcore's source tree is
 
 Exit codes: 0 success, 1 a negative answer (cycle, check found problems), 2 bad input or error.";
 
@@ -43,6 +45,36 @@ pub enum Command {
     Render(RenderArgs),
     /// Report version conflicts, duplicate names, missing dependencies and cycles (exit 1 if any).
     Check(CheckArgs),
+    /// Print what a graph says as plain lines, for shell scripts: build layers, leaves, in-house
+    /// or third-party packages, where each package was found.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub what: ListWhat,
+    /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
+    #[arg(value_name = "GRAPH")]
+    pub graph: Option<PathBuf>,
+    /// With `sources`: only this package's path (an error if it was found at no path).
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    /// The build order: a line per layer, its packages separated by spaces.
+    Layers,
+    /// The leaves: the packages nothing in the graph depends on, a line each.
+    Leaves,
+    /// The in-house packages, a line each.
+    InHouse,
+    /// The third-party packages, a line each.
+    ThirdParty,
+    /// `NAME PATH` of every package found at a path (its source tree, wheel or environment).
+    Sources,
 }
 
 #[derive(Debug, Args, Default)]

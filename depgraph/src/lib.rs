@@ -1,6 +1,6 @@
 //! `depgraph`: scan Python source trees, environments and wheels into a dependency DAG
 //! (`lastmile.graph/v1`), and answer questions about it: what a change affects, pictures,
-//! consistency checks.
+//! consistency checks, and plain lines for scripts (`list`).
 
 pub mod cli;
 
@@ -9,6 +9,7 @@ mod build;
 mod check;
 mod discover;
 mod index;
+mod list;
 mod render;
 mod scan;
 
@@ -40,6 +41,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 cli.global.output.as_deref(),
                 render::render(&doc, &args).as_bytes(),
             )?;
+            Ok(Exit::Success)
+        }
+        Some(Command::List(args)) => {
+            let doc = read_graph(args.graph.as_deref())?;
+            emit(cli.global.output.as_deref(), list::list(&doc, &args)?.as_bytes())?;
             Ok(Exit::Success)
         }
         Some(Command::Check(args)) => {

@@ -21,9 +21,10 @@ Examples:
   pin-deps requirements.in --exclude-newer 2024-06-01 -o pinned.txt
   pin-deps requirements.in --offline    # from the cache only
   pin-deps requirements.in --no-build   # never run an sdist's build backend
+  pin-deps diff old/pinned-requirements.txt pinned-requirements.txt   # what a re-pin moved
 
-Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained on stderr),
-2 bad input or error.";
+Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained on stderr;
+for diff: the files pin differently), 2 bad input or error.";
 
 /// Resolve loose requirements into the pinned, hashed requirement set of a release candidate.
 ///
@@ -32,8 +33,10 @@ Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained
 /// are evaluated for the target (--python-version, --python-platform), never the host. With
 /// `-o FILE`, the pins already in FILE are kept where they still fit.
 #[derive(Debug, Parser)]
-#[command(name = "pin-deps", version = lastmile_cli::VERSION, after_help = EXAMPLES)]
+#[command(name = "pin-deps", version = lastmile_cli::VERSION, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     #[command(flatten)]
     pub global: lastmile_cli::GlobalArgs,
     #[command(flatten)]
@@ -48,6 +51,21 @@ pub struct Cli {
     pub build: BuildArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// How two pinned requirement files differ, package by package, with what pulled each in
+    /// (exit 1 when they differ). A requirements file named `diff` is given as `./diff`.
+    Diff {
+        #[arg(value_name = "OLD")]
+        old: PathBuf,
+        #[arg(value_name = "NEW")]
+        new: PathBuf,
+        /// Names for the two sides (default: the file names).
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        labels: Vec<String>,
+    },
 }
 
 /// What to pin.

@@ -11,6 +11,7 @@ pub mod options;
 
 mod build;
 mod declared;
+mod diff;
 mod explain;
 mod inputs;
 mod output;
@@ -33,6 +34,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     lastmile_cli::logging::init("pin-deps", &cli.global);
     let reporter = Reporter::new("pin-deps", &cli.global);
     let output = cli.global.output.clone();
+    if let Some(cli::Command::Diff { old, new, labels }) = &cli.command {
+        return diff_command(old, new, labels, output.as_deref());
+    }
     match pin(&cli.into_options()?, &reporter)? {
         Pinned::Text(text) => {
             lastmile_cli::emit(output.as_deref(), text.as_bytes())?;
@@ -43,6 +47,30 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Negative)
         }
     }
+}
+
+/// `pin-deps diff`: the differences on stdout, exit 1 when there are any.
+fn diff_command(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    labels: &[String],
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<Exit> {
+    let read = |path: &std::path::Path| -> anyhow::Result<diff::Pins> {
+        let text = lastmile_fs::read_text(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(diff::Pins::read(&text))
+    };
+    let (a, b) = match labels {
+        [a, b] => (a.clone(), b.clone()),
+        _ => (old.display().to_string(), new.display().to_string()),
+    };
+    let text = diff::diff(&read(old)?, &read(new)?, (&a, &b));
+    lastmile_cli::emit(output, text.as_bytes())?;
+    Ok(if text.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Negative
+    })
 }
 
 /// What pinning produced.

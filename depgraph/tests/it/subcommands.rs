@@ -271,3 +271,62 @@ fn check_counts_only_the_dependencies_that_hold_on_the_target() {
         out.stdout
     );
 }
+
+#[test]
+fn list_answers_scripts_in_plain_lines() {
+    let graph = example_graph();
+    let list = |args: &[&str]| run_in(&workspace(), args, Some(&graph));
+    assert_eq!(
+        list(&["list", "layers"]).success().stdout,
+        "katconf katcp\nkatmisc\nkatcore katpoint\nkatconfserver katproxy katsim katuilib\nkatcomp katobs katportal katulib\n"
+    );
+    assert_eq!(
+        list(&["list", "leaves"]).success().stdout,
+        "katcomp\nkatobs\nkatportal\nkatproxy\nkatsim\nkatulib\n"
+    );
+    assert_eq!(list(&["list", "in-house"]).success().stdout.lines().count(), 13);
+    assert!(
+        list(&["list", "third-party"])
+            .success()
+            .stdout
+            .contains("numpy\n")
+    );
+    assert_eq!(
+        list(&["list", "sources", "--package", "KatCore"])
+            .success()
+            .stdout,
+        "examples/cam/katcore\n"
+    );
+    assert!(
+        list(&["list", "sources"])
+            .success()
+            .stdout
+            .contains("katsim examples/cam/katsim\n")
+    );
+    let missing = list(&["list", "sources", "--package", "numpy"]);
+    assert_eq!(missing.code, 2);
+    assert_eq!(
+        missing.stderr,
+        "depgraph: numpy is in the graph only as a dependency: it was found at no path\n"
+    );
+    let unknown = list(&["list", "sources", "--package", "nothere"]);
+    assert_eq!(
+        (unknown.code, unknown.stderr.as_str()),
+        (2, "depgraph: nothere is not a package of the graph\n")
+    );
+    // A cycle has no build order: a negative answer, not an error.
+    let env = TestEnv::new();
+    env.write(
+        "a/pyproject.toml",
+        "[project]\nname = \"a\"\nversion = \"1\"\ndependencies = [\"b\"]\n",
+    )
+    .write(
+        "b/pyproject.toml",
+        "[project]\nname = \"b\"\nversion = \"1\"\ndependencies = [\"a\"]\n",
+    );
+    let cyclic = graph_of(&env, &["a", "b"]);
+    let out = env.run_stdin(&["list", "layers"], &cyclic);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("form a cycle"), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+}

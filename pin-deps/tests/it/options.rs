@@ -115,3 +115,30 @@ fn plain_http_indexes_need_trusted_host_except_on_this_machine() {
         );
     }
 }
+
+#[test]
+fn diff_says_what_a_re_pin_moved_and_exits_1_when_anything_did() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("alpha", "1.0").requires("beta"))
+        .wheel(Wheel::new("beta", "1.0"))
+        .wheel(Wheel::new("beta", "2.0"));
+    let old = env.pin("alpha\nbeta<2\n", &[]).success();
+    std::fs::write(env.path("old.txt"), &old.stdout).unwrap();
+    let new = env.pin("alpha\n", &[]).success();
+    std::fs::write(env.path("new.txt"), &new.stdout).unwrap();
+    let out = env.run(&["diff", "old.txt", "new.txt", "--labels", "before", "after"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "  beta: before 1.0, after 2.0\n    via: before: -r <stdin>, alpha; after: alpha\n"
+    );
+    let same = env.run(&["diff", "old.txt", "old.txt"]);
+    assert_eq!((same.code, same.stdout.as_str()), (0, ""));
+    let missing = env.run(&["diff", "old.txt", "gone.txt"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.starts_with("pin-deps: gone.txt: "),
+        "{}",
+        missing.stderr
+    );
+}
