@@ -25,12 +25,7 @@ use crate::{archive, base, pins, sbom, services, wheels};
 /// Bake the candidate `options` describe; returns its document, with the image.
 pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<CandidateDocument> {
     let (pins, pinned_text) = read_pins(&options.pinned)?;
-    if !options.prefix.starts_with('/') || options.prefix.contains("..") {
-        bail!(
-            "--prefix {:?}: give an absolute path inside the image",
-            options.prefix
-        );
-    }
+    check_prefix(&options.prefix)?;
     let services = services::load(&options.service_files, &options.services)?;
     std::fs::create_dir_all(&options.out_dir)
         .with_context(|| format!("creating {}", options.out_dir.display()))?;
@@ -103,19 +98,36 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         base: options.base.is_dir().then_some(options.base.as_path()),
     };
     let image = write_image(options, &rootfs, epoch, &deferred, &owners, reporter, &mut clock)?;
+    write_beside(options, &document, &image, &sbom_text)?;
+    document.image = Some(image);
+    Ok(document)
+}
+
+/// What is written beside the image: its SBOM and its provenance.
+fn write_beside(
+    options: &BakeOptions,
+    document: &CandidateDocument,
+    image: &ImageInfo,
+    sbom_text: &str,
+) -> anyhow::Result<()> {
     let name = ImageName::of(&image.sha256);
     let write = |file: String, bytes: &[u8]| {
         let path = options.out_dir.join(file);
         lastmile_fs::write_atomic(&path, bytes).with_context(|| format!("writing {}", path.display()))
     };
     write(name.sbom(), sbom_text.as_bytes())?;
-    let statement = crate::provenance::statement(&document, &image, &Sha256::of(sbom_text.as_bytes()));
+    let statement = crate::provenance::statement(document, image, &Sha256::of(sbom_text.as_bytes()));
     write(
         name.provenance(),
         lastmile_documents::to_string(&statement).as_bytes(),
-    )?;
-    document.image = Some(image);
-    Ok(document)
+    )
+}
+
+fn check_prefix(prefix: &str) -> anyhow::Result<()> {
+    if !prefix.starts_with('/') || prefix.contains("..") {
+        bail!("--prefix {prefix:?}: give an absolute path inside the image");
+    }
+    Ok(())
 }
 
 /// What only root can do right, refused with the reason for anyone else: unpacking a tarball

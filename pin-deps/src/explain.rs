@@ -114,6 +114,60 @@ fn origin_of_root(provider: &Provider, dependency: &Pkg) -> String {
     }
 }
 
+/// Why no version of `pkg` in `range` can be chosen, in words; `None` for PubGrub's own
+/// bookkeeping.
+fn no_versions(provider: &Provider, pkg: &Pkg, range: &Range) -> Option<String> {
+    let name = pkg.name()?;
+    let existing = available(provider.finder, name);
+    // PubGrub's own bookkeeping ("no version other than the ones tried"): the range is all
+    // versions except some that exist. It says nothing a person can act on.
+    let complement = range.complement();
+    let excluded_only_existing = complement != Range::empty()
+        && complement.iter().all(
+            |seg| matches!(seg, (Bound::Included(a), Bound::Included(b)) if a == b && existing.contains(a)),
+        );
+    if !existing.is_empty() && excluded_only_existing {
+        return None;
+    }
+    let matching: Vec<Version> = existing.iter().filter(|v| range.contains(v)).cloned().collect();
+    let yanked: Vec<Version> = provider
+        .finder
+        .yanked_versions(name)
+        .into_iter()
+        .filter(|v| range.contains(v))
+        .collect();
+    Some(if matching.is_empty() && !yanked.is_empty() {
+        format!(
+            "the versions of {} are yanked ({}); a yanked version is used only when pinned exactly (==)",
+            requirement_text(pkg, range),
+            list(&yanked)
+        )
+    } else if existing.is_empty() {
+        if provider.finder.knows(name) {
+            format!("{pkg} has no file the target ({}) can install", provider.target)
+        } else {
+            format!("{pkg} is not in the package sources")
+        }
+    } else if provider.wheels_only && !matching.is_empty() {
+        format!(
+            "{} has no wheel for the target (a build requirement is never built itself)",
+            versions_in(provider, pkg, range)
+        )
+    } else if !matching.is_empty() && matching.iter().all(Version::any_prerelease) {
+        format!(
+            "the versions of {} are all pre-releases ({}), which are not allowed here (see --prerelease)",
+            requirement_text(pkg, range),
+            list(&matching)
+        )
+    } else {
+        format!(
+            "no version of {pkg} matches {}; the versions are {}",
+            range_text(range),
+            list(&existing)
+        )
+    })
+}
+
 fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<String> {
     Some(match external {
         External::NotRoot(..) => return None,
@@ -122,57 +176,7 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
             provider.target,
             range_text(range)
         ),
-        External::NoVersions(pkg, range) => {
-            let name = pkg.name()?;
-            let existing = available(provider.finder, name);
-            // PubGrub's own bookkeeping ("no version other than the ones tried"): the range is all
-            // versions except some that exist. It says nothing a person can act on.
-            let complement = range.complement();
-            let excluded_only_existing = complement != Range::empty()
-                && complement
-                    .iter()
-                    .all(|seg| matches!(seg, (Bound::Included(a), Bound::Included(b)) if a == b && existing.contains(a)));
-            if !existing.is_empty() && excluded_only_existing {
-                return None;
-            }
-            let matching: Vec<Version> = existing.iter().filter(|v| range.contains(v)).cloned().collect();
-            let yanked: Vec<Version> = provider
-                .finder
-                .yanked_versions(name)
-                .into_iter()
-                .filter(|v| range.contains(v))
-                .collect();
-            if matching.is_empty() && !yanked.is_empty() {
-                format!(
-                    "the versions of {} are yanked ({}); a yanked version is used only when pinned exactly (==)",
-                    requirement_text(pkg, range),
-                    list(&yanked)
-                )
-            } else if existing.is_empty() {
-                if provider.finder.knows(name) {
-                    format!("{pkg} has no file the target ({}) can install", provider.target)
-                } else {
-                    format!("{pkg} is not in the package sources")
-                }
-            } else if provider.wheels_only && !matching.is_empty() {
-                format!(
-                    "{} has no wheel for the target (a build requirement is never built itself)",
-                    versions_in(provider, pkg, range)
-                )
-            } else if !matching.is_empty() && matching.iter().all(Version::any_prerelease) {
-                format!(
-                    "the versions of {} are all pre-releases ({}), which are not allowed here (see --prerelease)",
-                    requirement_text(pkg, range),
-                    list(&matching)
-                )
-            } else {
-                format!(
-                    "no version of {pkg} matches {}; the versions are {}",
-                    range_text(range),
-                    list(&existing)
-                )
-            }
-        }
+        External::NoVersions(pkg, range) => no_versions(provider, pkg, range)?,
         External::FromDependencyOf(Pkg::Root, _, dependency, range) => {
             format!(
                 "{} requires {}",

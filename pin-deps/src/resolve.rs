@@ -37,19 +37,9 @@ pub(crate) enum Outcome {
     NoSolution(String),
 }
 
-/// Resolve the inputs' requirements for the target.
-pub(crate) fn resolve(
-    finder: &Finder,
-    target: &Target,
-    inputs: Inputs,
-    options: &ResolveOptions,
-    cache: &Path,
-    reporter: &lastmile_cli::Reporter,
-) -> anyhow::Result<Outcome> {
-    let Inputs { mut roots, files } = inputs;
-    finder.prefetch(roots.iter().map(|r| r.requirement.name.clone()));
-
-    // Direct references are passed through as written and reported; they are not resolved.
+/// Direct references are passed through as written and reported; they are not resolved. They
+/// leave `roots`; returned as (requirement, via).
+fn direct_references(roots: &mut Vec<RootRequirement>) -> Vec<(String, String)> {
     let mut passthrough = Vec::new();
     roots.retain(|root| match &root.requirement.version_or_url {
         Some(VersionOrUrl::Url(_)) => {
@@ -63,11 +53,17 @@ pub(crate) fn resolve(
         }
         _ => true,
     });
+    passthrough
+}
 
-    let constraint_requirements: Vec<&Requirement> =
-        files.constraints.iter().map(|c| &c.requirement).collect();
+/// The ranges the constraints and `--upgrade-package NAME==VER` allow, and the pins of an
+/// existing output to keep (those `--upgrade-package` lifts removed).
+fn constraints_and_preferences(
+    constraint_requirements: &[&Requirement],
+    options: &ResolveOptions,
+) -> anyhow::Result<(HashMap<PackageName, Range>, HashMap<PackageName, Version>)> {
     let mut constraints: HashMap<PackageName, Range> = HashMap::new();
-    for requirement in &constraint_requirements {
+    for requirement in constraint_requirements {
         constrain(&mut constraints, requirement);
     }
     let mut preferences: HashMap<PackageName, Version> = options.preferences.iter().cloned().collect();
@@ -79,6 +75,25 @@ pub(crate) fn resolve(
         preferences.remove(&requirement.name);
         constrain(&mut constraints, &requirement);
     }
+    Ok((constraints, preferences))
+}
+
+/// Resolve the inputs' requirements for the target.
+pub(crate) fn resolve(
+    finder: &Finder,
+    target: &Target,
+    inputs: Inputs,
+    options: &ResolveOptions,
+    cache: &Path,
+    reporter: &lastmile_cli::Reporter,
+) -> anyhow::Result<Outcome> {
+    let Inputs { mut roots, files } = inputs;
+    finder.prefetch(roots.iter().map(|r| r.requirement.name.clone()));
+
+    let passthrough = direct_references(&mut roots);
+    let constraint_requirements: Vec<&Requirement> =
+        files.constraints.iter().map(|c| &c.requirement).collect();
+    let (constraints, preferences) = constraints_and_preferences(&constraint_requirements, options)?;
     let named: Vec<&Requirement> = roots
         .iter()
         .map(|r| &r.requirement)

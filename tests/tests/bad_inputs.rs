@@ -73,104 +73,11 @@ fn every_hostile_input_is_refused_cleanly() {
         "the corpus has {} cases",
         cases.case.len()
     );
-    let mut failures = Vec::new();
-    for case in &cases.case {
-        let work = tempfile::Builder::new()
-            .prefix("lastmile-bad-inputs-")
-            .tempdir()
-            .unwrap();
-        let dir = work.path().join("corpus");
-        let out = work.path().join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(&corpus)
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let _ = std::fs::remove_dir_all(CANARY);
-        std::fs::create_dir_all(CANARY).unwrap();
-        let before = snapshot(&dir);
-        let args: Vec<String> = case
-            .args
-            .iter()
-            .map(|a| {
-                a.replace("{dir}", &dir.display().to_string())
-                    .replace("{out}", &out.display().to_string())
-            })
-            .collect();
-        // Bounded memory: the tool runs with at most 2 GiB of address space.
-        let mut command = Command::new("prlimit");
-        command
-            .arg(format!("--as={}", 2u64 << 30))
-            .arg("--")
-            .arg(tool(&case.tool))
-            .args(&args)
-            .current_dir(work.path())
-            .env("LASTMILE_CACHE_DIR", work.path().join("cache"))
-            .env(
-                "PIP_INDEX_URL",
-                format!("file://{}", work.path().join("no-index").display()),
-            )
-            .env_remove("PIP_FIND_LINKS")
-            .env_remove("PIP_EXTRA_INDEX_URL");
-        let run = run_command(&mut command, None);
-        let mut problems = Vec::new();
-        if run.code != case.code {
-            problems.push(format!("exit {} (expected {})", run.code, case.code));
-        }
-        for fragment in &case.stderr {
-            if !run.stderr.contains(fragment) {
-                problems.push(format!("stderr lacks {fragment:?}"));
-            }
-        }
-        for crash in [
-            "panicked",
-            "overflowed",
-            "fatal runtime error",
-            "memory allocation",
-        ] {
-            if run.stderr.contains(crash) {
-                problems.push(format!("crashed ({crash})"));
-            }
-        }
-        if !run.stdout.is_empty() {
-            problems.push("printed on stdout".to_owned());
-        }
-        let written: Vec<String> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        if written.iter().any(|w| !case.writes.contains(w)) {
-            problems.push(format!("left {written:?} in the output folder"));
-        }
-        if snapshot(&dir) != before {
-            problems.push("changed the corpus".to_owned());
-        }
-        if std::fs::read_dir(CANARY).unwrap().next().is_some() {
-            problems.push(format!("wrote into {CANARY}"));
-        }
-        if let Some(secret) = &case.secret {
-            let files: String = walkdir::WalkDir::new(work.path())
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file() && !e.path().starts_with(&dir))
-                .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
-                .collect();
-            if run.stderr.contains(secret) || files.contains(secret) {
-                problems.push(format!("printed or wrote the secret {secret:?}"));
-            }
-        }
-        if !problems.is_empty() {
-            failures.push(format!(
-                "{}: {}\n  stderr: {}",
-                case.name,
-                problems.join("; "),
-                run.stderr.trim()
-            ));
-        }
-    }
+    let failures: Vec<String> = cases
+        .case
+        .iter()
+        .filter_map(|case| run_case(&corpus, case))
+        .collect();
     let _ = std::fs::remove_dir_all(CANARY);
     assert!(
         failures.is_empty(),
@@ -179,4 +86,114 @@ fn every_hostile_input_is_refused_cleanly() {
         cases.case.len(),
         failures.join("\n")
     );
+}
+
+/// Run one case on a copy of the corpus; what went wrong, if anything.
+fn run_case(corpus: &Path, case: &Case) -> Option<String> {
+    let work = tempfile::Builder::new()
+        .prefix("lastmile-bad-inputs-")
+        .tempdir()
+        .unwrap();
+    let dir = work.path().join("corpus");
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(corpus)
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(CANARY);
+    std::fs::create_dir_all(CANARY).unwrap();
+    let before = snapshot(&dir);
+    let args: Vec<String> = case
+        .args
+        .iter()
+        .map(|a| {
+            a.replace("{dir}", &dir.display().to_string())
+                .replace("{out}", &out.display().to_string())
+        })
+        .collect();
+    // Bounded memory: the tool runs with at most 2 GiB of address space.
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--as={}", 2u64 << 30))
+        .arg("--")
+        .arg(tool(&case.tool))
+        .args(&args)
+        .current_dir(work.path())
+        .env("LASTMILE_CACHE_DIR", work.path().join("cache"))
+        .env(
+            "PIP_INDEX_URL",
+            format!("file://{}", work.path().join("no-index").display()),
+        )
+        .env_remove("PIP_FIND_LINKS")
+        .env_remove("PIP_EXTRA_INDEX_URL");
+    let run = run_command(&mut command, None);
+    let mut problems = outcome_problems(case, &run);
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    if written.iter().any(|w| !case.writes.contains(w)) {
+        problems.push(format!("left {written:?} in the output folder"));
+    }
+    if snapshot(&dir) != before {
+        problems.push("changed the corpus".to_owned());
+    }
+    if std::fs::read_dir(CANARY).unwrap().next().is_some() {
+        problems.push(format!("wrote into {CANARY}"));
+    }
+    if let Some(secret) = &case.secret
+        && leaked(work.path(), &dir, &run, secret)
+    {
+        problems.push(format!("printed or wrote the secret {secret:?}"));
+    }
+    (!problems.is_empty()).then(|| {
+        format!(
+            "{}: {}\n  stderr: {}",
+            case.name,
+            problems.join("; "),
+            run.stderr.trim()
+        )
+    })
+}
+
+/// What the run's exit code, stderr and stdout say against what the case expects.
+fn outcome_problems(case: &Case, run: &lastmile_tests::Output) -> Vec<String> {
+    let mut problems = Vec::new();
+    if run.code != case.code {
+        problems.push(format!("exit {} (expected {})", run.code, case.code));
+    }
+    for fragment in &case.stderr {
+        if !run.stderr.contains(fragment) {
+            problems.push(format!("stderr lacks {fragment:?}"));
+        }
+    }
+    for crash in [
+        "panicked",
+        "overflowed",
+        "fatal runtime error",
+        "memory allocation",
+    ] {
+        if run.stderr.contains(crash) {
+            problems.push(format!("crashed ({crash})"));
+        }
+    }
+    if !run.stdout.is_empty() {
+        problems.push("printed on stdout".to_owned());
+    }
+    problems
+}
+
+/// Whether `secret` is on stderr or in a file the run wrote (outside the corpus).
+fn leaked(work: &Path, corpus: &Path, run: &lastmile_tests::Output, secret: &str) -> bool {
+    let files: String = walkdir::WalkDir::new(work)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !e.path().starts_with(corpus))
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
+        .collect();
+    run.stderr.contains(secret) || files.contains(secret)
 }

@@ -7,62 +7,84 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use lastmile_tests::{Container, run_command, tool, workspace};
+use lastmile_tests::{Container, Output, run_command, tool, workspace};
 
-#[test]
-fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
-    let root = workspace();
-    let work = tempfile::Builder::new()
-        .prefix("lastmile-bake-it-")
-        .tempdir()
-        .unwrap();
-    let pinned = work.path().join("pinned.txt");
-    let (base, wheels) = lastmile_tests::pin_example_for_base(&pinned);
-    // One bake of the example, under `umask` and the environment `envs`, into `out`.
-    let bake_into = |out: &str, umask: &str, envs: &[(&str, &std::ffi::OsStr)], extra: &[&str]| {
+/// The example's pins for the real base, and bakes of them into a work folder.
+struct Bakes {
+    work: tempfile::TempDir,
+    pinned: PathBuf,
+    base: String,
+    wheels: String,
+}
+
+impl Bakes {
+    fn new() -> Bakes {
+        let work = tempfile::Builder::new()
+            .prefix("lastmile-bake-it-")
+            .tempdir()
+            .unwrap();
+        let pinned = work.path().join("pinned.txt");
+        let (base, wheels) = lastmile_tests::pin_example_for_base(&pinned);
+        Bakes {
+            work,
+            pinned,
+            base,
+            wheels,
+        }
+    }
+
+    /// One bake of the example, under `umask` and the environment `envs`, into `out`.
+    fn bake(&self, out: &str, umask: &str, envs: &[(&str, &std::ffi::OsStr)], extra: &[&str]) -> Output {
         let mut command = Command::new("sh");
         command
             .arg("-c")
             .arg(format!("umask {umask} && exec \"$@\""))
             .arg("sh")
             .arg(tool("bake-image"))
-            .arg(&pinned)
-            .args(["--base", &base, "-f", &wheels, "--offline"])
+            .arg(&self.pinned)
+            .args(["--base", &self.base, "-f", &self.wheels, "--offline"])
             .args(["--services", "examples/cam/services.toml"])
             .args(extra)
             .arg("--out-dir")
-            .arg(work.path().join(out))
-            .current_dir(&root)
+            .arg(self.work.path().join(out))
+            .current_dir(workspace())
             .env(
                 "LASTMILE_CACHE_DIR",
-                work.path().join(out).with_extension("cache"),
+                self.work.path().join(out).with_extension("cache"),
             );
         for (key, value) in envs {
             command.env(key, value);
         }
         run_command(&mut command, None)
-    };
-    let bake = bake_into("out", "022", &[], &[]);
+    }
+}
+
+#[test]
+fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
+    let bakes = Bakes::new();
+    let bake = bakes.bake("out", "022", &[], &[]);
     assert_eq!(bake.code, 0, "{}", bake.stderr);
     let candidate = bake.json();
     let image = PathBuf::from(candidate["image"]["path"].as_str().unwrap());
     assert!(image.is_file());
     assert_eq!(candidate["base"]["os"], "debian 12 (bookworm)");
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("schemas/candidate.v1.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&candidate).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    lastmile_tests::schema::assert_valid(&candidate, "candidate.v1");
     let verify = run_command(Command::new(tool("bake-image")).arg("verify").arg(&image), None);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
+    the_same_bytes_again(&bakes, &candidate);
+    compiled_bytecode_twice(&bakes, &candidate);
+    let unpacked = bakes.work.path().join("rootfs");
+    unpack(&image, &unpacked);
+    runs_under_chroot(&unpacked, &candidate);
+    boots_as_a_node_of_its_roles(&unpacked, &candidate);
+}
 
-    // The same inputs baked again under another umask, time zone, locale and temporary folder:
-    // the same bytes.
-    let other_tmp = work.path().join("tmp2");
+/// The same inputs baked again under another umask, time zone, locale and temporary folder:
+/// the same bytes.
+fn the_same_bytes_again(bakes: &Bakes, candidate: &serde_json::Value) {
+    let other_tmp = bakes.work.path().join("tmp2");
     std::fs::create_dir_all(&other_tmp).unwrap();
-    let again = bake_into(
+    let again = bakes.bake(
         "out2",
         "077",
         &[
@@ -74,12 +96,14 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.json()["image"]["sha256"], candidate["image"]["sha256"]);
+}
 
-    // With bytecode compiled by the base's Python under chroot: still the same bytes twice, and
-    // the pycs (outside every RECORD) pass verify.
-    let compiled = bake_into("compiled1", "022", &[], &["--compile-bytecode"]);
+/// With bytecode compiled by the base's Python under chroot: still the same bytes twice, and
+/// the pycs (outside every RECORD) pass verify.
+fn compiled_bytecode_twice(bakes: &Bakes, candidate: &serde_json::Value) {
+    let compiled = bakes.bake("compiled1", "022", &[], &["--compile-bytecode"]);
     assert_eq!(compiled.code, 0, "{}", compiled.stderr);
-    let compiled_again = bake_into(
+    let compiled_again = bakes.bake(
         "compiled2",
         "077",
         &[("TZ", "Asia/Kolkata".as_ref())],
@@ -108,22 +132,28 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
         None,
     );
     assert_eq!(verify.code, 0, "{}", verify.stderr);
+}
 
-    let unpacked = work.path().join("rootfs");
-    std::fs::create_dir_all(&unpacked).unwrap();
+fn unpack(image: &std::path::Path, unpacked: &std::path::Path) {
+    std::fs::create_dir_all(unpacked).unwrap();
     let status = Command::new("tar")
         .arg("-xzf")
-        .arg(&image)
+        .arg(image)
         .arg("-C")
-        .arg(&unpacked)
+        .arg(unpacked)
         .args(["--numeric-owner", "-p"])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A console script of a leaf and the venv's Python run with the base's own python3.11, and
+/// every service has its unit, run by the venv's script.
+fn runs_under_chroot(unpacked: &std::path::Path, candidate: &serde_json::Value) {
     // A console script of a leaf, through its launcher, with the base's python3.11.
     let report = run_command(
         Command::new("chroot")
-            .arg(&unpacked)
+            .arg(unpacked)
             .args(["/opt/lastmile/venv/bin/katulib-report", "--help"]),
         None,
     );
@@ -134,7 +164,7 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
         report.stdout
     );
     let imports = run_command(
-        Command::new("chroot").arg(&unpacked).args([
+        Command::new("chroot").arg(unpacked).args([
             "/opt/lastmile/venv/bin/python",
             "-c",
             "import sys, numpy, katcore, katportal; print(sys.prefix, numpy.__version__)",
@@ -164,10 +194,13 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
                 .is_file()
         );
     }
+}
 
-    // Booted as a node of the monctl and sim roles, enabled as deploy-lxc enables them (a link to
-    // each role's target in multi-user.target.wants, before the first boot): systemd starts
-    // those roles' services, each answers on its health port, and the portal stays off.
+/// Booted as a node of the monctl and sim roles, enabled as deploy-lxc enables them (a link to
+/// each role's target in multi-user.target.wants, before the first boot): systemd starts
+/// those roles' services, each answers on its health port, and the portal stays off.
+fn boots_as_a_node_of_its_roles(unpacked: &std::path::Path, candidate: &serde_json::Value) {
+    let services = candidate["services"].as_object().unwrap();
     let roles = ["monctl", "sim"];
     // node.env as deploy-lxc writes it: this node's address, and the sim role's nodes (itself).
     std::fs::write(
@@ -184,7 +217,7 @@ fn the_example_system_baked_on_the_real_base_runs_under_chroot() {
         )
         .unwrap();
     }
-    let node = Container::boot(&unpacked);
+    let node = Container::boot(unpacked);
     let state = node.wait_for_boot(std::time::Duration::from_secs(120));
     let mut on = Vec::new();
     for (name, service) in services {

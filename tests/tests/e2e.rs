@@ -64,36 +64,7 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
     let env = environment(dir.path());
     let out = dir.path().join("demo");
     let _down = Down(out.clone(), env.clone());
-
-    // Killed while it builds the packages: the next run completes.
-    let log = dir.path().join("killed.log");
-    let mut child = demo(&out, &env, None)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("katmisc: tests passed")
-    {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the demo ended before it was killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(900),
-            "the demo never got to katmisc"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let group = child.id() as i32;
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{group}")])
-        .status();
-    let _ = child.wait();
-
+    killed_while_it_builds_the_packages(dir.path(), &out, &env);
     let first = run_command(&mut demo(&out, &env, None), None);
     assert_eq!(
         first.code, 0,
@@ -134,8 +105,44 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
         second.stderr
     );
 
-    // A third-party package missing from the private index: pinning fails and says which.
-    let index = dir.path().join("index-without-tornado");
+    a_package_missing_from_the_index_fails_pinning(dir.path(), &out);
+    a_failing_unit_test_stops_it_before_pinning(dir.path(), &env);
+}
+
+/// Killed while it builds the packages (the next run completes).
+fn killed_while_it_builds_the_packages(dir: &Path, out: &Path, env: &Path) {
+    let log = dir.join("killed.log");
+    let mut child = demo(out, env, None)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("katmisc: tests passed")
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the demo ended before it was killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "the demo never got to katmisc"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let group = child.id() as i32;
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .status();
+    let _ = child.wait();
+}
+
+/// A third-party package missing from the private index: pinning fails and says which.
+fn a_package_missing_from_the_index_fails_pinning(dir: &Path, out: &Path) {
+    let index = dir.join("index-without-tornado");
     std::fs::create_dir(&index).unwrap();
     for entry in std::fs::read_dir(out.join("index")).unwrap() {
         let path = entry.unwrap().path();
@@ -156,7 +163,7 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
             .args(["--from-graph"])
             .arg(out.join("graph.json"))
             .args(["--index-url", url.stdout.trim(), "-o"])
-            .arg(dir.path().join("pins-without-tornado.txt")),
+            .arg(dir.join("pins-without-tornado.txt")),
         None,
     );
     let _ = run_command(
@@ -167,10 +174,12 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
     );
     assert_eq!(pin.code, 1, "{}", pin.stderr);
     assert!(pin.stderr.contains("tornado"), "{}", pin.stderr);
-    assert!(!dir.path().join("pins-without-tornado.txt").exists());
+    assert!(!dir.join("pins-without-tornado.txt").exists());
+}
 
-    // A package whose unit tests fail: the pipeline stops before pinning, naming it.
-    let broken = dir.path().join("cam");
+/// A package whose unit tests fail: the pipeline stops before pinning, naming it.
+fn a_failing_unit_test_stops_it_before_pinning(dir: &Path, env: &Path) {
+    let broken = dir.join("cam");
     copy_tree(&workspace().join("examples/cam"), &broken);
     let test = broken.join("katmisc/tests");
     let file = std::fs::read_dir(&test)
@@ -181,9 +190,9 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
     let mut text = std::fs::read_to_string(&file).unwrap();
     text.push_str("\n\nimport unittest\n\n\nclass Broken(unittest.TestCase):\n    def test_broken(self):\n        self.assertEqual(1, 2)\n");
     std::fs::write(&file, text).unwrap();
-    let failed_out = dir.path().join("broken");
-    let failed: Output = run_command(&mut demo(&failed_out, &env, Some(&broken)), None);
-    let _down_broken = Down(failed_out.clone(), env.clone());
+    let failed_out = dir.join("broken");
+    let failed: Output = run_command(&mut demo(&failed_out, env, Some(&broken)), None);
+    let _down_broken = Down(failed_out.clone(), env.to_owned());
     assert_ne!(failed.code, 0);
     assert!(
         failed

@@ -73,11 +73,6 @@ fn every_command_and_flag_exists_and_every_archived_file_is_written() {
             .flat_map(|c| c.split("&&"))
         {
             let words = words(command.trim());
-            let Some(program) = words.first() else { continue };
-            let flags: Vec<&String> = words
-                .iter()
-                .filter(|w| w.starts_with('-') && w.len() > 1)
-                .collect();
             for (i, word) in words.iter().enumerate() {
                 let next = words.get(i + 1).cloned().unwrap_or_default();
                 if matches!(
@@ -87,49 +82,77 @@ fn every_command_and_flag_exists_and_every_archived_file_is_written() {
                     outputs.insert(next.trim_end_matches('/').to_owned());
                 }
             }
-            if TOOLS.contains(&program.as_str()) {
-                let mut help = Command::new(tool(program));
-                let sub = words
-                    .get(1)
-                    .filter(|w| !w.starts_with('-') && !w.contains('/') && !w.contains('$'));
-                if let Some(sub) = sub {
-                    help.arg(sub);
-                }
-                help.arg("--help");
-                let help = run_command(&mut help, None);
-                assert_eq!(help.code, 0, "{step}: {program} {sub:?} --help: {}", help.stderr);
-                for flag in &flags {
-                    let name = flag.split('=').next().unwrap();
-                    assert!(
-                        help.stdout.contains(&format!("{name} "))
-                            || help.stdout.contains(&format!("{name},"))
-                            || help.stdout.contains(&format!("{name}\n")),
-                        "{step}: {program} has no flag {name}"
-                    );
-                }
+            if check_command(step, &words) {
                 checked += 1;
-            } else if let Some(script) = program.strip_prefix("scripts/") {
-                let path = workspace().join("scripts").join(script);
-                assert!(path.is_file(), "{step}: no scripts/{script}");
-                let source = std::fs::read_to_string(&path).unwrap();
-                for flag in &flags {
-                    assert!(
-                        source.contains(flag.as_str()),
-                        "{step}: scripts/{script} takes no {flag}"
-                    );
-                }
-                checked += 1;
-            } else {
-                assert!(
-                    ["cargo", "mkdir", "true"].contains(&program.as_str()),
-                    "{step}: {program} is neither a tool, a script nor a known command"
-                );
             }
         }
     }
     assert!(checked >= 12, "only {checked} commands checked");
+    every_archived_file_is_written(&text, &outputs);
+    // And the promotion runs on main only.
+    let promote = text.find("stage('Promote')").unwrap();
+    assert!(
+        text[promote..]
+            .split("steps")
+            .next()
+            .unwrap()
+            .contains("branch 'main'")
+    );
+}
 
-    // Every archived file and the JUnit report are written by a step.
+/// A tool's or script's command: it exists and takes every flag the step gives it. Whether it
+/// was one (true) or a known system command.
+fn check_command(step: &str, words: &[String]) -> bool {
+    let Some(program) = words.first() else {
+        return false;
+    };
+    let flags: Vec<&String> = words
+        .iter()
+        .filter(|w| w.starts_with('-') && w.len() > 1)
+        .collect();
+    if TOOLS.contains(&program.as_str()) {
+        let mut help = Command::new(tool(program));
+        let sub = words
+            .get(1)
+            .filter(|w| !w.starts_with('-') && !w.contains('/') && !w.contains('$'));
+        if let Some(sub) = sub {
+            help.arg(sub);
+        }
+        help.arg("--help");
+        let help = run_command(&mut help, None);
+        assert_eq!(help.code, 0, "{step}: {program} {sub:?} --help: {}", help.stderr);
+        for flag in &flags {
+            let name = flag.split('=').next().unwrap();
+            assert!(
+                help.stdout.contains(&format!("{name} "))
+                    || help.stdout.contains(&format!("{name},"))
+                    || help.stdout.contains(&format!("{name}\n")),
+                "{step}: {program} has no flag {name}"
+            );
+        }
+        true
+    } else if let Some(script) = program.strip_prefix("scripts/") {
+        let path = workspace().join("scripts").join(script);
+        assert!(path.is_file(), "{step}: no scripts/{script}");
+        let source = std::fs::read_to_string(&path).unwrap();
+        for flag in &flags {
+            assert!(
+                source.contains(flag.as_str()),
+                "{step}: scripts/{script} takes no {flag}"
+            );
+        }
+        true
+    } else {
+        assert!(
+            ["cargo", "mkdir", "true"].contains(&program.as_str()),
+            "{step}: {program} is neither a tool, a script nor a known command"
+        );
+        false
+    }
+}
+
+/// Every archived file and the JUnit report are written by a step.
+fn every_archived_file_is_written(text: &str, outputs: &BTreeSet<String>) {
     let archived: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -151,15 +174,6 @@ fn every_command_and_flag_exists_and_every_archived_file_is_written() {
             "{pattern} is archived but no step writes it (outputs: {outputs:?})"
         );
     }
-    // And the promotion runs on main only.
-    let promote = text.find("stage('Promote')").unwrap();
-    assert!(
-        text[promote..]
-            .split("steps")
-            .next()
-            .unwrap()
-            .contains("branch 'main'")
-    );
 }
 
 fn glob_match(pattern: &str, path: &str) -> bool {

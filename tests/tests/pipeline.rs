@@ -41,7 +41,13 @@ fn graph_leaves_pin_and_install_with_hashes() {
         Some(&graph),
     );
     assert_eq!(code, 0, "pin-deps failed:\n{stderr}");
-    let text = std::fs::read_to_string(&pinned).unwrap();
+    pins_are_the_whole_system(&std::fs::read_to_string(&pinned).unwrap());
+    pip_installs_exactly_them(work.path(), &pinned, &wheels);
+}
+
+/// Every in-house package and every third-party dependency the target needs, pinned and hashed,
+/// each with what pulled it in.
+fn pins_are_the_whole_system(text: &str) {
     // Every in-house package and every third-party dependency the target needs, pinned and hashed.
     for pin in [
         "katcomp==0.5.0",
@@ -84,9 +90,11 @@ fn graph_leaves_pin_and_install_with_hashes() {
         assert_eq!(via[leaf], ["-r <stdin>"], "{leaf}");
     }
     assert_eq!(via["numpy"], ["katpoint"]);
+}
 
-    // pip accepts the hashes and installs exactly this set, offline.
-    let venv = work.path().join("venv");
+/// pip accepts the hashes and installs exactly this set, offline; the console scripts run.
+fn pip_installs_exactly_them(work: &std::path::Path, pinned: &std::path::Path, wheels: &str) {
+    let venv = work.join("venv");
     let (code, _, stderr) = run(Command::new("python3").args(["-m", "venv"]).arg(&venv), None);
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = run(
@@ -101,10 +109,10 @@ fn graph_leaves_pin_and_install_with_hashes() {
                 "--no-deps",
                 "--no-index",
                 "--find-links",
-                &wheels,
+                wheels,
                 "-r",
             ])
-            .arg(&pinned),
+            .arg(pinned),
         None,
     );
     assert_eq!(code, 0, "pip install --require-hashes failed:\n{stderr}");

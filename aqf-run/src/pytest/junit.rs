@@ -2,27 +2,59 @@
 
 use crate::context::{Case, CaseOutcome};
 
+use quick_xml::events::{BytesStart, Event};
+
 /// The test cases of a JUnit XML file as pytest writes it.
 pub fn parse_junit(xml: &str) -> Vec<Case> {
-    use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
-    let mut cases = Vec::new();
-    let mut current: Option<Case> = None;
-    let mut in_result = false;
+    let mut cases = Reader::default();
     loop {
         match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.name().as_ref() == b"testcase" => {
-                if let Some(done) = current.take() {
-                    cases.push(done);
+            Ok(Event::Start(e) | Event::Empty(e)) => cases.start(&e),
+            Ok(Event::Text(t)) => {
+                if let Ok(text) = t.decode() {
+                    let text = quick_xml::escape::unescape(&text)
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|_| text.into_owned());
+                    cases.text(&text);
                 }
-                let attr = |name: &[u8]| {
-                    e.try_get_attribute(name)
-                        .ok()
-                        .flatten()
-                        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
-                        .unwrap_or_default()
-                };
-                current = Some(Case {
+            }
+            Ok(Event::GeneralRef(r)) => {
+                if let Some(c) = r.decode().ok().and_then(|name| entity(&name)) {
+                    cases.text(&c.to_string());
+                }
+            }
+            Ok(Event::End(e)) => cases.end(e.name().as_ref()),
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    cases.finish()
+}
+
+/// The cases read so far, and the one being read.
+#[derive(Default)]
+struct Reader {
+    cases: Vec<Case>,
+    current: Option<Case>,
+    /// Inside a case's `failure`, `error` or `skipped`, whose text is the case's.
+    in_result: bool,
+}
+
+impl Reader {
+    fn start(&mut self, element: &BytesStart) {
+        let attr = |name: &[u8]| {
+            element
+                .try_get_attribute(name)
+                .ok()
+                .flatten()
+                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                .unwrap_or_default()
+        };
+        let outcome = match element.name().as_ref() {
+            b"testcase" => {
+                self.close();
+                self.current = Some(Case {
                     classname: attr(b"classname"),
                     name: attr(b"name"),
                     seconds: attr(b"time").parse().unwrap_or(0.0),
@@ -30,70 +62,60 @@ pub fn parse_junit(xml: &str) -> Vec<Case> {
                     message: String::new(),
                     text: String::new(),
                 });
+                return;
             }
-            Ok(Event::Start(e)) | Ok(Event::Empty(e))
-                if matches!(e.name().as_ref(), b"failure" | b"error" | b"skipped") =>
-            {
-                if let Some(case) = current.as_mut() {
-                    case.outcome = match e.name().as_ref() {
-                        b"failure" => CaseOutcome::Failure,
-                        b"error" => CaseOutcome::Error,
-                        _ => CaseOutcome::Skipped,
-                    };
-                    case.message = e
-                        .try_get_attribute("message")
-                        .ok()
-                        .flatten()
-                        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
-                        .unwrap_or_default();
-                    in_result = true;
-                }
-            }
-            Ok(Event::Text(t)) if in_result => {
-                if let (Some(case), Ok(text)) = (current.as_mut(), t.decode()) {
-                    case.text.push_str(
-                        &quick_xml::escape::unescape(&text)
-                            .map(|c| c.into_owned())
-                            .unwrap_or_else(|_| text.into_owned()),
-                    );
-                }
-            }
-            Ok(Event::GeneralRef(r)) if in_result => {
-                if let (Some(case), Ok(name)) = (current.as_mut(), r.decode()) {
-                    let resolved = match name.as_ref() {
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "amp" => Some('&'),
-                        "quot" => Some('"'),
-                        "apos" => Some('\''),
-                        other => other
-                            .strip_prefix("#x")
-                            .and_then(|h| u32::from_str_radix(h, 16).ok())
-                            .or_else(|| other.strip_prefix('#').and_then(|d| d.parse().ok()))
-                            .and_then(char::from_u32),
-                    };
-                    if let Some(c) = resolved {
-                        case.text.push(c);
-                    }
-                }
-            }
-            Ok(Event::End(e)) => match e.name().as_ref() {
-                b"failure" | b"error" | b"skipped" => in_result = false,
-                b"testcase" => {
-                    if let Some(done) = current.take() {
-                        cases.push(done);
-                    }
-                }
-                _ => {}
-            },
-            Ok(Event::Eof) | Err(_) => break,
+            b"failure" => CaseOutcome::Failure,
+            b"error" => CaseOutcome::Error,
+            b"skipped" => CaseOutcome::Skipped,
+            _ => return,
+        };
+        if let Some(case) = self.current.as_mut() {
+            case.outcome = outcome;
+            case.message = attr(b"message");
+            self.in_result = true;
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        if let (true, Some(case)) = (self.in_result, self.current.as_mut()) {
+            case.text.push_str(text);
+        }
+    }
+
+    fn end(&mut self, name: &[u8]) {
+        match name {
+            b"failure" | b"error" | b"skipped" => self.in_result = false,
+            b"testcase" => self.close(),
             _ => {}
         }
     }
-    if let Some(done) = current.take() {
-        cases.push(done);
+
+    fn close(&mut self) {
+        if let Some(done) = self.current.take() {
+            self.cases.push(done);
+        }
     }
-    cases
+
+    fn finish(mut self) -> Vec<Case> {
+        self.close();
+        self.cases
+    }
+}
+
+/// The character an entity reference (`&lt;`, `&#10;`, `&#x41;`) stands for.
+fn entity(name: &str) -> Option<char> {
+    match name {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        other => other
+            .strip_prefix("#x")
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .or_else(|| other.strip_prefix('#').and_then(|d| d.parse().ok()))
+            .and_then(char::from_u32),
+    }
 }
 
 #[cfg(test)]

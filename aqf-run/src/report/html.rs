@@ -26,10 +26,18 @@ pre{background:#0f1720;color:#e6edf3;padding:8px 10px;overflow:auto;max-height:3
 ";
 
 pub fn html(report: &ReportDocument) -> String {
+    let mut page = header(report);
+    candidate(&mut page, report);
+    requirements(&mut page, report);
+    tests(&mut page, report);
+    page.push_str("</main></body></html>\n");
+    page
+}
+
+/// The page's head and the verdict.
+fn header(report: &ReportDocument) -> String {
     let verdict = if report.passed { "passed" } else { "failed" };
-    let mut page = String::new();
-    let _ = write!(
-        page,
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Qualification of {digest}: {VERDICT}</title><style>{STYLE}</style></head><body>\n\
          <header class=\"{verdict}\"><h1 id=\"verdict\">Candidate {digest} {VERDICT}</h1><p>{passed_count} of {total} tests passed on {env} (generation {generation})</p></header>\n<main>\n",
         digest = e(&report.candidate.digest.short(12)),
@@ -38,7 +46,11 @@ pub fn html(report: &ReportDocument) -> String {
         total = report.tests.len(),
         env = e(&report.environment),
         generation = report.generation,
-    );
+    )
+}
+
+/// What was qualified, where and against what.
+fn candidate(page: &mut String, report: &ReportDocument) {
     page.push_str("<h2>Candidate</h2><table class=\"meta\">");
     let mut rows = vec![
         (
@@ -80,63 +92,47 @@ pub fn html(report: &ReportDocument) -> String {
         let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
     }
     page.push_str("</table>\n");
+}
 
-    if !report.requirements.is_empty() {
-        page.push_str("<h2>Requirements</h2><table id=\"requirements\"><tr><th>requirement</th><th>status</th><th>verified by</th></tr>");
-        for req in &report.requirements {
-            let tests: Vec<String> = req
-                .tests
-                .iter()
-                .map(|id| {
-                    let outcome = super::outcome_of(report, id);
-                    format!(
-                        "<span class=\"badge {0}\">{0}</span> <code>{1}</code>",
-                        outcome.word(),
-                        e(id)
-                    )
-                })
-                .collect();
-            let tests = if tests.is_empty() {
-                "<em>no test</em>".to_owned()
-            } else {
-                tests.join("<br>")
-            };
-            let _ = write!(
-                page,
-                "<tr><td><b>{}</b> {}</td><td><span class=\"badge {2}\">{2}</span></td><td>{tests}</td></tr>",
-                e(&req.id),
-                e(&req.title),
-                e(&req.status)
-            );
-        }
-        page.push_str("</table>\n");
+/// Each requirement with its status and the tests that verify it.
+fn requirements(page: &mut String, report: &ReportDocument) {
+    if report.requirements.is_empty() {
+        return;
     }
+    page.push_str("<h2>Requirements</h2><table id=\"requirements\"><tr><th>requirement</th><th>status</th><th>verified by</th></tr>");
+    for req in &report.requirements {
+        let tests: Vec<String> = req
+            .tests
+            .iter()
+            .map(|id| {
+                let outcome = super::outcome_of(report, id);
+                format!(
+                    "<span class=\"badge {0}\">{0}</span> <code>{1}</code>",
+                    outcome.word(),
+                    e(id)
+                )
+            })
+            .collect();
+        let tests = if tests.is_empty() {
+            "<em>no test</em>".to_owned()
+        } else {
+            tests.join("<br>")
+        };
+        let _ = write!(
+            page,
+            "<tr><td><b>{}</b> {}</td><td><span class=\"badge {2}\">{2}</span></td><td>{tests}</td></tr>",
+            e(&req.id),
+            e(&req.title),
+            e(&req.status)
+        );
+    }
+    page.push_str("</table>\n");
+}
 
+/// Every test, failing ones first, with each attempt's output.
+fn tests(page: &mut String, report: &ReportDocument) {
     page.push_str("<h2>Tests</h2><table id=\"tests\"><tr><th>test</th><th>outcome</th><th>time</th><th>attempts and output</th></tr>");
     for test in super::failing_first(report) {
-        let mut detail = String::new();
-        for (n, attempt) in test.attempts.iter().enumerate() {
-            let open = if !attempt.outcome.acceptable() && n + 1 == test.attempts.len() {
-                " open"
-            } else {
-                ""
-            };
-            let _ = write!(
-                detail,
-                "<details{open}><summary>attempt {} <span class=\"badge {1}\">{1}</span> {2:.1} s {3}</summary>",
-                n + 1,
-                attempt.outcome.word(),
-                attempt.duration_ms as f64 / 1000.0,
-                e(&attempt.message)
-            );
-            if !attempt.stdout.is_empty() {
-                let _ = write!(detail, "<pre>{}</pre>", e(&attempt.stdout));
-            }
-            if !attempt.stderr.is_empty() {
-                let _ = write!(detail, "<pre>{}</pre>", e(&attempt.stderr));
-            }
-            detail.push_str("</details>");
-        }
         let required = if test.required {
             ""
         } else {
@@ -144,16 +140,44 @@ pub fn html(report: &ReportDocument) -> String {
         };
         let _ = write!(
             page,
-            "<tr><td><code>{}</code>{required}<br><small>{} {}</small></td><td><span class=\"badge {3}\">{3}</span></td><td>{4:.1} s</td><td>{detail}</td></tr>",
+            "<tr><td><code>{}</code>{required}<br><small>{} {}</small></td><td><span class=\"badge {3}\">{3}</span></td><td>{4:.1} s</td><td>{5}</td></tr>",
             e(&test.id),
             e(&test.kind),
             e(&test.tags.join(" ")),
             test.outcome.word(),
-            test.duration_ms as f64 / 1000.0
+            test.duration_ms as f64 / 1000.0,
+            attempts(test)
         );
     }
-    page.push_str("</table>\n</main></body></html>\n");
-    page
+    page.push_str("</table>\n");
+}
+
+/// A test's attempts, the last failing one open.
+fn attempts(test: &lastmile_documents::report::TestResult) -> String {
+    let mut detail = String::new();
+    for (n, attempt) in test.attempts.iter().enumerate() {
+        let open = if !attempt.outcome.acceptable() && n + 1 == test.attempts.len() {
+            " open"
+        } else {
+            ""
+        };
+        let _ = write!(
+            detail,
+            "<details{open}><summary>attempt {} <span class=\"badge {1}\">{1}</span> {2:.1} s {3}</summary>",
+            n + 1,
+            attempt.outcome.word(),
+            attempt.duration_ms as f64 / 1000.0,
+            e(&attempt.message)
+        );
+        if !attempt.stdout.is_empty() {
+            let _ = write!(detail, "<pre>{}</pre>", e(&attempt.stdout));
+        }
+        if !attempt.stderr.is_empty() {
+            let _ = write!(detail, "<pre>{}</pre>", e(&attempt.stderr));
+        }
+        detail.push_str("</details>");
+    }
+    detail
 }
 
 fn e(text: &str) -> String {

@@ -12,6 +12,28 @@ pub fn markdown(report: &ReportDocument) -> String {
         "# Qualification of candidate `{}`: {verdict}\n",
         report.candidate.digest.short(12)
     );
+    facts(&mut md, report);
+    requirements(&mut md, report);
+    let _ = writeln!(
+        md,
+        "## Tests\n\n| test | outcome | attempts | time | what failed |\n|---|---|---|---|---|"
+    );
+    for test in super::failing_first(report) {
+        let message = test.attempts.last().map(|a| cell(&a.message)).unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {:.1} s | {message} |",
+            test.id,
+            test.outcome.word(),
+            test.attempts.len(),
+            test.duration_ms as f64 / 1000.0
+        );
+    }
+    md
+}
+
+/// The candidate, where it ran, against what, when, and the counts.
+fn facts(md: &mut String, report: &ReportDocument) {
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| candidate | `{}` |", report.candidate.digest);
     let _ = writeln!(md, "| image | `{}` |", report.candidate.image);
@@ -38,55 +60,40 @@ pub fn markdown(report: &ReportDocument) -> String {
     );
     let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(md, "| tests | {} |\n", counts.join(", "));
-    if !report.requirements.is_empty() {
-        let _ = writeln!(
-            md,
-            "## Requirements\n\n| requirement | status | tests |\n|---|---|---|"
-        );
-        for req in &report.requirements {
-            let tests: Vec<String> = req
-                .tests
-                .iter()
-                .map(|id| {
-                    let outcome = super::outcome_of(report, id).word();
-                    format!("`{id}` {outcome}")
-                })
-                .collect();
-            let title = if req.title.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", cell(&req.title))
-            };
-            let tests = if tests.is_empty() {
-                "no test".to_owned()
-            } else {
-                tests.join("<br>")
-            };
-            let _ = writeln!(
-                md,
-                "| **{}**{title} | {} | {tests} |",
-                req.id,
-                req.status.to_uppercase()
-            );
-        }
-        md.push('\n');
+}
+
+fn requirements(md: &mut String, report: &ReportDocument) {
+    if report.requirements.is_empty() {
+        return;
     }
     let _ = writeln!(
         md,
-        "## Tests\n\n| test | outcome | attempts | time | what failed |\n|---|---|---|---|---|"
+        "## Requirements\n\n| requirement | status | tests |\n|---|---|---|"
     );
-    for test in super::failing_first(report) {
-        let message = test.attempts.last().map(|a| cell(&a.message)).unwrap_or_default();
+    for req in &report.requirements {
+        let tests: Vec<String> = req
+            .tests
+            .iter()
+            .map(|id| format!("`{id}` {}", super::outcome_of(report, id).word()))
+            .collect();
+        let title = if req.title.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", cell(&req.title))
+        };
+        let tests = if tests.is_empty() {
+            "no test".to_owned()
+        } else {
+            tests.join("<br>")
+        };
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {:.1} s | {message} |",
-            test.id,
-            test.outcome.word(),
-            test.attempts.len(),
-            test.duration_ms as f64 / 1000.0
+            "| **{}**{title} | {} | {tests} |",
+            req.id,
+            req.status.to_uppercase()
         );
     }
-    md
+    md.push('\n');
 }
 
 fn cell(text: &str) -> String {

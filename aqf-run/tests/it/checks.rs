@@ -102,22 +102,9 @@ fn installed_pip() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-#[test]
-fn built_in_checks_pass_and_fail_with_the_reason() {
-    let env = Env::new(11, &[("monctl", &["monctl"])]);
-    let address = env.address(2);
-    let listening = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
-    let open = listening.local_addr().unwrap().port();
-    let closed = {
-        let l = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let web = serve(&address, "200 OK", "antenna m000 tracking");
-    let file = env.path("site.yaml");
-    std::fs::write(&file, "site: karoo\n").unwrap();
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
-    let mut sleeper = std::process::Command::new("sleep").arg("61.25").spawn().unwrap();
-    env.suite(&format!(
+/// A check of each built-in kind that should pass, and one of most that should fail.
+fn built_in_suite(open: u16, closed: u16, web: u16, file: &std::path::Path) -> String {
+    format!(
         r#"
         name = "b"
         [groups.n]
@@ -176,7 +163,25 @@ fn built_in_checks_pass_and_fail_with_the_reason() {
         version = "0.0.1"
         "#,
         file = file.display(),
-    ));
+    )
+}
+
+#[test]
+fn built_in_checks_pass_and_fail_with_the_reason() {
+    let env = Env::new(11, &[("monctl", &["monctl"])]);
+    let address = env.address(2);
+    let listening = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
+    let open = listening.local_addr().unwrap().port();
+    let closed = {
+        let l = std::net::TcpListener::bind(format!("{address}:0")).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let web = serve(&address, "200 OK", "antenna m000 tracking");
+    let file = env.path("site.yaml");
+    std::fs::write(&file, "site: karoo\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let mut sleeper = std::process::Command::new("sleep").arg("61.25").spawn().unwrap();
+    env.suite(&built_in_suite(open, closed, web, &file));
     let candidate = candidate(&env, &installed_pip());
     let out = env.run(&["--candidate", candidate.to_str().unwrap()]);
     sleeper.kill().unwrap();

@@ -190,7 +190,6 @@ impl Venv {
     /// Every member into its place (or deferred to the archive), checked against the RECORD.
     fn place_members(&self, wheel: &mut Wheel, placed: &mut Placed) -> Result<(), InstallError> {
         let shown = wheel.shown.clone();
-        let io = |e: std::io::Error| InstallError::Io(e, shown.clone());
         let venv = self.dir();
         let data_dir = wheel.data_dir();
         let dist_info = wheel.dist_info.clone();
@@ -219,17 +218,7 @@ impl Venv {
             let path = venv.join(&target);
             if is_script {
                 // Scripts are rewritten (their `#!python`), so they are read whole; they are small.
-                let mut data = Vec::new();
-                (&mut entry)
-                    .take(MAX_SCRIPT + 1)
-                    .read_to_end(&mut data)
-                    .map_err(io)?;
-                if data.len() as u64 > MAX_SCRIPT {
-                    return Err(bad(
-                        &shown,
-                        format!("{member}: a script larger than {MAX_SCRIPT} bytes"),
-                    ));
-                }
+                let data = read_script(&mut entry, &member, &shown)?;
                 drop(entry);
                 wheel.check_hash(&member, &record::hash_of(&data))?;
                 placed.scripts.push(target.trim_start_matches("bin/").to_owned());
@@ -238,22 +227,8 @@ impl Venv {
                 placed.record(target, &data);
                 continue;
             }
-            // Any other member streams: hashed as it is read (and written, unless it stays in
-            // the wheel until the archive), never held in memory whole, whatever size it claims.
-            let mut reader = Hashing {
-                inner: (&mut entry).take(declared.saturating_add(1)),
-                hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
-            };
-            if self.defer {
-                create_dirs(&self.root, path.parent().expect("a member has a folder"))?;
-                remove_if_there(&self.root, &path)?;
-                std::io::copy(&mut reader, &mut std::io::sink()).map_err(io)?;
-            } else {
-                let mut file = self.root.create(&path, if executable { 0o755 } else { 0o644 })?;
-                std::io::copy(&mut reader, &mut file).map_err(io)?;
-            }
-            let Hashing { hasher, .. } = reader;
-            let (sha256, size, _) = hasher.finish();
+            let mode = if executable { 0o755 } else { 0o644 };
+            let (sha256, size) = self.stream(&mut entry, &path, mode, &shown)?;
             drop(entry);
             if size != declared {
                 return Err(bad(
@@ -264,20 +239,47 @@ impl Venv {
             let hash = record::hash_of_digest(&sha256);
             wheel.check_hash(&member, &hash)?;
             if self.defer {
-                placed.deferred.push((
-                    path,
-                    Deferred {
-                        wheel: wheel.path.clone(),
-                        index,
-                        size,
-                        mode: if executable { 0o755 } else { 0o644 },
-                        sha256,
-                    },
-                ));
+                let deferred = Deferred {
+                    wheel: wheel.path.clone(),
+                    index,
+                    size,
+                    mode,
+                    sha256,
+                };
+                placed.deferred.push((path, deferred));
             }
             placed.recorded.insert(target, (hash, size));
         }
         Ok(())
+    }
+
+    /// Any member but a script streams: hashed as it is read (and written, unless it stays in
+    /// the wheel until the archive), never held in memory whole, whatever size it claims.
+    /// Its sha256 and size.
+    fn stream(
+        &self,
+        entry: &mut zip::read::ZipFile<'_, std::io::BufReader<std::fs::File>>,
+        path: &Path,
+        mode: u32,
+        shown: &str,
+    ) -> Result<(Sha256, u64), InstallError> {
+        let io = |e: std::io::Error| InstallError::Io(e, shown.to_owned());
+        let declared = entry.size();
+        let mut reader = Hashing {
+            inner: entry.take(declared.saturating_add(1)),
+            hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
+        };
+        if self.defer {
+            create_dirs(&self.root, path.parent().expect("a member has a folder"))?;
+            remove_if_there(&self.root, path)?;
+            std::io::copy(&mut reader, &mut std::io::sink()).map_err(io)?;
+        } else {
+            let mut file = self.root.create(path, mode)?;
+            std::io::copy(&mut reader, &mut file).map_err(io)?;
+        }
+        let Hashing { hasher, .. } = reader;
+        let (sha256, size, _) = hasher.finish();
+        Ok((sha256, size))
     }
 
     /// Where a member goes, relative to the venv, and whether it is a script.
@@ -457,4 +459,20 @@ impl ReadBack<'_> {
         self.inner.read_to_end(&mut rest)?;
         self.check()
     }
+}
+
+/// A script member, read whole (at most [`MAX_SCRIPT`] bytes).
+fn read_script(entry: &mut impl Read, member: &str, shown: &str) -> Result<Vec<u8>, InstallError> {
+    let mut data = Vec::new();
+    entry
+        .take(MAX_SCRIPT + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| InstallError::Io(e, shown.to_owned()))?;
+    if data.len() as u64 > MAX_SCRIPT {
+        return Err(bad(
+            shown,
+            format!("{member}: a script larger than {MAX_SCRIPT} bytes"),
+        ));
+    }
+    Ok(data)
 }

@@ -155,7 +155,24 @@ fn two_users_bake_the_same_bytes_with_the_base_owners() {
     );
     let setup = Setup::new();
     let base = setup.path("base");
-    // The base says who owns what: a service account's folder and a setuid tool.
+    a_base_with_owners_another_user_can_read(&setup, &base);
+    let as_root = bake_as(&setup, 0, "out-root");
+    assert_eq!(as_root.code, 0, "{}", as_root.stderr);
+    let as_user = bake_as(&setup, 65534, "out-user");
+    assert_eq!(as_user.code, 0, "{}", as_user.stderr);
+    let name = image(&setup.path("out-root"));
+    assert_eq!(
+        image(&setup.path("out-user")),
+        name,
+        "another user baked other bytes"
+    );
+    the_owners_are_the_bases(&setup.path("out-user").join(&name));
+    a_base_tarball_needs_root(&setup, &base);
+}
+
+/// The base says who owns what (a service account's folder, a setuid tool), and another user
+/// can read everything the bake needs and write its output folder.
+fn a_base_with_owners_another_user_can_read(setup: &Setup, base: &Path) {
     std::fs::create_dir_all(base.join("var/lib/svc")).unwrap();
     std::fs::write(base.join("var/lib/svc/state"), "x\n").unwrap();
     std::fs::write(base.join("usr/bin/su-tool"), "#!/bin/sh\n").unwrap();
@@ -187,20 +204,13 @@ fn two_users_bake_the_same_bytes_with_the_base_owners() {
         "65534:65534",
         &setup.path(".cache-65534").display().to_string(),
     ]);
-    let as_root = bake_as(&setup, 0, "out-root");
-    assert_eq!(as_root.code, 0, "{}", as_root.stderr);
-    let as_user = bake_as(&setup, 65534, "out-user");
-    assert_eq!(as_user.code, 0, "{}", as_user.stderr);
-    let name = image(&setup.path("out-root"));
-    assert_eq!(
-        image(&setup.path("out-user")),
-        name,
-        "another user baked other bytes"
-    );
-    // And the owners are the base's, not the baker's.
+}
+
+/// The image's owners are the base's, not the baker's.
+fn the_owners_are_the_bases(image: &Path) {
     let listing = Command::new("tar")
         .args(["-tvzf"])
-        .arg(setup.path("out-user").join(&name))
+        .arg(image)
         .arg("--numeric-owner")
         .output()
         .unwrap();
@@ -221,7 +231,11 @@ fn two_users_bake_the_same_bytes_with_the_base_owners() {
         line(" opt/lastmile/venv/pyvenv.cfg").contains(" 0/0 "),
         "{listing}"
     );
-    // A base tarball, which only root can unpack with its owners, is refused for anyone else.
+}
+
+/// A base tarball, which only root can unpack with its owners, is refused for anyone else.
+fn a_base_tarball_needs_root(setup: &Setup, base: &Path) {
+    let run = |args: &[&str]| assert!(Command::new(args[0]).args(&args[1..]).status().unwrap().success());
     run(&[
         "tar",
         "-cf",

@@ -23,28 +23,7 @@ fn the_image_holds_the_venv_units_manifest_and_sbom() {
         .status()
         .unwrap();
     assert!(status.success());
-    let venv = unpacked.join("opt/lastmile/venv");
-    let launcher = std::fs::read_to_string(venv.join("bin/alpha-run")).unwrap();
-    assert!(
-        launcher.starts_with("#!/opt/lastmile/venv/bin/python\n"),
-        "{launcher}"
-    );
-    assert!(launcher.contains("from alpha import main"));
-    let tool = std::fs::read_to_string(venv.join("bin/beta-tool")).unwrap();
-    assert_eq!(tool, "#!/opt/lastmile/venv/bin/python\nprint('tool')\n");
-    assert_eq!(
-        std::fs::read_link(venv.join("bin/python3.11")).unwrap(),
-        Path::new("/usr/bin/python3.11")
-    );
-    let site = venv.join("lib/python3.11/site-packages");
-    assert!(site.join("alpha/__init__.py").is_file());
-    assert_eq!(
-        std::fs::read_to_string(site.join("alpha-1.0.dist-info/INSTALLER")).unwrap(),
-        "lastmile\n"
-    );
-    assert!(site.join("alpha-1.0.dist-info/REQUESTED").is_file());
-    let record = std::fs::read_to_string(site.join("beta-2.0.dist-info/RECORD")).unwrap();
-    assert!(record.contains("../../../bin/beta-tool,sha256="), "{record}");
+    the_venv_holds_the_wheels(&unpacked);
     let unit = std::fs::read_to_string(unpacked.join("etc/systemd/system/alpha.service")).unwrap();
     assert!(
         unit.contains("ExecStart=/opt/lastmile/venv/bin/alpha-run --port 7147"),
@@ -69,6 +48,38 @@ fn the_image_holds_the_venv_units_manifest_and_sbom() {
     assert!(sbom_beside.is_file());
     provenance_describes_the_bake(&setup.path("out").join(name), &sbom_beside, &manifest);
 
+    verify_checks_the_name(&setup, name);
+}
+
+/// The installed venv: launchers with the image's Python, the base's interpreter linked, every
+/// distribution with its INSTALLER, REQUESTED and RECORD.
+fn the_venv_holds_the_wheels(unpacked: &Path) {
+    let venv = unpacked.join("opt/lastmile/venv");
+    let launcher = std::fs::read_to_string(venv.join("bin/alpha-run")).unwrap();
+    assert!(
+        launcher.starts_with("#!/opt/lastmile/venv/bin/python\n"),
+        "{launcher}"
+    );
+    assert!(launcher.contains("from alpha import main"));
+    let tool = std::fs::read_to_string(venv.join("bin/beta-tool")).unwrap();
+    assert_eq!(tool, "#!/opt/lastmile/venv/bin/python\nprint('tool')\n");
+    assert_eq!(
+        std::fs::read_link(venv.join("bin/python3.11")).unwrap(),
+        Path::new("/usr/bin/python3.11")
+    );
+    let site = venv.join("lib/python3.11/site-packages");
+    assert!(site.join("alpha/__init__.py").is_file());
+    assert_eq!(
+        std::fs::read_to_string(site.join("alpha-1.0.dist-info/INSTALLER")).unwrap(),
+        "lastmile\n"
+    );
+    assert!(site.join("alpha-1.0.dist-info/REQUESTED").is_file());
+    let record = std::fs::read_to_string(site.join("beta-2.0.dist-info/RECORD")).unwrap();
+    assert!(record.contains("../../../bin/beta-tool,sha256="), "{record}");
+}
+
+/// `verify` passes the image, and refuses a copy whose name is not its digest.
+fn verify_checks_the_name(setup: &Setup, name: &str) {
     let ok = bake(&["verify", &format!("out/{name}")], setup.dir.path(), &[], "022");
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(ok.stderr.contains(": ok (2 packages"), "{}", ok.stderr);
@@ -134,7 +145,13 @@ fn services_run_on_their_roles_and_verify_names_each_tampered_file() {
         .unwrap()
         .remove("record_sha256");
     assert_eq!(schema_errors(&broken).len(), 1);
-    let units = tree.join("etc/systemd/system");
+    units_start_on_their_roles(&tree.join("etc/systemd/system"));
+    verify_names_each_tampering(&setup, &name, &tree);
+}
+
+/// A role's service is wanted by its role's target, which the image enables nowhere; a service
+/// without roles starts on every node.
+fn units_start_on_their_roles(units: &Path) {
     let beta = std::fs::read_to_string(units.join("beta.service")).unwrap();
     assert!(beta.contains("Description=the portal (lastmile"), "{beta}");
     assert!(
@@ -153,10 +170,14 @@ fn services_run_on_their_roles_and_verify_names_each_tampered_file() {
     // A role's service does not start on every node; a service without roles does.
     assert!(!units.join("multi-user.target.wants/beta.service").exists());
     assert!(std::fs::symlink_metadata(units.join("multi-user.target.wants/alpha.service")).is_ok());
+}
 
+/// Each kind of tampering with the tree, repacked, is named by `verify`.
+fn verify_names_each_tampering(setup: &Setup, name: &str, tree: &Path) {
+    let units = tree.join("etc/systemd/system");
     // Repacked untouched, the tree verifies: the checks below fail for the tampering alone.
     let verify = |name: &str| bake(&["verify", &format!("out/{name}")], setup.dir.path(), &[], "022");
-    let same = repack(&tree, &setup.path("out"));
+    let same = repack(tree, &setup.path("out"));
     let ok = verify(&same);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     std::fs::remove_file(setup.path("out").join(&same)).unwrap();
@@ -201,11 +222,11 @@ fn services_run_on_their_roles_and_verify_names_each_tampered_file() {
     for (what, tamper, expect) in tamper_cases {
         let pristine = setup.path("pristine");
         let _ = std::fs::remove_dir_all(&pristine);
-        untar(&setup.path("out").join(&name), &pristine);
-        let _ = std::fs::remove_dir_all(&tree);
-        std::fs::rename(&pristine, &tree).unwrap();
+        untar(&setup.path("out").join(name), &pristine);
+        let _ = std::fs::remove_dir_all(tree);
+        std::fs::rename(&pristine, tree).unwrap();
         tamper();
-        let bad_name = repack(&tree, &setup.path("out"));
+        let bad_name = repack(tree, &setup.path("out"));
         let bad = verify(&bad_name);
         assert_eq!(bad.code, 1, "{what}: {}", bad.stderr);
         assert!(

@@ -9,14 +9,9 @@ use lastmile_python::metadata::{CoreMetadata, parse_requires_txt};
 
 use crate::{ArchiveKind, DistError, DistMetadata, scripts_of};
 
-/// Read an sdist's top-level `PKG-INFO`; its `Requires-Dist` when the metadata is static
-/// (PEP 643), else the `*.egg-info/requires.txt` setuptools ships inside the sdist.
-pub fn read_sdist(path: &Path) -> Result<DistMetadata, DistError> {
-    read_sdist_as(path, &path.display().to_string())
-}
-
-/// [`read_sdist`], naming the file `display` in errors and warnings (a URL for a downloaded one).
-pub fn read_sdist_as(path: &Path, display: &str) -> Result<DistMetadata, DistError> {
+/// The files of an sdist that carry metadata: its `PKG-INFO`s and the egg-info `requires.txt`
+/// and `entry_points.txt`, by their path inside it.
+fn metadata_files(path: &Path, display: &str) -> Result<BTreeMap<String, String>, DistError> {
     let location = Location::file(display);
     let wanted = |name: &str| {
         let parts: Vec<&str> = name.trim_start_matches("./").split('/').collect();
@@ -39,35 +34,43 @@ pub fn read_sdist_as(path: &Path, display: &str) -> Result<DistMetadata, DistErr
         }
         Ok(())
     };
-    match ArchiveKind::of(path) {
-        Some(ArchiveKind::SdistZip) => {
-            let file = std::fs::File::open(path).map_err(|e| DistError::read(&location, e))?;
-            let mut zip = zip::ZipArchive::new(file)
-                .map_err(|e| DistError::archive(&location, format!("not a zip archive: {e}")))?;
-            for index in 0..zip.len() {
-                let mut entry = zip.by_index(index).map_err(|e| DistError::read(&location, e))?;
-                let name = entry.name().to_owned();
-                keep(name, &mut entry)?;
-            }
+    let file = std::fs::File::open(path).map_err(|e| DistError::read(&location, e))?;
+    if ArchiveKind::of(path) == Some(ArchiveKind::SdistZip) {
+        let mut zip = zip::ZipArchive::new(file)
+            .map_err(|e| DistError::archive(&location, format!("not a zip archive: {e}")))?;
+        for index in 0..zip.len() {
+            let mut entry = zip.by_index(index).map_err(|e| DistError::read(&location, e))?;
+            let name = entry.name().to_owned();
+            keep(name, &mut entry)?;
         }
-        _ => {
-            let file = std::fs::File::open(path).map_err(|e| DistError::read(&location, e))?;
-            let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-            let entries = archive
-                .entries()
-                .map_err(|e| DistError::archive(&location, format!("not a .tar.gz: {e}")))?;
-            for entry in entries {
-                let mut entry =
-                    entry.map_err(|e| DistError::archive(&location, format!("corrupt archive: {e}")))?;
-                let name = entry
-                    .path()
-                    .map_err(|e| DistError::read(&location, e))?
-                    .to_string_lossy()
-                    .into_owned();
-                keep(name, &mut entry)?;
-            }
-        }
+        return Ok(files);
     }
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = archive
+        .entries()
+        .map_err(|e| DistError::archive(&location, format!("not a .tar.gz: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| DistError::archive(&location, format!("corrupt archive: {e}")))?;
+        let name = entry
+            .path()
+            .map_err(|e| DistError::read(&location, e))?
+            .to_string_lossy()
+            .into_owned();
+        keep(name, &mut entry)?;
+    }
+    Ok(files)
+}
+
+/// Read an sdist's top-level `PKG-INFO`; its `Requires-Dist` when the metadata is static
+/// (PEP 643), else the `*.egg-info/requires.txt` setuptools ships inside the sdist.
+pub fn read_sdist(path: &Path) -> Result<DistMetadata, DistError> {
+    read_sdist_as(path, &path.display().to_string())
+}
+
+/// [`read_sdist`], naming the file `display` in errors and warnings (a URL for a downloaded one).
+pub fn read_sdist_as(path: &Path, display: &str) -> Result<DistMetadata, DistError> {
+    let location = Location::file(display);
+    let files = metadata_files(path, display)?;
     let (pkg_info_name, pkg_info) = files
         .iter()
         .filter(|(n, _)| n.ends_with("/PKG-INFO"))

@@ -152,99 +152,26 @@ pub fn declares_project(dir: &Path) -> bool {
 /// Read the project in `dir`. `Ok(None)` (with the reason in `warnings`) when the folder's files
 /// name no project, such as a tool-configuration-only `pyproject.toml`.
 pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, ProjectError> {
-    let file = |name: &str| -> Result<Option<(String, Location)>, ProjectError> {
-        let path = dir.join(name);
-        let location = Location::file(path.display().to_string());
-        match lastmile_fs::read_text(&path) {
-            Ok(text) => Ok(Some((text, location))),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ProjectError::Read { location, source }),
-        }
-    };
-    let pyproject = match file("pyproject.toml")? {
-        Some((text, loc)) => Some(pyproject::read(&text, &loc)?),
-        None => None,
-    };
-    let setup_cfg::CfgInfo {
-        fields: cfg,
-        version_source: cfg_version,
-        package_dir: cfg_dirs,
-    } = match file("setup.cfg")? {
-        Some((text, loc)) => setup_cfg::read(&text, &loc)?,
-        None => Default::default(),
-    };
+    let files = ProjectFiles::read(dir)?;
+    let has_setup_py = files.setup_py.is_some();
     let setup_py_location = Location::file(dir.join("setup.py").display().to_string());
-    let setup_py = match file("setup.py")? {
-        Some((text, loc)) => Some(setup_py::read(&text, &loc)?),
-        None => None,
-    };
-    let has_setup_py = setup_py.is_some();
-    let setup_py = setup_py.unwrap_or_default();
-
+    let mut merged = merge(dir, files)?;
     let mut warnings = Vec::new();
-    let (mut fields, kind, version_source, package_dir) = match pyproject {
-        Some(info) if info.has_project => {
-            let mut fields = info.fields;
-            // Fields PEP 621 marks dynamic come from setuptools' dynamic table, else setup.cfg/setup.py.
-            let legacy = setup_py.or(cfg);
-            let dynamic = |field: &str| info.dynamic.iter().any(|d| d == field);
-            if dynamic("dependencies") {
-                fields.dependencies = match &info.dependency_files {
-                    Some((files, loc)) => Some(read_requirement_files(dir, files, loc)?),
-                    None => legacy.dependencies,
-                };
-            }
-            if dynamic("optional-dependencies") {
-                let mut optional = legacy.optional.unwrap_or_default();
-                for (extra, (files, loc)) in &info.optional_files {
-                    optional.insert(extra.clone(), read_requirement_files(dir, files, loc)?);
-                }
-                fields.optional = Some(optional);
-            }
-            if dynamic("version") && info.version_source.is_none() {
-                fields.version = legacy.version;
-            }
-            if dynamic("scripts") {
-                fields.scripts = legacy.scripts;
-            }
-            fields.unreadable.extend(legacy.unreadable);
-            let version_source = if dynamic("version") {
-                info.version_source.or(cfg_version)
-            } else {
-                None
-            };
-            (fields, ProjectFormat::Pyproject, version_source, info.package_dir)
-        }
-        _ => {
-            let kind = if setup_py.provides_anything() {
-                ProjectFormat::SetupPy
-            } else {
-                ProjectFormat::SetupCfg
-            };
-            (setup_py.or(cfg), kind, cfg_version, cfg_dirs)
-        }
-    };
-    if fields.version.is_none()
-        && let Some(source) = &version_source
+    if merged.fields.version.is_none()
+        && let Some(source) = &merged.version_source
     {
-        match read_version(dir, source, &package_dir) {
-            Ok(version) => fields.version = Some(version),
+        match read_version(dir, source, &merged.package_dir) {
+            Ok(version) => merged.fields.version = Some(version),
             Err(why) => warnings.push(why),
         }
     }
-
+    let fields = merged.fields;
     if !fields.unreadable.is_empty() && has_setup_py {
         if options.exec_setup {
             return exec_setup::run(dir, &options.python, &setup_py_location)
                 .map(|p| Outcome::Project(Box::new(p)));
         }
-        for (field, at, what) in &fields.unreadable {
-            warnings.push(if field == "setup()" {
-                format!("{at}: {what}; nothing could be read statically (--exec-setup runs setup.py)")
-            } else {
-                format!("{at}: {field} is {what}; it cannot be read statically and is left out (--exec-setup runs setup.py)")
-            });
-        }
+        warnings.extend(unreadable_warnings(&fields));
     }
     let Some((name, name_location)) = fields.name else {
         let what = if has_setup_py || pyproject_exists(dir) {
@@ -269,10 +196,140 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, Projec
         dependencies,
         extras,
         scripts: fields.scripts.unwrap_or_default(),
-        kind,
+        kind: merged.kind,
         dir: dir.to_path_buf(),
         warnings,
     })))
+}
+
+/// The project files of a folder, each read if it is there.
+struct ProjectFiles {
+    pyproject: Option<pyproject::PyProjectInfo>,
+    cfg: setup_cfg::CfgInfo,
+    setup_py: Option<Fields>,
+}
+
+impl ProjectFiles {
+    fn read(dir: &Path) -> Result<Self, ProjectError> {
+        let file = |name: &str| -> Result<Option<(String, Location)>, ProjectError> {
+            let path = dir.join(name);
+            let location = Location::file(path.display().to_string());
+            match lastmile_fs::read_text(&path) {
+                Ok(text) => Ok(Some((text, location))),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(ProjectError::Read { location, source }),
+            }
+        };
+        Ok(Self {
+            pyproject: match file("pyproject.toml")? {
+                Some((text, loc)) => Some(pyproject::read(&text, &loc)?),
+                None => None,
+            },
+            cfg: match file("setup.cfg")? {
+                Some((text, loc)) => setup_cfg::read(&text, &loc)?,
+                None => Default::default(),
+            },
+            setup_py: match file("setup.py")? {
+                Some((text, loc)) => Some(setup_py::read(&text, &loc)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// The fields of the files taken together, and where a version computed at build time is.
+struct Merged {
+    fields: Fields,
+    kind: ProjectFormat,
+    version_source: Option<version::VersionSource>,
+    package_dir: BTreeMap<String, String>,
+}
+
+/// PEP 621 metadata first (its dynamic fields from setuptools' tables, setup.cfg or setup.py),
+/// else setup.py over setup.cfg.
+fn merge(dir: &Path, files: ProjectFiles) -> Result<Merged, ProjectError> {
+    let setup_cfg::CfgInfo {
+        fields: cfg,
+        version_source: cfg_version,
+        package_dir: cfg_dirs,
+    } = files.cfg;
+    let setup_py = files.setup_py.unwrap_or_default();
+    match files.pyproject {
+        Some(info) if info.has_project => merge_pyproject(dir, info, setup_py.or(cfg), cfg_version),
+        _ => {
+            let kind = if setup_py.provides_anything() {
+                ProjectFormat::SetupPy
+            } else {
+                ProjectFormat::SetupCfg
+            };
+            Ok(Merged {
+                fields: setup_py.or(cfg),
+                kind,
+                version_source: cfg_version,
+                package_dir: cfg_dirs,
+            })
+        }
+    }
+}
+
+/// A PEP 621 project: the fields it marks dynamic come from setuptools' dynamic table, else from
+/// `legacy` (setup.py over setup.cfg).
+fn merge_pyproject(
+    dir: &Path,
+    info: pyproject::PyProjectInfo,
+    legacy: Fields,
+    cfg_version: Option<version::VersionSource>,
+) -> Result<Merged, ProjectError> {
+    let mut fields = info.fields;
+    let dynamic = |field: &str| info.dynamic.iter().any(|d| d == field);
+    if dynamic("dependencies") {
+        fields.dependencies = match &info.dependency_files {
+            Some((files, loc)) => Some(read_requirement_files(dir, files, loc)?),
+            None => legacy.dependencies,
+        };
+    }
+    if dynamic("optional-dependencies") {
+        let mut optional = legacy.optional.unwrap_or_default();
+        for (extra, (files, loc)) in &info.optional_files {
+            optional.insert(extra.clone(), read_requirement_files(dir, files, loc)?);
+        }
+        fields.optional = Some(optional);
+    }
+    if dynamic("version") && info.version_source.is_none() {
+        fields.version = legacy.version;
+    }
+    if dynamic("scripts") {
+        fields.scripts = legacy.scripts;
+    }
+    fields.unreadable.extend(legacy.unreadable);
+    let version_source = if dynamic("version") {
+        info.version_source.or(cfg_version)
+    } else {
+        None
+    };
+    Ok(Merged {
+        fields,
+        kind: ProjectFormat::Pyproject,
+        version_source,
+        package_dir: info.package_dir,
+    })
+}
+
+/// What could not be read statically from setup.py, said as warnings.
+fn unreadable_warnings(fields: &Fields) -> Vec<String> {
+    fields
+        .unreadable
+        .iter()
+        .map(|(field, at, what)| {
+            if field == "setup()" {
+                format!("{at}: {what}; nothing could be read statically (--exec-setup runs setup.py)")
+            } else {
+                format!(
+                    "{at}: {field} is {what}; it cannot be read statically and is left out (--exec-setup runs setup.py)"
+                )
+            }
+        })
+        .collect()
 }
 
 fn pyproject_exists(dir: &Path) -> bool {

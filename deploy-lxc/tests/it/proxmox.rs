@@ -151,19 +151,9 @@ fn the_validating_server_refuses_what_the_api_refuses() {
     );
 }
 
-#[test]
-fn deploys_switches_rolls_back_and_destroys_through_the_api() {
-    let setup = setup(30);
-    let first = candidate(setup.dir.path(), "first", b"image one");
-    let second = candidate(setup.dir.path(), "second", b"image two");
-
-    // No secret: said before any call.
-    let out = setup.run(&["apply"], Some(&first), None);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("$PROXMOX_TOKEN_SECRET"), "{}", out.stderr);
-
-    // plan prints the exact calls.
-    let plan = setup.run(&["plan"], Some(&first), Some(SECRET));
+/// plan prints the exact calls apply will make.
+fn plan_prints_the_exact_calls(setup: &Setup, first: &Path) {
+    let plan = setup.run(&["plan"], Some(first), Some(SECRET));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     lastmile_tests::schema::assert_valid(&json_of(&plan), "deploy-plan.v1");
     let steps = json_of(&plan)["steps"].to_string();
@@ -179,7 +169,36 @@ fn deploys_switches_rolls_back_and_destroys_through_the_api() {
         steps.contains("net0=name=eth0,bridge=vmbr0,ip=127.77.30.2/24,gw=127.77.30.1"),
         "{steps}"
     );
+}
 
+/// The template went to the node that holds containers, checked by its sha256; the containers
+/// have their limits and their node's variables.
+fn the_cluster_holds_what_was_asked(setup: &Setup) {
+    let state = setup.cluster.state.lock().unwrap();
+    assert_eq!(state.templates.len(), 1, "{:?}", state.templates.keys());
+    let created = &state.containers[&10100].params;
+    assert_eq!(created["memory"], "1024");
+    assert_eq!(created["cores"], "2");
+    let env = &created["env"];
+    assert!(env.contains("LASTMILE_NODE=app-1\0"), "{env:?}");
+    assert!(
+        env.contains("LASTMILE_ROLE_APP=127.77.30.2 127.77.30.3\0"),
+        "{env:?}"
+    );
+}
+
+#[test]
+fn deploys_switches_rolls_back_and_destroys_through_the_api() {
+    let setup = setup(30);
+    let first = candidate(setup.dir.path(), "first", b"image one");
+    let second = candidate(setup.dir.path(), "second", b"image two");
+
+    // No secret: said before any call.
+    let out = setup.run(&["apply"], Some(&first), None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("$PROXMOX_TOKEN_SECRET"), "{}", out.stderr);
+
+    plan_prints_the_exact_calls(&setup, &first);
     let applied = setup.run(&["apply"], Some(&first), Some(SECRET));
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     let doc = json_of(&applied);
@@ -194,21 +213,7 @@ fn deploys_switches_rolls_back_and_destroys_through_the_api() {
     assert_eq!(containers, ["pve1/10100", "pve1/10101"]);
     assert_eq!(doc["nodes"][0]["exec"][0], "ssh");
     assert!(setup.running().values().all(|(_, running)| *running));
-    {
-        let state = setup.cluster.state.lock().unwrap();
-        // The template went to the node that holds containers, checked by its sha256.
-        assert_eq!(state.templates.len(), 1, "{:?}", state.templates.keys());
-        let created = &state.containers[&10100].params;
-        assert_eq!(created["memory"], "1024");
-        assert_eq!(created["cores"], "2");
-        let env = &created["env"];
-        assert!(env.contains("LASTMILE_NODE=app-1\0"), "{env:?}");
-        assert!(
-            env.contains("LASTMILE_ROLE_APP=127.77.30.2 127.77.30.3\0"),
-            "{env:?}"
-        );
-    }
-
+    the_cluster_holds_what_was_asked(&setup);
     let switched = setup.run(&["apply"], Some(&second), Some(SECRET));
     assert_eq!(switched.code, 0, "{}", switched.stderr);
     let doc = json_of(&switched);

@@ -140,22 +140,28 @@ fn the_example_system_resolves_against_a_private_pypiserver_as_from_its_folder()
     assert!(url.starts_with(&format!("{}/packages/", server.url)), "{url}");
 }
 
+/// An htpasswd file with one user, written with passlib (pypiserver checks passwords with it).
+fn write_htpasswd(path: &std::path::Path, user: &str, password: &str) {
+    let venv = script_path("pypiserver");
+    let out = lastmile_tests::run_command(
+        Command::new(venv.join("bin/python")).args([
+            "-c",
+            "import sys; from passlib.apache import HtpasswdFile as H; h = H(sys.argv[1], new=True); h.set_password(sys.argv[2], sys.argv[3]); h.save()",
+            path.to_str().unwrap(),
+            user,
+            password,
+        ]),
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
 #[test]
 fn a_private_index_with_credentials_from_the_url_netrc_or_environment() {
     let env = TestEnv::new();
     let packages = publish_example(&env);
     let htpasswd = env.path("htpasswd");
-    // pypiserver checks passwords with passlib; write the file with it.
-    let venv = script_path("pypiserver");
-    let out = lastmile_tests::run_command(
-        Command::new(venv.join("bin/python")).args([
-            "-c",
-            "import sys; from passlib.apache import HtpasswdFile as H; h = H(sys.argv[1], new=True); h.set_password('ci', 's3cr3t-t0ken'); h.save()",
-            htpasswd.to_str().unwrap(),
-        ]),
-        None,
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    write_htpasswd(&htpasswd, "ci", "s3cr3t-t0ken");
     let server = PypiServer::start(&packages, Some(&htpasswd));
     let host_url = server.url.trim_start_matches("http://").to_owned();
     let open = format!("{}/simple/", server.url);

@@ -23,92 +23,8 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert_eq!(doc["outcome"], "deployed");
     assert_eq!(doc["generation"], 1);
     assert_eq!(doc["candidate"]["digest"], digest(&c.good));
-
-    // Each node runs exactly its roles' services, each answering at the node's own address.
-    let expected = [
-        (
-            "monctl",
-            2,
-            vec![("katconfserver", 7147), ("katcomp", 7148), ("katproxy", 7150)],
-        ),
-        ("sim", 3, vec![("katsim", 7149)]),
-        ("portal", 4, vec![("katportal", 8080)]),
-    ];
-    let all = ["katconfserver", "katcomp", "katproxy", "katsim", "katportal"];
-    for (node, n, services) in &expected {
-        for service in all {
-            let active = lab.exec(&doc, node, &["systemctl", "is-active", service]);
-            let wanted = services.iter().any(|(s, _)| *s == service);
-            assert_eq!(
-                active.stdout.trim() == "active",
-                wanted,
-                "{service} on {node}: {}",
-                active.stdout
-            );
-        }
-        for (service, port) in services {
-            assert!(
-                answers(&lab.address(*n), *port),
-                "{service} does not answer at {}:{port}",
-                lab.address(*n)
-            );
-        }
-        let hostname = lab.exec(&doc, node, &["hostname"]);
-        assert_eq!(hostname.stdout.trim(), *node);
-    }
-    // The proxy on monctl reaches the simulator on sim through the address deploy-lxc wrote.
-    let env = lab.exec(&doc, "monctl", &["cat", "/etc/lastmile/node.env"]);
-    assert!(
-        env.stdout
-            .contains(&format!("LASTMILE_ROLE_SIM=\"{}\"", lab.address(3))),
-        "{}",
-        env.stdout
-    );
-    assert!(env.stdout.contains("KATCP_LOG_LEVEL=\"debug\""), "{}", env.stdout);
-    let proxied = lab.exec(
-        &doc,
-        "monctl",
-        &[
-            "/opt/lastmile/venv/bin/katcp-cmd",
-            &format!("{}:7150", lab.address(2)),
-            "proxy",
-            "m000",
-            "sensor-value",
-        ],
-    );
-    assert!(
-        proxied.stdout.contains("!proxy ok"),
-        "{}{}",
-        proxied.stdout,
-        proxied.stderr
-    );
-    assert!(
-        proxied.stdout.contains("m000.ap.actual-elev"),
-        "{}",
-        proxied.stdout
-    );
-
-    // A node's writes stay in that node: not in the image store, not in another node.
-    let wrote = lab.exec(
-        &doc,
-        "monctl",
-        &[
-            "sh",
-            "-c",
-            "echo x > /opt/lastmile/canary && echo x > /etc/lastmile/canary",
-        ],
-    );
-    assert_eq!(wrote.code, 0, "{}", wrote.stderr);
-    let store = lab.state.path().join("images").join(digest(&c.good));
-    assert!(store.join("etc/os-release").exists());
-    assert!(!store.join("opt/lastmile/canary").exists() && !store.join("etc/lastmile/canary").exists());
-    assert!(
-        !store.join("etc/lastmile/node.env").exists(),
-        "node.env reached the shared image"
-    );
-    let other = lab.exec(&doc, "sim", &["ls", "/opt/lastmile/canary"]);
-    assert_ne!(other.code, 0, "monctl's file is visible on sim");
-
+    each_node_runs_its_roles(&lab, &doc);
+    writes_stay_in_their_node(&lab, &doc, &c.good);
     // The same candidate again: nothing happens.
     let again = lab.apply(&c.good);
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -140,23 +56,7 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert_eq!(running.len(), 3, "{running:?}");
     assert!(running.iter().all(|n| n.ends_with("-2")), "{running:?}");
 
-    // Rollback: generation 1 serves again.
-    let back = lab.run(&["rollback"], None, &[]);
-    assert_eq!(back.code, 0, "{}", back.stderr);
-    let doc3 = json(&back);
-    assert_eq!(doc3["outcome"], "rolled-back");
-    assert_eq!(doc3["generation"], 1);
-    assert_eq!(doc3["candidate"]["digest"], digest(&c.good));
-    assert!(lab.running().iter().all(|n| n.ends_with("-1")));
-    assert!(answers(&lab.address(3), 7149));
-    // Written before the rollback into generation 1's monctl, still there: the same node.
-    assert_eq!(
-        lab.exec(&doc3, "monctl", &["cat", "/opt/lastmile/canary"])
-            .stdout
-            .trim(),
-        "x"
-    );
-
+    rolled_back(&lab, &c.good);
     let status = lab.run(&["status"], None, &[]);
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert_eq!(json(&status)["outcome"], "status");
@@ -177,6 +77,115 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
             .all(|e| e.unwrap().file_name() == ".lock")
     );
     assert!(!answers(&lab.address(2), 7147));
+}
+
+/// Each node runs exactly its roles' services, each answering at the node's own address, and the
+/// proxy on monctl reaches the simulator on sim through the address deploy-lxc wrote.
+fn each_node_runs_its_roles(lab: &Lab, doc: &serde_json::Value) {
+    let expected = [
+        (
+            "monctl",
+            2,
+            vec![("katconfserver", 7147), ("katcomp", 7148), ("katproxy", 7150)],
+        ),
+        ("sim", 3, vec![("katsim", 7149)]),
+        ("portal", 4, vec![("katportal", 8080)]),
+    ];
+    let all = ["katconfserver", "katcomp", "katproxy", "katsim", "katportal"];
+    for (node, n, services) in &expected {
+        for service in all {
+            let active = lab.exec(doc, node, &["systemctl", "is-active", service]);
+            let wanted = services.iter().any(|(s, _)| *s == service);
+            assert_eq!(
+                active.stdout.trim() == "active",
+                wanted,
+                "{service} on {node}: {}",
+                active.stdout
+            );
+        }
+        for (service, port) in services {
+            assert!(
+                answers(&lab.address(*n), *port),
+                "{service} does not answer at {}:{port}",
+                lab.address(*n)
+            );
+        }
+        let hostname = lab.exec(doc, node, &["hostname"]);
+        assert_eq!(hostname.stdout.trim(), *node);
+    }
+    // The proxy on monctl reaches the simulator on sim through the address deploy-lxc wrote.
+    let env = lab.exec(doc, "monctl", &["cat", "/etc/lastmile/node.env"]);
+    assert!(
+        env.stdout
+            .contains(&format!("LASTMILE_ROLE_SIM=\"{}\"", lab.address(3))),
+        "{}",
+        env.stdout
+    );
+    assert!(env.stdout.contains("KATCP_LOG_LEVEL=\"debug\""), "{}", env.stdout);
+    let proxied = lab.exec(
+        doc,
+        "monctl",
+        &[
+            "/opt/lastmile/venv/bin/katcp-cmd",
+            &format!("{}:7150", lab.address(2)),
+            "proxy",
+            "m000",
+            "sensor-value",
+        ],
+    );
+    assert!(
+        proxied.stdout.contains("!proxy ok"),
+        "{}{}",
+        proxied.stdout,
+        proxied.stderr
+    );
+    assert!(
+        proxied.stdout.contains("m000.ap.actual-elev"),
+        "{}",
+        proxied.stdout
+    );
+}
+
+/// A node's writes stay in that node: not in the image store, not in another node.
+fn writes_stay_in_their_node(lab: &Lab, doc: &serde_json::Value, good: &std::path::Path) {
+    let wrote = lab.exec(
+        doc,
+        "monctl",
+        &[
+            "sh",
+            "-c",
+            "echo x > /opt/lastmile/canary && echo x > /etc/lastmile/canary",
+        ],
+    );
+    assert_eq!(wrote.code, 0, "{}", wrote.stderr);
+    let store = lab.state.path().join("images").join(digest(good));
+    assert!(store.join("etc/os-release").exists());
+    assert!(!store.join("opt/lastmile/canary").exists() && !store.join("etc/lastmile/canary").exists());
+    assert!(
+        !store.join("etc/lastmile/node.env").exists(),
+        "node.env reached the shared image"
+    );
+    let other = lab.exec(doc, "sim", &["ls", "/opt/lastmile/canary"]);
+    assert_ne!(other.code, 0, "monctl's file is visible on sim");
+}
+
+/// Rollback: generation 1 serves again, the same node, with what was written into it.
+fn rolled_back(lab: &Lab, good: &std::path::Path) {
+    let back = lab.run(&["rollback"], None, &[]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    let doc3 = json(&back);
+    assert_eq!(doc3["outcome"], "rolled-back");
+    assert_eq!(doc3["generation"], 1);
+    assert_eq!(doc3["candidate"]["digest"], digest(good));
+    assert!(lab.running().iter().all(|n| n.ends_with("-1")));
+    assert!(answers(&lab.address(3), 7149));
+    // Written before the rollback into generation 1's monctl, still there: the same node.
+    assert_eq!(
+        lab.exec(&doc3, "monctl", &["cat", "/opt/lastmile/canary"])
+            .stdout
+            .trim(),
+        "x"
+    );
 }
 
 #[test]

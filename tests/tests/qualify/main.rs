@@ -73,6 +73,37 @@ fn the_example_suite_qualifies_the_example_candidate() {
     for requirement in report["requirements"].as_array().unwrap() {
         assert_eq!(requirement["status"], "verified", "{requirement}");
     }
+    reports_for_jenkins_and_people(&out_dir, &kit_digest);
+
+    // Promotion: accepted once, with its log, pointer and verification summary.
+    let promoter = Promoter {
+        dir: dir.path().to_owned(),
+        promotions: dir.path().join("promotions"),
+    };
+    let report_path = out_dir.join("report.json");
+    let accepted = promoter.promote(
+        &[
+            "--deployment",
+            deployment.to_str().unwrap(),
+            "--expect-current",
+            "none",
+        ],
+        &report_path,
+    );
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    assert_eq!(
+        std::fs::read_to_string(promoter.promotions.join("stable"))
+            .unwrap()
+            .trim(),
+        kit_digest
+    );
+    the_promotion_attests_what_passed(&promoter.promotions, &kit_digest);
+    promotions_refused(&promoter, &report_path, &deployment);
+    concurrent_promotions_are_both_recorded(&promoter, &report_path, &kit_digest);
+}
+
+/// The JUnit XML Jenkins reads and the page a person opens (read by a real browser).
+fn reports_for_jenkins_and_people(out_dir: &Path, kit_digest: &str) {
     let junit = out_dir.join("junit.xml");
     xmllint(&junit);
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -94,34 +125,28 @@ fn the_example_suite_qualifies_the_example_candidate() {
     );
     assert!(dom.contains("CAM-R-103") && dom.contains("operator path across nodes"));
     screenshot(&page, &workspace().join("target/lastmile/tmp/report-passed.png"));
+}
 
-    // Promotion: accepted once, with its log, pointer and provenance.
-    let promotions = dir.path().join("promotions");
-    let report_path = out_dir.join("report.json");
-    let promote = |extra: &[&str], report: &Path| {
+/// `aqf-run promote` into one promotions folder.
+struct Promoter {
+    dir: PathBuf,
+    promotions: PathBuf,
+}
+
+impl Promoter {
+    fn promote(&self, extra: &[&str], report: &Path) -> Output {
         let mut args = vec![
             "promote",
             report.to_str().unwrap(),
             "--promotions",
-            promotions.to_str().unwrap(),
+            self.promotions.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        aqf(&args, dir.path())
-    };
-    let accepted = promote(
-        &[
-            "--deployment",
-            deployment.to_str().unwrap(),
-            "--expect-current",
-            "none",
-        ],
-        &report_path,
-    );
-    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
-    assert_eq!(
-        std::fs::read_to_string(promotions.join("stable")).unwrap().trim(),
-        kit_digest
-    );
+        aqf(&args, &self.dir)
+    }
+}
+
+fn the_promotion_attests_what_passed(promotions: &Path, kit_digest: &str) {
     // The verification summary names what passed, and the provenance bake-image wrote beside
     // the image, which describes how it was built.
     let read_json = |path: &Path| -> serde_json::Value {
@@ -158,24 +183,29 @@ fn the_example_suite_qualifies_the_example_candidate() {
         dependencies.contains("pkg:pypi/katcore@") && dependencies.contains("gitCommit"),
         "{dependencies}"
     );
+}
 
+/// Refused: a moved channel, another deployment's digest, an image changed after it was qualified.
+fn promotions_refused(promoter: &Promoter, report_path: &Path, deployment: &Path) {
+    let promote = |extra: &[&str], report: &Path| promoter.promote(extra, report);
+    let dir = &promoter.dir;
     // Refused: the channel moved (expected none, it is at the digest now).
-    let moved = promote(&["--expect-current", "none"], &report_path);
+    let moved = promote(&["--expect-current", "none"], report_path);
     assert_eq!(moved.code, 1, "{}", moved.stderr);
     assert!(moved.stderr.contains("it moved since"), "{}", moved.stderr);
     // Refused: the deployment runs another digest.
     let mut other: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&deployment).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(deployment).unwrap()).unwrap();
     other["candidate"]["digest"] =
         serde_json::Value::String(lastmile_tests::lab::digest(&candidates().second));
-    let other_path = dir.path().join("other-deployment.json");
+    let other_path = dir.join("other-deployment.json");
     std::fs::write(&other_path, other.to_string()).unwrap();
-    let mismatch = promote(&["--deployment", other_path.to_str().unwrap()], &report_path);
+    let mismatch = promote(&["--deployment", other_path.to_str().unwrap()], report_path);
     assert_eq!(mismatch.code, 1, "{}", mismatch.stderr);
     assert!(mismatch.stderr.contains("runs "), "{}", mismatch.stderr);
     // Refused: the image changed on disk after qualification.
     let mut tampered_report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(report_path).unwrap()).unwrap();
     let image = PathBuf::from(tampered_report["candidate"]["image"].as_str().unwrap());
     let image = if image.is_absolute() {
         image
@@ -185,10 +215,10 @@ fn the_example_suite_qualifies_the_example_candidate() {
     let mut bytes = std::fs::read(&image).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
-    let tampered_image = dir.path().join(image.file_name().unwrap());
+    let tampered_image = dir.join(image.file_name().unwrap());
     std::fs::write(&tampered_image, bytes).unwrap();
     tampered_report["candidate"]["image"] = serde_json::Value::String(tampered_image.display().to_string());
-    let tampered_path = dir.path().join("tampered-report.json");
+    let tampered_path = dir.join("tampered-report.json");
     std::fs::write(&tampered_path, tampered_report.to_string()).unwrap();
     let tampered = promote(&[], &tampered_path);
     assert_eq!(tampered.code, 1, "{}", tampered.stderr);
@@ -197,7 +227,10 @@ fn the_example_suite_qualifies_the_example_candidate() {
         "{}",
         tampered.stderr
     );
+}
 
+fn concurrent_promotions_are_both_recorded(promoter: &Promoter, report_path: &Path, kit_digest: &str) {
+    let promotions = &promoter.promotions;
     // Two promotions at once: both recorded, one after the other.
     let spawn = || {
         Command::new(tool("aqf-run"))
@@ -221,31 +254,25 @@ fn the_example_suite_qualifies_the_example_candidate() {
     assert!(entries[1..].iter().all(|e| e["previous"] == kit_digest), "{log}");
 }
 
+/// What only real nodes can show (the rest of running tests is in aqf-run's own tests, on nodes
+/// that are this host): a host test sees the nodes' real addresses, a test killed at its time
+/// limit inside a node takes what it started there with it, and partitions split the tests of
+/// real nodes so that together they run each once.
 #[test]
-fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
+fn on_real_nodes_time_limits_reach_inside_and_partitions_cover_every_test() {
     let lab = Lab::new("outcomes", 16, "timeout = \"60s\"");
     let dir = tempfile::tempdir().unwrap();
     let deployment = deployed(&lab, dir.path());
-    let counter = dir.path().join("attempts");
-    let pidfile = dir.path().join("sleeper.pid");
     let suite = dir.path().join("outcomes.toml");
     std::fs::write(
         &suite,
-        format!(
-            "name = \"outcomes\"\n\
-             [groups.host]\n\
-             [[groups.host.tests]]\nname = \"passes\"\nkind = \"command\"\non = \"host\"\nrun = \"echo $LASTMILE_ROLE_SIM\"\nstdout = \"127.77.16.3\"\n\
-             [[groups.host.tests]]\nname = \"fails\"\nkind = \"command\"\non = \"host\"\nrun = \"echo nope; exit 3\"\n\
-             [[groups.host.tests]]\nname = \"flaky\"\nkind = \"command\"\non = \"host\"\nretries = 2\n\
-             run = \"n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; [ $n -ge 1 ]\"\n\
-             [[groups.host.tests]]\nname = \"hangs on the host\"\nkind = \"command\"\non = \"host\"\ntimeout = \"1s\"\n\
-             run = \"sleep 300 & echo $! > {p}; wait\"\n\
-             [groups.sim]\nroles = [\"sim\"]\n\
-             [[groups.sim.tests]]\nname = \"hangs in the node\"\nkind = \"command\"\ntimeout = \"1s\"\nrun = \"sleep 301 & sleep 302\"\n\
-             [[groups.sim.tests]]\nname = \"optional failure\"\nkind = \"port\"\nport = 9\nrequired = false\n",
-            c = counter.display(),
-            p = pidfile.display()
-        ),
+        "name = \"outcomes\"\n\
+         [groups.host]\n\
+         [[groups.host.tests]]\nname = \"passes\"\nkind = \"command\"\non = \"host\"\nrun = \"echo $LASTMILE_ROLE_SIM\"\nstdout = \"127.77.16.3\"\n\
+         [groups.sim]\nroles = [\"sim\"]\n\
+         [[groups.sim.tests]]\nname = \"hangs in the node\"\nkind = \"command\"\ntimeout = \"1s\"\nrun = \"sleep 301 & sleep 302\"\n\
+         [[groups.sim.tests]]\nname = \"the simulator listens\"\nkind = \"port\"\nport = 7149\n\
+         [[groups.sim.tests]]\nname = \"optional failure\"\nkind = \"port\"\nport = 9\nrequired = false\n",
     )
     .unwrap();
     let run = |extra: &[&str], out: &str| {
@@ -265,7 +292,6 @@ fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report = json(&out);
     lastmile_tests::schema::assert_valid(&report, "report.v1");
-    assert_eq!(report["passed"], false);
     let outcome = |name: &str| {
         report["tests"]
             .as_array()
@@ -278,20 +304,10 @@ fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
             .to_owned()
     };
     assert_eq!(outcome("passes"), "passed");
-    assert_eq!(outcome("fails"), "failed");
-    assert_eq!(outcome("flaky"), "flaky");
-    assert_eq!(outcome("hangs on the host"), "timed-out");
     assert_eq!(outcome("hangs in the node"), "timed-out");
+    assert_eq!(outcome("the simulator listens"), "passed");
     assert_eq!(outcome("optional failure"), "failed");
-    // What the timed-out tests started is gone, on the host and in the node.
-    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
-    // Dead: gone, or a zombie its new parent has not reaped yet.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
-    assert!(
-        matches!(state, None | Some('Z') | Some('X')),
-        "the host test's sleep {pid} survived its time limit: {stat}"
-    );
+    // What the timed-out test started inside the node is gone.
     let doc = json(&lab.run(&["status"], None, &[]));
     let left = lab.exec(
         &doc,
@@ -303,26 +319,7 @@ fn outcomes_retries_timeouts_partitions_and_a_failed_report() {
         "the node test's sleeps survived: {}",
         left.stdout
     );
-    // JUnit: valid, the flaky test's first attempt as a rerunFailure, time with a dot.
-    let junit = out_dir.join("junit.xml");
-    xmllint(&junit);
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("<rerunFailure type=\"failed\""), "{xml}");
-    assert!(!xml.contains("time=\"0,"), "{xml}");
-    assert!(out.stderr.contains("FAILED"), "{}", out.stderr);
-
-    // A failed report is never promoted.
-    let refused = aqf(
-        &[
-            "promote",
-            out_dir.join("report.json").to_str().unwrap(),
-            "--promotions",
-            "p",
-        ],
-        dir.path(),
-    );
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(refused.stderr.contains("did not pass"), "{}", refused.stderr);
+    xmllint(&out_dir.join("junit.xml"));
 
     // Three partitions run every test exactly once.
     let ids = |value: &serde_json::Value| -> Vec<String> {

@@ -111,6 +111,95 @@ impl Finder {
         self.files_of_links(index, name, &base, &location, links)
     }
 
+    /// One link of a page: a file of another package, one of this package the target has no
+    /// use for, or one it may use, with what the page says of it.
+    fn file_of_link(
+        &self,
+        name: &PackageName,
+        base: &Url,
+        location: &Location,
+        link: simple::Link,
+        no_upload_time: &mut bool,
+    ) -> Result<Linked, IndexError> {
+        let url = base
+            .join(&link.href)
+            .map_err(|e| InputError::new(location.clone(), format!("{}: bad link: {e}", link.filename)))?;
+        let file_location = if url.scheme() == "file" {
+            match url.to_file_path() {
+                Ok(path) => FileLocation::Path(path),
+                Err(()) => {
+                    return Err(InputError::new(location.clone(), format!("{url}: not a local path")).into());
+                }
+            }
+        } else {
+            FileLocation::Url(url)
+        };
+        let Some(mut file) = file::dist_file(link.filename.clone(), file_location, &self.inner.ranks) else {
+            return Ok(Linked::Other);
+        };
+        if file.name != *name {
+            return Ok(Linked::Other);
+        }
+        if let Some(spec) = &link.requires_python {
+            match spec.parse::<VersionSpecifiers>() {
+                Ok(specifiers) => {
+                    file.python_ok = specifiers.contains(&self.inner.target.python_full_version())
+                }
+                // pip ignores these too; old releases carry many (">=2.7, !=3.0.*,").
+                Err(e) => tracing::debug!(
+                    "{location}: {}: invalid data-requires-python {spec:?} ignored: {e}",
+                    link.filename
+                ),
+            }
+        }
+        if let Some(cutoff) = self.inner.exclude_newer {
+            match link.upload_time.as_deref().map(jiff::Timestamp::from_str) {
+                Some(Ok(uploaded)) if uploaded > cutoff => return Ok(Linked::Dropped),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    return Err(InputError::new(
+                        location.clone(),
+                        format!(
+                            "{}: invalid upload-time {:?}: {e}",
+                            link.filename,
+                            link.upload_time.as_deref().unwrap_or("")
+                        ),
+                    )
+                    .into());
+                }
+                None => *no_upload_time = true,
+            }
+        }
+        // Dropped now, before anything else is made of it (see `Sources::keep_all_files`).
+        if !file.installable() && !self.inner.keep_all_files {
+            return Ok(Linked::Dropped);
+        }
+        file.sha256 = match link.sha256.as_deref().map(str::parse::<Sha256>) {
+            None => None,
+            Some(Ok(hash)) => Some(hash),
+            // A hash that is not one is never used, not even as a name in the cache.
+            Some(Err(e)) => {
+                self.warn(format!(
+                    "{location}: {}: the index gives sha256 {e}; the file is ignored",
+                    link.filename
+                ));
+                return Ok(Linked::Dropped);
+            }
+        };
+        file.yanked = link.yanked;
+        file.size = link.size;
+        file.upload_time = link.upload_time;
+        file.core_metadata = link
+            .core_metadata
+            .and_then(|hash| match hash.map(|h| h.parse::<Sha256>()) {
+                None => Some(None),
+                Some(Ok(hash)) => Some(Some(hash)),
+                // An unusable hash: the metadata file is not used, the wheel is read instead.
+                Some(Err(_)) => None,
+            });
+        Ok(Linked::File(Box::new(file)))
+    }
+
     /// Turn a page's links into the package's files for the target; the flag says whether the
     /// page names any file of the package, usable or not.
     pub(super) fn files_of_links(
@@ -121,90 +210,18 @@ impl Finder {
         location: &Location,
         links: Vec<simple::Link>,
     ) -> Result<(Vec<DistFile>, bool), IndexError> {
-        let target = &self.inner.target;
         let mut files = Vec::new();
         let mut no_upload_time = false;
         let mut listed = false;
         for link in links {
-            let url = base.join(&link.href).map_err(|e| {
-                InputError::new(location.clone(), format!("{}: bad link: {e}", link.filename))
-            })?;
-            let file_location = if url.scheme() == "file" {
-                match url.to_file_path() {
-                    Ok(path) => FileLocation::Path(path),
-                    Err(()) => {
-                        return Err(
-                            InputError::new(location.clone(), format!("{url}: not a local path")).into(),
-                        );
-                    }
-                }
-            } else {
-                FileLocation::Url(url)
-            };
-            let Some(mut file) = file::dist_file(link.filename.clone(), file_location, &self.inner.ranks)
-            else {
-                continue;
-            };
-            if file.name != *name {
-                continue;
-            }
-            listed = true;
-            if let Some(spec) = &link.requires_python {
-                match spec.parse::<VersionSpecifiers>() {
-                    Ok(specifiers) => file.python_ok = specifiers.contains(&target.python_full_version()),
-                    // pip ignores these too; old releases carry many (">=2.7, !=3.0.*,").
-                    Err(e) => tracing::debug!(
-                        "{location}: {}: invalid data-requires-python {spec:?} ignored: {e}",
-                        link.filename
-                    ),
+            match self.file_of_link(name, base, location, link, &mut no_upload_time)? {
+                Linked::Other => {}
+                Linked::Dropped => listed = true,
+                Linked::File(file) => {
+                    listed = true;
+                    files.push(*file);
                 }
             }
-            if let Some(cutoff) = self.inner.exclude_newer {
-                match link.upload_time.as_deref().map(jiff::Timestamp::from_str) {
-                    Some(Ok(uploaded)) if uploaded > cutoff => continue,
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        return Err(InputError::new(
-                            location.clone(),
-                            format!(
-                                "{}: invalid upload-time {:?}: {e}",
-                                link.filename,
-                                link.upload_time.as_deref().unwrap_or("")
-                            ),
-                        )
-                        .into());
-                    }
-                    None => no_upload_time = true,
-                }
-            }
-            // Dropped now, before anything else is made of it (see `Sources::keep_all_files`).
-            if !file.installable() && !self.inner.keep_all_files {
-                continue;
-            }
-            file.sha256 = match link.sha256.as_deref().map(str::parse::<Sha256>) {
-                None => None,
-                Some(Ok(hash)) => Some(hash),
-                // A hash that is not one is never used, not even as a name in the cache.
-                Some(Err(e)) => {
-                    self.warn(format!(
-                        "{location}: {}: the index gives sha256 {e}; the file is ignored",
-                        link.filename
-                    ));
-                    continue;
-                }
-            };
-            file.yanked = link.yanked;
-            file.size = link.size;
-            file.upload_time = link.upload_time;
-            file.core_metadata =
-                link.core_metadata
-                    .and_then(|hash| match hash.map(|h| h.parse::<Sha256>()) {
-                        None => Some(None),
-                        Some(Ok(hash)) => Some(Some(hash)),
-                        // An unusable hash: the metadata file is not used, the wheel is read instead.
-                        Some(Err(_)) => None,
-                    });
-            files.push(file);
         }
         if no_upload_time {
             self.warn(format!(
@@ -214,4 +231,13 @@ impl Finder {
         }
         Ok((files, listed))
     }
+}
+
+/// What a page's link is to the package being looked up.
+enum Linked {
+    /// A file of another package, or not a distribution.
+    Other,
+    /// A file of the package the target has no use for.
+    Dropped,
+    File(Box<DistFile>),
 }

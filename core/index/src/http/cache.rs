@@ -83,15 +83,7 @@ impl HttpClient {
             return page_of(policy, body.clone()).map(Some);
         }
         self.online(&bare)?;
-        let mut headers = vec![("Accept", accept.to_owned())];
-        if let Some((policy, _)) = &cached {
-            if let Some(etag) = &policy.etag {
-                headers.push(("If-None-Match", etag.clone()));
-            }
-            if let Some(modified) = &policy.last_modified {
-                headers.push(("If-Modified-Since", modified.clone()));
-            }
-        }
+        let headers = revalidation_headers(accept, cached.as_ref().map(|(policy, _)| policy));
         let mut response = self.send(url, &headers)?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED
@@ -128,10 +120,9 @@ impl HttpClient {
         if let Some(meta) = &meta_path
             && !no_store
         {
-            let digest = Sha256::of(&body);
             let policy = CachePolicy {
                 url: split_credentials(&final_url).0.to_string(),
-                body: digest,
+                body: Sha256::of(&body),
                 content_type: content_type.clone(),
                 etag,
                 last_modified,
@@ -139,22 +130,28 @@ impl HttpClient {
                 max_age,
                 no_cache,
             };
-            let previous = cached.as_ref().map(|(old, _)| old.body);
-            if let Some(body_file) = self.cache_path(&["pages", "bodies", &digest.to_string()])
-                && write_cache(&body_file, &body).is_ok()
-                && write_cache(meta, &serde_json::to_vec(&policy).unwrap_or_default()).is_ok()
-                && let Some(old) = previous.filter(|old| *old != digest)
-                && let Some(old_file) = self.cache_path(&["pages", "bodies", &old.to_string()])
-            {
-                // The page changed: its old body is no longer named by any policy of this URL.
-                let _ = std::fs::remove_file(old_file);
-            }
+            self.store_page(meta, &policy, &body, cached.as_ref().map(|(old, _)| old.body));
         }
         Ok(Some(Page {
             url: split_credentials(&final_url).0,
             content_type,
             body,
         }))
+    }
+
+    /// Keep a page: its body under its digest, then its policy; the body the policy named
+    /// before (`previous`) goes when the page changed.
+    fn store_page(&self, meta: &Path, policy: &CachePolicy, body: &[u8], previous: Option<Sha256>) {
+        let digest = policy.body;
+        if let Some(body_file) = self.cache_path(&["pages", "bodies", &digest.to_string()])
+            && write_cache(&body_file, body).is_ok()
+            && write_cache(meta, &serde_json::to_vec(policy).unwrap_or_default()).is_ok()
+            && let Some(old) = previous.filter(|old| *old != digest)
+            && let Some(old_file) = self.cache_path(&["pages", "bodies", &old.to_string()])
+        {
+            // The page changed: its old body is no longer named by any policy of this URL.
+            let _ = std::fs::remove_file(old_file);
+        }
     }
 
     /// A cached page as it is, fresh or stale, without touching the network or the counters.
@@ -265,6 +262,20 @@ pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::io::Write::write_all(&mut temp, bytes)?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The request headers of a page: what it accepts, and what makes a stale copy revalidate.
+fn revalidation_headers(accept: &str, cached: Option<&CachePolicy>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("Accept", accept.to_owned())];
+    if let Some(policy) = cached {
+        if let Some(etag) = &policy.etag {
+            headers.push(("If-None-Match", etag.clone()));
+        }
+        if let Some(modified) = &policy.last_modified {
+            headers.push(("If-Modified-Since", modified.clone()));
+        }
+    }
+    headers
 }
 
 #[cfg(test)]

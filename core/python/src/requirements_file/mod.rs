@@ -21,6 +21,20 @@ pub use format::FormatControl;
 use lines::{expand_env, logical_lines, split_line_options, split_option};
 pub use pinned::PinnedRequirement;
 
+/// A path a file names, relative to the file's folder `base` (unless absolute), and as shown.
+fn relative(base: &Path, value: &str) -> (PathBuf, String) {
+    let joined = if Path::new(value).is_absolute() {
+        PathBuf::from(value)
+    } else {
+        base.join(value)
+    };
+    let shown = joined.display().to_string();
+    (
+        joined,
+        shown.strip_prefix("./").map(str::to_owned).unwrap_or(shown),
+    )
+}
+
 /// How deep `-r`/`-c` includes are followed (each level is a call; a chain of thousands would
 /// overflow the stack).
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -101,6 +115,66 @@ impl RequirementsFile {
         result
     }
 
+    /// An option line (`-r FILE`, `--index-url URL`, ...), relative paths taken from `base`.
+    fn option(
+        &mut self,
+        line: &str,
+        at: Location,
+        base: &Path,
+        constraint: bool,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<(), InputError> {
+        let (option, value) = split_option(line);
+        let need = || {
+            value
+                .clone()
+                .ok_or_else(|| InputError::new(at.clone(), format!("{option} needs a value")))
+        };
+        match option.as_str() {
+            "-r" | "--requirement" => {
+                let (file, name) = relative(base, &need()?);
+                self.read_into(&file, name, constraint, stack)?;
+            }
+            "-c" | "--constraint" => {
+                let (file, name) = relative(base, &need()?);
+                self.read_into(&file, name, true, stack)?;
+            }
+            "-i" | "--index-url" => self.index_url = Some(need()?),
+            "--extra-index-url" => self.extra_index_urls.push(need()?),
+            "-f" | "--find-links" => {
+                let value = need()?;
+                if value.contains("://") {
+                    self.find_links.push(value);
+                } else {
+                    self.find_links
+                        .push(relative(base, &value).0.display().to_string());
+                }
+            }
+            "--no-index" => self.no_index = true,
+            "--pre" => self.pre = true,
+            "--only-binary" => self.formats.only_binary(&need()?),
+            "--no-binary" => self.formats.no_binary(&need()?),
+            "--prefer-binary" => self.prefer_binary = true,
+            "--trusted-host" => self.trusted_hosts.push(need()?),
+            // Valid in a requirements file, but nothing to a resolver: said, not an error.
+            "--require-hashes" => self.ignored.push((
+                at.clone(),
+                "--require-hashes (the pins always carry hashes)".into(),
+            )),
+            "--use-feature" => self
+                .ignored
+                .push((at.clone(), format!("--use-feature {}", need()?))),
+            "-e" | "--editable" => {
+                return Err(InputError::new(
+                    at,
+                    "editable requirements cannot be pinned; build the project and require it by name",
+                ));
+            }
+            _ => return Err(InputError::new(at, format!("unknown option {option}"))),
+        }
+        Ok(())
+    }
+
     fn parse_into(
         &mut self,
         text: &str,
@@ -113,18 +187,6 @@ impl RequirementsFile {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let relative = |value: &str| -> (PathBuf, String) {
-            let joined = if Path::new(value).is_absolute() {
-                PathBuf::from(value)
-            } else {
-                base.join(value)
-            };
-            let shown = joined.display().to_string();
-            (
-                joined,
-                shown.strip_prefix("./").map(str::to_owned).unwrap_or(shown),
-            )
-        };
         for (line_no, line) in logical_lines(text) {
             let at = Location::line(shown, line_no);
             let line = expand_env(&line, &at)?;
@@ -133,53 +195,7 @@ impl RequirementsFile {
                 continue;
             }
             if line.starts_with('-') {
-                let (option, value) = split_option(line);
-                let need = || {
-                    value
-                        .clone()
-                        .ok_or_else(|| InputError::new(at.clone(), format!("{option} needs a value")))
-                };
-                match option.as_str() {
-                    "-r" | "--requirement" => {
-                        let (file, name) = relative(&need()?);
-                        self.read_into(&file, name, constraint, stack)?;
-                    }
-                    "-c" | "--constraint" => {
-                        let (file, name) = relative(&need()?);
-                        self.read_into(&file, name, true, stack)?;
-                    }
-                    "-i" | "--index-url" => self.index_url = Some(need()?),
-                    "--extra-index-url" => self.extra_index_urls.push(need()?),
-                    "-f" | "--find-links" => {
-                        let value = need()?;
-                        if value.contains("://") {
-                            self.find_links.push(value);
-                        } else {
-                            self.find_links.push(relative(&value).0.display().to_string());
-                        }
-                    }
-                    "--no-index" => self.no_index = true,
-                    "--pre" => self.pre = true,
-                    "--only-binary" => self.formats.only_binary(&need()?),
-                    "--no-binary" => self.formats.no_binary(&need()?),
-                    "--prefer-binary" => self.prefer_binary = true,
-                    "--trusted-host" => self.trusted_hosts.push(need()?),
-                    // Valid in a requirements file, but nothing to a resolver: said, not an error.
-                    "--require-hashes" => self.ignored.push((
-                        at.clone(),
-                        "--require-hashes (the pins always carry hashes)".into(),
-                    )),
-                    "--use-feature" => self
-                        .ignored
-                        .push((at.clone(), format!("--use-feature {}", need()?))),
-                    "-e" | "--editable" => {
-                        return Err(InputError::new(
-                            at,
-                            "editable requirements cannot be pinned; build the project and require it by name",
-                        ));
-                    }
-                    _ => return Err(InputError::new(at, format!("unknown option {option}"))),
-                }
+                self.option(line, at, base, constraint, stack)?;
                 continue;
             }
             let (line, hashes, ignored) = split_line_options(line, &at)?;

@@ -17,17 +17,7 @@ pub(super) fn simulate(
 ) -> Result<Value, String> {
     let node = params.get("node").cloned().unwrap_or_default();
     let vmid = params.get("vmid").and_then(|v| v.parse::<u64>().ok());
-    let task = |state: &mut State, kind: &str| {
-        state.next_task += 1;
-        let upid = format!(
-            "UPID:{node}:0000{:04X}:00000000:00000000:{kind}:{}:{TOKEN}:",
-            state.next_task,
-            vmid.unwrap_or(0)
-        );
-        // One poll says running, the next one done.
-        state.tasks.insert(upid.clone(), 1);
-        json!(upid)
-    };
+    let task = |state: &mut State, kind: &str| new_task(state, &node, kind, vmid);
     match (method, template) {
         ("GET", "/nodes/{node}/storage/{storage}/content") => {
             let list: Vec<Value> = state
@@ -39,12 +29,7 @@ pub(super) fn simulate(
             Ok(json!(list))
         }
         ("POST", "/nodes/{node}/storage/{storage}/upload") => {
-            let sha = file.ok_or("no file part")?;
-            if params.get("checksum") != Some(&sha) {
-                return Err(format!("checksum mismatch: the file's sha256 is {sha}"));
-            }
-            let volid = format!("{}:vztmpl/{}", params["storage"], params["filename"]);
-            state.templates.insert((node.clone(), volid), sha);
+            upload(state, &node, params, file)?;
             Ok(task(state, "imgcopy"))
         }
         ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}") => {
@@ -56,49 +41,11 @@ pub(super) fn simulate(
             Ok(json!(null))
         }
         ("POST", "/nodes/{node}/lxc") => {
-            let vmid = vmid.ok_or("vmid")?;
-            if state.containers.contains_key(&vmid) {
-                return Err(format!("CT {vmid} already exists"));
-            }
-            if !state
-                .templates
-                .contains_key(&(node.clone(), params["ostemplate"].clone()))
-            {
-                return Err(format!(
-                    "volume {} does not exist on {node}",
-                    params["ostemplate"]
-                ));
-            }
-            state.containers.insert(
-                vmid,
-                Container {
-                    node: node.clone(),
-                    params: params.clone(),
-                    running: false,
-                    listeners: Vec::new(),
-                },
-            );
+            create(state, &node, vmid.ok_or("vmid")?, params)?;
             Ok(task(state, "vzcreate"))
         }
         ("POST", "/nodes/{node}/lxc/{vmid}/status/start") => {
-            let ports = state.ports.clone();
-            let container = container(state, &node, vmid)?;
-            if container.running {
-                return Err("already running".into());
-            }
-            let address = container.params.get("net0").and_then(|n| {
-                n.split(',')
-                    .find_map(|p| p.strip_prefix("ip="))
-                    .and_then(|ip| ip.split('/').next().map(str::to_owned))
-            });
-            if let Some(address) = address {
-                for port in ports {
-                    container
-                        .listeners
-                        .push(TcpListener::bind((address.as_str(), port)).map_err(|e| e.to_string())?);
-                }
-            }
-            container.running = true;
+            start(state, &node, vmid)?;
             Ok(task(state, "vzstart"))
         }
         ("POST", "/nodes/{node}/lxc/{vmid}/status/shutdown")
@@ -145,6 +92,81 @@ pub(super) fn simulate(
             "{method} {template} is valid but this test cluster does not do it"
         )),
     }
+}
+
+/// A task (UPID) of `kind`: one poll says running, the next one done.
+fn new_task(state: &mut State, node: &str, kind: &str, vmid: Option<u64>) -> Value {
+    state.next_task += 1;
+    let upid = format!(
+        "UPID:{node}:0000{:04X}:00000000:00000000:{kind}:{}:{TOKEN}:",
+        state.next_task,
+        vmid.unwrap_or(0)
+    );
+    state.tasks.insert(upid.clone(), 1);
+    json!(upid)
+}
+
+/// A template uploaded with its sha256, which must be the file's.
+fn upload(
+    state: &mut State,
+    node: &str,
+    params: &BTreeMap<String, String>,
+    file: Option<String>,
+) -> Result<(), String> {
+    let sha = file.ok_or("no file part")?;
+    if params.get("checksum") != Some(&sha) {
+        return Err(format!("checksum mismatch: the file's sha256 is {sha}"));
+    }
+    let volid = format!("{}:vztmpl/{}", params["storage"], params["filename"]);
+    state.templates.insert((node.to_owned(), volid), sha);
+    Ok(())
+}
+
+/// A container made from a template the node holds, under a free VMID.
+fn create(state: &mut State, node: &str, vmid: u64, params: &BTreeMap<String, String>) -> Result<(), String> {
+    if state.containers.contains_key(&vmid) {
+        return Err(format!("CT {vmid} already exists"));
+    }
+    if !state
+        .templates
+        .contains_key(&(node.to_owned(), params["ostemplate"].clone()))
+    {
+        return Err(format!(
+            "volume {} does not exist on {node}",
+            params["ostemplate"]
+        ));
+    }
+    let container = Container {
+        node: node.to_owned(),
+        params: params.clone(),
+        running: false,
+        listeners: Vec::new(),
+    };
+    state.containers.insert(vmid, container);
+    Ok(())
+}
+
+/// A container started: it listens on the test's ports at its net0 address.
+fn start(state: &mut State, node: &str, vmid: Option<u64>) -> Result<(), String> {
+    let ports = state.ports.clone();
+    let container = container(state, node, vmid)?;
+    if container.running {
+        return Err("already running".into());
+    }
+    let address = container.params.get("net0").and_then(|n| {
+        n.split(',')
+            .find_map(|p| p.strip_prefix("ip="))
+            .and_then(|ip| ip.split('/').next().map(str::to_owned))
+    });
+    if let Some(address) = address {
+        for port in ports {
+            container
+                .listeners
+                .push(TcpListener::bind((address.as_str(), port)).map_err(|e| e.to_string())?);
+        }
+    }
+    container.running = true;
+    Ok(())
 }
 
 fn container<'a>(state: &'a mut State, node: &str, vmid: Option<u64>) -> Result<&'a mut Container, String> {

@@ -18,9 +18,12 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
 
 use crate::install::Deferred;
+
+mod gzip;
+
+pub(crate) use gzip::ParallelGz;
 
 /// Where an entry's owner, mode and capability come from: never from who runs the bake. What the
 /// bake made is owned by root (its mode is the one the bake set); anything else is what the base
@@ -116,17 +119,23 @@ pub(crate) fn write_tar<W: Write>(
     deferred: &BTreeMap<PathBuf, Deferred>,
     owners: &Owners,
     out: W,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> io::Result<ArchiveStats> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
-    let mut stats = ArchiveStats::default();
-    let mut first_of_inode: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let mut zips = HashMap::new();
+    let mut tar = TarWriter {
+        builder,
+        root,
+        epoch,
+        owners,
+        progress,
+        stats: ArchiveStats::default(),
+        first_of_inode: HashMap::new(),
+        zips: HashMap::new(),
+    };
     // A BTreeMap of paths is already in archive order.
     let mut from_wheels = deferred.iter().peekable();
-    let on_disk = sorted_paths(root)?;
-    let mut on_disk = on_disk.into_iter().peekable();
+    let mut on_disk = sorted_paths(root)?.into_iter().peekable();
     loop {
         lastmile_process::interrupt::check_io()?;
         // The next path in byte order; a deferred file replaces a file on disk at its path.
@@ -144,23 +153,50 @@ pub(crate) fn write_tar<W: Write>(
         };
         if take_wheel {
             let (relative, file) = from_wheels.next().expect("peeked");
-            let mut header = tar::Header::new_gnu();
-            header.set_mode(file.mode);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_mtime(epoch);
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(file.size);
-            // Read back from the wheel and checked again against the digest of the install.
-            let member = crate::install::read_back(&mut zips, file)?;
-            builder.append_data(&mut header, relative, member)?;
-            stats.bytes_in += file.size;
-            stats.entries += 1;
-            progress(file.size);
-            continue;
+            tar.append_deferred(relative, file)?;
+        } else {
+            tar.append_on_disk(on_disk.next().expect("peeked"))?;
         }
-        let relative = on_disk.next().expect("peeked");
-        let path = root.join(&relative);
+    }
+    tar.builder.into_inner()?.flush()?;
+    Ok(tar.stats)
+}
+
+/// The archive being written, and what it needs to write the next entry.
+struct TarWriter<'a, W: Write, P: FnMut(u64)> {
+    builder: tar::Builder<W>,
+    root: &'a Path,
+    epoch: u64,
+    owners: &'a Owners<'a>,
+    progress: P,
+    stats: ArchiveStats,
+    /// The first path of each inode with several links: the others become hard links to it.
+    first_of_inode: HashMap<(u64, u64), PathBuf>,
+    zips: HashMap<PathBuf, zip::ZipArchive<std::io::BufReader<std::fs::File>>>,
+}
+
+impl<W: Write, P: FnMut(u64)> TarWriter<'_, W, P> {
+    /// A file installed from a wheel: read back from it, owned by root, at the epoch.
+    fn append_deferred(&mut self, relative: &Path, file: &Deferred) -> io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(file.mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(self.epoch);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(file.size);
+        // Read back from the wheel and checked again against the digest of the install.
+        let member = crate::install::read_back(&mut self.zips, file)?;
+        self.builder.append_data(&mut header, relative, member)?;
+        self.stats.bytes_in += file.size;
+        self.stats.entries += 1;
+        (self.progress)(file.size);
+        Ok(())
+    }
+
+    /// A path of the staging tree, with the owner and mode of the base's file.
+    fn append_on_disk(&mut self, relative: PathBuf) -> io::Result<()> {
+        let path = self.root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         let file_type = meta.file_type();
         let name: PathBuf = if relative.as_os_str().is_empty() {
@@ -168,15 +204,16 @@ pub(crate) fn write_tar<W: Write>(
         } else {
             relative.clone()
         };
-        let owned = owners.of(&relative, &path, &meta);
+        let owned = self.owners.of(&relative, &path, &meta);
         let mut header = tar::Header::new_gnu();
         header.set_mode(owned.mode);
         header.set_uid(owned.uid);
         header.set_gid(owned.gid);
-        header.set_mtime((meta.mtime().max(0) as u64).min(epoch));
+        header.set_mtime((meta.mtime().max(0) as u64).min(self.epoch));
         header.set_size(0);
         if let Some(capability) = &owned.capability {
-            builder.append_pax_extensions([("SCHILY.xattr.security.capability", capability.as_slice())])?;
+            self.builder
+                .append_pax_extensions([("SCHILY.xattr.security.capability", capability.as_slice())])?;
         }
         if file_type.is_dir() {
             header.set_entry_type(tar::EntryType::Directory);
@@ -184,37 +221,48 @@ pub(crate) fn write_tar<W: Write>(
             if !dir_name.as_bytes().ends_with(b"/") {
                 dir_name.push("/");
             }
-            builder.append_data(&mut header, dir_name, io::empty())?;
+            self.builder.append_data(&mut header, dir_name, io::empty())?;
         } else if file_type.is_symlink() {
             header.set_entry_type(tar::EntryType::Symlink);
             let target = std::fs::read_link(&path)?;
-            builder.append_link(&mut header, &name, target)?;
+            self.builder.append_link(&mut header, &name, target)?;
         } else if file_type.is_file() {
-            let key = (meta.dev(), meta.ino());
-            if meta.nlink() > 1 {
-                if let Some(first) = first_of_inode.get(&key) {
-                    header.set_entry_type(tar::EntryType::Link);
-                    builder.append_link(&mut header, &name, first)?;
-                    stats.entries += 1;
-                    continue;
-                }
-                first_of_inode.insert(key, relative.clone());
-            }
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(meta.len());
-            let file = std::fs::File::open(&path)?;
-            builder.append_data(&mut header, &name, exactly(file, meta.len(), &path))?;
-            stats.bytes_in += meta.len();
-            progress(meta.len());
+            self.append_file(header, &name, relative, &path, &meta)?;
         } else {
             // Character and block devices, FIFOs, sockets: the container runtime makes its own.
-            stats.skipped_devices += 1;
-            continue;
+            self.stats.skipped_devices += 1;
+            return Ok(());
         }
-        stats.entries += 1;
+        self.stats.entries += 1;
+        Ok(())
     }
-    builder.into_inner()?.flush()?;
-    Ok(stats)
+
+    /// A regular file, or a hard link to the first path of its inode.
+    fn append_file(
+        &mut self,
+        mut header: tar::Header,
+        name: &Path,
+        relative: PathBuf,
+        path: &Path,
+        meta: &std::fs::Metadata,
+    ) -> io::Result<()> {
+        let key = (meta.dev(), meta.ino());
+        if meta.nlink() > 1 {
+            if let Some(first) = self.first_of_inode.get(&key) {
+                header.set_entry_type(tar::EntryType::Link);
+                return self.builder.append_link(&mut header, name, first);
+            }
+            self.first_of_inode.insert(key, relative);
+        }
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(meta.len());
+        let file = std::fs::File::open(path)?;
+        self.builder
+            .append_data(&mut header, name, exactly(file, meta.len(), path))?;
+        self.stats.bytes_in += meta.len();
+        (self.progress)(meta.len());
+        Ok(())
+    }
 }
 
 /// A file read for the archive: exactly the size its header says, or an error (a file that grew
@@ -242,133 +290,6 @@ fn exactly(file: std::fs::File, size: u64, path: &Path) -> impl Read {
         inner: file.take(size),
         left: size,
         path: path.to_path_buf(),
-    }
-}
-
-/// gzip compression in fixed-size pieces, each compressed by a pool of worker threads while the
-/// caller keeps reading and archiving, and written in order: the reading, compressing and writing
-/// overlap, and the bytes are the same for any number of workers.
-pub(crate) struct ParallelGz<W: Write> {
-    out: W,
-    current: Vec<u8>,
-    jobs: Option<mpsc::SyncSender<(u64, Vec<u8>)>>,
-    results: mpsc::Receiver<(u64, io::Result<Vec<u8>>)>,
-    workers: Vec<std::thread::JoinHandle<()>>,
-    sent: u64,
-    written: u64,
-    ready: BTreeMap<u64, Vec<u8>>,
-}
-
-impl<W: Write> ParallelGz<W> {
-    /// The piece size: part of the format, so it never changes with the machine.
-    pub(crate) const PIECE: usize = 1 << 20;
-
-    /// One worker per core.
-    pub(crate) fn new(out: W, level: u32) -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        Self::with_workers(out, level, threads)
-    }
-
-    pub(crate) fn with_workers(out: W, level: u32, workers: usize) -> Self {
-        let workers = workers.max(1);
-        // Pieces queued for the workers: enough to keep them busy, few enough to bound memory
-        // (a few MiB per worker whatever the archive size).
-        let (jobs, queue) = mpsc::sync_channel::<(u64, Vec<u8>)>(2 * workers);
-        let (done, results) = mpsc::channel();
-        let queue = Arc::new(Mutex::new(queue));
-        let handles = (0..workers)
-            .map(|_| {
-                let queue = Arc::clone(&queue);
-                let done = done.clone();
-                std::thread::spawn(move || {
-                    loop {
-                        let job = queue.lock().map(|q| q.recv());
-                        let Ok(Ok((index, piece))) = job else { break };
-                        if done.send((index, compress_piece(&piece, level))).is_err() {
-                            break;
-                        }
-                    }
-                })
-            })
-            .collect();
-        Self {
-            out,
-            current: Vec::with_capacity(Self::PIECE),
-            jobs: Some(jobs),
-            results,
-            workers: handles,
-            sent: 0,
-            written: 0,
-            ready: BTreeMap::new(),
-        }
-    }
-
-    fn send_current(&mut self) -> io::Result<()> {
-        let piece = std::mem::replace(&mut self.current, Vec::with_capacity(Self::PIECE));
-        let jobs = self.jobs.as_ref().expect("not finished");
-        jobs.send((self.sent, piece))
-            .map_err(|_| io::Error::other("a compression worker stopped"))?;
-        self.sent += 1;
-        while let Ok(result) = self.results.try_recv() {
-            self.take(result)?;
-        }
-        Ok(())
-    }
-
-    /// Keep a compressed piece and write every piece that is now in order.
-    fn take(&mut self, (index, member): (u64, io::Result<Vec<u8>>)) -> io::Result<()> {
-        self.ready.insert(index, member?);
-        while let Some(member) = self.ready.remove(&self.written) {
-            self.out.write_all(&member)?;
-            self.written += 1;
-        }
-        Ok(())
-    }
-
-    /// Compress what is left, wait for the workers and return the inner writer.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
-        if !self.current.is_empty() {
-            self.send_current()?;
-        }
-        self.jobs = None;
-        while self.written < self.sent {
-            let result = self
-                .results
-                .recv()
-                .map_err(|_| io::Error::other("a compression worker stopped"))?;
-            self.take(result)?;
-        }
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
-        }
-        self.out.flush()?;
-        Ok(self.out)
-    }
-}
-
-/// One piece as a gzip member: mtime 0, OS byte 3 (Unix), the given level.
-fn compress_piece(piece: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let mut encoder = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
-        Vec::with_capacity(piece.len() / 2),
-        flate2::Compression::new(level),
-    );
-    encoder.write_all(piece)?;
-    encoder.finish()
-}
-
-impl<W: Write> Write for ParallelGz<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = Self::PIECE - self.current.len();
-        let take = room.min(buf.len());
-        self.current.extend_from_slice(&buf[..take]);
-        if self.current.len() == Self::PIECE {
-            self.send_current()?;
-        }
-        Ok(take)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
