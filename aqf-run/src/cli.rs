@@ -8,11 +8,16 @@ const EXAMPLES: &str = "\
 Examples:
   aqf-run run --deployment deployment.json examples/cam/acceptance.toml --out-dir aqf-report
   aqf-run run --deployment deployment.json suite.toml --partition 2/3 --jobs 4 --tags smoke
+  aqf-run merge slice-1/report.json slice-2/report.json slice-3/report.json -o report.json
   aqf-run promote aqf-report/report.json --deployment deployment.json --channel stable
-  aqf-run promote aqf-report/report.json --expect-current 3fa9c2d17b04
+  aqf-run promote report.json --deployment deployment.json --expect-current 3fa9c2d17b04
+  aqf-run channel stable
 
 run writes into --out-dir (emptied first): junit.xml (for Jenkins), report.json
 (lastmile.report/v1, also on stdout), report.md and report.html, pytest/ (pytest's own XML).
+promote moves a channel only for a report of the whole suite (every test run, every required
+one passed) on the deployment given, which every node confirms it runs now, with the image
+re-hashed; promotions/CHANNEL/ holds log.jsonl (the truth), head, and attestations/.
 
 Exit codes: 0 every required test passed (or promoted), 1 a required test failed (or the
 promotion was refused, with the reason), 2 the run itself could not happen, 130 interrupted.";
@@ -33,8 +38,32 @@ pub struct Cli {
 pub enum Command {
     /// Run acceptance suites against the nodes of a deployment.
     Run(RunArgs),
+    /// The reports of every --partition of one run as one report of the whole suite.
+    Merge(MergeArgs),
     /// Make a qualified candidate a channel's head, by digest.
     Promote(PromoteArgs),
+    /// A channel's head (its digest), or its whole log.
+    Channel(ChannelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The report.json of each partition, 1/N to N/N.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// The channel (`stable`).
+    #[arg(value_name = "CHANNEL", default_value = "stable")]
+    pub channel: String,
+    /// Print every promotion (lastmile.promotion/v1, a line each), oldest first.
+    #[arg(long)]
+    pub log: bool,
+    /// Where the channels live.
+    #[arg(long, value_name = "DIR", default_value = "promotions")]
+    pub promotions: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -45,7 +74,8 @@ pub struct RunArgs {
     /// deploy-lxc's lastmile.deployment/v1 document (- for stdin).
     #[arg(long, value_name = "FILE")]
     pub deployment: PathBuf,
-    /// The candidate document (lastmile.candidate/v1); default: the manifest inside a node.
+    /// The candidate document (lastmile.candidate/v1); default: the manifest inside the image
+    /// the deployment names.
     #[arg(long, value_name = "FILE")]
     pub candidate: Option<PathBuf>,
     /// Where the reports go; emptied first (only if aqf-run made it).
@@ -56,7 +86,7 @@ pub struct RunArgs {
     pub jobs: Option<usize>,
     /// Run only slice K of N (stable: adding a test does not move the others).
     #[arg(long, value_name = "K/N")]
-    pub partition: Option<String>,
+    pub partition: Option<lastmile_documents::report::Partition>,
     /// Run only tests with one of these tags (repeatable, or comma-separated).
     #[arg(long, value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
@@ -81,10 +111,11 @@ pub struct PromoteArgs {
     /// Refuse unless the channel's head is this digest (or `none`) now.
     #[arg(long, value_name = "DIGEST")]
     pub expect_current: Option<String>,
-    /// The deployment the report must be about.
+    /// The deployment the report was qualified on (deploy-lxc's document): it must be the
+    /// report's, and its nodes must run it now. Required.
     #[arg(long, value_name = "FILE")]
     pub deployment: Option<PathBuf>,
-    /// Where channel pointers, logs and provenance live.
+    /// Where the channels live (a folder each: log.jsonl, head, attestations/).
     #[arg(long, value_name = "DIR", default_value = "promotions")]
     pub promotions: PathBuf,
 }
@@ -92,11 +123,6 @@ pub struct PromoteArgs {
 impl RunArgs {
     /// The command line as the qualification's options; the clap types stop here.
     pub fn into_options(self) -> anyhow::Result<crate::qualify::Options> {
-        let partition = self
-            .partition
-            .as_deref()
-            .map(crate::plan::parse_partition)
-            .transpose()?;
         Ok(crate::qualify::Options {
             suites: self.suites,
             deployment: self.deployment,
@@ -109,9 +135,8 @@ impl RunArgs {
             filter: crate::plan::Filter {
                 tags: self.tags,
                 skip_tags: self.skip_tags,
-                partition,
+                partition: self.partition,
             },
-            partition: self.partition,
             fail_fast: self.fail_fast,
             cache_dir: self.cache_dir.unwrap_or_else(default_cache),
         })

@@ -18,7 +18,7 @@ pub fn run(
     limit: Duration,
     started: Instant,
 ) -> Tried {
-    let script = ctx.substitute(&test.run, node);
+    let script = ctx.substitute_shell(&test.run, node);
     let ran = match (test.on, node) {
         (On::Node, Some(node)) => ctx.node(node).exec(&["sh", "-c", &script], None, limit),
         (On::Node, None) => {

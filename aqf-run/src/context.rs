@@ -155,34 +155,47 @@ impl Context<'_> {
     pub fn variables(&self, node: Option<&DeployedNode>) -> Vec<(String, String)> {
         let mut vars = self.deployment.variables(node);
         if let Some(node) = node {
-            vars.push(("LASTMILE_EXEC".to_owned(), node.exec.join(" ")));
+            let words: Vec<String> = node.exec.iter().map(|w| lastmile_probe::shell_quote(w)).collect();
+            vars.push(("LASTMILE_EXEC".to_owned(), words.join(" ")));
         }
         vars
     }
 
     /// `{address}`, `{node}`, `{env}`, `{candidate}`, `{addr:NODE}` and `{role:ROLE}` (the
-    /// first address of the role) in a command or URL.
+    /// first address of the role) in a URL. (The deployment document's names and addresses were
+    /// checked when it was read; a URL is parsed after.)
     pub fn substitute(&self, text: &str, node: Option<&DeployedNode>) -> String {
+        self.substitute_with(text, node, str::to_owned)
+    }
+
+    /// The same in a shell command: each value one shell word ([`lastmile_probe::shell_quote`]),
+    /// so no value can be more than a word, whatever a document holds.
+    pub fn substitute_shell(&self, text: &str, node: Option<&DeployedNode>) -> String {
+        self.substitute_with(text, node, lastmile_probe::shell_quote)
+    }
+
+    fn substitute_with(&self, text: &str, node: Option<&DeployedNode>, word: fn(&str) -> String) -> String {
         let deployment = self.deployment;
-        let mut out = text.to_owned();
+        let mut values: Vec<(String, String)> = Vec::new();
         if let Some(node) = node {
-            out = out
-                .replace("{address}", &node.address.to_string())
-                .replace("{node}", &node.name);
+            values.push(("{address}".into(), node.address.to_string()));
+            values.push(("{node}".into(), node.name.clone()));
         }
-        out = out.replace("{env}", &deployment.environment);
+        values.push(("{env}".into(), deployment.environment.clone()));
         if let Some(candidate) = &deployment.candidate {
-            out = out.replace("{candidate}", &candidate.digest.to_string());
+            values.push(("{candidate}".into(), candidate.digest.to_string()));
         }
         for other in &deployment.nodes {
-            out = out.replace(&format!("{{addr:{}}}", other.name), &other.address.to_string());
-        }
-        for other in &deployment.nodes {
+            values.push((format!("{{addr:{}}}", other.name), other.address.to_string()));
             for role in &other.roles {
                 if let Some(first) = deployment.nodes_with_role(role).next() {
-                    out = out.replace(&format!("{{role:{role}}}"), &first.address.to_string());
+                    values.push((format!("{{role:{role}}}"), first.address.to_string()));
                 }
             }
+        }
+        let mut out = text.to_owned();
+        for (placeholder, value) in values {
+            out = out.replace(&placeholder, &word(&value));
         }
         out
     }

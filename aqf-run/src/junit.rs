@@ -128,17 +128,15 @@ fn testsuite(
 
 fn properties(xml: &mut String, report: &ReportDocument, suite: &SuiteFile) {
     xml.push_str("    <properties>\n");
-    let mut properties = vec![
+    let properties = vec![
         ("candidate.digest", report.candidate.digest.to_string()),
         ("candidate.image", report.candidate.image.clone()),
         ("environment", report.environment.clone()),
         ("generation", report.generation.to_string()),
         ("suite.file", suite.file.clone()),
         ("suite.sha256", suite.sha256.to_string()),
+        ("selection", report.selection.to_string()),
     ];
-    if let Some(partition) = &report.partition {
-        properties.push(("partition", partition.clone()));
-    }
     for (name, value) in properties {
         let _ = writeln!(
             xml,

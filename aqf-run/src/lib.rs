@@ -1,7 +1,7 @@
 //! `aqf-run`: acceptance tests against a deployed candidate, and promotion by digest.
 //!
 //! Where to start: [`qualify`] runs a qualification in named steps (inputs, [`plan`], [`runner`],
-//! the report, the outputs); one attempt of a test is [`attempt`], which hands it to
+//! the report, the outputs; [`merge`] joins partitions); one attempt of a test is [`attempt`], which hands it to
 //! [`command`], [`pytest`] or a [`builtin`] check of a node, over [`context`]; [`suite`] reads
 //! the suite files, [`junit`] and [`report`] write the outputs; [`promote`] makes a passed
 //! candidate a channel's head. [`run`] is the command line's thin shell over them.
@@ -12,6 +12,7 @@ pub mod cli;
 pub mod command;
 pub mod context;
 pub mod junit;
+pub mod merge;
 pub mod plan;
 pub mod promote;
 pub mod pytest;
@@ -45,6 +46,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             verdict(&report)
         }
+        Command::Merge(args) => {
+            let report = merge::merge(&args.reports)?;
+            lastmile_cli::emit(output, report.to_json().as_bytes())?;
+            Ok(Exit::Success)
+        }
+        Command::Channel(args) => channel(&args, output),
         Command::Promote(args) => {
             let entry = promote::promote(&args.into_options())?;
             lastmile_cli::emit(output, entry.to_json().as_bytes())?;
@@ -62,6 +69,31 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
     }
+}
+
+/// `aqf-run channel`: the head's digest (exit 1 when nothing was promoted yet), or the log.
+fn channel(args: &cli::ChannelArgs, output: Option<&Path>) -> anyhow::Result<Exit> {
+    let channel = promote::channel::Channel::new(&args.promotions, &args.channel)?;
+    let entries = if channel.dir.is_dir() {
+        // Under the lock, so `head` is repaired if a crash left it behind the log.
+        let _locked = channel.lock()?;
+        channel.entries()?
+    } else {
+        Vec::new()
+    };
+    if args.log {
+        let lines: String = entries
+            .iter()
+            .map(|e| format!("{}\n", serde_json::to_string(e).expect("an entry serializes")))
+            .collect();
+        lastmile_cli::emit(output, lines.as_bytes())?;
+        return Ok(Exit::Success);
+    }
+    let Some(head) = entries.last() else {
+        return Err(Negative(format!("channel {}: nothing promoted yet", channel.name)).into());
+    };
+    lastmile_cli::emit(output, format!("{}\n", head.digest).as_bytes())?;
+    Ok(Exit::Success)
 }
 
 /// Exit 0 when every required test passed, else the negative answer with how many did not.

@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 use lastmile_documents::deployment::{DeployedNode, DeploymentDocument};
+use lastmile_documents::report::Partition;
 use lastmile_fs::Sha256;
 
 use crate::suite::{Group, Suite, Test};
@@ -32,19 +33,8 @@ impl Instance<'_> {
 pub struct Filter {
     pub tags: Vec<String>,
     pub skip_tags: Vec<String>,
-    /// (K, N): the K-th of N slices, K from 1.
-    pub partition: Option<(u64, u64)>,
-}
-
-/// `K/N` with 1 <= K <= N.
-pub fn parse_partition(text: &str) -> anyhow::Result<(u64, u64)> {
-    let parsed = text
-        .split_once('/')
-        .and_then(|(k, n)| Some((k.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?)));
-    match parsed {
-        Some((k, n)) if k >= 1 && k <= n => Ok((k, n)),
-        _ => bail!("--partition {text:?}: expected K/N with 1 <= K <= N, such as 2/3"),
-    }
+    /// The K-th of N slices, K from 1.
+    pub partition: Option<Partition>,
 }
 
 /// The slice (0-based) a test id falls in: by its sha256, so adding a test moves no other.
@@ -91,8 +81,8 @@ pub fn instances<'a>(
             );
         }
     }
-    if let Some((k, n)) = filter.partition {
-        all.retain(|i| slice_of(&i.id(), n) == k - 1);
+    if let Some(Partition { index, count }) = filter.partition {
+        all.retain(|i| slice_of(&i.id(), count) == index - 1);
     }
     Ok(all)
 }
@@ -152,11 +142,9 @@ mod tests {
         more.push("s:g/new@n".into());
         let after: Vec<u64> = more[..300].iter().map(|id| slice_of(id, 3)).collect();
         assert_eq!(before, after);
-        assert_eq!(parse_partition("2/3").unwrap(), (2, 3));
-        assert!(
-            parse_partition("0/3").is_err()
-                && parse_partition("4/3").is_err()
-                && parse_partition("x").is_err()
-        );
+        assert_eq!("2/3".parse(), Ok(Partition { index: 2, count: 3 }));
+        for bad in ["0/3", "4/3", "x", "+1/3", " 1/3", "1/0"] {
+            assert!(bad.parse::<Partition>().is_err(), "{bad}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use lastmile_dist::record;
 use lastmile_documents::Document;
 use lastmile_documents::candidate::{CANDIDATE_PATH, CandidateDocument, ImageName};
 use lastmile_fs::Sha256;
+use lastmile_image::ImageError;
 
 /// What one pass over the image found.
 #[derive(Default)]
@@ -67,18 +68,16 @@ fn check_name(image: &Path) -> anyhow::Result<Vec<String>> {
 
 /// One pass over the archive.
 fn read(image: &Path) -> anyhow::Result<Contents> {
-    let shown = image.display();
-    let file = std::fs::File::open(image).with_context(|| format!("opening {shown}"))?;
+    let read = |e| ImageError::reading(image, e);
+    let (file, _) = lastmile_fs::open_regular(image).map_err(read)?;
     let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)));
     let mut contents = Contents::default();
-    for entry in archive
-        .entries()
-        .with_context(|| format!("{shown}: not a tar.gz"))?
-    {
+    for entry in archive.entries().map_err(read)? {
         lastmile_process::interrupt::check()?;
-        let mut entry = entry.with_context(|| format!("{shown}: corrupt archive"))?;
+        let mut entry = entry.map_err(read)?;
         let path = entry
-            .path()?
+            .path()
+            .map_err(read)?
             .to_string_lossy()
             .trim_start_matches("./")
             .to_owned();
@@ -91,16 +90,31 @@ fn read(image: &Path) -> anyhow::Result<Contents> {
             }
             _ => continue,
         }
+        let wanted = path.ends_with(".dist-info/RECORD")
+            || path == CANDIDATE_PATH
+            || path.starts_with("etc/systemd/system/")
+            || path == "etc/lastmile/sbom.cdx.json";
+        if !wanted {
+            // Hashed as it streams: a file of any size costs no memory.
+            let mut hashing = lastmile_fs::Sha256Writer::new(std::io::sink());
+            std::io::copy(&mut entry, &mut hashing).map_err(read)?;
+            let (digest, size, _) = hashing.finish();
+            contents
+                .hashes
+                .insert(path, (record::hash_of_digest(&digest), size));
+            continue;
+        }
         let mut data = Vec::new();
-        entry.read_to_end(&mut data)?;
+        (&mut entry)
+            .take(lastmile_fs::TEXT_LIMIT)
+            .read_to_end(&mut data)
+            .map_err(read)?;
         let text = || String::from_utf8_lossy(&data).into_owned();
         if path.ends_with(".dist-info/RECORD") {
             contents.records.insert(path.clone(), text());
-        }
-        if path == CANDIDATE_PATH {
+        } else if path == CANDIDATE_PATH {
             contents.manifest = Some(text());
-        }
-        if path.starts_with("etc/systemd/system/") || path == "etc/lastmile/sbom.cdx.json" {
+        } else {
             contents.texts.insert(path.clone(), text());
         }
         contents

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use lastmile_documents::Document;
-use lastmile_documents::candidate::{CANDIDATE_PATH, CandidateDocument, ImageName};
+use lastmile_documents::candidate::{CandidateDocument, ImageName};
 use lastmile_fs::Sha256;
 
 /// A candidate to deploy: the document and the image file it names.
@@ -40,6 +40,19 @@ pub fn load(path: &Path, image: Option<&Path>) -> anyhow::Result<Candidate> {
             image.display()
         );
     }
+    // What is deployed is the image: the document beside it must say what the image says.
+    let inside = lastmile_image::manifest(&image)?;
+    if inside
+        != (CandidateDocument {
+            image: None,
+            ..document.clone()
+        })
+    {
+        bail!(
+            "{source} does not describe the image {} (its services, packages or inputs differ from the manifest inside it): not that image's document",
+            image.display()
+        );
+    }
     Ok(Candidate {
         document,
         image,
@@ -63,28 +76,16 @@ fn image_beside(document: &Path, named: &Path) -> PathBuf {
 /// document is the candidate document inside it.
 fn from_image(image: &Path) -> anyhow::Result<Candidate> {
     let shown = image.display().to_string();
-    let digest = Sha256::of_file(image).with_context(|| format!("reading {shown}"))?;
+    let digest = lastmile_image::ImageFile::open(image)?.digest()?;
     let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !name.parse::<ImageName>().is_ok_and(|n| n.matches(&digest)) {
         bail!(
             "{shown}: its sha256 is {digest}, which its name does not start with: not the image it says it is"
         );
     }
-    let file = std::fs::File::open(image)?;
-    let gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
-    let mut archive = tar::Archive::new(gz);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        if path.strip_prefix("./").unwrap_or(&path) == Path::new(CANDIDATE_PATH) {
-            let text = lastmile_fs::read_text_limited(&mut entry, 16 << 20)?;
-            let document = CandidateDocument::from_json(&text, &format!("{shown}!{CANDIDATE_PATH}"))?;
-            return Ok(Candidate {
-                document,
-                image: image.to_owned(),
-                digest,
-            });
-        }
-    }
-    bail!("{shown}: no /{CANDIDATE_PATH} inside: not an image bake-image made")
+    Ok(Candidate {
+        document: lastmile_image::manifest(image)?,
+        image: image.to_owned(),
+        digest,
+    })
 }

@@ -17,32 +17,13 @@ pub fn services<'a>(candidate: &'a CandidateDocument, node: &Node) -> Vec<&'a st
         .collect()
 }
 
-/// `node.env` as systemd's `EnvironmentFile=` and a shell's `.` both read it: one
-/// `NAME="value"` per line, with `\`, `"`, `$` and `` ` `` escaped.
-pub fn env_file(environment: &str, node: &str, vars: &[(String, String)]) -> String {
-    let mut text = format!(
-        "# Written by deploy-lxc for node {node} of environment {environment}; not part of the image.\n"
-    );
-    for (name, value) in vars {
-        let mut quoted = String::with_capacity(value.len() + 2);
-        for c in value.chars() {
-            if matches!(c, '\\' | '"' | '$' | '`') {
-                quoted.push('\\');
-            }
-            quoted.push(c);
-        }
-        text.push_str(&format!("{name}=\"{quoted}\"\n"));
-    }
-    text
-}
-
 /// Every file and link `node` gets, as the document of its generation describes it.
 pub fn files(planned: &DeploymentDocument, node: &DeployedNode, candidate: &CandidateDocument) -> NodeFiles {
     let vars = planned.variables(Some(node));
     let mut files = vec![
         (
-            "etc/lastmile/node.env".to_owned(),
-            env_file(&planned.environment, &node.name, &vars),
+            lastmile_documents::node_env::NODE_ENV_PATH.to_owned(),
+            lastmile_documents::node_env::write(&planned.environment, &node.name, &vars),
         ),
         ("etc/hostname".to_owned(), format!("{}\n", node.name)),
     ];
@@ -90,29 +71,4 @@ pub fn mismatches(env: &Environment, candidate: &CandidateDocument) -> Vec<Strin
         }
     }
     said
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_quoted_for_systemd_and_the_shell() {
-        let vars = vec![
-            ("LASTMILE_NODE".to_owned(), "sim-1".to_owned()),
-            ("GREETING".to_owned(), "say \"hi\" $HOME `x` \\\\".to_owned()),
-        ];
-        let text = env_file("lab", "sim-1", &vars);
-        assert!(text.contains("LASTMILE_NODE=\"sim-1\"\n"), "{text}");
-        // What a shell reads back is the value as written.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("node.env"), &text).unwrap();
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(". ./node.env; printf %s \"$GREETING\"")
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "say \"hi\" $HOME `x` \\\\");
-    }
 }

@@ -28,6 +28,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["lastmile-fs", "lastmile-process", "lastmile-index"],
     ),
     ("lastmile-probe", &["lastmile-process"]),
+    (
+        "lastmile-image",
+        &["lastmile-fs", "lastmile-documents", "lastmile-process"],
+    ),
 ];
 
 const TOOLS: &[&str] = &["depgraph", "pin-deps", "bake-image", "deploy-lxc", "aqf-run"];

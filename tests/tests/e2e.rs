@@ -85,7 +85,7 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["passed"], true);
     assert_eq!(
-        std::fs::read_to_string(out.join("promotions/stable"))
+        std::fs::read_to_string(out.join("promotions/stable/head"))
             .unwrap()
             .trim(),
         candidate

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use lastmile_documents::report::{QualifiedCandidate, QualifiedPackage, ReportDocument, SuiteFile};
+use lastmile_documents::report::{
+    QualifiedCandidate, QualifiedPackage, ReportDocument, Selection, SuiteFile,
+};
 
 use super::{Inputs, Options};
 use crate::runner::Ran;
@@ -35,7 +37,13 @@ pub(super) fn report(
                 sha256: s.sha256,
             })
             .collect(),
-        partition: options.partition.clone(),
+        selection: Selection {
+            tags: options.filter.tags.clone(),
+            skip_tags: options.filter.skip_tags.clone(),
+            partition: options.filter.partition,
+            fail_fast: options.fail_fast,
+            merged: Vec::new(),
+        },
         started: time(started),
         finished: time(finished),
         counts: crate::report::counts(&tests),

@@ -1,14 +1,14 @@
 //! The inputs of a qualification: the deployment, the suites, and the candidate's manifest.
 
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use lastmile_documents::Document;
-use lastmile_documents::candidate::{CANDIDATE_PATH, CandidateDocument};
+use lastmile_documents::candidate::CandidateDocument;
 use lastmile_documents::deployment::{DeployedCandidate, DeploymentDocument};
+use lastmile_image::ImageFile;
 
 use super::Options;
-use crate::context::probe_node;
 use crate::suite::Suite;
 
 /// The documents and suites a run reads, checked against each other.
@@ -36,7 +36,7 @@ impl Inputs {
             .iter()
             .map(|p| crate::suite::load(p))
             .collect::<Result<Vec<_>, _>>()?;
-        let manifest = manifest(options, &deployment)?;
+        let manifest = manifest(options, &deployed)?;
         if let Some(info) = manifest.as_ref().and_then(|m| m.image.as_ref())
             && info.sha256 != deployed.digest
         {
@@ -56,26 +56,32 @@ impl Inputs {
     }
 }
 
-/// The candidate's manifest: `--candidate`, else the candidate document inside a node.
-fn manifest(options: &Options, deployment: &DeploymentDocument) -> anyhow::Result<Option<CandidateDocument>> {
+/// The candidate's manifest: `--candidate`, else the one inside the image the deployment names
+/// (read from the image, never by running anything in a node), once the image is checked to be
+/// the candidate deployed.
+fn manifest(options: &Options, deployed: &DeployedCandidate) -> anyhow::Result<Option<CandidateDocument>> {
     if let Some(path) = &options.candidate {
         let shown = path.display().to_string();
         let text = lastmile_fs::read_text(path).with_context(|| format!("reading {shown}"))?;
         return Ok(Some(CandidateDocument::from_json(&text, &shown)?));
     }
-    let inside = format!("/{CANDIDATE_PATH}");
-    for node in &deployment.nodes {
-        let Ok(probe) = probe_node(node) else { continue };
-        let Ok(ran) = probe.exec(&["cat", &inside], None, Duration::from_secs(20)) else {
-            continue;
-        };
-        if ran.code == Some(0) {
-            let shown = format!("{}:{inside}", node.name);
-            return Ok(Some(CandidateDocument::from_json(&ran.stdout, &shown)?));
+    let image = Path::new(&deployed.image);
+    let opened = match ImageFile::open(image) {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::warn!(
+                "{e}: no candidate manifest (give --candidate); package versions cannot be checked against the pins"
+            );
+            return Ok(None);
         }
+    };
+    let found = opened.digest()?;
+    if found != deployed.digest {
+        bail!(
+            "{}: sha256 {found} is not the deployed candidate's {}: not the image that was deployed",
+            image.display(),
+            deployed.digest
+        );
     }
-    tracing::warn!(
-        "no candidate manifest (give --candidate): package versions cannot be checked against the pins"
-    );
-    Ok(None)
+    Ok(Some(lastmile_image::manifest(image)?))
 }

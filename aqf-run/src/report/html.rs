@@ -76,9 +76,7 @@ fn candidate(page: &mut String, report: &ReportDocument) {
             ),
         ));
     }
-    if let Some(partition) = &report.partition {
-        rows.push(("partition", e(partition)));
-    }
+    rows.push(("selection", e(&report.selection.to_string())));
     rows.push(("started", e(&report.started)));
     rows.push(("finished", e(&report.finished)));
     let counts: Vec<String> = report
@@ -208,7 +206,7 @@ mod tests {
             environment: "lab".into(),
             generation: 1,
             suites: Vec::new(),
-            partition: None,
+            selection: lastmile_documents::report::Selection::default(),
             started: "2026-11-30T00:00:00Z".into(),
             finished: "2026-11-30T00:00:01Z".into(),
             counts: super::super::counts(&tests),

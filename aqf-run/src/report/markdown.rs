@@ -50,9 +50,7 @@ fn facts(md: &mut String, report: &ReportDocument) {
             suite.sha256.short(12)
         );
     }
-    if let Some(partition) = &report.partition {
-        let _ = writeln!(md, "| partition | {partition} |");
-    }
+    let _ = writeln!(md, "| selection | {} |", report.selection);
     let _ = writeln!(
         md,
         "| started | {} |\n| finished | {} |",

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::testenv::Env;
 
-const PASSING: &str = r#"
+pub(crate) const PASSING: &str = r#"
     name = "p"
     [groups.host]
     [[groups.host.tests]]
@@ -21,10 +21,17 @@ const PASSING: &str = r#"
     run = "true"
 "#;
 
-fn promote(env: &Env, report: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["promote", report, "--promotions", "promotions"];
+pub(crate) fn promote(env: &Env, report: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "promote",
+        report,
+        "--promotions",
+        "promotions",
+        "--deployment",
+        "deployment.json",
+    ];
     args.extend_from_slice(extra);
-    env.env.run(&args)
+    env.aqf(&args)
 }
 
 /// A provenance beside the env's image saying it is about `digest`.
@@ -35,7 +42,9 @@ fn provenance(env: &Env, digest: &str) {
         "predicateType": "https://slsa.dev/provenance/v1",
         "predicate": {},
     });
-    let path = env.path(&format!("images/autobuild-{}.provenance.json", &env.digest[..12]));
+    let path = env
+        .image
+        .with_file_name(format!("autobuild-{}.provenance.json", &env.digest[..12]));
     std::fs::write(path, statement.to_string()).unwrap();
 }
 
@@ -44,22 +53,25 @@ fn a_passed_report_moves_the_channel_and_says_what_was_verified() {
     let env = Env::new(20, &[("monctl", &["monctl"])]);
     assert_eq!(env.suite(PASSING).run(&[]).code, 0);
     provenance(&env, &env.digest);
-    let out = promote(
-        &env,
-        "report/report.json",
-        &["--deployment", "deployment.json", "--expect-current", "none"],
-    );
+    let out = promote(&env, "report/report.json", &["--expect-current", "none"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let entry: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     lastmile_tests::schema::assert_valid(&entry, "promotion.v1");
     assert_eq!(entry["digest"], env.digest.as_str());
-    let pointer = std::fs::read_to_string(env.path("promotions/stable")).unwrap();
-    assert_eq!(pointer.trim(), env.digest);
-    let log = std::fs::read_to_string(env.path("promotions/stable.log")).unwrap();
+    let head = std::fs::read_to_string(env.path("promotions/stable/head")).unwrap();
+    assert_eq!(head.trim(), env.digest);
+    let shown = env.aqf(&["channel", "stable"]);
+    assert_eq!(
+        (shown.code, shown.stdout.trim()),
+        (0, env.digest.as_str()),
+        "{}",
+        shown.stderr
+    );
+    let log = std::fs::read_to_string(env.path("promotions/stable/log.jsonl")).unwrap();
     let logged: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(logged, entry);
     let vsa_path = env.path(&format!(
-        "promotions/attestations/autobuild-{}.stable.vsa.json",
+        "promotions/stable/attestations/autobuild-{}.vsa.json",
         &env.digest[..12]
     ));
     let vsa: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(vsa_path).unwrap()).unwrap();
@@ -85,6 +97,9 @@ fn a_passed_report_moves_the_channel_and_says_what_was_verified() {
         &["--expect-current", &env.digest[..12]],
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
+    // Already the head: nothing is appended.
+    let log = std::fs::read_to_string(env.path("promotions/stable/log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
 }
 
 #[test]
@@ -93,21 +108,24 @@ fn every_other_report_is_refused_with_the_reason() {
     let refused = |out: Output, reason: &str| {
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(out.stderr.contains(reason), "{reason:?} not in: {}", out.stderr);
-        assert!(!env.path("promotions/stable").exists(), "the channel moved");
+        assert!(
+            !env.path("promotions/stable/log.jsonl").exists(),
+            "the channel moved"
+        );
     };
     // A failed report.
     env.suite(&PASSING.replace("run = \"true\"\n    [[", "run = \"false\"\n    [["));
     assert_eq!(env.run(&[]).code, 1);
     refused(
         promote(&env, "report/report.json", &[]),
-        "did not pass (1 required tests did not: p:host/a)",
+        "report.json: the report did not pass (1 required tests did not: p:host/a)",
     );
     // One partition of the suite.
     env.suite(PASSING);
     assert_eq!(env.run(&["--partition", "1/1"]).code, 0);
     refused(
         promote(&env, "report/report.json", &[]),
-        "is partition 1/1 of the suite",
+        "it is partition 1/1 of the suite",
     );
     // A deployment that runs another digest.
     assert_eq!(env.run(&[]).code, 0);
@@ -116,7 +134,7 @@ fn every_other_report_is_refused_with_the_reason() {
     other["candidate"]["digest"] = json!(lastmile_fs::Sha256::of(b"other").to_string());
     std::fs::write(env.path("other.json"), other.to_string()).unwrap();
     refused(
-        promote(&env, "report/report.json", &["--deployment", "other.json"]),
+        env.aqf(&["promote", "report/report.json", "--deployment", "other.json"]),
         "but other.json runs",
     );
     // A provenance of another image.

@@ -101,6 +101,24 @@ fn verify_checks_the_name(setup: &Setup, name: &str) {
         "{}",
         bad.stderr
     );
+    // A copy cut short (a download that stopped): named, and called truncated.
+    let bytes = std::fs::read(setup.path("out").join(name)).unwrap();
+    let cut = setup.path("out/autobuild-111111111111.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated = bake(
+        &["verify", "out/autobuild-111111111111.tar.gz"],
+        setup.dir.path(),
+        &[],
+        "022",
+    );
+    assert_eq!(truncated.code, 2, "{}", truncated.stderr);
+    assert!(
+        truncated
+            .stderr
+            .contains("out/autobuild-111111111111.tar.gz: truncated: the image ends before its archive does"),
+        "{}",
+        truncated.stderr
+    );
 }
 
 #[test]

@@ -272,22 +272,7 @@ impl Service {
     }
 }
 
-/// Whether `name` can be a role (it becomes part of a unit name).
-pub fn valid_role(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-/// Whether `name` can be a service's unit name.
-pub fn valid_unit_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
+pub use crate::names::{valid_role, valid_unit_name};
 
 /// The systemd target that starts a role's services.
 pub fn role_target(role: &str) -> String {
@@ -313,6 +298,65 @@ impl CandidateDocument {
 impl crate::Document for CandidateDocument {
     const SCHEMA: &'static str = SCHEMA;
     const JSON_SCHEMA: &'static str = include_str!("../../../schemas/candidate.v1.schema.json");
+
+    /// What bake-image checks when it writes the document, checked again by every reader:
+    /// service and role names reach `systemctl`, unit files and variable names.
+    fn check(&self) -> Result<(), String> {
+        use crate::names::one_line;
+        let prefix_ok = self.prefix.starts_with('/')
+            && self.prefix.split('/').all(|part| part != "..")
+            && self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c));
+        if !prefix_ok {
+            return Err(format!(
+                "prefix {:?}: an absolute path of letters, digits and / _ . -",
+                self.prefix
+            ));
+        }
+        for (name, service) in &self.services {
+            if !valid_unit_name(name) {
+                return Err(format!(
+                    "service {name:?}: a unit name holds letters, digits and - _ . only"
+                ));
+            }
+            if service.command.trim().is_empty() || !one_line(&service.command) {
+                return Err(format!("service {name}: the command must be one non-empty line"));
+            }
+            if !service.description.as_deref().is_none_or(one_line) {
+                return Err(format!("service {name}: the description must be one line"));
+            }
+            if let Some(role) = service.roles.iter().find(|r| !valid_role(r)) {
+                return Err(format!(
+                    "service {name}: role {role:?}: a role holds lower-case letters, digits, - and _ only"
+                ));
+            }
+        }
+        for package in &self.packages {
+            let words = [&package.name, &package.version, &package.filename];
+            if words
+                .iter()
+                .any(|w| w.is_empty() || !one_line(w) || w.contains([' ', '/']))
+            {
+                return Err(format!(
+                    "package {:?}: a name, version and file name without spaces, slashes or control characters",
+                    package.name
+                ));
+            }
+            if let Some(script) = package
+                .scripts
+                .iter()
+                .find(|s| s.is_empty() || s.contains('/') || !one_line(s))
+            {
+                return Err(format!(
+                    "package {}: script {script:?} is not a file name",
+                    package.name
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

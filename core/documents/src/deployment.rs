@@ -184,18 +184,39 @@ impl crate::Document for DeploymentDocument {
     const SCHEMA: &'static str = SCHEMA;
     const JSON_SCHEMA: &'static str = include_str!("../../../schemas/deployment.v1.schema.json");
 
+    /// Every name is one the environment file could have held, and every node's `exec` is
+    /// what deploy-lxc writes for the backend: aqf-run runs it, and pastes the names into argv.
     fn check(&self) -> Result<(), String> {
+        use crate::names::{valid_config_name, valid_name, valid_role, valid_unit_name};
         if self.candidate.is_some() != self.generation.is_some() {
             return Err("a candidate and its generation go together".to_owned());
         }
+        if !valid_name(&self.environment) {
+            return Err(format!(
+                "environment {:?}: lower-case letters, digits and - only",
+                self.environment
+            ));
+        }
+        if let Some(key) = self.config.keys().find(|k| !valid_config_name(k)) {
+            return Err(format!("config {key:?}: not a variable name deploy-lxc writes"));
+        }
         let mut names = std::collections::BTreeSet::new();
         for node in &self.nodes {
-            if !names.insert(&node.name) {
-                return Err(format!("node {} is listed twice", node.name));
+            let name = &node.name;
+            if !valid_name(name) {
+                return Err(format!("node {name:?}: lower-case letters, digits and - only"));
             }
-            if node.exec.is_empty() {
-                return Err(format!("node {} has no exec command", node.name));
+            if !names.insert(name) {
+                return Err(format!("node {name} is listed twice"));
             }
+            if let Some(role) = node.roles.iter().find(|r| !valid_role(r)) {
+                return Err(format!("node {name}: role {role:?} is not a role name"));
+            }
+            if let Some(service) = node.services.iter().find(|s| !valid_unit_name(s)) {
+                return Err(format!("node {name}: service {service:?} is not a unit name"));
+            }
+            crate::exec::check_exec(self.backend, &node.container, &node.exec)
+                .map_err(|why| format!("node {name}: {why}"))?;
         }
         Ok(())
     }
@@ -279,7 +300,10 @@ mod tests {
                 roles: vec!["monctl".to_owned()],
                 services: vec!["katproxy".to_owned()],
                 state: NodeState::Running,
-                exec: vec!["lxc-attach".to_owned(), "--".to_owned()],
+                exec: "lxc-attach -P /var/lib/lastmile/lab/lxc -n lastmile-lab-monctl-1 --clear-env --set-var PATH=/usr/bin --"
+                    .split(' ')
+                    .map(str::to_owned)
+                    .collect(),
                 health: Vec::new(),
                 downtime_ms: Some(1200),
             }],
@@ -299,9 +323,18 @@ mod tests {
         twice.nodes.push(twice.nodes[0].clone());
         let err = DeploymentDocument::from_json(&twice.to_json(), "d.json").unwrap_err();
         assert!(err.to_string().contains("listed twice"), "{err}");
-        let mut half = doc;
+        let mut half = doc.clone();
         half.generation = None;
         assert!(DeploymentDocument::from_json(&half.to_json(), "d.json").is_err());
+        // A document whose exec runs something else on the host is refused when read.
+        let mut hostile = doc.clone();
+        hostile.nodes[0].exec = vec!["sh".into(), "-c".into(), "touch /tmp/x".into(), "--".into()];
+        let err = DeploymentDocument::from_json(&hostile.to_json(), "d.json").unwrap_err();
+        assert!(err.to_string().contains("node monctl: exec"), "{err}");
+        let mut named = doc;
+        named.nodes[0].name = "x;touch /tmp/y".into();
+        let err = DeploymentDocument::from_json(&named.to_json(), "d.json").unwrap_err();
+        assert!(err.to_string().contains("lower-case letters"), "{err}");
     }
 
     #[test]

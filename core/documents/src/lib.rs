@@ -20,16 +20,20 @@
 //! The contracts between the tools that are not documents live here too: the image's file name
 //! ([`candidate::ImageName`]), where the candidate document sits inside it
 //! ([`candidate::CANDIDATE_PATH`]), the variables a node is given
-//! ([`deployment::DeploymentDocument::variables`]).
+//! ([`deployment::DeploymentDocument::variables`]), `/etc/lastmile/node.env` ([`node_env`]), the names those carry ([`names`]) and the
+//! command that runs a program inside a node ([`exec`]).
 //!
 //! Depends only on `lastmile-fs` and `lastmile-python` (the value types); no I/O beyond
 //! parsing and printing.
 
 pub mod candidate;
 pub mod deployment;
+pub mod exec;
 pub mod graph;
 pub mod intoto;
 pub mod lock;
+pub mod names;
+pub mod node_env;
 pub mod promotion;
 pub mod report;
 

@@ -19,9 +19,9 @@ pub struct ReportDocument {
     pub generation: u64,
     /// Each suite file and its sha256: what the candidate was qualified against.
     pub suites: Vec<SuiteFile>,
-    /// `K/N` when only a slice of the tests ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partition: Option<String>,
+    /// Which of the suites' tests the run was asked for: only a run of all of them (or a merge
+    /// of every slice of one) can promote.
+    pub selection: Selection,
     /// RFC 3339, UTC.
     pub started: String,
     pub finished: String,
@@ -29,6 +29,125 @@ pub struct ReportDocument {
     pub tests: Vec<TestResult>,
     /// Requirements and what verifies them, unverified and failing first.
     pub requirements: Vec<RequirementResult>,
+}
+
+/// What a run was asked to leave out, as given on its command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// `--tags`: only tests with one of these ran.
+    pub tags: Vec<String>,
+    /// `--skip-tags`: tests with one of these did not run.
+    pub skip_tags: Vec<String>,
+    /// `--partition K/N`: only slice K of N ran.
+    pub partition: Option<Partition>,
+    /// `--fail-fast`: after a required test failed, no other started.
+    pub fail_fast: bool,
+    /// A report `aqf-run merge` made: the slices it holds (every one of N, each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<Partition>,
+}
+
+impl Selection {
+    /// Why the run was not of the whole suite, if it was not.
+    pub fn partial(&self) -> Option<String> {
+        if !self.tags.is_empty() {
+            return Some(format!(
+                "the run was filtered with --tags {}",
+                self.tags.join(",")
+            ));
+        }
+        if !self.skip_tags.is_empty() {
+            return Some(format!(
+                "the run was filtered with --skip-tags {}",
+                self.skip_tags.join(",")
+            ));
+        }
+        if let Some(partition) = self.partition {
+            return Some(format!(
+                "it is partition {partition} of the suite; merge every partition with `aqf-run merge`"
+            ));
+        }
+        None
+    }
+}
+
+/// `whole suite`, or the options that narrowed it (`--tags smoke --partition 2/3`), then
+/// `--fail-fast` and what a merge holds.
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut words = Vec::new();
+        if !self.tags.is_empty() {
+            words.push(format!("--tags {}", self.tags.join(",")));
+        }
+        if !self.skip_tags.is_empty() {
+            words.push(format!("--skip-tags {}", self.skip_tags.join(",")));
+        }
+        if let Some(partition) = self.partition {
+            words.push(format!("--partition {partition}"));
+        }
+        if words.is_empty() {
+            words.push("whole suite".to_owned());
+        }
+        if self.fail_fast {
+            words.push("--fail-fast".to_owned());
+        }
+        if !self.merged.is_empty() {
+            let merged: Vec<String> = self.merged.iter().map(ToString::to_string).collect();
+            words.push(format!("(merged {})", merged.join(" ")));
+        }
+        f.write_str(&words.join(" "))
+    }
+}
+
+/// Slice `index` of `count` (`K/N`, 1 <= K <= N).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Partition {
+    pub index: u64,
+    pub count: u64,
+}
+
+/// Text that is not `K/N` with 1 <= K <= N.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected K/N with 1 <= K <= N, such as 2/3")]
+pub struct PartitionError(String);
+
+impl std::str::FromStr for Partition {
+    type Err = PartitionError;
+
+    fn from_str(text: &str) -> Result<Self, PartitionError> {
+        let number = |t: &str| {
+            t.parse::<u64>()
+                .ok()
+                .filter(|_| t.bytes().all(|b| b.is_ascii_digit()))
+        };
+        match text
+            .split_once('/')
+            .and_then(|(k, n)| Some((number(k)?, number(n)?)))
+        {
+            Some((index, count)) if index >= 1 && index <= count => Ok(Self { index, count }),
+            _ => Err(PartitionError(text.chars().take(40).collect())),
+        }
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Serialize for Partition {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Partition {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +268,9 @@ impl crate::Document for ReportDocument {
             if !ids.insert(&test.id) {
                 return Err(format!("test {} is listed twice", test.id));
             }
+        }
+        if self.selection.partition.is_some() && !self.selection.merged.is_empty() {
+            return Err("a merged report is not one partition".to_owned());
         }
         Ok(())
     }

@@ -181,7 +181,10 @@ fn deployment_documents_follow_their_schema() {
             roles: vec!["monctl".into()],
             services: vec!["katproxy".into()],
             state: NodeState::Reverted,
-            exec: vec!["lxc-attach".into(), "--".into()],
+            exec: "lxc-attach -P /var/lib/lastmile/lab/lxc -n lastmile-lab-monctl-2 --clear-env --set-var PATH=/usr/bin --"
+                .split(' ')
+                .map(Into::into)
+                .collect(),
             health: vec![HealthResult {
                 service: "katproxy".into(),
                 check: "tcp:127.77.0.2:7150".into(),

@@ -33,9 +33,19 @@ impl Sha256 {
         Ok(writer.finish().0)
     }
 
-    /// The digest of a file's contents.
+    /// The digest of a regular file's contents (a device or FIFO is refused, not read forever),
+    /// read to the length it had when opened: a file that grows while it is hashed is an error.
     pub fn of_file(path: &Path) -> io::Result<Self> {
-        Self::of_reader(std::fs::File::open(path)?)
+        let (file, len) = crate::open_regular(path)?;
+        let mut reader = Sha256Reader::new(file.take(len.saturating_add(1)));
+        io::copy(&mut reader, &mut io::sink())?;
+        if reader.read_bytes() != len {
+            return Err(io::Error::other(format!(
+                "changed while it was hashed ({len} bytes when opened, {} read)",
+                reader.read_bytes()
+            )));
+        }
+        Ok(reader.digest())
     }
 
     /// The raw 32 bytes.
@@ -162,6 +172,50 @@ impl<W: Write> Write for Sha256Writer<W> {
     }
 }
 
+/// A reader that hashes what passes through it and counts the bytes: what is hashed is exactly
+/// what the reader above it used, so a file can be checked and consumed in one pass.
+#[derive(Debug)]
+pub struct Sha256Reader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    read: u64,
+}
+
+impl<R: Read> Sha256Reader<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: sha2::Sha256::new(),
+            read: 0,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn read_bytes(&self) -> u64 {
+        self.read
+    }
+
+    /// The digest of what was read so far.
+    pub fn digest(&self) -> Sha256 {
+        Sha256(self.hasher.clone().finalize().into())
+    }
+
+    /// Read the rest of the inner reader, so the digest is of all of it; the digest and count.
+    pub fn finish(mut self) -> io::Result<(Sha256, u64)> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok((self.digest(), self.read))
+    }
+}
+
+impl<R: Read> Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +264,16 @@ mod tests {
         assert_eq!(written, 11);
         assert_eq!(inner, b"hello world");
         assert_eq!(Sha256::of_reader(&b"hello world"[..]).unwrap(), digest);
+        let mut reader = Sha256Reader::new(&b"hello world"[..]);
+        let mut first = [0u8; 6];
+        reader.read_exact(&mut first).unwrap();
+        assert_eq!(reader.read_bytes(), 6);
+        assert_eq!(reader.finish().unwrap(), (digest, 11));
+    }
+
+    #[test]
+    fn only_regular_files_are_hashed() {
+        let err = Sha256::of_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("a character device"), "{err}");
     }
 }

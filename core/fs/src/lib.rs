@@ -13,7 +13,7 @@ mod read;
 mod root;
 
 pub use atomic::{sync_dir, write_atomic, write_atomic_with};
-pub use digest::{DigestError, Sha256, Sha256Writer};
+pub use digest::{DigestError, Sha256, Sha256Reader, Sha256Writer};
 pub use location::{InputError, Location, line_of_offset};
-pub use read::{TEXT_LIMIT, read_text, read_text_limited};
+pub use read::{TEXT_LIMIT, open_regular, read_text, read_text_limited, read_text_limited_path};
 pub use root::{Root, RootError};

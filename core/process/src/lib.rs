@@ -7,6 +7,7 @@
 //!
 //! Must not depend on any other lastmile crate.
 
+pub mod fault;
 pub mod interrupt;
 
 mod child;

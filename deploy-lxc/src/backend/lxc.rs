@@ -181,7 +181,7 @@ impl Engine for Lxc {
         let temporary = images.join(format!(".tmp-{digest}"));
         let spinner = reporter.spinner("unpacking");
         spinner.set_message(image.display().to_string());
-        crate::image::unpack(image, &temporary)?;
+        lastmile_image::unpack(image, &temporary, digest)?;
         std::fs::rename(&temporary, &target)?;
         lastmile_fs::sync_dir(&images)?;
         spinner.finish_and_clear();

@@ -200,15 +200,7 @@ pub fn parse(text: &str, file: &str) -> Result<Environment, InputError> {
     raw::read(&SettingsFile::new(file, text))
 }
 
-/// Environment and node names: part of container names and of variables.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
+pub use lastmile_documents::names::valid_name;
 
 #[cfg(test)]
 mod tests;

@@ -162,12 +162,7 @@ fn config(
 ) -> Result<BTreeMap<String, String>, InputError> {
     let mut config = BTreeMap::new();
     for (key, value) in raw {
-        let valid = key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid || key.starts_with("LASTMILE_") {
+        if !lastmile_documents::names::valid_config_name(key) {
             return Err(file.error_at(
                 value,
                 format!(
@@ -325,8 +320,21 @@ fn check_proxmox(settings: &ProxmoxSettings) -> Result<(), Broken> {
     if settings.hosts.is_empty() {
         return Err(Broken("hosts: name at least one Proxmox node".into()));
     }
-    if !settings.exec.contains("{vmid}") {
-        return Err(Broken("exec: the command must name {vmid}".into()));
+    // What the setting makes for a node is what aqf-run will accept from the deployment.
+    let sample: Vec<String> = settings
+        .exec
+        .split_whitespace()
+        .map(|word| word.replace("{host}", "pve1").replace("{vmid}", "100"))
+        .collect();
+    if let Err(why) = lastmile_documents::exec::check_exec(
+        lastmile_documents::deployment::Backend::Proxmox,
+        "pve1/100",
+        &sample,
+    ) {
+        return Err(Broken(format!(
+            "exec {:?}: {} (with {{host}} and {{vmid}} as they will be filled: {why})",
+            settings.exec, "expected `ssh [USER@]{host} pct exec {vmid} --` or `pct exec {vmid} --`"
+        )));
     }
     if settings.vmid_base < 100 {
         return Err(Broken("vmid_base: Proxmox VMIDs start at 100".into()));

@@ -92,14 +92,14 @@ fn the_example_suite_qualifies_the_example_candidate() {
     );
     assert_eq!(accepted.code, 0, "{}", accepted.stderr);
     assert_eq!(
-        std::fs::read_to_string(promoter.promotions.join("stable"))
+        std::fs::read_to_string(promoter.promotions.join("stable/head"))
             .unwrap()
             .trim(),
         kit_digest
     );
     the_promotion_attests_what_passed(&promoter.promotions, &kit_digest);
     promotions_refused(&promoter, &report_path, &deployment);
-    concurrent_promotions_are_both_recorded(&promoter, &report_path, &kit_digest);
+    concurrent_promotions_are_serialized(&promoter, &report_path, &deployment);
 }
 
 /// The JUnit XML Jenkins reads and the page a person opens (read by a real browser).
@@ -152,7 +152,7 @@ fn the_promotion_attests_what_passed(promotions: &Path, kit_digest: &str) {
     let read_json = |path: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
-    let vsa_path = std::fs::read_dir(promotions.join("attestations"))
+    let vsa_path = std::fs::read_dir(promotions.join("stable/attestations"))
         .unwrap()
         .next()
         .unwrap()
@@ -190,7 +190,10 @@ fn promotions_refused(promoter: &Promoter, report_path: &Path, deployment: &Path
     let promote = |extra: &[&str], report: &Path| promoter.promote(extra, report);
     let dir = &promoter.dir;
     // Refused: the channel moved (expected none, it is at the digest now).
-    let moved = promote(&["--expect-current", "none"], report_path);
+    let moved = promote(
+        &["--deployment", deployment.to_str().unwrap(), "--expect-current", "none"],
+        report_path,
+    );
     assert_eq!(moved.code, 1, "{}", moved.stderr);
     assert!(moved.stderr.contains("it moved since"), "{}", moved.stderr);
     // Refused: the deployment runs another digest.
@@ -217,10 +220,19 @@ fn promotions_refused(promoter: &Promoter, report_path: &Path, deployment: &Path
     bytes[middle] ^= 1;
     let tampered_image = dir.join(image.file_name().unwrap());
     std::fs::write(&tampered_image, bytes).unwrap();
-    tampered_report["candidate"]["image"] = serde_json::Value::String(tampered_image.display().to_string());
+    let shown = serde_json::Value::String(tampered_image.display().to_string());
+    tampered_report["candidate"]["image"] = shown.clone();
     let tampered_path = dir.join("tampered-report.json");
     std::fs::write(&tampered_path, tampered_report.to_string()).unwrap();
-    let tampered = promote(&[], &tampered_path);
+    let mut tampered_deployment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deployment).unwrap()).unwrap();
+    tampered_deployment["candidate"]["image"] = shown;
+    let tampered_deployment_path = dir.join("tampered-deployment.json");
+    std::fs::write(&tampered_deployment_path, tampered_deployment.to_string()).unwrap();
+    let tampered = promote(
+        &["--deployment", tampered_deployment_path.to_str().unwrap()],
+        &tampered_path,
+    );
     assert_eq!(tampered.code, 1, "{}", tampered.stderr);
     assert!(
         tampered.stderr.contains("changed after it was qualified"),
@@ -229,14 +241,16 @@ fn promotions_refused(promoter: &Promoter, report_path: &Path, deployment: &Path
     );
 }
 
-fn concurrent_promotions_are_both_recorded(promoter: &Promoter, report_path: &Path, kit_digest: &str) {
+fn concurrent_promotions_are_serialized(promoter: &Promoter, report_path: &Path, deployment: &Path) {
     let promotions = &promoter.promotions;
-    // Two promotions at once: both recorded, one after the other.
+    // Two promotions of the head at once: serialized by the lock, neither appends (it is the head).
     let spawn = || {
         Command::new(tool("aqf-run"))
             .args([
                 "promote",
                 report_path.to_str().unwrap(),
+                "--deployment",
+                deployment.to_str().unwrap(),
                 "--promotions",
                 promotions.to_str().unwrap(),
                 "-q",
@@ -247,11 +261,8 @@ fn concurrent_promotions_are_both_recorded(promoter: &Promoter, report_path: &Pa
     };
     let (mut a, mut b) = (spawn(), spawn());
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
-    let log = std::fs::read_to_string(promotions.join("stable.log")).unwrap();
-    let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(entries.len(), 3, "{log}");
-    assert!(entries[0]["previous"].is_null());
-    assert!(entries[1..].iter().all(|e| e["previous"] == kit_digest), "{log}");
+    let log = std::fs::read_to_string(promotions.join("stable/log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
 }
 
 /// What only real nodes can show (the rest of running tests is in aqf-run's own tests, on nodes
