@@ -10,18 +10,22 @@ use crate::context::Context;
 use crate::state::{Generation, State, TransitionKind};
 use crate::switch::restore;
 
-/// Remove a generation that never became current, with its containers.
+/// Remove a generation that never became current, with its containers. The state forgets it
+/// first: a run stopped in between leaves containers no generation names, which the next run's
+/// [`recover`] removes, never a state naming containers that are gone.
 pub fn discard(ctx: &Context, state: &mut State, number: u64) -> anyhow::Result<()> {
-    if let Some(generation) = state.generation(number).cloned() {
-        for node in &generation.nodes {
-            ctx.engine.destroy(&node.container)?;
-        }
-    }
+    let generation = state.generation(number).cloned();
     state.generations.retain(|g| g.number != number);
     if state.transition.as_ref().is_some_and(|t| t.to == number) {
         state.transition = None;
     }
-    ctx.store.save(state)
+    ctx.store.save(state)?;
+    if let Some(generation) = generation {
+        for node in &generation.nodes {
+            ctx.engine.destroy(&node.container)?;
+        }
+    }
+    Ok(())
 }
 
 /// Finish what a stopped run left: the generation it was switching to is stopped (and removed,
@@ -77,17 +81,24 @@ pub fn prune(ctx: &Context, state: &mut State) -> anyhow::Result<()> {
         .filter(|g| Some(g.number) != state.current && !kept.contains(&g.number))
         .cloned()
         .collect();
+    // Forgotten first, then destroyed (see [`discard`]).
+    for generation in &gone {
+        state.generations.retain(|g| g.number != generation.number);
+    }
+    if !gone.is_empty() {
+        ctx.store.save(state)?;
+    }
     for generation in &gone {
         for node in &generation.nodes {
             ctx.engine.destroy(&node.container)?;
         }
-        state.generations.retain(|g| g.number != generation.number);
-        ctx.store.save(state)?;
     }
     prune_images(ctx)
 }
 
-/// Remove images that no generation of any environment in the state folder uses.
+/// Remove images that no generation of any environment in the state folder uses. An image one
+/// environment is deploying is not in any state yet: the engine keeps it (the LXC store is
+/// pruned only when no other deploy-lxc holds it, see [`crate::backend::lxc`]).
 pub fn prune_images(ctx: &Context) -> anyhow::Result<()> {
     let used: BTreeSet<Sha256> = crate::state::Store::all(&ctx.state_dir)?
         .iter()

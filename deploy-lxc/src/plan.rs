@@ -76,7 +76,7 @@ fn creates(ctx: &Context, digest: &Sha256, number: u64) -> Vec<String> {
         .enumerate()
         .flat_map(|(index, node)| {
             let container = ctx.engine.container_id(node, index, number);
-            ctx.engine.describe_create(node, &container, digest)
+            ctx.engine.describe_create(node, &container, number, digest)
         })
         .collect()
 }

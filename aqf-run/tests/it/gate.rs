@@ -335,7 +335,14 @@ fn promotions_at_once_are_serialized_and_none_is_lost() {
     let promotions = a.path("promotions");
     let spawn = |env: &Env| {
         let shown = promotions.to_str().unwrap().to_owned();
-        let args = ["promote", "report/report.json", "--deployment", "deployment.json", "--promotions", &shown];
+        let args = [
+            "promote",
+            "report/report.json",
+            "--deployment",
+            "deployment.json",
+            "--promotions",
+            &shown,
+        ];
         env.aqf(&args)
     };
     let (first, second) = std::thread::scope(|scope| {
@@ -343,7 +350,13 @@ fn promotions_at_once_are_serialized_and_none_is_lost() {
         let two = scope.spawn(|| spawn(&b));
         (one.join().unwrap(), two.join().unwrap())
     });
-    assert_eq!((first.code, second.code), (0, 0), "{}\n{}", first.stderr, second.stderr);
+    assert_eq!(
+        (first.code, second.code),
+        (0, 0),
+        "{}\n{}",
+        first.stderr,
+        second.stderr
+    );
     let log = std::fs::read_to_string(promotions.join("stable/log.jsonl")).unwrap();
     let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(entries.len(), 2, "{log}");

@@ -28,6 +28,9 @@ pub struct Lxc {
     lxcpath: PathBuf,
     overlay: bool,
     cgroup2: bool,
+    /// Held shared from the first image this run provides until it exits, so no other
+    /// environment's prune removes an image before this run's state records it.
+    in_use: std::sync::Mutex<Option<crate::lock::Lock>>,
 }
 
 impl Lxc {
@@ -45,7 +48,24 @@ impl Lxc {
             lxcpath,
             overlay,
             cgroup2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            in_use: std::sync::Mutex::new(None),
         })
+    }
+
+    fn images(&self) -> PathBuf {
+        self.state_dir.join("images")
+    }
+
+    /// This run's shared hold on the store's images, taken once.
+    fn hold_images(&self) -> anyhow::Result<std::sync::MutexGuard<'_, Option<crate::lock::Lock>>> {
+        let mut held = self
+            .in_use
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.is_none() {
+            *held = Some(crate::lock::shared(&self.images().join(".in-use"))?);
+        }
+        Ok(held)
     }
 
     fn image_dir(&self, digest: &Sha256) -> PathBuf {
@@ -70,6 +90,44 @@ impl Lxc {
 
     fn marker(&self) -> String {
         format!("# lastmile-environment = {}", self.environment)
+    }
+
+    /// Refuse to touch a container that another environment owns: its config's first line, or
+    /// the `owner` file of its node folder (written first, so a create killed half-way leaves
+    /// it), names another environment. The name already holds a hash of environment and node,
+    /// so this is the second lock on the door: a folder made by hand, or renamed, is not removed.
+    fn refuse_foreign(&self, container: &str) -> anyhow::Result<()> {
+        let config = self.container_dir(container).join("config");
+        let owner = self.node_dir(container).join("owner");
+        let mine = self.environment.as_str();
+        let mut claims = Vec::new();
+        if config.exists() {
+            let text = lastmile_fs::read_text_limited_path(&config, 64 * 1024)
+                .with_context(|| format!("reading {}", config.display()))?;
+            let first = text.lines().next().unwrap_or_default();
+            claims.push((
+                config,
+                first.strip_prefix("# lastmile-environment = ").map(str::to_owned),
+            ));
+        }
+        if owner.exists() {
+            let text = lastmile_fs::read_text_limited_path(&owner, 1024)
+                .with_context(|| format!("reading {}", owner.display()))?;
+            claims.push((owner, Some(text.trim_end().to_owned())));
+        }
+        for (file, claim) in claims {
+            if claim.as_deref() != Some(mine) {
+                let who = claim.map_or_else(
+                    || "no lastmile environment".to_owned(),
+                    |e| format!("environment {e}"),
+                );
+                bail!(
+                    "{container} belongs to {who}, not {mine} ({}); not touched",
+                    file.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Run an `lxc-*` tool on one container.
@@ -137,6 +195,15 @@ impl Lxc {
     }
 }
 
+/// The LXC name of a node's container in one generation: `PREFIXENV-NODE-HASH-GENERATION`, where
+/// HASH is the first 8 hex digits of the sha256 of `ENV\0NODE`. Environment and node names may
+/// hold `-`, so the readable part alone is ambiguous (`lab` + `x-1` and `lab-x` + `1`); the hash
+/// tells them apart.
+pub fn container_name(prefix: &str, environment: &str, node: &str, generation: u64) -> String {
+    let hash = Sha256::of(format!("{environment}\0{node}")).short(8);
+    format!("{prefix}{environment}-{node}-{hash}-{generation}")
+}
+
 /// The `lxc.net.0.*` lines of a network.
 pub fn network_config(network: &Network) -> String {
     match network {
@@ -162,8 +229,9 @@ impl Engine for Lxc {
         reporter: &lastmile_cli::Reporter,
     ) -> anyhow::Result<()> {
         let target = self.image_dir(digest);
-        let images = self.state_dir.join("images");
-        let _lock = crate::lock::lock_file(&images.join(".lock"), "the image store")?;
+        let images = self.images();
+        drop(self.hold_images()?);
+        let _lock = crate::lock::wait_for(&images.join(".lock"))?;
         if target.is_dir() {
             return Ok(());
         }
@@ -189,9 +257,11 @@ impl Engine for Lxc {
     }
 
     fn container_id(&self, node: &Node, _index: usize, generation: u64) -> ContainerId {
-        ContainerId::Lxc(format!(
-            "{}{}-{}-{generation}",
-            self.settings.prefix, self.environment, node.name
+        ContainerId::Lxc(container_name(
+            &self.settings.prefix,
+            &self.environment,
+            &node.name,
+            generation,
         ))
     }
 
@@ -204,6 +274,7 @@ impl Engine for Lxc {
         files: &NodeFiles,
     ) -> anyhow::Result<()> {
         let container = Self::name(container)?;
+        self.refuse_foreign(container)?;
         let node_dir = self.node_dir(container);
         if node_dir.exists() {
             std::fs::remove_dir_all(&node_dir)?;
@@ -214,6 +285,10 @@ impl Engine for Lxc {
             node_dir.join("rootfs")
         };
         std::fs::create_dir_all(&node_dir)?;
+        lastmile_fs::write_atomic(
+            &node_dir.join("owner"),
+            format!("{}\n", self.environment).as_bytes(),
+        )?;
         if self.overlay {
             std::fs::create_dir(&writable)?;
         } else {
@@ -284,6 +359,11 @@ impl Engine for Lxc {
 
     fn destroy(&self, id: &ContainerId) -> anyhow::Result<()> {
         let container = Self::name(id)?;
+        if let Err(foreign) = self.refuse_foreign(container) {
+            // Never ours (a create refused for it), or taken since: forgotten, not touched.
+            tracing::warn!("{foreign:#}");
+            return Ok(());
+        }
         if self.container_dir(container).join("config").exists() {
             self.stop(id)?;
             let destroyed = self.lxc("lxc-destroy", container, &["-f"], Duration::from_secs(60))?;
@@ -348,8 +428,15 @@ impl Engine for Lxc {
     }
 
     fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()> {
-        let images = self.state_dir.join("images");
-        let _lock = crate::lock::lock_file(&images.join(".lock"), "the image store")?;
+        let images = self.images();
+        let held = self.hold_images()?;
+        if !held.as_ref().is_some_and(|l| l.try_exclusive().unwrap_or(false)) {
+            tracing::info!(
+                "another deploy-lxc is using the image store; unused images are left for a later prune"
+            );
+            return Ok(());
+        }
+        let _lock = crate::lock::wait_for(&images.join(".lock"))?;
         for entry in std::fs::read_dir(&images)? {
             let path = entry?.path();
             let Some(digest) = path
@@ -366,7 +453,13 @@ impl Engine for Lxc {
         Ok(())
     }
 
-    fn describe_create(&self, node: &Node, container: &ContainerId, digest: &Sha256) -> Vec<String> {
+    fn describe_create(
+        &self,
+        node: &Node,
+        container: &ContainerId,
+        _generation: u64,
+        digest: &Sha256,
+    ) -> Vec<String> {
         let rootfs = if self.overlay { "overlay on" } else { "a copy of" };
         vec![format!(
             "create {container}: rootfs {rootfs} {}, {} network, node.env for {}",
@@ -378,5 +471,108 @@ impl Engine for Lxc {
             },
             node.name
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> Node {
+        Node {
+            name: name.to_owned(),
+            roles: Vec::new(),
+            address: "127.77.0.2".parse().unwrap(),
+            network: Network::None,
+            memory: None,
+            cpus: None,
+            host: None,
+        }
+    }
+
+    #[test]
+    fn container_names_tell_environments_apart() {
+        // Environment `lab` with node `x-1`, and `lab-x` with node `1`: the same readable text.
+        let a = container_name("lastmile-", "lab", "x-1", 3);
+        let b = container_name("lastmile-", "lab-x", "1", 3);
+        assert_ne!(a, b);
+        assert!(a.starts_with("lastmile-lab-x-1-") && a.ends_with("-3"), "{a}");
+        assert_eq!(a, container_name("lastmile-", "lab", "x-1", 3), "stable");
+    }
+
+    #[test]
+    fn create_and_destroy_never_touch_another_environments_container() {
+        let state = tempfile::tempdir().unwrap();
+        let settings = LxcSettings {
+            rootfs: RootfsKind::Overlay,
+            ..LxcSettings::default()
+        };
+        let lab = Lxc::new(state.path(), "lab", &settings).unwrap();
+        let other = Lxc::new(state.path(), "other", &settings).unwrap();
+        let digest = Sha256::of("image");
+        let id = lab.container_id(&node("monctl"), 0, 1);
+        // Another environment's container under that very name (made by hand, or renamed).
+        let ContainerId::Lxc(name) = &id else {
+            unreachable!()
+        };
+        std::fs::create_dir_all(other.container_dir(name)).unwrap();
+        std::fs::write(
+            other.container_dir(name).join("config"),
+            other.config(&node("monctl"), name, &digest),
+        )
+        .unwrap();
+        std::fs::create_dir_all(other.node_dir(name).join("upper/srv")).unwrap();
+        std::fs::write(other.node_dir(name).join("upper/srv/data"), "theirs").unwrap();
+
+        let error = lab
+            .create(&node("monctl"), &id, 1, &digest, &NodeFiles::default())
+            .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("belongs to environment other, not lab"),
+            "{message}"
+        );
+        // Destroying it (a generation whose create was refused is discarded) leaves it alone.
+        lab.destroy(&id).unwrap();
+        assert!(other.container_dir(name).join("config").exists());
+        assert_eq!(
+            std::fs::read_to_string(other.node_dir(name).join("upper/srv/data")).unwrap(),
+            "theirs"
+        );
+
+        // A node folder another environment's create claimed first (its config not yet written).
+        std::fs::remove_dir_all(other.container_dir(name)).unwrap();
+        std::fs::write(other.node_dir(name).join("owner"), "other\n").unwrap();
+        let message = format!(
+            "{:#}",
+            lab.create(&node("monctl"), &id, 1, &digest, &NodeFiles::default())
+                .unwrap_err()
+        );
+        assert!(message.contains("belongs to environment other"), "{message}");
+        assert!(other.node_dir(name).join("upper/srv/data").exists());
+
+        // Its own leftover (a create stopped before the config): replaced.
+        std::fs::write(other.node_dir(name).join("owner"), "lab\n").unwrap();
+        lab.create(&node("monctl"), &id, 1, &digest, &NodeFiles::default())
+            .unwrap();
+        assert!(!other.node_dir(name).join("upper/srv/data").exists());
+        assert_eq!(lab.containers().unwrap(), vec![id.clone()]);
+        assert!(other.containers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_image_another_run_may_be_deploying_is_not_pruned() {
+        let state = tempfile::tempdir().unwrap();
+        let lab = Lxc::new(state.path(), "lab", &LxcSettings::default()).unwrap();
+        let other = Lxc::new(state.path(), "other", &LxcSettings::default()).unwrap();
+        let image = lab.image_dir(&Sha256::of("image"));
+        std::fs::create_dir_all(image.join("etc")).unwrap();
+        // `other` provided it and has not recorded it in a state yet: it holds the store.
+        drop(other.hold_images().unwrap());
+        lab.prune_images(&BTreeSet::new()).unwrap();
+        assert!(image.is_dir(), "pruned while another run used the store");
+        drop(other);
+        lab.prune_images(&BTreeSet::new()).unwrap();
+        assert!(!image.exists());
     }
 }

@@ -136,7 +136,13 @@ pub trait Engine: Sync {
     fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()>;
     /// The exact operations `plan` lists for creating and switching (for the API engine, its
     /// calls).
-    fn describe_create(&self, node: &Node, container: &ContainerId, digest: &Sha256) -> Vec<String>;
+    fn describe_create(
+        &self,
+        node: &Node,
+        container: &ContainerId,
+        generation: u64,
+        digest: &Sha256,
+    ) -> Vec<String>;
 }
 
 #[cfg(test)]

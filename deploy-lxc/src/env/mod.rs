@@ -21,6 +21,7 @@
 //! cpus = 1
 //! ```
 
+mod proxmox;
 mod raw;
 mod values;
 
@@ -114,6 +115,9 @@ fn default_prefix() -> String {
 pub struct ProxmoxSettings {
     /// `https://pve.example.org:8006` (the API is under `/api2/json`).
     pub url: String,
+    /// Allow a plain `http://` URL (the token then crosses the network in clear).
+    #[serde(default)]
+    pub insecure_http: bool,
     /// `USER@REALM!TOKENID`; the secret comes from the environment variable named by
     /// `token_secret_env` (never from this file).
     pub token: String,

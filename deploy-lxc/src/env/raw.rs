@@ -8,7 +8,7 @@ use lastmile_fs::{InputError, Sha256};
 use lastmile_settings::{SettingsFile, Spanned};
 use serde::Deserialize;
 
-use super::values::{Broken, ConfigValue, Network, Size};
+use super::values::{ConfigValue, Network, Size};
 use super::{Backend, Environment, HealthSettings, LxcSettings, Node, ProxmoxSettings, env_word, valid_name};
 
 #[derive(Deserialize)]
@@ -149,7 +149,8 @@ fn backend(file: &SettingsFile, raw: &RawEnvironment) -> Result<Backend, InputEr
                     "backend = \"proxmox\" needs a [proxmox] table (url, token, hosts)",
                 ));
             };
-            check_proxmox(proxmox.get_ref()).map_err(|m| file.error_at(proxmox, format!("proxmox: {m}")))?;
+            super::proxmox::check(proxmox.get_ref())
+                .map_err(|m| file.error_at(proxmox, format!("proxmox: {m}")))?;
             Ok(Backend::Proxmox(proxmox.get_ref().clone()))
         }
     }
@@ -291,53 +292,4 @@ fn shape_digest(
         "proxmox": match backend { Backend::Proxmox(p) => serde_json::to_value(p).ok(), Backend::Lxc(_) => None },
     });
     Sha256::of(shape.to_string())
-}
-
-/// The `[proxmox]` table's own rules.
-fn check_proxmox(settings: &ProxmoxSettings) -> Result<(), Broken> {
-    let url = url::Url::parse(&settings.url).map_err(|e| Broken(format!("url {:?}: {e}", settings.url)))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(Broken(format!(
-            "url {:?}: expected https://HOST:8006",
-            settings.url
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Broken(
-            "url: no credentials in the URL; give token and token_secret_env".into(),
-        ));
-    }
-    // The token is never echoed: a secret pasted into it must not reach a log.
-    let valid = settings.token.split_once('!').is_some_and(|(user, id)| {
-        user.contains('@') && !id.is_empty() && !settings.token.contains(['=', ' ', ':'])
-    });
-    if !valid {
-        return Err(Broken(format!(
-            "token: expected USER@REALM!TOKENID (the secret goes in ${}, not here)",
-            settings.token_secret_env
-        )));
-    }
-    if settings.hosts.is_empty() {
-        return Err(Broken("hosts: name at least one Proxmox node".into()));
-    }
-    // What the setting makes for a node is what aqf-run will accept from the deployment.
-    let sample: Vec<String> = settings
-        .exec
-        .split_whitespace()
-        .map(|word| word.replace("{host}", "pve1").replace("{vmid}", "100"))
-        .collect();
-    if let Err(why) = lastmile_documents::exec::check_exec(
-        lastmile_documents::deployment::Backend::Proxmox,
-        "pve1/100",
-        &sample,
-    ) {
-        return Err(Broken(format!(
-            "exec {:?}: {} (with {{host}} and {{vmid}} as they will be filled: {why})",
-            settings.exec, "expected `ssh [USER@]{host} pct exec {vmid} --` or `pct exec {vmid} --`"
-        )));
-    }
-    if settings.vmid_base < 100 {
-        return Err(Broken("vmid_base: Proxmox VMIDs start at 100".into()));
-    }
-    Ok(())
 }

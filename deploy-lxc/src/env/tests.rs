@@ -131,3 +131,57 @@ fn proxmox_settings_are_checked() {
         error(&bad_host)
     );
 }
+
+#[test]
+fn proxmox_values_that_reach_api_paths_match_the_apis_own_patterns() {
+    let proxmox = LAB.replace("backend = \"lxc\"", "backend = \"proxmox\"")
+        + "\n[proxmox]\nurl = \"https://pve.example:8006\"\ntoken = \"deploy@pve!lastmile\"\nhosts = [\"pve1\", \"pve2\"]\n";
+    for (from, to, expected) in [
+        (
+            "\"pve2\"",
+            "\"pve1/../../access/acl\"",
+            "hosts: \"pve1/../../access/acl\" is not a Proxmox node name",
+        ),
+        (
+            "hosts =",
+            "template_storage = \"local,rootfs=x\"\nhosts =",
+            "template_storage: \"local,rootfs=x\" is not a Proxmox storage id",
+        ),
+        (
+            "hosts =",
+            "rootfs_storage = \"Local\"\nhosts =",
+            "rootfs_storage: \"Local\" is not a Proxmox storage id",
+        ),
+        (
+            "hosts =",
+            "token_secret_env = \"HOME\"\nhosts =",
+            "token_secret_env: \"HOME\": expected PROXMOX_TOKEN_SECRET",
+        ),
+        (
+            "hosts =",
+            "token_secret_env = \"PROXMOX_\"\nhosts =",
+            "token_secret_env: \"PROXMOX_\": expected PROXMOX_TOKEN_SECRET",
+        ),
+        (
+            "https://",
+            "http://",
+            "url \"http://pve.example:8006\": plain http sends the token in clear",
+        ),
+        (
+            "hosts =",
+            "vmid_base = 999999990\nhosts =",
+            "vmid_base: at most 999000000",
+        ),
+    ] {
+        let message = error(&proxmox.replace(from, to));
+        assert!(message.contains(expected), "{to}: {message}");
+        assert!(message.starts_with("lab.toml:"), "{message}");
+    }
+    // A secret in a PROXMOX_ variable of one's own choosing, and http when asked for.
+    let own = proxmox.replace("hosts =", "token_secret_env = \"PROXMOX_LAB_SECRET\"\nhosts =");
+    assert!(parse(&own, "lab.toml").is_ok());
+    let http = proxmox
+        .replace("https://", "http://")
+        .replace("hosts =", "insecure_http = true\nhosts =");
+    assert!(parse(&http, "lab.toml").is_ok());
+}

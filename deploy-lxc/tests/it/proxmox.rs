@@ -7,15 +7,12 @@ use serde_json::json;
 
 use crate::pve::{Cluster, SECRET, TOKEN, validate};
 
-/// A candidate whose image is a few bytes (the cluster checks their sha256, nothing more) and
-/// whose one service answers on port 7301 of the nodes of role `app`.
+/// A candidate whose image is a small real one (its manifest inside, and `bytes` as a file to
+/// tell candidates apart; the cluster checks its sha256, nothing more) and whose one service
+/// answers on port 7301 of the nodes of role `app`.
 fn candidate(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let digest = lastmile_fs::Sha256::of(bytes);
-    let image = dir.join(format!("autobuild-{}.tar.gz", digest.short(12)));
-    std::fs::write(&image, bytes).unwrap();
-    let doc = json!({
+    let mut doc = json!({
         "schema": "lastmile.candidate/v1",
-        "image": {"path": image, "sha256": digest.to_string(), "size": bytes.len()},
         "base": {"digest": lastmile_fs::Sha256::of(b"base").to_string(), "os": "debian 12 (bookworm)"},
         "target": {"python": "3.11.2", "platform": "manylinux_2_36_x86_64"},
         "prefix": "/opt/lastmile/venv",
@@ -27,6 +24,26 @@ fn candidate(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         "tool": "bake-image 0.1.0",
         "compression": "gzip"
     });
+    let manifest = serde_json::to_vec_pretty(&doc).unwrap();
+    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, contents) in [
+        ("etc/lastmile/candidate.json", manifest.as_slice()),
+        ("srv/app", bytes),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        archive.append_data(&mut header, path, contents).unwrap();
+    }
+    let bytes = archive.into_inner().unwrap().finish().unwrap();
+    let digest = lastmile_fs::Sha256::of(&bytes);
+    let image = dir.join(format!("autobuild-{}.tar.gz", digest.short(12)));
+    std::fs::write(&image, &bytes).unwrap();
+    doc["image"] = json!({"path": image, "sha256": digest.to_string(), "size": bytes.len()});
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, doc.to_string()).unwrap();
     path
@@ -46,7 +63,7 @@ fn setup(block: u8) -> Setup {
         &env,
         format!(
             "name = \"prod\"\nbackend = \"proxmox\"\nkeep = 1\n[health]\ntimeout = \"10s\"\n\
-             [proxmox]\nurl = \"{}\"\ntoken = \"{TOKEN}\"\nhosts = [\"pve1\", \"pve2\"]\ntemplate_storage = \"local\"\n\
+             [proxmox]\nurl = \"{}\"\ninsecure_http = true\ntoken = \"{TOKEN}\"\nhosts = [\"pve1\", \"pve2\"]\ntemplate_storage = \"local\"\n\
              [nodes.app-1]\nroles = [\"app\"]\naddress = \"127.77.{block}.2\"\nmemory = \"1G\"\ncpus = 2\n\
              network = {{ type = \"veth\", link = \"vmbr0\", ipv4 = \"127.77.{block}.2/24\", gateway = \"127.77.{block}.1\" }}\n\
              [nodes.app-2]\nroles = [\"app\"]\naddress = \"127.77.{block}.3\"\nhost = \"pve1\"\n\
@@ -255,4 +272,79 @@ fn deploys_switches_rolls_back_and_destroys_through_the_api() {
         calls.iter().any(|c| c.contains("/tasks/")),
         "tasks were never waited for: {calls:?}"
     );
+}
+
+#[test]
+fn another_environments_containers_are_never_touched() {
+    let setup = setup(32);
+    let first = candidate(setup.dir.path(), "first", b"image one");
+    let applied = setup.run(&["apply"], Some(&first), Some(SECRET));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let prod = setup.running();
+    assert_eq!(prod.keys().copied().collect::<Vec<_>>(), [10100, 10101]);
+
+    // A second environment on the same cluster with the same (default) vmid_base, from
+    // another machine: its VMIDs are prod's. It is refused, naming the owner, and prod runs on.
+    let lab_dir = tempfile::tempdir().unwrap();
+    let lab_env = lab_dir.path().join("lab.toml");
+    let text = std::fs::read_to_string(&setup.env).unwrap();
+    std::fs::write(
+        &lab_env,
+        text.replace("name = \"prod\"", "name = \"lab\"")
+            .replace("127.77.32.", "127.77.33."),
+    )
+    .unwrap();
+    let lab = |args: &[&str], candidate: Option<&Path>| {
+        let mut command = Command::new(tool("deploy-lxc"));
+        command
+            .args(args)
+            .arg("--env")
+            .arg(&lab_env)
+            .arg("--state-dir")
+            .arg(lab_dir.path().join("state"))
+            .env("PROXMOX_TOKEN_SECRET", SECRET);
+        if let Some(candidate) = candidate {
+            command.arg(candidate);
+        }
+        run_command(&mut command, None)
+    };
+    let refused = lab(&["apply"], Some(&first));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("VMID 10100 (for pve1) is taken by a lxc of environment prod")
+            && refused
+                .stderr
+                .contains("not a container of environment lab; left alone")
+            && refused.stderr.contains("proxmox.vmid_base"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(setup.running(), prod, "prod's containers were touched");
+    assert!(prod.values().all(|(_, running)| *running));
+
+    // Its destroy removes what it owns (nothing), not prod's.
+    let destroyed = lab(&["destroy"], None);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+    assert_eq!(setup.running(), prod);
+
+    // With its own range it deploys beside prod.
+    std::fs::write(
+        &lab_env,
+        std::fs::read_to_string(&lab_env)
+            .unwrap()
+            .replace("hosts = [", "vmid_base = 20000\nhosts = ["),
+    )
+    .unwrap();
+    let applied = lab(&["apply"], Some(&first));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let all = setup.running();
+    assert_eq!(
+        all.keys().copied().collect::<Vec<_>>(),
+        [10100, 10101, 20100, 20101]
+    );
+    let tags = setup.cluster.state.lock().unwrap().containers[&20100].params["tags"].clone();
+    assert_eq!(tags, "lastmile-lab;lastmile-gen-1");
+    assert_eq!(setup.cluster.violations(), Vec::<String>::new());
 }

@@ -74,7 +74,7 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert!(
         std::fs::read_dir(lab.state.path().join("images"))
             .unwrap()
-            .all(|e| e.unwrap().file_name() == ".lock")
+            .all(|e| [".lock", ".in-use"].contains(&e.unwrap().file_name().to_str().unwrap()))
     );
     assert!(!answers(&lab.address(2), 7147));
 }

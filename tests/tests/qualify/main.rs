@@ -191,7 +191,12 @@ fn promotions_refused(promoter: &Promoter, report_path: &Path, deployment: &Path
     let dir = &promoter.dir;
     // Refused: the channel moved (expected none, it is at the digest now).
     let moved = promote(
-        &["--deployment", deployment.to_str().unwrap(), "--expect-current", "none"],
+        &[
+            "--deployment",
+            deployment.to_str().unwrap(),
+            "--expect-current",
+            "none",
+        ],
         report_path,
     );
     assert_eq!(moved.code, 1, "{}", moved.stderr);

@@ -180,6 +180,9 @@ fn answer(
     if let Err(why) = validate(&definition["parameters"], &params) {
         return refuse(&mut state, why);
     }
+    if template == "/cluster/nextid" {
+        return simulate::nextid(&state, &params);
+    }
     match simulate(&mut state, method, &template, &params, file) {
         Ok(data) => (200, data),
         Err(why) => (500, json!(why)),

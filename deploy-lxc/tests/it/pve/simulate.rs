@@ -94,6 +94,21 @@ pub(super) fn simulate(
     }
 }
 
+/// `GET /cluster/nextid`: the VMID asked for if it is free, else a parameter error (400, as the
+/// real API raises it); without one, the lowest free VMID from 100.
+pub(super) fn nextid(state: &State, params: &BTreeMap<String, String>) -> (u16, Value) {
+    match params.get("vmid").and_then(|v| v.parse::<u64>().ok()) {
+        Some(vmid) if state.containers.contains_key(&vmid) => {
+            (400, json!({"vmid": format!("VM {vmid} already exists")}))
+        }
+        Some(vmid) => (200, json!(vmid)),
+        None => {
+            let free = (100..).find(|v| !state.containers.contains_key(v)).unwrap_or(100);
+            (200, json!(free))
+        }
+    }
+}
+
 /// A task (UPID) of `kind`: one poll says running, the next one done.
 fn new_task(state: &mut State, node: &str, kind: &str, vmid: Option<u64>) -> Value {
     state.next_task += 1;

@@ -9,15 +9,18 @@
 //! Tested against a server that validates every call against the API's own definitions, not
 //! against a live cluster.
 
-use std::collections::BTreeSet;
-use std::io::Read;
-use std::path::Path;
-use std::time::{Duration, Instant};
+mod api;
 
-use anyhow::{Context, bail};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::bail;
 use lastmile_documents::candidate::ImageName;
 use lastmile_fs::Sha256;
 use serde_json::Value;
+
+pub use api::call_text;
+use api::{Api, Refused, encode};
 
 use super::{ContainerId, Engine, NodeFiles, Running};
 use crate::env::{Environment, Network, Node, ProxmoxSettings};
@@ -26,24 +29,13 @@ use crate::env::{Environment, Network, Node, ProxmoxSettings};
 pub struct Proxmox {
     settings: ProxmoxSettings,
     environment: String,
-    api: String,
-    authorization: String,
-    agent: ureq::Agent,
+    api: Api,
     /// Which Proxmox node each environment node goes on.
     hosts: Vec<(String, String)>,
 }
 
-/// A call to the API, as `plan` shows it.
-pub fn call_text(method: &str, path: &str, params: &[(String, String)]) -> String {
-    let shown: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{method} /api2/json{path} {}", shown.join(" "))
-        .trim_end()
-        .to_owned()
-}
-
 impl Proxmox {
     pub fn new(env: &Environment, settings: &ProxmoxSettings) -> anyhow::Result<Self> {
-        let secret = std::env::var(&settings.token_secret_env).unwrap_or_default();
         let hosts = env
             .nodes
             .iter()
@@ -56,22 +48,10 @@ impl Proxmox {
                 (node.name.clone(), host)
             })
             .collect();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(600)))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build()
-            .into();
         Ok(Self {
             settings: settings.clone(),
             environment: env.name.clone(),
-            api: format!("{}/api2/json", settings.url.trim_end_matches('/')),
-            authorization: if secret.is_empty() {
-                String::new()
-            } else {
-                format!("PVEAPIToken={}={secret}", settings.token)
-            },
-            agent,
+            api: Api::new(&settings.url, &settings.token, &settings.token_secret_env),
             hosts,
         })
     }
@@ -91,61 +71,88 @@ impl Proxmox {
         ImageName::of(digest).to_string()
     }
 
-    /// Call the API; the `data` of the answer. A token is needed: its absence is said here,
-    /// not as a 401 from the server.
     fn call(&self, method: &str, path: &str, params: &[(String, String)]) -> anyhow::Result<Value> {
-        if self.authorization.is_empty() {
-            bail!(
-                "no API token secret: set ${} (the secret of token {})",
-                self.settings.token_secret_env,
-                self.settings.token
-            );
-        }
-        let url = format!("{}{path}", self.api);
-        let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let response = match method {
-            "GET" => self
-                .agent
-                .get(&url)
-                .header("Authorization", &self.authorization)
-                .query_pairs(pairs)
-                .call(),
-            "DELETE" => self
-                .agent
-                .delete(&url)
-                .header("Authorization", &self.authorization)
-                .query_pairs(pairs)
-                .call(),
-            "POST" => self
-                .agent
-                .post(&url)
-                .header("Authorization", &self.authorization)
-                .send_form(pairs),
-            other => bail!("unsupported method {other}"),
-        };
-        answer(method, path, response)
+        self.api.call(method, path, params)
     }
 
-    /// Wait for a task to end; its exit status must be `OK`.
     fn wait_task(&self, host: &str, upid: &Value) -> anyhow::Result<()> {
-        let Some(upid) = upid.as_str() else {
-            bail!("expected a task id (UPID), got {upid}");
+        self.api.wait_task(host, upid)
+    }
+
+    /// The tag a generation's containers carry beside the environment's.
+    fn generation_tag(generation: u64) -> String {
+        format!("lastmile-gen-{generation}")
+    }
+
+    /// The cluster's record of a container (`/cluster/resources`), if it exists.
+    fn resource(&self, host: &str, vmid: u32) -> anyhow::Result<Option<Value>> {
+        let listed = self.call(
+            "GET",
+            "/cluster/resources",
+            &[("type".to_owned(), "vm".to_owned())],
+        )?;
+        Ok(listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["vmid"].as_u64() == Some(u64::from(vmid)) && (host.is_empty() || r["node"] == host))
+            .cloned())
+    }
+
+    /// Who a container belongs to, as its tags say.
+    fn owner(resource: &Value) -> String {
+        let tags = resource["tags"].as_str().unwrap_or_default();
+        let environment = tags
+            .split([';', ',', ' '])
+            .find_map(|t| t.strip_prefix("lastmile-").filter(|e| !e.starts_with("gen-")));
+        let kind = resource["type"].as_str().unwrap_or("guest");
+        match environment {
+            Some(environment) => format!("{kind} of environment {environment} (tags {tags:?})"),
+            None if tags.is_empty() => format!("{kind} without lastmile tags"),
+            None => format!("{kind} without lastmile tags (tags {tags:?})"),
+        }
+    }
+
+    /// The container's state if it is this environment's, as its tags say; `None` (and a
+    /// warning) for anyone else's: nothing is stopped or destroyed unless its tags say it is ours.
+    /// A generation's record can name a VMID that was never this environment's (its create
+    /// was refused because the VMID was taken): forgetting it is right, touching it is not.
+    fn owned(&self, container: &ContainerId) -> anyhow::Result<Option<Running>> {
+        let (host, vmid) = Self::vm(container)?;
+        let Some(resource) = self.resource(host, vmid)? else {
+            return Ok(Some(Running::Missing));
         };
-        let path = format!("/nodes/{host}/tasks/{}/status", encode(upid));
-        let started = Instant::now();
-        loop {
-            lastmile_process::interrupt::check()?;
-            let status = self.call("GET", &path, &[])?;
-            if status["status"] == "stopped" {
-                return match status["exitstatus"].as_str() {
-                    Some("OK") => Ok(()),
-                    other => bail!("task {upid} failed: {}", other.unwrap_or("no exit status")),
-                };
+        let tag = self.tag();
+        let tags = resource["tags"].as_str().unwrap_or_default();
+        if resource["type"] != "lxc" || !tags.split([';', ',', ' ']).any(|t| t == tag) {
+            tracing::warn!(
+                "{container} is a {}, not a container of environment {}; left alone",
+                Self::owner(&resource),
+                self.environment
+            );
+            return Ok(None);
+        }
+        self.running(container).map(Some)
+    }
+
+    /// Refuse a VMID the cluster already uses, naming what holds it.
+    fn ensure_free(&self, host: &str, vmid: u32) -> anyhow::Result<()> {
+        let asked = self.call("GET", "/cluster/nextid", &[("vmid".to_owned(), vmid.to_string())]);
+        match asked {
+            Ok(_) => Ok(()),
+            Err(error) if error.downcast_ref::<Refused>().is_some_and(|r| r.status == 400) => {
+                let holder = self.resource("", vmid)?.map_or_else(
+                    || "something the cluster does not list".to_owned(),
+                    |r| format!("a {} on {}", Self::owner(&r), r["node"].as_str().unwrap_or("?")),
+                );
+                bail!(
+                    "VMID {vmid} (for {host}) is taken by {holder}; nothing was changed. \
+                     Give environment {} its own range: proxmox.vmid_base (now {})",
+                    self.environment,
+                    self.settings.vmid_base
+                )
             }
-            if started.elapsed() > Duration::from_secs(600) {
-                bail!("task {upid} still running after 10 minutes");
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            Err(error) => Err(error),
         }
     }
 
@@ -162,6 +169,7 @@ impl Proxmox {
         &self,
         node: &Node,
         vmid: u32,
+        generation: u64,
         digest: &Sha256,
         files: &NodeFiles,
     ) -> Vec<(String, String)> {
@@ -183,7 +191,10 @@ impl Proxmox {
                 "rootfs".to_owned(),
                 format!("{}:{}", self.settings.rootfs_storage, self.settings.disk_gb),
             ),
-            ("tags".to_owned(), self.tag()),
+            (
+                "tags".to_owned(),
+                format!("{};{}", self.tag(), Self::generation_tag(generation)),
+            ),
         ];
         if let Some(memory) = node.memory {
             params.push(("memory".to_owned(), (memory >> 20).to_string()));
@@ -208,38 +219,6 @@ impl Proxmox {
         params.push(("env".to_owned(), environment.join("\0")));
         params
     }
-}
-
-fn answer(
-    method: &str,
-    path: &str,
-    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> anyhow::Result<Value> {
-    let shown = format!("{method} /api2/json{path}");
-    let mut response = response.with_context(|| shown.clone())?;
-    let status = response.status();
-    let mut body = String::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(16 << 20)
-        .read_to_string(&mut body)
-        .with_context(|| shown.clone())?;
-    if !status.is_success() {
-        let reason = response
-            .headers()
-            .get("x-reason")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .unwrap_or_else(|| body.chars().take(300).collect());
-        bail!("{shown}: {status}: {reason}");
-    }
-    let value: Value = serde_json::from_str(&body).with_context(|| format!("{shown}: not JSON"))?;
-    Ok(value.get("data").cloned().unwrap_or(Value::Null))
-}
-
-fn encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 impl Engine for Proxmox {
@@ -267,7 +246,7 @@ impl Engine for Proxmox {
             }
             let bar = reporter.spinner("uploading");
             bar.set_message(format!("{name} to {host}"));
-            let upid = self.upload(host, image, &name, digest)?;
+            let upid = self.api.upload(host, storage, image, &name, digest)?;
             self.wait_task(host, &upid)?;
             bar.finish_and_clear();
         }
@@ -286,12 +265,13 @@ impl Engine for Proxmox {
         &self,
         node: &Node,
         container: &ContainerId,
-        _generation: u64,
+        generation: u64,
         digest: &Sha256,
         files: &NodeFiles,
     ) -> anyhow::Result<()> {
         let (host, vmid) = Self::vm(container)?;
-        let params = self.create_params(node, vmid, digest, files);
+        self.ensure_free(host, vmid)?;
+        let params = self.create_params(node, vmid, generation, digest, files);
         let upid = self.call("POST", &format!("/nodes/{host}/lxc"), &params)?;
         self.wait_task(host, &upid)
     }
@@ -303,7 +283,7 @@ impl Engine for Proxmox {
     }
 
     fn stop(&self, container: &ContainerId) -> anyhow::Result<()> {
-        if self.running(container)? != Running::Running {
+        if self.owned(container)? != Some(Running::Running) {
             return Ok(());
         }
         let (host, vmid) = Self::vm(container)?;
@@ -320,10 +300,10 @@ impl Engine for Proxmox {
     }
 
     fn destroy(&self, container: &ContainerId) -> anyhow::Result<()> {
-        match self.running(container)? {
-            Running::Missing => return Ok(()),
-            Running::Running => self.stop(container)?,
-            Running::Stopped => {}
+        match self.owned(container)? {
+            None | Some(Running::Missing) => return Ok(()),
+            Some(Running::Running) => self.stop(container)?,
+            Some(Running::Stopped) => {}
         }
         let (host, vmid) = Self::vm(container)?;
         let params = [
@@ -336,17 +316,7 @@ impl Engine for Proxmox {
 
     fn running(&self, container: &ContainerId) -> anyhow::Result<Running> {
         let (host, vmid) = Self::vm(container)?;
-        let listed = self.call(
-            "GET",
-            "/cluster/resources",
-            &[("type".to_owned(), "vm".to_owned())],
-        )?;
-        let found = listed
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r["node"] == host && r["vmid"].as_u64() == Some(u64::from(vmid)));
-        if found.is_none() {
+        if self.resource(host, vmid)?.is_none() {
             return Ok(Running::Missing);
         }
         let status = self.call("GET", &format!("/nodes/{host}/lxc/{vmid}/status/current"), &[])?;
@@ -427,14 +397,20 @@ impl Engine for Proxmox {
         Ok(())
     }
 
-    fn describe_create(&self, node: &Node, container: &ContainerId, digest: &Sha256) -> Vec<String> {
+    fn describe_create(
+        &self,
+        node: &Node,
+        container: &ContainerId,
+        generation: u64,
+        digest: &Sha256,
+    ) -> Vec<String> {
         let (host, vmid) = Self::vm(container).unwrap_or(("", 0));
         let files = NodeFiles {
             environment: vec![("LASTMILE_NODE".to_owned(), node.name.clone())],
             ..NodeFiles::default()
         };
         let params: Vec<(String, String)> = self
-            .create_params(node, vmid, digest, &files)
+            .create_params(node, vmid, generation, digest, &files)
             .into_iter()
             .map(|(k, v)| {
                 if k == "env" {
@@ -457,44 +433,5 @@ impl Engine for Proxmox {
             ) + " (if not there yet)",
             call_text("POST", &format!("/nodes/{host}/lxc"), &params),
         ]
-    }
-}
-
-impl Proxmox {
-    /// `POST .../upload` as multipart/form-data, the file streamed.
-    fn upload(&self, host: &str, image: &Path, name: &str, digest: &Sha256) -> anyhow::Result<Value> {
-        let storage = &self.settings.template_storage;
-        let path = format!("/nodes/{host}/storage/{storage}/upload");
-        let boundary = format!("lastmile-{}", digest.short(24));
-        let mut head = String::new();
-        for (key, value) in [
-            ("content", "vztmpl"),
-            ("checksum-algorithm", "sha256"),
-            ("checksum", &digest.to_string()),
-        ] {
-            head.push_str(&format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{key}\"\r\n\r\n{value}\r\n"
-            ));
-        }
-        head.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        ));
-        let tail = format!("\r\n--{boundary}--\r\n");
-        let file = std::fs::File::open(image).with_context(|| format!("opening {}", image.display()))?;
-        let size = file.metadata()?.len() + head.len() as u64 + tail.len() as u64;
-        let body = std::io::Cursor::new(head.into_bytes())
-            .chain(file)
-            .chain(std::io::Cursor::new(tail.into_bytes()));
-        if self.authorization.is_empty() {
-            bail!("no API token secret: set ${}", self.settings.token_secret_env);
-        }
-        let response = self
-            .agent
-            .post(format!("{}{path}", self.api))
-            .header("Authorization", &self.authorization)
-            .header("Content-Length", size.to_string())
-            .content_type(format!("multipart/form-data; boundary={boundary}"))
-            .send(ureq::SendBody::from_owned_reader(body));
-        answer("POST", &path, response)
     }
 }
