@@ -96,7 +96,8 @@ pub struct RunArgs {
     /// After a required test fails, start no other.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Where the suites' pytest venvs are cached (default: LASTMILE_CACHE_DIR or ~/.cache/lastmile).
+    /// Where the suites' pytest venvs are cached (default: LASTMILE_CACHE_DIR, else
+    /// ~/.cache/lastmile). Owned by this user and writable by nobody else, or refused.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 }
@@ -138,7 +139,7 @@ impl RunArgs {
                 partition: self.partition,
             },
             fail_fast: self.fail_fast,
-            cache_dir: self.cache_dir.unwrap_or_else(default_cache),
+            cache_dir: self.cache_dir.or_else(|| default_cache().ok()),
         })
     }
 }
@@ -155,11 +156,7 @@ impl PromoteArgs {
     }
 }
 
-/// `LASTMILE_CACHE_DIR`, else `~/.cache/lastmile`.
-fn default_cache() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LASTMILE_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/lastmile")
+/// The shared cache root ([`lastmile_fs::cache_root`]); checked when a venv is made or used.
+fn default_cache() -> Result<PathBuf, lastmile_fs::CacheError> {
+    lastmile_fs::cache_root()
 }

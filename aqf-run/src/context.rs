@@ -15,7 +15,7 @@ pub struct Context<'a> {
     pub deployment: &'a DeploymentDocument,
     pub manifest: Option<&'a CandidateDocument>,
     pub out_dir: PathBuf,
-    pub cache_dir: PathBuf,
+    pub cache_dir: Option<PathBuf>,
     /// Each node of the deployment, as a probe reaches it.
     nodes: BTreeMap<String, Node>,
 }
@@ -25,7 +25,7 @@ impl<'a> Context<'a> {
         deployment: &'a DeploymentDocument,
         manifest: Option<&'a CandidateDocument>,
         out_dir: PathBuf,
-        cache_dir: PathBuf,
+        cache_dir: Option<PathBuf>,
     ) -> Result<Self, ProbeError> {
         let nodes = deployment
             .nodes

@@ -31,6 +31,10 @@ struct Case {
     secret: Option<String>,
     #[serde(default)]
     writes: Vec<String>,
+    /// Files made in the copy of the corpus before the run, as sparse files of this many bytes
+    /// (too large to commit).
+    #[serde(default)]
+    sparse: BTreeMap<String, u64>,
 }
 
 /// Every file under `dir` with its size, mode and content digest: what "unchanged" means.
@@ -104,6 +108,9 @@ fn run_case(corpus: &Path, case: &Case) -> Option<String> {
         .status()
         .unwrap();
     assert!(status.success());
+    for (name, size) in &case.sparse {
+        std::fs::File::create(dir.join(name)).unwrap().set_len(*size).unwrap();
+    }
     let _ = std::fs::remove_dir_all(CANARY);
     std::fs::create_dir_all(CANARY).unwrap();
     let before = snapshot(&dir);

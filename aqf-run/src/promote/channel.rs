@@ -124,18 +124,27 @@ impl Locked<'_> {
     /// Cut off a line a crash left half-written, and make `head` say what the log says.
     fn repair(&self) -> anyhow::Result<()> {
         let log = self.channel.log();
-        if let Ok(text) = std::fs::read(&log)
-            && !text.is_empty()
-            && !text.ends_with(b"\n")
+        // A log line is far shorter than this; the end of the log is enough.
+        const TAIL: u64 = 1 << 20;
+        if let Ok((start, tail)) = lastmile_fs::read_tail(&log, TAIL)
+            && !tail.is_empty()
+            && !tail.ends_with(b"\n")
         {
-            let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let whole = match tail.iter().rposition(|&b| b == b'\n') {
+                Some(i) => start + i as u64 + 1,
+                None if start == 0 => 0,
+                None => bail!(
+                    "{}: its last line is longer than {TAIL} bytes: not a log aqf-run wrote",
+                    log.display()
+                ),
+            };
             tracing::warn!(
                 "{}: a promotion cut short by a crash ({} bytes) is not one; cut off",
                 log.display(),
-                text.len() - whole
+                start + tail.len() as u64 - whole
             );
             let file = std::fs::OpenOptions::new().write(true).open(&log)?;
-            file.set_len(whole as u64)?;
+            file.set_len(whole)?;
             file.sync_all()?;
         }
         self.write_head(self.channel.head()?)
@@ -166,7 +175,7 @@ impl Locked<'_> {
             return Ok(());
         };
         let text = format!("{head}\n");
-        if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
+        if lastmile_fs::read_text_limited_path(&path, 128).is_ok_and(|t| t == text) {
             return Ok(());
         }
         lastmile_fs::write_atomic(&path, text.as_bytes())

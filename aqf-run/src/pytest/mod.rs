@@ -18,9 +18,6 @@ use crate::suite::{On, PytestTest};
 
 pub use junit::parse_junit;
 
-/// Where pytest writes its JUnit XML inside a node.
-const NODE_DIR: &str = "/tmp/aqf-run";
-
 /// One attempt of a pytest test.
 pub fn run(
     ctx: &Context,
@@ -29,10 +26,7 @@ pub fn run(
     node: Option<&DeployedNode>,
     started: Instant,
 ) -> Tried {
-    let junit = ctx
-        .out_dir
-        .join("pytest")
-        .join(format!("{}.xml", safe(&instance.id())));
+    let junit = ctx.out_dir.join("pytest").join(junit_name(&instance.id()));
     let limit = instance.test.timeout;
     let ran = match (test.on, node) {
         (On::Host, node) => on_host(ctx, test, node, &junit, limit),
@@ -73,7 +67,7 @@ fn on_host(
     std::fs::create_dir_all(junit.parent().expect("a folder"))
         .map_err(|e| NotRun(format!("creating {}: {e}", junit.display())))?;
     let python = match &test.requirements {
-        Some(requirements) => venv::venv(&ctx.cache_dir, requirements)?.join("bin/python"),
+        Some(requirements) => venv::venv(ctx.cache_dir.as_deref(), requirements)?.join("bin/python"),
         None => PathBuf::from("python3"),
     };
     let mut command = Command::new(python);
@@ -101,30 +95,48 @@ fn in_node(
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("test_suite.py");
-    let bytes = std::fs::read(&test.path).map_err(|e| NotRun(format!("{}: {e}", test.path.display())))?;
-    let copy = format!("{NODE_DIR}/{name}");
-    // The path is an argument of the shell, never part of its text.
-    let write = "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"";
-    probe.exec(
-        &["sh", "-c", write, "sh", &copy],
-        Some(&bytes),
+    let bytes =
+        lastmile_fs::read_text(&test.path).map_err(|e| NotRun(format!("{}: {e}", test.path.display())))?;
+    // A folder of its own for each attempt (tests run at once, on the same node too); every
+    // path is an argument of the shell, never part of its text.
+    let made = probe.exec(
+        &["sh", "-c", MAKE_DIR, "sh", name],
+        Some(bytes.as_bytes()),
         Duration::from_secs(30),
     )?;
-    let report = format!("{NODE_DIR}/junit.xml");
+    let dir = made.stdout.trim();
+    if made.code != Some(0) || !dir.starts_with(NODE_DIR_PREFIX) || dir.contains('\n') {
+        return Err(NotRun(format!(
+            "copying {} into {}: {}",
+            test.path.display(),
+            node.name,
+            made.stderr.trim()
+        )));
+    }
+    let copy = format!("{dir}/{name}");
+    let report = format!("{dir}/junit.xml");
     let args = arguments(test, &copy, &report);
     let mut argv = vec!["python3"];
     argv.extend(args.iter().map(String::as_str));
-    let ran = probe.exec(&argv, None, limit)?;
-    let xml = probe.exec(&["cat", &report], None, Duration::from_secs(30))?;
+    let ran = probe.exec(&argv, None, limit);
+    let xml = probe.exec(&["cat", "--", &report], None, Duration::from_secs(30));
+    let _ = probe.exec(&["rm", "-rf", "--", dir], None, Duration::from_secs(30));
+    let (ran, xml) = (ran?, xml?);
     std::fs::create_dir_all(junit.parent().expect("a folder"))
         .and_then(|()| std::fs::write(junit, xml.stdout))
         .map_err(|e| NotRun(format!("writing {}: {e}", junit.display())))?;
     Ok(ran)
 }
 
+/// Where an attempt's folder is made inside a node.
+const NODE_DIR_PREFIX: &str = "/tmp/aqf-run.";
+
+/// Make a private folder, write stdin into `$1` in it, print the folder.
+const MAKE_DIR: &str = "d=$(mktemp -d /tmp/aqf-run.XXXXXXXX) && cat > \"$d/$1\" && printf %s \"$d\"";
+
 /// What pytest's exit status and JUnit XML say.
 fn outcome(ran: &Ran, junit: &Path, started: Instant) -> Tried {
-    let cases = std::fs::read_to_string(junit)
+    let cases = lastmile_fs::read_text(junit)
         .map(|xml| parse_junit(&xml))
         .unwrap_or_default();
     let (outcome, message) = match ran.code {
@@ -172,6 +184,16 @@ fn last_line(ran: &Ran) -> String {
         .unwrap_or_default()
 }
 
+/// The JUnit file of a test instance: its id made a file name, and a short hash of the id, since
+/// two ids can make the same name (`a/b`, `a_b`).
+fn junit_name(id: &str) -> String {
+    format!(
+        "{}-{}.xml",
+        safe(id),
+        lastmile_fs::Sha256::of(id.as_bytes()).short(8)
+    )
+}
+
 /// A file name from a test id.
 pub fn safe(id: &str) -> String {
     id.chars()
@@ -190,5 +212,12 @@ mod tests {
     #[test]
     fn file_names_from_test_ids() {
         assert_eq!(super::safe("cam:g/t 1@n"), "cam_g_t_1_n");
+    }
+
+    #[test]
+    fn junit_files_of_ids_that_read_alike_differ() {
+        let (a, b) = (super::junit_name("s:g/a/b"), super::junit_name("s:g/a_b"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("s_g_a_b-") && a.ends_with(".xml"), "{a}");
     }
 }

@@ -12,10 +12,12 @@ use lastmile_fs::Sha256;
 use crate::context::NotRun;
 
 /// The venv for `requirements`, made if the cache does not hold it yet.
-pub(super) fn venv(cache: &Path, requirements: &Path) -> Result<PathBuf, NotRun> {
-    let shown = requirements.display();
-    let contents = std::fs::read(requirements).map_err(|e| NotRun(format!("{shown}: {e}")))?;
-    check_pinned(requirements)?;
+/// The cache must be one only this user can write ([`lastmile_fs::trusted_dir`]): a venv in it
+/// is run as this user.
+pub(super) fn venv(cache: Option<&Path>, requirements: &Path) -> Result<PathBuf, NotRun> {
+    let cache = cache.ok_or_else(|| NotRun(lastmile_fs::CacheError::NoRoot.to_string()))?;
+    lastmile_fs::trusted_dir(cache).map_err(|e| NotRun(e.to_string()))?;
+    let contents = check_pinned(requirements)?;
     let python = Command::new("python3")
         .arg("--version")
         .output()
@@ -82,7 +84,8 @@ fn make(dir: &Path, requirements: &Path) -> Result<(), NotRun> {
 
 /// The suite's requirements are pinned with hashes, or the test cannot run (and says how to
 /// pin them).
-fn check_pinned(requirements: &Path) -> Result<(), NotRun> {
+/// Its text is returned: the venv's key.
+fn check_pinned(requirements: &Path) -> Result<Vec<u8>, NotRun> {
     let shown = requirements.display().to_string();
     let file = lastmile_python::requirements_file::RequirementsFile::read(requirements)
         .map_err(|e| NotRun(e.to_string()))?;
@@ -91,5 +94,7 @@ fn check_pinned(requirements: &Path) -> Result<(), NotRun> {
             "{e}\n(the suite's own Python is pinned like the candidate's: pin-deps REQUIREMENTS.in -o {shown})"
         ))
     })?;
-    Ok(())
+    lastmile_fs::read_text(requirements)
+        .map(String::into_bytes)
+        .map_err(|e| NotRun(format!("{shown}: {e}")))
 }

@@ -30,7 +30,7 @@ pub struct Options {
     pub jobs: usize,
     pub filter: Filter,
     pub fail_fast: bool,
-    pub cache_dir: PathBuf,
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Run the suites against the deployment and write every output; the report.

@@ -92,7 +92,7 @@ struct RawGroup {
 struct Common {
     name: String,
     timeout: Option<lastmile_settings::Duration>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "retries")]
     retries: u32,
     #[serde(default = "yes")]
     required: bool,
@@ -116,6 +116,12 @@ pub fn load(path: &Path) -> Result<Suite, InputError> {
 /// Check a suite's text; errors name the file, line and key.
 pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Suite, InputError> {
     read(&SettingsFile::new(file, text), dir)
+}
+
+/// A test is tried at most 1 + 10 times: a flaky test needs fixing, not a hundred tries.
+fn retries<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let retries = lastmile_settings::integer_in(deserializer, "a number of retries", 0..=10)?;
+    Ok(u32::try_from(retries).expect("in range"))
 }
 
 fn read(file: &SettingsFile, dir: &Path) -> Result<Suite, InputError> {

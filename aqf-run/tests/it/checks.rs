@@ -193,6 +193,10 @@ fn bad_suites_are_refused_naming_file_line_and_key() {
             "suite.toml:7: groups.g.tests.status (t): 65736: an HTTP status is an integer from 100 to 599",
         ),
         (
+            "name = \"x\"\n[groups.g]\n[[groups.g.tests]]\nname = \"t\"\nkind = \"command\"\nrun = \"true\"\nretries = 4294967296\n",
+            "suite.toml:7: groups.g.tests.retries (t): 4294967296: a number of retries is an integer from 0 to 10",
+        ),
+        (
             "name = \"x\"\n[groups.g]\n[[groups.g.tests]]\nname = \"t\"\nkind = \"ping\"\n",
             "suite.toml:5: groups.g.tests (t): unknown variant `ping`",
         ),
@@ -239,4 +243,109 @@ fn an_unpinned_suite_venv_is_refused_saying_how_to_pin_it() {
         "{why}"
     );
     assert!(!env.path("cache").join("aqf-venv").exists());
+}
+
+/// A stand-in for pytest in the nodes (which are this host here): `python3 -m pytest` finds it in
+/// the working folder. It notes where it was given the test file, waits so that attempts overlap,
+/// and writes the JUnit file it was asked for.
+const PYTEST_SHIM: &str = r#"
+import os, sys, time
+path = sys.argv[1]
+junit = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml=")][0]
+with open(os.path.join(os.environ.get("SHIM_LOG", "."), "seen.txt"), "a") as log:
+    log.write(os.path.dirname(path) + "\n")
+assert os.path.isfile(path)
+time.sleep(0.5)
+with open(junit, "w") as out:
+    out.write('<testsuites><testsuite name="s" tests="1"><testcase classname="t" name="test_x"/></testsuite></testsuites>')
+"#;
+
+#[test]
+fn pytest_in_nodes_at_once_each_attempt_has_a_folder_of_its_own() {
+    let env = Env::new(14, &[("a", &["monctl"]), ("b", &["monctl"])]);
+    std::fs::write(env.path("pytest.py"), PYTEST_SHIM).unwrap();
+    std::fs::write(env.path("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    env.suite(
+        r#"
+        name = "py"
+        [groups.nodes]
+        roles = ["monctl"]
+        [[groups.nodes.tests]]
+        name = "suite"
+        kind = "pytest"
+        on = "node"
+        path = "test_x.py"
+        "#,
+    );
+    let out = env.run(&["--jobs", "2"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(env.outcome("py:nodes/suite@a"), "passed");
+    assert_eq!(env.outcome("py:nodes/suite@b"), "passed");
+    let seen = std::fs::read_to_string(env.path("seen.txt")).unwrap();
+    let dirs: Vec<&str> = seen.lines().collect();
+    assert_eq!(dirs.len(), 2, "{seen}");
+    assert_ne!(dirs[0], dirs[1], "two attempts shared a folder");
+    for dir in dirs {
+        assert!(dir.starts_with("/tmp/aqf-run."), "{dir}");
+        assert!(!std::path::Path::new(dir).exists(), "{dir} was left behind");
+    }
+    // One JUnit file each, kept under the report.
+    let xml = std::fs::read_dir(env.path("report/pytest")).unwrap().count();
+    assert_eq!(xml, 2);
+}
+
+#[test]
+fn a_venv_cache_others_can_write_is_never_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(15, &[("monctl", &["monctl"])]);
+    std::fs::write(env.path("requirements.txt"), "").unwrap();
+    std::fs::write(env.path("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    env.suite(
+        r#"
+        name = "py"
+        [groups.host]
+        [[groups.host.tests]]
+        name = "suite"
+        kind = "pytest"
+        path = "test_x.py"
+        requirements = "requirements.txt"
+        "#,
+    );
+    let cache = env.path("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.run(&["--cache-dir", cache.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(env.outcome("py:host/suite"), "error");
+    let why = messages(&env.report(), "py:host/suite").join(" ");
+    assert!(why.contains("is writable by other users (mode 777)"), "{why}");
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        0,
+        "the cache was used"
+    );
+
+    // No cache folder at all (no LASTMILE_CACHE_DIR, XDG_CACHE_HOME or HOME): refused, never /tmp.
+    let args = [
+        "run",
+        "--deployment",
+        "deployment.json",
+        "suite.toml",
+        "--out-dir",
+        "report",
+        "--no-progress",
+    ];
+    let mut command = env.env.command(&args);
+    command
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("LASTMILE_CACHE_DIR")
+        .env(
+            "PATH",
+            format!("{}:{}", env.path("bin").display(), std::env::var("PATH").unwrap()),
+        );
+    let out = lastmile_tests::run_command(&mut command, None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let why = messages(&env.report(), "py:host/suite").join(" ");
+    assert!(why.contains("no cache folder: set LASTMILE_CACHE_DIR"), "{why}");
 }

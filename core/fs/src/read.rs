@@ -84,6 +84,18 @@ pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
     Ok((std::fs::File::from(fd), u64::try_from(stat.st_size).unwrap_or(0)))
 }
 
+/// The last `max` bytes of the regular file at `path` (all of it when shorter), and the offset
+/// they start at: a log's end without reading the whole log.
+pub fn read_tail(path: &Path, max: u64) -> io::Result<(u64, Vec<u8>)> {
+    use std::io::{Seek, SeekFrom};
+    let (mut file, len) = open_regular(path)?;
+    let start = len.saturating_sub(max);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok((start, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +146,15 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    #[test]
+    fn the_tail_of_a_file_and_where_it_starts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("log");
+        std::fs::write(&path, b"0123456789").unwrap();
+        assert_eq!(read_tail(&path, 4).unwrap(), (6, b"6789".to_vec()));
+        assert_eq!(read_tail(&path, 40).unwrap(), (0, b"0123456789".to_vec()));
+        assert!(read_tail(Path::new("/dev/zero"), 4).is_err());
     }
 }

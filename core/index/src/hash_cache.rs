@@ -19,17 +19,11 @@ impl HashCache {
         }
     }
 
-    /// The default cache folder: `$LASTMILE_CACHE_DIR`, else `$XDG_CACHE_HOME/lastmile`, else
-    /// `~/.cache/lastmile`.
+    /// The default cache folder ([`lastmile_fs::cache_root`]), if it can be trusted
+    /// ([`lastmile_fs::trusted_dir`]); none (no cache) otherwise, with a warning.
     pub fn default_root() -> Option<PathBuf> {
-        let var = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        var("LASTMILE_CACHE_DIR")
-            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("lastmile")))
-            .or_else(|| var("HOME").map(|h| h.join(".cache/lastmile")))
+        let root = lastmile_fs::cache_root().and_then(|root| lastmile_fs::trusted_dir(&root).map(|()| root));
+        root.inspect_err(|e| tracing::warn!("not caching: {e}")).ok()
     }
 
     fn key(&self, path: &Path) -> Option<String> {

@@ -1,14 +1,16 @@
 //! Children with a time limit: each runs in its own process group, its output captured as it
-//! comes, and when the limit passes or the run is interrupted the whole group is killed (the
-//! child and everything it started), never just the first process.
+//! comes (head and tail, within a bound), and when it ends, the limit passes or the run is
+//! interrupted, everything it started is killed: its process group and every descendant seen,
+//! also those that left the group.
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::ProcessError;
+use crate::capture::spawn_reader;
 use crate::interrupt::{Interrupted, interrupted};
+use crate::tree::Tree;
 
 /// How a child ended.
 #[derive(Debug)]
@@ -46,11 +48,25 @@ impl Finished {
     }
 }
 
-/// Run `command` (stdin from `input`, or nothing) for at most `limit`, capturing its output.
+/// How long the output pipes are read after the child and its tree are gone: a process that
+/// escaped the tree (it double-forked faster than a scan) may hold them open for ever.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Run `command` (stdin from `input`, or nothing) for at most `limit`, capturing its output (the
+/// first and last [`KEEP`](crate::capture::KEEP) bytes of each stream).
 pub fn run(
     command: &mut Command,
     input: Option<&[u8]>,
     limit: Option<Duration>,
+) -> Result<Finished, ProcessError> {
+    run_keeping(command, input, limit, crate::capture::KEEP)
+}
+
+fn run_keeping(
+    command: &mut Command,
+    input: Option<&[u8]>,
+    limit: Option<Duration>,
+    keep: usize,
 ) -> Result<Finished, ProcessError> {
     let program = command.get_program().to_string_lossy().into_owned();
     let spawn = |source| ProcessError::Spawn {
@@ -70,46 +86,56 @@ pub fn run(
         .spawn()
         .map_err(spawn)?;
     let group = rustix::process::Pid::from_child(&child);
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().expect("piped")));
-    let stderr = reader(Box::new(child.stderr.take().expect("piped")));
+    let mut tree = Tree::new(group.as_raw_nonzero().get());
+    let stdout = spawn_reader(child.stdout.take().expect("piped"), keep);
+    let stderr = spawn_reader(child.stderr.take().expect("piped"), keep);
     if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
         let bytes = bytes.to_vec();
         std::thread::spawn(move || {
             let _ = std::io::Write::write_all(&mut stdin, &bytes);
         });
     }
-    let kill_group = || {
+    // The group first (one signal stops what stayed in it), then every descendant seen, even
+    // those that left the group; new ones may have been forked meanwhile, so a few rounds.
+    let kill_all = |tree: &mut Tree| {
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        for _ in 0..3 {
+            tree.scan();
+            if tree.kill() == 0 {
+                break;
+            }
+        }
     };
     let status = loop {
+        tree.scan();
         if interrupted() {
-            kill_group();
+            kill_all(&mut tree);
             let _ = child.wait();
             return Err(Interrupted.into());
         }
         if let Some(status) = child.try_wait().map_err(spawn)? {
-            // Whatever it started in its group and left running goes too.
-            kill_group();
+            // Whatever it started and left running goes too.
+            kill_all(&mut tree);
             break Some(status);
         }
         if limit.is_some_and(|limit| started.elapsed() >= limit) {
-            kill_group();
+            kill_all(&mut tree);
             let _ = child.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    let (stdout, out_ended) = stdout.finish(GRACE);
+    let (mut stderr, err_ended) = stderr.finish(GRACE);
+    if !(out_ended && err_ended) {
+        stderr.extend_from_slice(
+            b"\n[lastmile: a process outside the child's tree held its output open; stopped reading]\n",
+        );
+    }
     Ok(Finished {
         status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
+        stdout,
+        stderr,
         elapsed: started.elapsed(),
     })
 }
@@ -151,5 +177,87 @@ mod tests {
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"));
         assert!(!alive, "the grandchild {pid} outlived the limit");
+    }
+
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
+    }
+
+    #[test]
+    fn a_flood_of_output_is_kept_to_its_head_and_tail() {
+        // 300 MB on stdout, then a last line on stderr: the memory held is the bound, the end of
+        // the output (what a failure quotes) is still there.
+        let done = run(
+            Command::new("sh").args([
+                "-c",
+                "head -c 300000000 /dev/zero; echo tail-line; echo failed >&2",
+            ]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(
+            done.stdout.len() < 2 * crate::KEEP + 100,
+            "{} bytes kept",
+            done.stdout.len()
+        );
+        let text = String::from_utf8_lossy(&done.stdout);
+        let cut = 300_000_010 - 2 * crate::KEEP as u64;
+        assert!(
+            text.contains(&format!("[lastmile: {cut} bytes of output cut here]")),
+            "no cut line"
+        );
+        assert!(text.ends_with("tail-line\n"));
+        assert_eq!(done.last_line(), "failed");
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_is_killed_too_and_does_not_hold_the_run() {
+        // A server started with setsid leaves the process group and keeps stdout open: the run
+        // ends when the child does, and the server is gone.
+        let marker = tempfile::tempdir().unwrap();
+        let pidfile = marker.path().join("server");
+        let script = format!(
+            "setsid sleep 30 & echo $! > {}; sleep 0.3; exit 0",
+            pidfile.display()
+        );
+        let done = run(Command::new("sh").args(["-c", &script]), None, None).unwrap();
+        assert!(done.success());
+        assert!(done.elapsed < Duration::from_secs(5), "took {:?}", done.elapsed);
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(pid), "the server {pid} outlived the run");
+    }
+
+    #[test]
+    fn an_escaped_process_past_the_limit_is_killed() {
+        let marker = tempfile::tempdir().unwrap();
+        let pidfile = marker.path().join("server");
+        let script = format!("setsid sleep 30 & echo $! > {}; sleep 30", pidfile.display());
+        let done = run(
+            Command::new("sh").args(["-c", &script]),
+            None,
+            Some(Duration::from_millis(500)),
+        )
+        .unwrap();
+        assert!(done.timed_out());
+        assert!(done.elapsed < Duration::from_secs(5), "took {:?}", done.elapsed);
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(pid), "the server {pid} outlived the limit");
+    }
+
+    #[test]
+    fn small_bounds_cut_both_streams() {
+        let done = run_keeping(
+            Command::new("sh").args(["-c", "printf 0123456789; printf abcdefghij >&2"]),
+            None,
+            None,
+            3,
+        )
+        .unwrap();
+        assert_eq!(done.stdout, b"012\n[lastmile: 4 bytes of output cut here]\n789");
+        assert_eq!(done.stderr, b"abc\n[lastmile: 4 bytes of output cut here]\nhij");
     }
 }

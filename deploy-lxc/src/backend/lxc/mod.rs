@@ -333,7 +333,10 @@ impl Engine for Lxc {
             Duration::from_secs(60),
         )?;
         if !started.success() {
-            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail = lastmile_fs::read_tail(Path::new(&log), 64 << 10)
+                .unwrap_or_default()
+                .1;
+            let tail = String::from_utf8_lossy(&tail);
             let tail: Vec<&str> = tail.lines().rev().take(5).collect();
             bail!(
                 "lxc-start {container}: {}\n{}",
@@ -416,7 +419,8 @@ impl Engine for Lxc {
         let marker = self.marker();
         for entry in std::fs::read_dir(&self.lxcpath)? {
             let entry = entry?;
-            let config = std::fs::read_to_string(entry.path().join("config")).unwrap_or_default();
+            let config = lastmile_fs::read_text_limited_path(&entry.path().join("config"), 1 << 20)
+                .unwrap_or_default();
             if config.lines().next() == Some(marker.as_str())
                 && let Some(name) = entry.file_name().to_str()
             {
