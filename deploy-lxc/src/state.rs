@@ -137,8 +137,8 @@ pub struct Store {
 
 impl Store {
     pub fn new(state_dir: &Path, environment: &str) -> anyhow::Result<Self> {
+        // Made on the first write, so `plan` and `status` leave no trace.
         let dir = state_dir.join("environments");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Self {
             dir,
             environment: environment.to_owned(),
@@ -152,6 +152,7 @@ impl Store {
     /// Take the environment's lock: a second deploy-lxc of the same environment is refused
     /// while this one runs (the lock goes with the process, also when it is killed).
     pub fn lock(&self) -> anyhow::Result<Lock> {
+        self.make_dir()?;
         lock_file(
             &self.dir.join(format!("{}.lock", self.environment)),
             &format!("environment {}", self.environment),
@@ -178,7 +179,12 @@ impl Store {
         Ok(Some(state))
     }
 
+    fn make_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))
+    }
+
     pub fn save(&self, state: &State) -> anyhow::Result<()> {
+        self.make_dir()?;
         let path = self.path();
         lastmile_fs::write_atomic(&path, lastmile_documents::to_string(state).as_bytes())
             .with_context(|| format!("writing {}", path.display()))

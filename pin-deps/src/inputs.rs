@@ -50,7 +50,24 @@ pub(crate) fn read(options: &InputOptions) -> anyhow::Result<Inputs> {
         inputs.roots.extend(graph_roots(graph, &options.packages)?);
     }
     if inputs.roots.is_empty() {
-        bail!("nothing to pin: name requirements files or --from-graph (see --help)");
+        if options.files.is_empty() && options.from_graph.is_none() {
+            bail!("nothing to pin: name requirements files or --from-graph (see --help)");
+        }
+        let named: Vec<String> = options
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .chain(
+                options
+                    .from_graph
+                    .iter()
+                    .map(|g| format!("--from-graph {}", g.display())),
+            )
+            .collect();
+        bail!(
+            "nothing to pin: no requirement in {} (only comments, options or constraints)",
+            named.join(", ")
+        );
     }
     Ok(inputs)
 }

@@ -91,8 +91,15 @@ pub(crate) fn resolve(
     finder.prefetch(roots.iter().map(|r| r.requirement.name.clone()));
 
     let passthrough = direct_references(&mut roots);
-    let constraint_requirements: Vec<&Requirement> =
-        files.constraints.iter().map(|c| &c.requirement).collect();
+    // A constraint's marker says where it holds, as pip and uv read it: one that does not hold
+    // for the target is no constraint at all.
+    let env = target.marker_environment();
+    let constraint_requirements: Vec<&Requirement> = files
+        .constraints
+        .iter()
+        .map(|c| &c.requirement)
+        .filter(|r| r.marker.evaluate(&env, &[]))
+        .collect();
     let (constraints, preferences) = constraints_and_preferences(&constraint_requirements, options)?;
     let named: Vec<&Requirement> = roots
         .iter()

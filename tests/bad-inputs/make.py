@@ -54,6 +54,8 @@ write("include-chain/r40.in", "a\n")
 write("include-cycle/a.in", "-r b.in\n")
 write("include-cycle/b.in", "-r a.in\n")
 write("option-unicode.in", "-éx\n")
+write("option-only.in", "# pins nothing\n--pre\n-c constraints.txt\n")
+write("constraints.txt", "katcp<1\n")
 write("name-punctuation.in", "katcp- >1\n")
 write("hash-not-hex.in", "katcp==0.9.4 --hash=sha256:../../../../etc/passwd\n")
 write("index-credentials.in", "--index-url https://ci:s3cr3t%40p4ss@127.0.0.1:9/simple/\nkatcp\n")
@@ -125,6 +127,18 @@ end[12:16] = len(new_cd).to_bytes(4, "little")
 write("zip-bomb/wheels/bomb-1.0-py3-none-any.whl", raw[:cd_start] + new_cd + bytes(end))
 pins("zip-bomb/pinned.txt", [("bomb", "1.0", "zip-bomb/wheels/bomb-1.0-py3-none-any.whl")])
 
+# A metadata bomb: a METADATA that decompresses to 100 MiB (far past the 16 MiB bound).
+os.makedirs("metadata-bomb/wheels", exist_ok=True)
+with zipfile.ZipFile("metadata-bomb/wheels/bomb-1.0-py3-none-any.whl", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    info = zipfile.ZipInfo("bomb-1.0.dist-info/METADATA", date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with z.open(info, "w") as f:
+        f.write(b"Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n\n")
+        for _ in range(100):
+            f.write(b" " * (1 << 20))
+    z.writestr(zipfile.ZipInfo("bomb-1.0.dist-info/WHEEL", date_time=(2020, 1, 1, 0, 0, 0)), "Wheel-Version: 1.0\nTag: py3-none-any\n")
+write("metadata-bomb/requirements.in", "bomb\n")
+
 def base_tar(path, links, truncated=False, gzip=False):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as t:
@@ -157,3 +171,38 @@ shutil.copytree("base-escape/wheels", "base-truncated/wheels", dirs_exist_ok=Tru
 shutil.copy("base-escape/pinned.txt", "base-truncated/pinned.txt")
 write("services-unknown-key.toml", "[services.web]\ncommand = \"fine-run\"\nport = 80\n")
 write("services-deep.toml", "[services.web]\ncommand = \"fine-run\"\nroles = " + "[" * 5000 + "]" * 5000 + "\n")
+
+# --- environments and candidates (deploy-lxc) --------------------------------------------------
+node_ok = '[nodes.web]\nroles = ["web"]\naddress = "127.77.9.2"\nnetwork = "none"\n'
+def proxmox_env(path, **over):
+    keys = {"url": '"https://pve.test:8006"', "token": '"ci@pve!lastmile"', "hosts": '["pve1"]'}
+    keys.update(over)
+    write(path, 'name = "px"\nbackend = "proxmox"\n\n[proxmox]\n' + "".join(f"{k} = {v}\n" for k, v in keys.items()) + "\n" + node_ok)
+proxmox_env("env/proxmox-host-path.toml", hosts='["pve1/../../access/acl"]')
+proxmox_env("env/proxmox-storage-option.toml", rootfs_storage='"local,rootfs=other:1"')
+proxmox_env("env/proxmox-secret-home.toml", token_secret_env='"HOME"')
+proxmox_env("env/proxmox-plain-http.toml", url='"http://pve.test:8006"')
+proxmox_env("env/proxmox-secret-in-token.toml", token='"ci@pve!lastmile=9f0c2a77-s3cr3t"')
+write("env/lxc-public-address.toml", 'name = "lab"\nbackend = "lxc"\n\n[nodes.web]\nroles = ["web"]\naddress = "8.8.8.8"\nnetwork = "none"\n')
+write("env/lxc-node-name.toml", 'name = "lab"\nbackend = "lxc"\n\n[nodes."../host"]\nroles = ["web"]\naddress = "127.77.9.2"\nnetwork = "none"\n')
+write("env/lxc-ok.toml", 'name = "lab"\nbackend = "lxc"\n\n' + node_ok)
+write("candidate-v9.json", '{"schema": "lastmile.candidate/v9", "image": null}\n')
+
+# --- suites, deployments and reports (aqf-run) -------------------------------------------------
+write("suite/retries.toml", 'name = "s"\n[groups.all]\n[[groups.all.tests]]\nname = "t"\nkind = "port"\nport = 1\nretries = 100000\n')
+write("suite/unknown-kind.toml", 'name = "s"\n[groups.all]\n[[groups.all.tests]]\nname = "t"\nkind = "shell"\nport = 1\n')
+write("suite/deep.toml", 'name = "s"\n[groups.all]\n[[groups.all.tests]]\nname = "t"\nkind = "port"\nport = 1\ntags = ' + "[" * 5000 + "]" * 5000 + "\n")
+write("deployment-v9.json", '{"schema": "lastmile.deployment/v9", "nodes": []}\n')
+write("report-v9.json", '{"schema": "lastmile.report/v9", "passed": true}\n')
+import json
+def deployment(path, **node_over):
+    node = {"name": "web", "container": "lmbad-web-1", "address": "127.77.9.2", "roles": ["web"],
+            "services": [], "state": "running", "health": [],
+            "exec": ["lxc-attach", "-P", "/nonexistent/lxc", "-n", "lmbad-web-1", "--clear-env", "--set-var", "PATH=/usr/bin:/bin", "--"]}
+    node.update(node_over)
+    write(path, json.dumps({"schema": "lastmile.deployment/v1", "environment": "lab", "backend": "lxc",
+        "outcome": "deployed", "candidate": {"digest": "0" * 64, "image": "/dev/zero", "source_commits": {}},
+        "generation": 1, "nodes": [node], "config": {}, "kept": [], "timings_ms": {"total": 1}}, indent=1) + "\n")
+deployment("deployment-ok.json")
+deployment("deployment-address.json", address="127.0.0.1 -o ProxyCommand=x")
+deployment("deployment-node-name.json", name="../../etc")

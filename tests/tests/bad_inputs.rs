@@ -109,7 +109,10 @@ fn run_case(corpus: &Path, case: &Case) -> Option<String> {
         .unwrap();
     assert!(status.success());
     for (name, size) in &case.sparse {
-        std::fs::File::create(dir.join(name)).unwrap().set_len(*size).unwrap();
+        std::fs::File::create(dir.join(name))
+            .unwrap()
+            .set_len(*size)
+            .unwrap();
     }
     let _ = std::fs::remove_dir_all(CANARY);
     std::fs::create_dir_all(CANARY).unwrap();

@@ -22,6 +22,11 @@ pub use installed::{read_dist_info, read_egg_info};
 pub use sdist::{read_sdist, read_sdist_as};
 pub use wheel::{metadata_from_text, read_wheel, read_wheel_from, wheel_metadata_text};
 
+/// The most one metadata file inside a wheel or sdist (`METADATA`, `PKG-INFO`, `requires.txt`,
+/// `entry_points.txt`) may hold once decompressed: real ones are kilobytes, and a compressed
+/// entry can claim any size, so the bound holds while decompressing.
+pub const METADATA_LIMIT: u64 = 16 << 20;
+
 /// What a distribution declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistMetadata {

@@ -26,9 +26,8 @@ fn metadata_files(path: &Path, display: &str) -> Result<BTreeMap<String, String>
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     let mut keep = |name: String, reader: &mut dyn Read| -> Result<(), DistError> {
         if wanted(&name) {
-            let mut text = String::new();
-            reader
-                .read_to_string(&mut text)
+            // Bounded while decompressing: the sizes an archive declares are not believed.
+            let text = lastmile_fs::read_text_limited(reader, crate::METADATA_LIMIT)
                 .map_err(|e| DistError::read(&Location::file(format!("{display}!{name}")), e))?;
             files.insert(name.trim_start_matches("./").to_owned(), text);
         }

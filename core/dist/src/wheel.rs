@@ -56,9 +56,8 @@ impl<R: Read + std::io::Seek> WheelZip<R> {
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(DistError::read(&self.location, e)),
         };
-        let mut text = String::new();
-        entry
-            .read_to_string(&mut text)
+        // Bounded while decompressing: the sizes a zip declares are not believed.
+        let text = lastmile_fs::read_text_limited(&mut entry, crate::METADATA_LIMIT)
             .map_err(|e| DistError::read(&Location::file(format!("{}!{name}", self.display)), e))?;
         Ok(Some(text))
     }

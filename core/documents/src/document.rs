@@ -22,11 +22,14 @@ pub enum DocumentError {
         found: String,
         expected: String,
     },
-    #[error("{source_name}: invalid {expected} document: {error}")]
+    /// The wrong shape, at `line` of the text; `message` starts with the field it is in
+    /// (`nodes[0].address: invalid IPv4 address syntax`).
+    #[error("{source_name}:{line}: invalid {expected} document: {message}")]
     Invalid {
         source_name: String,
+        line: usize,
         expected: String,
-        error: serde_json::Error,
+        message: String,
     },
     /// Well-formed JSON of the right shape whose parts do not fit together (an edge naming a
     /// package that is not a node, say).
@@ -92,11 +95,33 @@ pub fn read<T: DeserializeOwned>(text: &str, expected: &str, source_name: &str) 
         }
         Some(_) => {}
     }
-    serde_json::from_value(value).map_err(|error| DocumentError::Invalid {
-        source_name: source_name.to_owned(),
-        expected: expected.to_owned(),
-        error,
+    // Read again from the text, so an error knows its line and the field it is in.
+    drop(value);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = without_position(&inner);
+        DocumentError::Invalid {
+            source_name: source_name.to_owned(),
+            line: inner.line(),
+            expected: expected.to_owned(),
+            message: if path == "." {
+                message
+            } else {
+                format!("{path}: {message}")
+            },
+        }
     })
+}
+
+/// serde_json's message without the " at line L column C" it appends (the line is said first).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 /// Write a document as pretty JSON with a trailing newline.

@@ -256,7 +256,7 @@ fn bad_graph_documents_are_refused() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .starts_with("depgraph: <stdin>: invalid lastmile.graph/v1 document: missing field `nodes`"),
+            .starts_with("depgraph: <stdin>:1: invalid lastmile.graph/v1 document: missing field `nodes`"),
         "{}",
         out.stderr
     );

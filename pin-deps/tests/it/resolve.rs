@@ -218,6 +218,32 @@ fn constraints_narrow_without_adding() {
 }
 
 #[test]
+fn a_constraint_whose_marker_does_not_apply_to_the_target_is_ignored() {
+    // As pip and uv read it: the marker says where the constraint holds. On Python 3.11, the
+    // 3.8-only ceiling does not hold, and the Linux-only one does.
+    let env = diamond();
+    env.write(
+        "constraints.txt",
+        "base<2 ; python_version < \"3.9\"\nbase<3 ; sys_platform == \"linux\"\n",
+    );
+    let out = env
+        .pin(
+            "-c constraints.txt\nleft\n",
+            &["--no-hashes", "--python-version", "3.11"],
+        )
+        .success();
+    assert_eq!(out.pins(), ["base==2.0", "left==1.0"]);
+    // On 3.8 it holds.
+    let out = env
+        .pin(
+            "-c constraints.txt\nleft\n",
+            &["--no-hashes", "--python-version", "3.8"],
+        )
+        .success();
+    assert_eq!(out.pins(), ["base==1.0", "left==1.0"]);
+}
+
+#[test]
 fn existing_pins_are_kept_until_upgraded() {
     let env = diamond();
     env.write("requirements.in", "left\n");

@@ -16,6 +16,20 @@ use lastmile_tests::schema::assert_valid;
 fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     let c = candidates();
     let lab = Lab::new("first", 11, "timeout = \"60s\"\nretries = 1");
+    // Planning and asking leave no trace: the state folder holds only the environment file.
+    let plan = lab.run(&["plan"], Some(&c.good), &[]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(json(&plan)["unchanged"], false);
+    lab.run(&["status"], None, &[]);
+    let left: Vec<_> = std::fs::read_dir(lab.state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        [lab.env.file_name().unwrap()],
+        "plan and status wrote state"
+    );
     let first = lab.apply(&c.good);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let doc = json(&first);

@@ -35,10 +35,8 @@ pub struct Lxc {
 
 impl Lxc {
     pub fn new(state_dir: &Path, environment: &str, settings: &LxcSettings) -> anyhow::Result<Self> {
+        // The folders are made on the first write (`plan` and `status` leave no trace).
         let lxcpath = state_dir.join("lxc");
-        for dir in [&lxcpath, &state_dir.join("images"), &state_dir.join("nodes")] {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
         let overlay = settings.rootfs == RootfsKind::Overlay
             && std::fs::read_to_string("/proc/filesystems").is_ok_and(|t| t.contains("\toverlay\n"));
         Ok(Self {
@@ -63,6 +61,9 @@ impl Lxc {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if held.is_none() {
+            for dir in [&self.lxcpath, &self.images(), &self.state_dir.join("nodes")] {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
             *held = Some(crate::lock::shared(&self.images().join(".in-use"))?);
         }
         Ok(held)
