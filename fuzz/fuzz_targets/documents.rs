@@ -2,9 +2,11 @@
 #![no_main]
 
 use lastmile_documents::Document;
-use lastmile_documents::candidate::{CandidateDocument, Health};
+use lastmile_documents::candidate::CandidateDocument;
+use lastmile_documents::deployment::DeploymentDocument;
 use lastmile_documents::graph::GraphDocument;
 use lastmile_documents::lock::LockDocument;
+use lastmile_documents::report::ReportDocument;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
@@ -14,12 +16,14 @@ fuzz_target!(|text: &str| {
         }
     }
     let _ = LockDocument::from_json(text, "fuzz");
+    let _ = ReportDocument::from_json(text, "fuzz");
+    if let Ok(deployment) = DeploymentDocument::from_json(text, "fuzz") {
+        for node in &deployment.nodes {
+            let _ = deployment.variables(Some(node));
+        }
+        let _ = deployment.variables(None);
+    }
     if let Ok(candidate) = CandidateDocument::from_json(text, "fuzz") {
         let _ = candidate.roles();
-        for service in candidate.services.values() {
-            if let Some(health) = &service.health {
-                let _ = health.parse::<Health>();
-            }
-        }
     }
 });
