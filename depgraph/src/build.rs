@@ -10,23 +10,17 @@ use crate::scan::Distribution;
 
 /// Which names count as in-house besides those found in source trees.
 pub(crate) struct Internal {
-    patterns: Vec<glob::Pattern>,
+    globs: lastmile_python::NameGlobs,
 }
 
 impl Internal {
     pub(crate) fn new(globs: &[String]) -> anyhow::Result<Self> {
-        let patterns = globs
-            .iter()
-            .map(|g| {
-                glob::Pattern::new(&g.to_ascii_lowercase())
-                    .map_err(|e| anyhow::anyhow!("--internal {g:?}: {e}"))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Self { patterns })
+        let globs = lastmile_python::NameGlobs::new(globs).map_err(|e| anyhow::anyhow!("--internal {e}"))?;
+        Ok(Self { globs })
     }
 
     fn matches(&self, name: &PackageName) -> bool {
-        self.patterns.iter().any(|p| p.matches(name.as_ref()))
+        self.globs.matches(name)
     }
 }
 

@@ -18,6 +18,8 @@ Examples:
   pin-deps requirements.in -f dist/ -o pinned.txt --upgrade-package katcore
   pin-deps requirements.in -i https://ci:$TOKEN@pypi.example.org/simple/ \\
       --extra-index-url https://pypi.org/simple/ --index-strategy first-index
+  pin-deps requirements.in -f dist/ --internal 'kat*'   # kat* only from dist/, never an index
+  pin-deps --from-graph graph.json --internal-index http://127.0.0.1:3141/simple/
   pin-deps requirements.in --exclude-newer 2024-06-01 -o pinned.txt
   pin-deps requirements.in --offline    # from the cache only
   pin-deps requirements.in --no-build   # never run an sdist's build backend

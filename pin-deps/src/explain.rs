@@ -145,6 +145,16 @@ fn no_versions(provider: &Provider, pkg: &Pkg, range: &Range) -> Option<String> 
     } else if existing.is_empty() {
         if provider.finder.knows(name) {
             format!("{pkg} has no file the target ({}) can install", provider.target)
+        } else if provider.finder.in_house(name) {
+            let sources = provider.finder.in_house_sources();
+            format!(
+                "{pkg} is in-house and no in-house source has it ({}; another index is never asked for an in-house package: build its wheel into a -f folder or publish it to the --internal-index)",
+                if sources.is_empty() {
+                    "none is given".to_owned()
+                } else {
+                    format!("asked: {}", sources.join(", "))
+                }
+            )
         } else {
             format!("{pkg} is not in the package sources")
         }

@@ -18,6 +18,8 @@ use crate::provider::RootRequirement;
 #[derive(Debug, Default)]
 pub(crate) struct Inputs {
     pub(crate) roots: Vec<RootRequirement>,
+    /// The packages a graph calls in-house: they come only from in-house sources.
+    pub(crate) in_house: Vec<PackageName>,
     /// Constraints, and the options the requirements files gave (indexes, find-links, `--pre`),
     /// merged over every file read.
     pub(crate) files: RequirementsFile,
@@ -47,7 +49,9 @@ pub(crate) fn read(options: &InputOptions) -> anyhow::Result<Inputs> {
         merge(&mut inputs.files, file);
     }
     if let Some(graph) = &options.from_graph {
-        inputs.roots.extend(graph_roots(graph, &options.packages)?);
+        let (roots, in_house) = graph_roots(graph, &options.packages)?;
+        inputs.roots.extend(roots);
+        inputs.in_house.extend(in_house);
     }
     if inputs.roots.is_empty() {
         if options.files.is_empty() && options.from_graph.is_none() {
@@ -150,7 +154,8 @@ fn merge(into: &mut RequirementsFile, file: RequirementsFile) {
 
 /// The leaves of a graph document (or the named packages) as unpinned requirements: "the latest
 /// built versions of the leaves".
-fn graph_roots(path: &Path, packages: &[String]) -> anyhow::Result<Vec<RootRequirement>> {
+/// The graph's leaves (or the `--package`s asked for) as roots, and its in-house packages.
+fn graph_roots(path: &Path, packages: &[String]) -> anyhow::Result<(Vec<RootRequirement>, Vec<PackageName>)> {
     let (text, name) =
         lastmile_cli::input::read_path_or_stdin(path).with_context(|| path.display().to_string())?;
     let doc = GraphDocument::from_json(&text, &name)?;
@@ -171,7 +176,7 @@ fn graph_roots(path: &Path, packages: &[String]) -> anyhow::Result<Vec<RootRequi
     if names.is_empty() {
         bail!("{name}: the graph has no leaves to pin");
     }
-    names
+    let roots = names
         .into_iter()
         .map(|n| {
             Ok(RootRequirement {
@@ -180,5 +185,12 @@ fn graph_roots(path: &Path, packages: &[String]) -> anyhow::Result<Vec<RootRequi
                 via: format!("-r {name}"),
             })
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    let in_house = doc
+        .nodes
+        .iter()
+        .filter(|n| n.internal)
+        .map(|n| n.name.clone())
+        .collect();
+    Ok((roots, in_house))
 }

@@ -91,6 +91,7 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
     tracing::info!("resolving for {target}");
     let inputs = inputs::read(&options.inputs)?;
     let mut sources = sources::collect(&options.sources, &inputs.files)?;
+    sources.internal.add_names(&inputs.in_house);
     // Only a lock (every file of each pin) or `--hashes all` needs the files the target cannot
     // install.
     sources.keep_all_files =
@@ -109,6 +110,7 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
         resolve::Outcome::Resolved(resolution) => resolution,
         resolve::Outcome::NoSolution(explanation) => return Ok(Pinned::NoSolution(explanation)),
     };
+    warn_public_over_local(&finder, &resolution);
     let pinned = output::Pinned {
         resolution: &resolution,
         finder: &finder,
@@ -116,4 +118,29 @@ pub fn pin(options: &Options, reporter: &Reporter) -> anyhow::Result<Pinned> {
         hash_cache: options.sources.http.cache_dir.as_deref().map(HashCache::new),
     };
     Ok(Pinned::Text(output::render(&pinned, &options.output)?))
+}
+
+/// A package the find-links folders hold that was pinned from an index instead: most often an
+/// in-house package whose public namesake is newer (dependency confusion). Said, never silent.
+fn warn_public_over_local(finder: &Finder, resolution: &resolve::Resolution) {
+    for (name, (version, _)) in &resolution.selection {
+        if finder.in_house(name) {
+            continue;
+        }
+        let local = finder.local_versions(name);
+        if local.is_empty() || local.contains(version) {
+            continue;
+        }
+        let origins: std::collections::BTreeSet<String> = finder
+            .files(name, version)
+            .iter()
+            .map(|f| f.origin.to_string())
+            .collect();
+        let local: Vec<String> = local.iter().map(ToString::to_string).collect();
+        tracing::warn!(
+            "{name} {version} comes from {}, though the find-links folders hold {name} {}; if {name} is in-house, say --internal {name} (or pin --from-graph) so only in-house sources supply it",
+            origins.into_iter().collect::<Vec<_>>().join(", "),
+            local.join(", ")
+        );
+    }
 }

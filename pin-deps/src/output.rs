@@ -71,6 +71,9 @@ fn write(pinned: &Pinned, options: &OutputOptions) -> Result<String, IndexError>
         out.push('\n');
         if options.annotate {
             annotate(&mut out, resolution.via.get(name));
+            if let Some(from) = origin(pinned, name, version) {
+                let _ = writeln!(out, "    # from {from}");
+            }
         }
     }
     for (line, via) in &resolution.passthrough {
@@ -97,6 +100,28 @@ fn write(pinned: &Pinned, options: &OutputOptions) -> Result<String, IndexError>
         );
     }
     Ok(out)
+}
+
+/// Where a pin's files came from, said when it could have come from more than one place: with
+/// several sources, or for an in-house package (`in-house` then says it came from no other).
+fn origin(pinned: &Pinned, name: &PackageName, version: &lastmile_python::Version) -> Option<String> {
+    let in_house = pinned.finder.in_house(name);
+    if pinned.finder.source_count() < 2 && !in_house {
+        return None;
+    }
+    let origins: BTreeSet<String> = pinned
+        .finder
+        .files(name, version)
+        .iter()
+        .filter(|f| f.installable())
+        .map(|f| f.origin.to_string())
+        .collect();
+    let origins = origins.into_iter().collect::<Vec<_>>().join(", ");
+    Some(if in_house {
+        format!("{origins} (in-house)")
+    } else {
+        origins
+    })
 }
 
 fn annotate(out: &mut String, via: Option<&BTreeSet<String>>) {

@@ -87,7 +87,7 @@ pub(crate) fn resolve(
     cache: &Path,
     reporter: &lastmile_cli::Reporter,
 ) -> anyhow::Result<Outcome> {
-    let Inputs { mut roots, files } = inputs;
+    let Inputs { mut roots, files, .. } = inputs;
     finder.prefetch(roots.iter().map(|r| r.requirement.name.clone()));
 
     let passthrough = direct_references(&mut roots);

@@ -162,7 +162,7 @@ fn a_package_missing_from_the_index_fails_pinning(dir: &Path, out: &Path) {
         Command::new(tool("pin-deps"))
             .args(["--from-graph"])
             .arg(out.join("graph.json"))
-            .args(["--index-url", url.stdout.trim(), "-o"])
+            .args(["--internal-index", url.stdout.trim(), "-o"])
             .arg(dir.join("pins-without-tornado.txt")),
         None,
     );

@@ -29,6 +29,16 @@ pub struct IndexArgs {
     /// can never supply a package of your private one (dependency confusion).
     #[arg(long, value_enum, default_value_t = Strategy::UnsafeBestMatch)]
     pub index_strategy: Strategy,
+    /// An in-house package (a name or a glob such as 'kat*'; repeatable): it comes only from the
+    /// --find-links folders and the --internal-index indexes, and its name is never sent to any
+    /// other index, so a public package of the same name can never stand in for it. pin-deps
+    /// --from-graph adds the graph's in-house packages by itself.
+    #[arg(long, value_name = "GLOB", value_parser = name_glob)]
+    pub internal: Vec<String>,
+    /// The in-house (private) index (repeatable): asked first, for every package, and the only
+    /// index an in-house package may come from.
+    #[arg(long, value_name = "URL")]
+    pub internal_index: Vec<String>,
     /// Ignore all indexes and use only --find-links.
     #[arg(long)]
     pub no_index: bool,
@@ -59,6 +69,12 @@ pub struct IndexArgs {
     pub no_cache: bool,
 }
 
+/// One `--internal` glob, checked as it is read.
+fn name_glob(text: &str) -> Result<String, lastmile_index::NameGlobError> {
+    lastmile_index::NameGlobs::new(&[text])?;
+    Ok(text.to_owned())
+}
+
 /// `--index-strategy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Strategy {
@@ -76,6 +92,8 @@ impl IndexArgs {
             find_links: self.find_links.clone(),
             index_url: self.index_url.clone(),
             extra_index_urls: self.extra_index_url.clone(),
+            internal_indexes: self.internal_index.clone(),
+            internal: lastmile_index::NameGlobs::new(&self.internal).expect("each checked by clap"),
             strategy: match self.index_strategy {
                 Strategy::UnsafeBestMatch => IndexStrategy::UnsafeBestMatch,
                 Strategy::FirstIndex => IndexStrategy::FirstIndex,

@@ -20,4 +20,6 @@ pub use finder::{
     find_links_dirs,
 };
 pub use hash_cache::{HashCache, sha256_cached};
+pub use lastmile_python::NameGlobs;
+pub use lastmile_python::name_glob::NameGlobError;
 pub use options::{SourceOptions, network_limits};

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use lastmile_python::NameGlobs;
 use lastmile_python::requirements_file::{FormatControl, RequirementsFile};
 
 use crate::http::HttpOptions;
@@ -16,6 +17,11 @@ pub struct SourceOptions {
     pub find_links: Vec<String>,
     pub index_url: Option<String>,
     pub extra_index_urls: Vec<String>,
+    /// `--internal-index`: the in-house (private) indexes, asked before the others and the only
+    /// indexes an in-house package comes from.
+    pub internal_indexes: Vec<String>,
+    /// `--internal` globs and the graph's in-house packages (see [`Sources::internal`]).
+    pub internal: NameGlobs,
     pub strategy: IndexStrategy,
     /// Ignore every index: only the find-links folders.
     pub no_index: bool,
@@ -40,6 +46,8 @@ impl Default for SourceOptions {
             find_links: Vec::new(),
             index_url: None,
             extra_index_urls: Vec::new(),
+            internal_indexes: Vec::new(),
+            internal: NameGlobs::default(),
             strategy: IndexStrategy::default(),
             no_index: false,
             trusted_hosts: Vec::new(),
@@ -83,7 +91,13 @@ impl SourceOptions {
         formats.extend(&self.formats);
         Ok(Sources {
             find_links,
+            internal_indexes: if indexes.is_empty() {
+                Vec::new()
+            } else {
+                self.internal_indexes.clone()
+            },
             indexes,
+            internal: self.internal.clone(),
             strategy: self.strategy,
             exclude_newer: self.exclude_newer,
             http: self.http.clone(),
@@ -94,8 +108,9 @@ impl SourceOptions {
         })
     }
 
-    /// The index URLs in order: the first (the option, the file's, `PIP_INDEX_URL`, the default),
-    /// then the extra ones; none with `--no-index`.
+    /// The index URLs in order: the in-house ones, the first (the option, the file's,
+    /// `PIP_INDEX_URL`, else the default unless an in-house index is given), then the extra
+    /// ones; none with `--no-index`.
     fn indexes(&self, file: &RequirementsFile) -> Vec<String> {
         if self.no_index || file.no_index {
             return Vec::new();
@@ -105,13 +120,29 @@ impl SourceOptions {
             .clone()
             .or_else(|| file.index_url.clone())
             .or_else(|| std::env::var("PIP_INDEX_URL").ok().filter(|v| !v.is_empty()))
-            .or_else(|| self.default_index.clone());
-        let mut indexes: Vec<String> = first.into_iter().collect();
+            // An in-house index given stands in for the default: the public index is then asked
+            // only when named.
+            .or_else(|| {
+                self.internal_indexes
+                    .is_empty()
+                    .then(|| self.default_index.clone())
+                    .flatten()
+            });
+        let mut indexes: Vec<String> = self.internal_indexes.clone();
+        indexes.extend(first);
         indexes.extend(self.extra_index_urls.iter().cloned());
         indexes.extend(file.extra_index_urls.iter().cloned());
         if self.extra_index_urls.is_empty() {
             indexes.extend(env_list("PIP_EXTRA_INDEX_URL"));
         }
+        // An index named twice (as --index-url and --internal-index, say) is asked once.
+        let mut seen = Vec::new();
+        indexes.retain(|i| {
+            let key = i.trim_end_matches('/').to_owned();
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        });
         indexes
     }
 }
@@ -154,4 +185,32 @@ pub fn network_limits(timeout: Option<f64>, retries: Option<u32>) -> Result<(Dur
         },
     };
     Ok((Duration::from_secs_f64(timeout), retries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexes(options: &SourceOptions) -> Vec<String> {
+        // The tests never read pip's variables.
+        options.indexes(&RequirementsFile::default())
+    }
+
+    #[test]
+    fn an_in_house_index_comes_first_and_stands_in_for_the_default() {
+        let mut options = SourceOptions {
+            default_index: Some(crate::PYPI.to_owned()),
+            ..SourceOptions::default()
+        };
+        if std::env::var_os("PIP_INDEX_URL").is_some() || std::env::var_os("PIP_EXTRA_INDEX_URL").is_some() {
+            return;
+        }
+        assert_eq!(indexes(&options), [crate::PYPI]);
+        options.internal_indexes = vec!["http://127.0.0.1:3141/simple/".into()];
+        assert_eq!(indexes(&options), ["http://127.0.0.1:3141/simple/"]);
+        // Named twice, asked once; the public index only when named.
+        options.index_url = Some("http://127.0.0.1:3141/simple".into());
+        options.extra_index_urls = vec![crate::PYPI.into()];
+        assert_eq!(indexes(&options), ["http://127.0.0.1:3141/simple/", crate::PYPI]);
+    }
 }

@@ -5,11 +5,12 @@
 //! with the wheel tags it installs. Every reader keeps the file and line of what it read.
 //!
 //! Pure text and values: no archives, no network, no command line. Depends only on
-//! `lastmile-fs` (for [`Location`]).
+//! `lastmile-fs` (for [`Location`]) among lastmile's crates.
 
 pub mod entry_points;
 pub mod filename;
 pub mod metadata;
+pub mod name_glob;
 pub mod requirement;
 pub mod requirement_lines;
 pub mod requirements_file;
@@ -19,6 +20,7 @@ mod rootfs;
 mod tags;
 
 pub use lastmile_fs::{InputError, Location};
+pub use name_glob::NameGlobs;
 pub use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
 pub use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl};
 pub use tags::TagRanks;

@@ -22,7 +22,11 @@ fn pyproject_dependencies_and_extras() {
     let base = env
         .run(&["proj/pyproject.toml", "-f", "dist", "--no-header", "--no-hashes"])
         .success();
-    assert_eq!(base.stdout, "katcp==0.9.4\n    # via svc (pyproject.toml)\n");
+    // Two sources (the folder and the default index): each pin says which it came from.
+    assert_eq!(
+        base.stdout,
+        "katcp==0.9.4\n    # via svc (pyproject.toml)\n    # from dist\n"
+    );
     let test = env
         .run(&[
             "proj/pyproject.toml",
@@ -75,7 +79,7 @@ fn setup_cfg_and_setup_py_projects() {
         .success();
     assert_eq!(
         out.stdout,
-        "katcp==0.9.4\n    # via a (setup.cfg)\npyyaml==6.0.3\n    # via b (setup.py)\n"
+        "katcp==0.9.4\n    # via a (setup.cfg)\n    # from dist\npyyaml==6.0.3\n    # via b (setup.py)\n    # from dist\n"
     );
 }
 

@@ -4,6 +4,7 @@ mod build;
 mod conflicts;
 mod hostile;
 mod http;
+mod in_house;
 mod index;
 mod index_server;
 mod inputs;

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use lastmile_fs::Sha256;
 use lastmile_python::filename::{WheelName, parse_sdist_name};
@@ -36,6 +37,9 @@ pub struct DistFile {
     pub upload_time: Option<String>,
     /// `Some(sha256 if given)` when the index serves its metadata as a file (PEP 658).
     pub core_metadata: Option<Option<Sha256>>,
+    /// The source that offers it: a find-links folder as given, or an index URL (without
+    /// credentials). Where a pin came from.
+    pub origin: Arc<str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +91,12 @@ impl DistFile {
 }
 
 /// Recognise a distribution file by its name.
-pub(crate) fn dist_file(filename: String, location: FileLocation, ranks: &TagRanks) -> Option<DistFile> {
+pub(crate) fn dist_file(
+    filename: String,
+    location: FileLocation,
+    origin: &Arc<str>,
+    ranks: &TagRanks,
+) -> Option<DistFile> {
     let (name, version, kind) = if filename.ends_with(".whl") {
         let wheel = WheelName::from_str(&filename).ok()?;
         let rank = ranks.rank(&wheel);
@@ -108,6 +117,7 @@ pub(crate) fn dist_file(filename: String, location: FileLocation, ranks: &TagRan
         size: None,
         upload_time: None,
         core_metadata: None,
+        origin: origin.clone(),
     })
 }
 
@@ -144,6 +154,7 @@ mod tests {
         let file = dist_file(
             "a-1.0-py3-none-any.whl".into(),
             FileLocation::Path(path.clone()),
+            &Arc::from("folder"),
             &TagRanks::default(),
         )
         .unwrap();

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use lastmile_dist::DistMetadata;
 use lastmile_python::requirements_file::FormatControl;
-use lastmile_python::{MarkerEnvironment, PackageName, TagRanks, Target, Version};
+use lastmile_python::{MarkerEnvironment, NameGlobs, PackageName, TagRanks, Target, Version};
 use url::Url;
 
 pub use file::{DistFile, FileKind, FileLocation, find_links_dir, find_links_dirs};
@@ -45,6 +45,12 @@ pub struct Sources {
     pub find_links: Vec<PathBuf>,
     /// Index URLs in order (`https://`, `http://` or `file://`), credentials allowed.
     pub indexes: Vec<String>,
+    /// Which of `indexes` are in-house (the private index): asked for every package.
+    pub internal_indexes: Vec<String>,
+    /// The in-house packages: taken only from the find-links folders and the in-house indexes,
+    /// and never asked of another index, so a public package of the same name can never stand
+    /// in for one (dependency confusion) and the public index never learns the names.
+    pub internal: NameGlobs,
     pub strategy: IndexStrategy,
     /// Files uploaded after this time are ignored.
     pub exclude_newer: Option<jiff::Timestamp>,
@@ -68,6 +74,8 @@ pub struct Project {
     pub versions: BTreeMap<Version, Vec<DistFile>>,
     /// Whether any source lists a file of the package, usable or not.
     pub listed: bool,
+    /// In-house: only the find-links folders and in-house indexes were asked.
+    pub in_house: bool,
 }
 
 /// A value fetched once and shared by every thread that asks for it, failures included.
@@ -78,7 +86,11 @@ struct Inner {
     ranks: TagRanks,
     env: MarkerEnvironment,
     local: BTreeMap<PackageName, Vec<DistFile>>,
+    local_dirs: Vec<PathBuf>,
     indexes: Vec<Url>,
+    /// Per index: whether it is in-house.
+    in_house: Vec<bool>,
+    internal: NameGlobs,
     strategy: IndexStrategy,
     exclude_newer: Option<jiff::Timestamp>,
     formats: FormatControl,
@@ -119,17 +131,21 @@ impl Finder {
         let ranks = target.tag_ranks();
         let mut local: BTreeMap<PackageName, Vec<DistFile>> = BTreeMap::new();
         for dir in &sources.find_links {
+            let origin: Arc<str> = Arc::from(dir.display().to_string());
             let entries = std::fs::read_dir(dir).map_err(|e| IndexError::read(dir, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| IndexError::read(dir, e))?;
                 let filename = entry.file_name().to_string_lossy().into_owned();
-                if let Some(file) = file::dist_file(filename, FileLocation::Path(entry.path()), &ranks) {
+                if let Some(file) =
+                    file::dist_file(filename, FileLocation::Path(entry.path()), &origin, &ranks)
+                {
                     local.entry(file.name.clone()).or_default().push(file);
                 }
             }
         }
         let client = HttpClient::new(sources.http.clone());
         let mut indexes = Vec::new();
+        let mut in_house = Vec::new();
         for text in &sources.indexes {
             let refuse = |reason: String| IndexError::IndexUrl {
                 url: redact(text),
@@ -150,6 +166,7 @@ impl Finder {
                 url.set_path(&format!("{}/", url.path()));
             }
             indexes.push(client.register(&url));
+            in_house.push(sources.internal_indexes.iter().any(|i| same_index(i, text)));
         }
         let pool = WorkPool::new(sources.concurrency.max(1));
         Ok(Self {
@@ -158,7 +175,10 @@ impl Finder {
                 ranks,
                 env: target.marker_environment(),
                 local,
+                local_dirs: sources.find_links.clone(),
                 indexes,
+                in_house,
+                internal: sources.internal,
                 strategy: sources.strategy,
                 exclude_newer: sources.exclude_newer,
                 formats: sources.formats,
@@ -268,11 +288,59 @@ impl Finder {
             .unwrap_or_default()
     }
 
+    /// Whether the package is in-house: only the find-links folders and in-house indexes
+    /// may supply it.
+    pub fn in_house(&self, name: &PackageName) -> bool {
+        self.inner.internal.matches(name)
+    }
+
+    /// The versions the find-links folders hold of a package (oldest first).
+    pub fn local_versions(&self, name: &PackageName) -> Vec<Version> {
+        let mut versions: Vec<Version> = self
+            .inner
+            .local
+            .get(name)
+            .map(|files| files.iter().map(|f| f.version.clone()).collect())
+            .unwrap_or_default();
+        versions.sort();
+        versions.dedup();
+        versions
+    }
+
+    /// How many sources there are (find-links folders and indexes).
+    pub fn source_count(&self) -> usize {
+        self.inner.local_dirs.len() + self.inner.indexes.len()
+    }
+
+    /// The sources an in-house package may come from, for messages.
+    pub fn in_house_sources(&self) -> Vec<String> {
+        let mut sources: Vec<String> = self
+            .inner
+            .local_dirs
+            .iter()
+            .map(|d| format!("-f {}", d.display()))
+            .collect();
+        sources.extend(
+            self.inner
+                .indexes
+                .iter()
+                .zip(&self.inner.in_house)
+                .filter(|(_, own)| **own)
+                .map(|(url, _)| format!("--internal-index {}", redact(url.as_str()))),
+        );
+        sources
+    }
+
     /// Whether any source has files of the package.
     pub fn knows(&self, name: &PackageName) -> bool {
         self.project(name)
             .is_ok_and(|p| p.listed || !p.versions.is_empty())
     }
+}
+
+/// Whether two index URLs name the same index (a trailing `/` aside).
+fn same_index(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// Whether a plain-HTTP index may be used: on this machine (loopback), or named by

@@ -17,7 +17,12 @@ impl Finder {
     pub(super) fn load_project(&self, name: &PackageName) -> Result<Project, IndexError> {
         let mut files: Vec<DistFile> = self.inner.local.get(name).cloned().unwrap_or_default();
         let mut listed_anywhere = !files.is_empty();
-        for index in &self.inner.indexes {
+        let in_house = self.inner.internal.matches(name);
+        for (index, own) in self.inner.indexes.iter().zip(&self.inner.in_house) {
+            // An in-house package is never asked of another index: not even its name leaves.
+            if in_house && !own {
+                continue;
+            }
             let (found, listed) = self.index_files(index, name)?;
             listed_anywhere |= listed;
             files.extend(found);
@@ -39,6 +44,7 @@ impl Finder {
         }
         let mut project = Project {
             listed: listed_anywhere,
+            in_house,
             ..Project::default()
         };
         for file in files {
@@ -119,6 +125,7 @@ impl Finder {
         base: &Url,
         location: &Location,
         link: simple::Link,
+        origin: &std::sync::Arc<str>,
         no_upload_time: &mut bool,
     ) -> Result<Linked, IndexError> {
         let url = base
@@ -134,7 +141,8 @@ impl Finder {
         } else {
             FileLocation::Url(url)
         };
-        let Some(mut file) = file::dist_file(link.filename.clone(), file_location, &self.inner.ranks) else {
+        let Some(mut file) = file::dist_file(link.filename.clone(), file_location, origin, &self.inner.ranks)
+        else {
             return Ok(Linked::Other);
         };
         if file.name != *name {
@@ -213,8 +221,9 @@ impl Finder {
         let mut files = Vec::new();
         let mut no_upload_time = false;
         let mut listed = false;
+        let origin: std::sync::Arc<str> = std::sync::Arc::from(redact(index.as_str()));
         for link in links {
-            match self.file_of_link(name, base, location, link, &mut no_upload_time)? {
+            match self.file_of_link(name, base, location, link, &origin, &mut no_upload_time)? {
                 Linked::Other => {}
                 Linked::Dropped => listed = true,
                 Linked::File(file) => {
