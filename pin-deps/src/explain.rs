@@ -156,7 +156,10 @@ fn no_versions(provider: &Provider, pkg: &Pkg, range: &Range) -> Option<String> 
                 }
             )
         } else {
-            format!("{pkg} is not in the package sources")
+            format!(
+                "{pkg} is not in the package sources (looked in: {})",
+                provider.finder.source_names().join(", ")
+            )
         }
     } else if provider.wheels_only && !matching.is_empty() {
         format!(

@@ -102,7 +102,44 @@ fn index_and_find_links_merge_and_no_index_ignores_the_index() {
     let out = env.run_pin(&["-i", &url, "-f", "more", "--no-index"], "a\n");
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("  - a is not in the package sources\n"),
+        out.stderr
+            .contains("  - a is not in the package sources (looked in: -f more)\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_file_index_may_be_a_flat_folder_or_project_folders_without_pages() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("Kat_Core", "1.0").requires("katcp"))
+        .wheel(Wheel::new("katcp", "0.9"));
+    // Flat: every file in one folder, no page anywhere.
+    let flat = format!("file://{}", env.path("dist").display());
+    let out = env.run_pin(&["-i", &flat], "kat-core\n").success();
+    assert_eq!(out.pins(), ["kat-core==1.0", "katcp==0.9"]);
+    // PEP 503 project folders holding the files, no index.html.
+    for (project, file) in [
+        ("kat-core", "Kat_Core-1.0-py3-none-any.whl"),
+        ("katcp", "katcp-0.9-py3-none-any.whl"),
+    ] {
+        std::fs::create_dir_all(env.path(&format!("tree/{project}"))).unwrap();
+        std::fs::copy(
+            env.path(&format!("dist/{file}")),
+            env.path(&format!("tree/{project}/{file}")),
+        )
+        .unwrap();
+    }
+    let tree = format!("file://{}", env.path("tree").display());
+    let out = env.run_pin(&["-i", &tree], "kat-core\n").success();
+    assert_eq!(out.pins(), ["kat-core==1.0", "katcp==0.9"]);
+    // What is missing is said with where it was looked for.
+    let out = env.run_pin(&["-i", &tree], "tornado\n");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(&format!(
+            "tornado is not in the package sources (looked in: {tree}/)"
+        )),
         "{}",
         out.stderr
     );

@@ -293,7 +293,7 @@ fn sdists_with_static_metadata_are_candidates_and_hashed() {
         out.stderr.contains(
             "dyn 1.0 has metadata that cannot be used (dist/dyn-1.0.tar.gz: building metadata failed: \
              its build requirements cannot be met with wheels from the package sources: \
-             setuptools is not in the package sources; [build-system] requires requires setuptools>=40.8.0)"
+             setuptools is not in the package sources (looked in: -f dist); [build-system] requires requires setuptools>=40.8.0)"
         ),
         "{}",
         out.stderr

@@ -307,6 +307,18 @@ impl Finder {
         versions
     }
 
+    /// Every source, as a person gave it (credentials removed), for messages.
+    pub fn source_names(&self) -> Vec<String> {
+        let mut sources: Vec<String> = self
+            .inner
+            .local_dirs
+            .iter()
+            .map(|d| format!("-f {}", d.display()))
+            .collect();
+        sources.extend(self.inner.indexes.iter().map(|url| redact(url.as_str())));
+        sources
+    }
+
     /// How many sources there are (find-links folders and indexes).
     pub fn source_count(&self) -> usize {
         self.inner.local_dirs.len() + self.inner.indexes.len()

@@ -82,9 +82,24 @@ impl Finder {
             })?;
             let page = dir.join("index.html");
             let location = Location::file(page.display().to_string());
-            let html = match std::fs::read_to_string(&page) {
+            let html = match lastmile_fs::read_text(&page) {
                 Ok(html) => html,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
+                // No page: the project's folder (PEP 503 without pages), else the index folder
+                // itself as a flat folder of files, as a web server's listing would serve them.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let root = index.to_file_path().map_err(|()| IndexError::IndexUrl {
+                        url: index.to_string(),
+                        reason: "not a local path".into(),
+                    })?;
+                    let (folder, base) = if dir.is_dir() {
+                        (dir, page_url)
+                    } else {
+                        (root, index.clone())
+                    };
+                    let links = folder_links(&folder, name)?;
+                    let location = Location::file(folder.display().to_string());
+                    return self.files_of_links(index, name, &base, &location, links);
+                }
                 Err(e) => return Err(IndexError::read(&page, e)),
             };
             let links = simple::parse_project_page(&html, &location)?;
@@ -240,6 +255,39 @@ impl Finder {
         }
         Ok((files, listed))
     }
+}
+
+/// The files of a folder that are distributions of `name`, as links relative to the folder.
+fn folder_links(folder: &std::path::Path, name: &PackageName) -> Result<Vec<simple::Link>, IndexError> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(IndexError::read(folder, e)),
+    };
+    let mut links = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| IndexError::read(folder, e))?;
+        let filename = entry.file_name().to_string_lossy().into_owned();
+        let ours = if filename.ends_with(".whl") {
+            WheelName::from_str(&filename).is_ok_and(|w| w.name == *name)
+        } else {
+            lastmile_python::filename::parse_sdist_name(&filename).is_some_and(|(n, _)| n == *name)
+        };
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            links.push(simple::Link {
+                href: url::form_urlencoded::byte_serialize(filename.as_bytes()).collect(),
+                filename,
+                sha256: None,
+                requires_python: None,
+                yanked: None,
+                core_metadata: None,
+                upload_time: None,
+                size: None,
+            });
+        }
+    }
+    links.sort_by(|a, b| a.filename.cmp(&b.filename));
+    Ok(links)
 }
 
 /// What a page's link is to the package being looked up.
