@@ -28,10 +28,11 @@ struct AffectedDocument<'a> {
 }
 
 pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(String, Exit)> {
-    // Downstream over every declared edge (a change reaches the tests of an extra too); the
-    // build order over the edges that hold once installed, like the document's own.
+    // Downstream over every declared edge (a change reaches the tests of an extra too, and what
+    // is built with a build requirement); the build order over the edges that hold once
+    // installed and those of building, like the document's own.
     let index = Index::new(doc);
-    let runtime = Index::runtime(doc);
+    let runtime = Index::build(doc);
     let mut start: Vec<&PackageName> = Vec::new();
     for raw in &args.changed {
         let name =

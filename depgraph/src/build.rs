@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lastmile_documents::graph::{Duplicate, Edge, GraphDocument, Node, SCHEMA, Source};
+use lastmile_documents::graph::{Duplicate, Edge, EdgeKind, GraphDocument, Node, SCHEMA, Source};
 use lastmile_python::PackageName;
 
 use crate::index::Index;
@@ -38,7 +38,10 @@ pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> Gr
         if nodes.contains_key(&dist.name) {
             continue;
         }
-        for dep in dist.dependencies {
+        let kinds = std::iter::repeat(EdgeKind::Run)
+            .zip(dist.dependencies)
+            .chain(std::iter::repeat(EdgeKind::Build).zip(dist.build_dependencies));
+        for (kind, dep) in kinds {
             edges.push(Edge {
                 from: dist.name.clone(),
                 declared_at: Some(dep.location.to_string()),
@@ -48,6 +51,7 @@ pub(crate) fn build(distributions: Vec<Distribution>, internal: &Internal) -> Gr
                 extra: dep.extra,
                 marker: dep.marker,
                 url: dep.url,
+                kind,
             });
         }
         let is_internal = dist.source.kind.is_source_tree() || internal.matches(&dist.name);
@@ -108,12 +112,15 @@ fn analyse(doc: &mut GraphDocument) {
         .filter(|name| !index.dependencies(name).iter().any(|d| internal.contains(d)))
         .map(|&n| n.clone())
         .collect();
+    // What an in-house package needs to be built (a version plugin, a build helper) is no leaf:
+    // it is built first, and never deployed for its own sake.
+    let build = Index::build(doc);
     let leaves = internal
         .iter()
-        .filter(|name| !index.dependants(name).iter().any(|d| internal.contains(d)))
+        .filter(|name| !build.dependants(name).iter().any(|d| internal.contains(d)))
         .map(|&n| n.clone())
         .collect();
-    let build_order = index.layers(&internal);
+    let build_order = build.layers(&internal);
     let cycles = index.cycles();
     doc.roots = roots;
     doc.leaves = leaves;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use lastmile_documents::graph::{Edge, GraphDocument};
+use lastmile_documents::graph::{Edge, EdgeKind, GraphDocument};
 use lastmile_python::ExtraName;
 use lastmile_python::PackageName;
 use petgraph::Direction;
@@ -24,7 +24,8 @@ pub(crate) fn runtime_edges(doc: &GraphDocument) -> Vec<&Edge> {
     loop {
         let mut changed = false;
         for (i, edge) in doc.edges.iter().enumerate() {
-            if active[i] {
+            // A build requirement's extras are the build's, not the installed package's.
+            if active[i] || edge.kind == EdgeKind::Build {
                 continue;
             }
             let on = match &edge.extra {
@@ -44,7 +45,7 @@ pub(crate) fn runtime_edges(doc: &GraphDocument) -> Vec<&Edge> {
     doc.edges
         .iter()
         .zip(active)
-        .filter(|(_, on)| *on)
+        .filter(|(edge, on)| *on && edge.kind == EdgeKind::Run)
         .map(|(edge, _)| edge)
         .collect()
 }
@@ -58,6 +59,14 @@ impl<'a> Index<'a> {
     /// The edges that hold once installed (for layers, cycles, roots and leaves).
     pub(crate) fn runtime(doc: &'a GraphDocument) -> Self {
         Self::with_edges(doc, runtime_edges(doc))
+    }
+
+    /// The run-time edges and what building each package needs (for the build order and the
+    /// leaves: a build requirement is built before what it builds).
+    pub(crate) fn build(doc: &'a GraphDocument) -> Self {
+        let mut edges = runtime_edges(doc);
+        edges.extend(doc.edges.iter().filter(|e| e.kind == EdgeKind::Build));
+        Self::with_edges(doc, edges)
     }
 
     fn with_edges(doc: &'a GraphDocument, edges: Vec<&'a Edge>) -> Self {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use lastmile_documents::graph::{Edge, GraphDocument, Node};
+use lastmile_documents::graph::{Edge, EdgeKind, GraphDocument, Node};
 use lastmile_python::{ExtraName, PackageName};
 
 use crate::cli::{RenderArgs, RenderFormat};
@@ -85,6 +85,9 @@ fn conditions(edge: &Edge) -> String {
     }
     if let Some(marker) = &edge.marker {
         let _ = write!(out, ", marker: {marker}");
+    }
+    if edge.kind == EdgeKind::Build {
+        out.push_str(", to build");
     }
     out
 }
@@ -226,6 +229,9 @@ fn dot_escape(text: &str) -> String {
 
 fn edge_label(edge: &Edge) -> String {
     let mut parts = Vec::new();
+    if edge.kind == EdgeKind::Build {
+        parts.push("build".to_owned());
+    }
     if !edge.extras.is_empty() {
         let extras: Vec<_> = edge.extras.iter().map(ToString::to_string).collect();
         parts.push(format!("[{}]", extras.join(",")));
@@ -272,7 +278,9 @@ fn dot(view: &View, reverse: bool) -> String {
         } else {
             (&edge.from, &edge.to)
         };
-        let style = if edge.extra.is_some() {
+        let style = if edge.kind == EdgeKind::Build {
+            ", style=dotted"
+        } else if edge.extra.is_some() {
             ", style=dashed"
         } else {
             ""
@@ -312,7 +320,11 @@ fn mermaid(view: &View, reverse: bool) -> String {
         } else {
             (&edge.from, &edge.to)
         };
-        let arrow = if edge.extra.is_some() { "-.->" } else { "-->" };
+        let arrow = if edge.extra.is_some() || edge.kind == EdgeKind::Build {
+            "-.->"
+        } else {
+            "-->"
+        };
         let label = edge_label(edge);
         if label.is_empty() {
             let _ = writeln!(out, "    {} {arrow} {}", ids[tail], ids[head]);

@@ -23,6 +23,8 @@ pub(crate) struct Distribution {
     pub(crate) extras: Vec<ExtraName>,
     pub(crate) scripts: BTreeMap<String, String>,
     pub(crate) dependencies: Vec<Dependency>,
+    /// What building it needs (a source tree's `[build-system] requires`, `setup_requires`).
+    pub(crate) build_dependencies: Vec<Dependency>,
 }
 
 /// An item that cannot be read: the message names its file and line.
@@ -90,7 +92,7 @@ fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, ScanError> {
                     ProjectFormat::SetupCfg => SourceKind::SetupCfg,
                     ProjectFormat::SetupPy => SourceKind::SetupPy,
                 };
-                let dist = distribution(
+                let mut dist = distribution(
                     &project.name,
                     &location,
                     project.version,
@@ -103,6 +105,11 @@ fn read_item(item: &Item, options: &ReadOptions) -> Result<Scanned, ScanError> {
                     project.scripts,
                     &project.dependencies,
                 )?;
+                dist.build_dependencies = project
+                    .build_requires
+                    .iter()
+                    .map(Dependency::parse)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(Scanned {
                     distribution: Some(dist),
                     warnings: project.warnings,
@@ -191,5 +198,6 @@ fn distribution(
         extras: extra_names,
         scripts,
         dependencies,
+        build_dependencies: Vec::new(),
     })
 }

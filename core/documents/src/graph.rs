@@ -113,6 +113,27 @@ pub struct Edge {
     pub url: Option<String>,
     /// Where the dependency is declared (`path:line`), when known.
     pub declared_at: Option<String>,
+    /// `build` for what building `from` needs (`[build-system] requires`, `setup_requires`):
+    /// in the build order, never in the leaves nor installed with `from`. Left out for `run`.
+    #[serde(default, skip_serializing_if = "EdgeKind::is_run")]
+    pub kind: EdgeKind,
+}
+
+/// What an edge is needed for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeKind {
+    /// Installed with the package (`dependencies`, `install_requires`, `Requires-Dist`).
+    #[default]
+    Run,
+    /// Needed to build it only.
+    Build,
+}
+
+impl EdgeKind {
+    pub fn is_run(&self) -> bool {
+        *self == EdgeKind::Run
+    }
 }
 
 impl Edge {
@@ -121,6 +142,7 @@ impl Edge {
         (
             &self.from,
             &self.to,
+            self.kind,
             &self.extra,
             &self.marker,
             &self.specifier,

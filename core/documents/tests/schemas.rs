@@ -71,6 +71,7 @@ fn graph_documents_follow_their_schema() {
             marker: Some("python_full_version >= '3.9'".into()),
             url: None,
             declared_at: Some("examples/katcore/pyproject.toml:12".into()),
+            kind: lastmile_documents::graph::EdgeKind::Run,
         }],
         roots: vec![name("katcp")],
         leaves: vec![name("katcore")],

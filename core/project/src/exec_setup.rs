@@ -66,6 +66,7 @@ pub(super) fn run(dir: &Path, python: &str, setup_py: &Location) -> Result<Proje
         version: meta.version,
         requires_python: meta.requires_python,
         dependencies,
+        build_requires: Vec::new(),
         extras,
         scripts,
         kind: ProjectFormat::SetupPy,

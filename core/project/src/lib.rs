@@ -46,6 +46,9 @@ pub struct Project {
     pub requires_python: Option<String>,
     /// Every dependency; those of an extra have [`RawDependency::extra`] set.
     pub dependencies: Vec<RawDependency>,
+    /// What building it needs (`[build-system] requires`, `setup_requires`): needed before it is
+    /// built, never installed with it.
+    pub build_requires: Vec<RawDependency>,
     pub extras: Vec<String>,
     pub scripts: BTreeMap<String, String>,
     /// The file the metadata came from.
@@ -102,6 +105,8 @@ pub(crate) struct Fields {
     pub(crate) dependencies: Option<Vec<RawDependency>>,
     pub(crate) optional: Option<BTreeMap<String, Vec<RawDependency>>>,
     pub(crate) scripts: Option<BTreeMap<String, String>>,
+    /// `setup_requires` (setup.cfg, setup.py).
+    pub(crate) setup_requires: Option<Vec<RawDependency>>,
     /// `(field, where, what it is)` for values that are not literals.
     pub(crate) unreadable: Vec<(String, Location, String)>,
 }
@@ -115,6 +120,7 @@ impl Fields {
         self.dependencies = self.dependencies.or(lower.dependencies);
         self.optional = self.optional.or(lower.optional);
         self.scripts = self.scripts.or(lower.scripts);
+        self.setup_requires = self.setup_requires.or(lower.setup_requires);
         self.unreadable.extend(lower.unreadable);
         self
     }
@@ -166,10 +172,14 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, Projec
         }
     }
     let fields = merged.fields;
+    let mut build_requires = merged.build_requires;
+    build_requires.extend(fields.setup_requires.clone().unwrap_or_default());
     if !fields.unreadable.is_empty() && has_setup_py {
         if options.exec_setup {
-            return exec_setup::run(dir, &options.python, &setup_py_location)
-                .map(|p| Outcome::Project(Box::new(p)));
+            return exec_setup::run(dir, &options.python, &setup_py_location).map(|mut p| {
+                p.build_requires = build_requires;
+                Outcome::Project(Box::new(p))
+            });
         }
         warnings.extend(unreadable_warnings(&fields));
     }
@@ -194,6 +204,7 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, Projec
         version: fields.version,
         requires_python: fields.requires_python,
         dependencies,
+        build_requires,
         extras,
         scripts: fields.scripts.unwrap_or_default(),
         kind: merged.kind,
@@ -243,6 +254,8 @@ struct Merged {
     kind: ProjectFormat,
     version_source: Option<version::VersionSource>,
     package_dir: BTreeMap<String, String>,
+    /// `[build-system] requires` (also of a pyproject.toml without `[project]`).
+    build_requires: Vec<RawDependency>,
 }
 
 /// PEP 621 metadata first (its dynamic fields from setuptools' tables, setup.cfg or setup.py),
@@ -256,7 +269,8 @@ fn merge(dir: &Path, files: ProjectFiles) -> Result<Merged, ProjectError> {
     let setup_py = files.setup_py.unwrap_or_default();
     match files.pyproject {
         Some(info) if info.has_project => merge_pyproject(dir, info, setup_py.or(cfg), cfg_version),
-        _ => {
+        pyproject => {
+            let build_requires = pyproject.map(|p| p.build_requires).unwrap_or_default();
             let kind = if setup_py.provides_anything() {
                 ProjectFormat::SetupPy
             } else {
@@ -267,6 +281,7 @@ fn merge(dir: &Path, files: ProjectFiles) -> Result<Merged, ProjectError> {
                 kind,
                 version_source: cfg_version,
                 package_dir: cfg_dirs,
+                build_requires,
             })
         }
     }
@@ -301,6 +316,8 @@ fn merge_pyproject(
     if dynamic("scripts") {
         fields.scripts = legacy.scripts;
     }
+    // setup_requires is no PEP 621 field: setuptools reads it from setup.py/setup.cfg anyway.
+    fields.setup_requires = legacy.setup_requires;
     fields.unreadable.extend(legacy.unreadable);
     let version_source = if dynamic("version") {
         info.version_source.or(cfg_version)
@@ -312,6 +329,7 @@ fn merge_pyproject(
         kind: ProjectFormat::Pyproject,
         version_source,
         package_dir: info.package_dir,
+        build_requires: info.build_requires,
     })
 }
 

@@ -10,9 +10,17 @@ use lastmile_fs::{InputError, Location};
 use lastmile_python::requirement::RawDependency;
 
 #[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct PyProject {
     project: Option<Project>,
     tool: Option<Tool>,
+    build_system: Option<BuildSystem>,
+}
+
+/// `[build-system]` (PEP 518): what building the project needs.
+#[derive(Deserialize)]
+struct BuildSystem {
+    requires: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +91,8 @@ pub(crate) struct PyProjectInfo {
     pub(crate) dependency_files: Option<(Vec<String>, Location)>,
     pub(crate) optional_files: BTreeMap<String, (Vec<String>, Location)>,
     pub(crate) package_dir: BTreeMap<String, String>,
+    /// `[build-system] requires`, with the line of each.
+    pub(crate) build_requires: Vec<RawDependency>,
 }
 
 pub(crate) fn read(text: &str, location: &Location) -> Result<PyProjectInfo, InputError> {
@@ -102,7 +112,19 @@ pub(crate) fn read(text: &str, location: &Location) -> Result<PyProjectInfo, Inp
         dependency_files: None,
         optional_files: BTreeMap::new(),
         package_dir: BTreeMap::new(),
+        build_requires: Vec::new(),
     };
+    let deps = |list: Vec<Spanned<String>>| -> Vec<RawDependency> {
+        list.into_iter()
+            .map(|s| {
+                let span = s.span();
+                RawDependency::new(s.into_inner(), at(span))
+            })
+            .collect()
+    };
+    if let Some(requires) = doc.build_system.and_then(|b| b.requires) {
+        info.build_requires = deps(requires);
+    }
     if let Some(project) = doc.project {
         info.fields.name = project.name.map(|n| {
             let span = n.span();
@@ -110,14 +132,6 @@ pub(crate) fn read(text: &str, location: &Location) -> Result<PyProjectInfo, Inp
         });
         info.fields.version = project.version;
         info.fields.requires_python = project.requires_python;
-        let deps = |list: Vec<Spanned<String>>| -> Vec<RawDependency> {
-            list.into_iter()
-                .map(|s| {
-                    let span = s.span();
-                    RawDependency::new(s.into_inner(), at(span))
-                })
-                .collect()
-        };
         info.fields.dependencies = project.dependencies.map(deps);
         info.fields.optional = project
             .optional_dependencies
@@ -182,6 +196,20 @@ mod tests {
             matches!(info.version_source, Some(VersionSource::Attr(ref a, _)) if a == "katcore.__version__")
         );
         assert_eq!(info.dynamic, ["version"]);
+        assert!(info.build_requires.is_empty());
+        let info = read(
+            "[build-system]\nrequires = [\n  \"setuptools>=61\",\n  \"setuptools_scm[toml]>=6.2\",\n]\n",
+            &Location::file("pyproject.toml"),
+        )
+        .unwrap();
+        assert!(!info.has_project);
+        assert_eq!(
+            info.build_requires
+                .iter()
+                .map(|d| (d.text.as_str(), d.location.line.unwrap()))
+                .collect::<Vec<_>>(),
+            [("setuptools>=61", 3), ("setuptools_scm[toml]>=6.2", 4)]
+        );
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub(crate) fn read(text: &str, location: &Location) -> Result<CfgInfo, InputErro
     if let Some(requires) = get(&ini, "options", "install_requires") {
         fields.dependencies = Some(requirement_lines(requires, location)?);
     }
+    if let Some(requires) = get(&ini, "options", "setup_requires") {
+        fields.setup_requires = Some(requirement_lines(requires, location)?);
+    }
     if let Some(extras) = ini.get("options.extras_require") {
         let mut optional = BTreeMap::new();
         for (extra, entry) in extras {

@@ -131,6 +131,10 @@ impl Reader<'_> {
                 Some(deps) => self.fields.dependencies = Some(deps),
                 None => self.unreadable(field, offset, "a value that is not a list of strings"),
             },
+            ("setup_requires", value) => match self.requirements(value) {
+                Some(deps) => self.fields.setup_requires = Some(deps),
+                None => self.unreadable(field, offset, "a value that is not a list of strings"),
+            },
             ("extras_require", Value::Dict(items, _)) => {
                 let mut extras = BTreeMap::new();
                 for (key, value) in items {
@@ -202,7 +206,13 @@ impl Reader<'_> {
 fn is_field(name: &str) -> bool {
     matches!(
         name,
-        "name" | "version" | "python_requires" | "install_requires" | "extras_require" | "entry_points"
+        "name"
+            | "version"
+            | "python_requires"
+            | "install_requires"
+            | "setup_requires"
+            | "extras_require"
+            | "entry_points"
     )
 }
 

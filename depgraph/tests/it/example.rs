@@ -125,7 +125,13 @@ fn paths_can_come_from_stdin() {
         .collect();
     assert_eq!(
         names,
-        ["katcp", "katmisc", "prometheus-client", "typing-extensions"]
+        [
+            "katcp",
+            "katmisc",
+            "prometheus-client",
+            "setuptools",
+            "typing-extensions"
+        ]
     );
     assert_eq!(doc["leaves"], serde_json::json!(["katmisc"]));
 }

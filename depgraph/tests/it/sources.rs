@@ -21,6 +21,9 @@ fn edges(doc: &serde_json::Value) -> Vec<String> {
                 s.push_str(&format!(" ; {marker}"));
             }
             s.push_str(&format!(" @ {}", e["declared_at"].as_str().unwrap()));
+            if e["kind"] == "build" {
+                s.push_str(" (to build)");
+            }
             s
         })
         .collect()
@@ -131,6 +134,7 @@ fn setup_cfg_with_attr_version_in_a_src_layout() {
             "cfgpkg -> d>=1 @ c/setup.cfg:9",
             "cfgpkg -> e ; python_full_version < '3.10' @ c/setup.cfg:10",
             "cfgpkg -> f [extra fast] @ c/setup.cfg:13",
+            "cfgpkg -> setuptools @ c/pyproject.toml:2 (to build)",
         ]
     );
 }
@@ -347,5 +351,78 @@ fn an_extra_nobody_asks_for_makes_no_cycle() {
         out.stderr.contains("dependency cycle: a -> b -> a"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn build_requirements_are_edges_of_their_own_built_first_and_never_leaves() {
+    let env = TestEnv::new();
+    // katversion is an in-house build helper: katcore needs it to build, nobody to run.
+    env.write(
+        "katversion/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools>=61\"]\n[project]\nname = \"katversion\"\nversion = \"1.1\"\n",
+    );
+    env.write(
+        "katcore/pyproject.toml",
+        "[build-system]\nrequires = [\n  \"setuptools>=61\",\n  \"katversion>=1.0\",\n]\n\
+         [project]\nname = \"katcore\"\nversion = \"1.0\"\ndependencies = [\"katcp\"]\n",
+    );
+    env.write(
+        "katcp/setup.cfg",
+        "[metadata]\nname = katcp\nversion = 0.9\n[options]\nsetup_requires =\n    katversion\n",
+    );
+    let out = env.run(&["."]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let build: Vec<String> = doc["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "build")
+        .map(|e| {
+            format!(
+                "{} -> {} @ {}",
+                e["from"].as_str().unwrap(),
+                e["to"].as_str().unwrap(),
+                e["declared_at"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        build,
+        [
+            "katcore -> katversion @ ./katcore/pyproject.toml:4",
+            "katcore -> setuptools @ ./katcore/pyproject.toml:3",
+            "katcp -> katversion @ ./katcp/setup.cfg:6",
+            "katversion -> setuptools @ ./katversion/pyproject.toml:2",
+        ]
+    );
+    // A run-time edge carries no kind.
+    assert!(
+        doc["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["to"] == "katcp" && e.get("kind").is_none())
+    );
+    assert_eq!(doc["leaves"], serde_json::json!(["katcore"]));
+    assert_eq!(
+        doc["build_order"],
+        serde_json::json!([["katversion"], ["katcp"], ["katcore"]])
+    );
+    // What a change to the build helper affects: everything built with it, in order.
+    let affected = env.run_stdin(
+        &["affected", "--changed", "katversion", "--format", "lines"],
+        &out.stdout,
+    );
+    assert_eq!(affected.code, 0, "{}", affected.stderr);
+    assert_eq!(affected.stdout, "katversion\nkatcp\nkatcore\n");
+    // The tree says which edge is for building.
+    let tree = env.run_stdin(&["render", "--format", "tree"], &out.stdout);
+    assert!(
+        tree.stdout
+            .contains("- katversion [required: >=1.0, version: 1.1, to build]"),
+        "{}",
+        tree.stdout
     );
 }
