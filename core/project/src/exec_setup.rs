@@ -1,5 +1,8 @@
 //! Run `setup.py egg_info` in a temporary copy of a source tree, for a `setup.py` that cannot be
-//! read statically. The tree itself is never written to.
+//! read statically. The tree itself is never written to. A version computed from git
+//! (setuptools_scm, katversion) sees the tree's history: git in the copy reads the repository's
+//! own git folder (`GIT_DIR`, `GIT_WORK_TREE` on the copy, placed where the project is in its
+//! repository), read-only (`GIT_OPTIONAL_LOCKS=0`).
 
 use std::path::Path;
 
@@ -14,16 +17,30 @@ pub(super) fn run(dir: &Path, python: &str, setup_py: &Location) -> Result<Proje
         message,
     };
     let work = tempfile::tempdir().map_err(|err| fail(format!("cannot make a temporary folder: {err}")))?;
-    let copy = work.path().join("src");
+    let top = work.path().join("src");
+    let repository = crate::vcs::repository(dir);
+    // The project's place in its repository, so paths git reports are the repository's own.
+    let inside = repository
+        .as_ref()
+        .and_then(|r| {
+            let dir = dir.canonicalize().ok()?;
+            dir.strip_prefix(&r.top).ok().map(Path::to_path_buf)
+        })
+        .unwrap_or_default();
+    let copy = top.join(&inside);
     copy_tree(dir, &copy).map_err(|err| fail(format!("cannot copy the source tree: {err}")))?;
     let egg_base = work.path().join("egg");
     std::fs::create_dir(&egg_base).map_err(|err| fail(err.to_string()))?;
-    let output = lastmile_process::output(
-        &duct::cmd!(python, "setup.py", "-q", "egg_info", "--egg-base", &egg_base)
-            .dir(&copy)
-            .env("PYTHONDONTWRITEBYTECODE", "1"),
-    )
-    .map_err(|err| match err {
+    let mut command = duct::cmd!(python, "setup.py", "-q", "egg_info", "--egg-base", &egg_base)
+        .dir(&copy)
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    if let Some(repository) = &repository {
+        command = command
+            .env("GIT_DIR", &repository.git_dir)
+            .env("GIT_WORK_TREE", &top)
+            .env("GIT_OPTIONAL_LOCKS", "0");
+    }
+    let output = lastmile_process::output(&command).map_err(|err| match err {
         lastmile_process::ProcessError::Interrupted(i) => ProjectError::Interrupted(i),
         other => fail(other.to_string()),
     })?;

@@ -11,6 +11,7 @@ mod literal;
 mod pyproject;
 mod setup_cfg;
 mod setup_py;
+mod vcs;
 mod version;
 
 use std::collections::BTreeMap;
@@ -192,6 +193,18 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, Projec
         warnings.push(format!("{}: {what}; skipped", dir.display()));
         return Ok(Outcome::Skipped(warnings));
     };
+    let mut version = fields.version;
+    if version.is_none()
+        && let Some(plugin) = vcs::plugin(&build_requires)
+    {
+        match vcs::version(dir) {
+            vcs::GitVersion::Release(release) => version = Some(release),
+            vcs::GitVersion::Unknown(why) => warnings.push(format!(
+                "{}: the version is computed from git when it is built ({plugin}): {why}; it is left null here",
+                dir.display()
+            )),
+        }
+    }
     let mut dependencies = fields.dependencies.unwrap_or_default();
     let optional = fields.optional.unwrap_or_default();
     let extras: Vec<String> = optional.keys().cloned().collect();
@@ -201,7 +214,7 @@ pub fn read_project(dir: &Path, options: &ReadOptions) -> Result<Outcome, Projec
     Ok(Outcome::Project(Box::new(Project {
         name,
         name_location,
-        version: fields.version,
+        version,
         requires_python: fields.requires_python,
         dependencies,
         build_requires,

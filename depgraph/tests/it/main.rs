@@ -3,6 +3,7 @@
 mod archives;
 mod bad_input;
 mod example;
+mod git_versions;
 mod installed;
 mod schemas;
 mod sources;
