@@ -310,6 +310,9 @@ fn write_image(
         size >> 20,
         stats.skipped_devices
     );
+    // Absolute: the document is read from other folders (deploy-lxc, aqf-run promote), and
+    // from stdin, where nothing else could say what a relative path is relative to.
+    let image = std::path::absolute(&image).unwrap_or(image);
     Ok(ImageInfo {
         path: image.display().to_string(),
         sha256,

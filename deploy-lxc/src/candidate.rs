@@ -34,6 +34,9 @@ pub fn load(path: &Path, image: Option<&Path>) -> anyhow::Result<Candidate> {
         Some(image) => image.to_owned(),
         None => image_beside(path, Path::new(&info.path)),
     };
+    // Absolute from here on: the deployment document names it, and aqf-run re-hashes it from
+    // wherever it runs.
+    let image = std::path::absolute(&image).unwrap_or(image);
     if !image.is_file() {
         bail!(
             "{source}: the image {} is not there (give --image FILE)",

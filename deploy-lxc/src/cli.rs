@@ -80,14 +80,10 @@ pub struct Target {
     /// The environment file (TOML): name, backend, nodes, config, health, keep.
     #[arg(long = "env", value_name = "FILE")]
     pub env: PathBuf,
-    /// Where state, unpacked images and containers live.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "LASTMILE_STATE_DIR",
-        default_value = "/var/lib/lastmile"
-    )]
-    pub state_dir: PathBuf,
+    /// Where state, unpacked images and containers live (default: the environment file's
+    /// state_dir, else /var/lib/lastmile; given both, they must agree).
+    #[arg(long, value_name = "DIR", env = "LASTMILE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

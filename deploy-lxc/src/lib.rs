@@ -55,7 +55,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Apply { parallel, .. } | Command::Rollback { parallel, .. } => *parallel,
         _ => None,
     };
-    let ctx = Context::new(&env, &target.state_dir, reporter, parallel)?;
+    let state_dir = env::state_dir(&env, target.state_dir.as_deref())
+        .map_err(|m| lastmile_fs::InputError::new(lastmile_fs::Location::file(env.file.clone()), m))?;
+    let ctx = Context::new(&env, &state_dir, reporter, parallel)?;
     match &cli.command {
         Command::Plan { candidate, .. } => {
             let candidate = candidate::load(&candidate.candidate, candidate.image.as_deref())?;
@@ -101,6 +103,9 @@ fn report_status(
     lastmile_cli::emit(output, doc.to_json().as_bytes())?;
     if !quiet {
         summary::print(&doc);
+        if let Some(hint) = ctx.engine.listing_hint() {
+            summary::hint(&hint);
+        }
     }
     if differences.is_empty() {
         return Ok(Exit::Success);

@@ -52,6 +52,7 @@ pub fn status(ctx: &Context) -> anyhow::Result<(DeploymentDocument, Vec<String>)
         nodes.push(node(generation_node, running.state(), health));
     }
     differences.extend(strays(ctx, &state)?);
+    differences.extend(elsewhere(ctx));
     let mut timings = Timings::default();
     timings.time("status", || ());
     let doc = document(
@@ -63,6 +64,33 @@ pub fn status(ctx: &Context) -> anyhow::Result<(DeploymentDocument, Vec<String>)
         timings.into_map(started),
     );
     Ok((doc, differences))
+}
+
+/// This environment's containers running under another state folder: `status` never says
+/// "nothing" about containers it can see.
+fn elsewhere(ctx: &Context) -> Vec<String> {
+    let stems: Vec<String> = ctx
+        .env
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(index, node)| {
+            let name = ctx.engine.container_id(node, index, 0).to_string();
+            name.strip_suffix('0').unwrap_or(&name).to_owned()
+        })
+        .collect();
+    ctx.engine
+        .running_elsewhere(&stems)
+        .into_iter()
+        .map(|(name, lxcpath)| {
+            let state_dir = lxcpath.parent().unwrap_or(&lxcpath);
+            format!(
+                "{name} of this environment runs under {} (another state folder): give --state-dir {} (or state_dir in the environment file)",
+                lxcpath.display(),
+                state_dir.display()
+            )
+        })
+        .collect()
 }
 
 /// Containers of the environment the state does not name, or that run outside the current

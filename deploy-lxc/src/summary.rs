@@ -38,3 +38,8 @@ pub fn print(doc: &DeploymentDocument) {
         );
     }
 }
+
+/// A line of advice under the summary, on stderr.
+pub fn hint(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "  ({text})");
+}

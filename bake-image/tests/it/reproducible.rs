@@ -54,6 +54,9 @@ fn the_same_inputs_give_the_same_bytes_whatever_the_environment() {
     let doc: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
     assert_eq!(doc["schema"], "lastmile.candidate/v1");
     assert_eq!(doc["image"]["sha256"].as_str().unwrap(), sha256(&a));
+    // Absolute, so the document can be read from anywhere (and from stdin).
+    let named = std::path::Path::new(doc["image"]["path"].as_str().unwrap());
+    assert!(named.is_absolute() && named.is_file(), "{}", named.display());
     assert_eq!(
         image(&setup.path("out1")),
         format!("autobuild-{}.tar.gz", &sha256(&a)[..12])

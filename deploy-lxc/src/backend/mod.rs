@@ -5,7 +5,7 @@ pub mod lxc;
 pub mod proxmox;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lastmile_documents::deployment::NodeState;
 use lastmile_fs::Sha256;
@@ -132,6 +132,15 @@ pub trait Engine: Sync {
     fn can_exec(&self) -> bool;
     /// Every container of this environment the engine holds (for leftovers and `status`).
     fn containers(&self) -> anyhow::Result<Vec<ContainerId>>;
+    /// Containers running on this host under another state folder whose names start with one of
+    /// `stems` (this environment's nodes): `(name, where)`. Only the LXC engine can see these.
+    fn running_elsewhere(&self, _stems: &[String]) -> Vec<(String, PathBuf)> {
+        Vec::new()
+    }
+    /// How a person lists the engine's containers by hand, when that is not the obvious way.
+    fn listing_hint(&self) -> Option<String> {
+        None
+    }
     /// Remove images no generation of any environment uses any more.
     fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()>;
     /// The exact operations `plan` lists for creating and switching (for the API engine, its

@@ -27,7 +27,7 @@ mod values;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lastmile_fs::{InputError, Sha256};
@@ -42,6 +42,9 @@ pub struct Environment {
     /// The file, as given (for messages).
     pub file: String,
     pub name: String,
+    /// `state_dir`: where its state lives, as the file says (relative to the file's folder once
+    /// [`load`]ed). `--state-dir` and `LASTMILE_STATE_DIR` may only repeat it.
+    pub state_dir: Option<PathBuf>,
     pub backend: Backend,
     /// Old generations kept for rollback.
     pub keep: usize,
@@ -196,7 +199,33 @@ pub use lastmile_documents::deployment::env_word;
 
 /// Read and check an environment file.
 pub fn load(path: &Path) -> Result<Environment, InputError> {
-    raw::read(&lastmile_settings::load(path)?)
+    let mut env = raw::read(&lastmile_settings::load(path)?)?;
+    if let Some(dir) = &env.state_dir
+        && dir.is_relative()
+    {
+        env.state_dir = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
+    }
+    Ok(env)
+}
+
+/// Where the state lives when neither the environment file nor `--state-dir` says.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/lastmile";
+
+/// The state folder: the one `--state-dir` (or `LASTMILE_STATE_DIR`) gives, the environment
+/// file's, or the default. Given both, they must be the same folder: one environment's state
+/// lives in one place, or `status` would report nothing about containers that run.
+pub fn state_dir(env: &Environment, given: Option<&Path>) -> Result<PathBuf, String> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match (given, &env.state_dir) {
+        (Some(given), Some(own)) if absolute(given) != absolute(own) => Err(format!(
+            "state_dir is {}, but --state-dir (or LASTMILE_STATE_DIR) says {}: one environment's state lives in one place",
+            own.display(),
+            given.display()
+        )),
+        (Some(given), _) => Ok(given.to_path_buf()),
+        (None, Some(own)) => Ok(own.clone()),
+        (None, None) => Ok(PathBuf::from(DEFAULT_STATE_DIR)),
+    }
 }
 
 /// Check an environment file's text; every error names the file, line and key.

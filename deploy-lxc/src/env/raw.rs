@@ -18,6 +18,8 @@ struct RawEnvironment {
     backend: Spanned<BackendKind>,
     #[serde(default = "default_keep")]
     keep: usize,
+    /// Where the environment's state, images and containers live (relative to this file).
+    state_dir: Option<Spanned<String>>,
     #[serde(default)]
     config: BTreeMap<String, Spanned<ConfigValue>>,
     #[serde(default)]
@@ -107,11 +109,17 @@ pub(super) fn read(file: &SettingsFile) -> Result<Environment, InputError> {
         retries: raw.health.retries,
         interval: raw.health.interval.0,
     };
+    if let Some(dir) = &raw.state_dir
+        && dir.get_ref().trim().is_empty()
+    {
+        return Err(file.error_at(dir, "state_dir: a folder"));
+    }
     let name = raw.name.into_inner();
     let digest = shape_digest(&name, &backend, &config, &health, &nodes);
     Ok(Environment {
         file: file.name().to_owned(),
         name,
+        state_dir: raw.state_dir.map(|d| std::path::PathBuf::from(d.into_inner())),
         backend,
         keep: raw.keep,
         config,

@@ -185,3 +185,30 @@ fn proxmox_values_that_reach_api_paths_match_the_apis_own_patterns() {
         .replace("hosts =", "insecure_http = true\nhosts =");
     assert!(parse(&http, "lab.toml").is_ok());
 }
+
+#[test]
+fn the_state_folder_is_the_files_and_a_flag_may_only_repeat_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.toml");
+    std::fs::write(&path, LAB.replace("keep = 2", "keep = 2\nstate_dir = \"state\"")).unwrap();
+    let env = load(&path).unwrap();
+    let own = dir.path().join("state");
+    assert_eq!(env.state_dir.as_deref(), Some(own.as_path()));
+    assert_eq!(state_dir(&env, None).unwrap(), own);
+    assert_eq!(state_dir(&env, Some(&own)).unwrap(), own);
+    let err = state_dir(&env, Some(Path::new("/elsewhere"))).unwrap_err();
+    assert!(
+        err.starts_with(&format!(
+            "state_dir is {}, but --state-dir (or LASTMILE_STATE_DIR) says /elsewhere",
+            own.display()
+        )),
+        "{err}"
+    );
+    // Without one in the file: the flag, else the default.
+    let plain = parse(LAB, "lab.toml").unwrap();
+    assert_eq!(state_dir(&plain, None).unwrap(), PathBuf::from(DEFAULT_STATE_DIR));
+    assert_eq!(
+        state_dir(&plain, Some(Path::new("/x"))).unwrap(),
+        PathBuf::from("/x")
+    );
+}

@@ -20,7 +20,8 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     let plan = lab.run(&["plan"], Some(&c.good), &[]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert_eq!(json(&plan)["unchanged"], false);
-    lab.run(&["status"], None, &[]);
+    let status = lab.run(&["status"], None, &[]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
     let left: Vec<_> = std::fs::read_dir(lab.state.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -38,6 +39,26 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert_eq!(doc["generation"], 1);
     assert_eq!(doc["candidate"]["digest"], digest(&c.good));
     each_node_runs_its_roles(&lab, &doc);
+    // Asked with another state folder, status does not say "nothing": it names where they run.
+    let elsewhere = run_command(
+        Command::new(tool("deploy-lxc"))
+            .args(["status", "--env"])
+            .arg(&lab.env)
+            .arg("--state-dir")
+            .arg(lab.state.path().join("elsewhere")),
+        None,
+    );
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains(&format!(
+            "of this environment runs under {} (another state folder): give --state-dir {}",
+            lab.lxcpath().display(),
+            lab.state.path().display()
+        )),
+        "{}",
+        elsewhere.stderr
+    );
+    assert!(elsewhere.stderr.contains("lxc-ls -P "), "{}", elsewhere.stderr);
     writes_stay_in_their_node(&lab, &doc, &c.good);
     // The same candidate again: nothing happens.
     let again = lab.apply(&c.good);

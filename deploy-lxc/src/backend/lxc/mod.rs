@@ -418,7 +418,13 @@ impl Engine for Lxc {
     fn containers(&self) -> anyhow::Result<Vec<ContainerId>> {
         let mut found = Vec::new();
         let marker = self.marker();
-        for entry in std::fs::read_dir(&self.lxcpath)? {
+        let entries = match std::fs::read_dir(&self.lxcpath) {
+            Ok(entries) => entries,
+            // Nothing was ever made here.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.lxcpath.display())),
+        };
+        for entry in entries {
             let entry = entry?;
             let config = lastmile_fs::read_text_limited_path(&entry.path().join("config"), 1 << 20)
                 .unwrap_or_default();
@@ -430,6 +436,22 @@ impl Engine for Lxc {
         }
         found.sort();
         Ok(found)
+    }
+
+    fn running_elsewhere(&self, stems: &[String]) -> Vec<(String, PathBuf)> {
+        monitors()
+            .into_iter()
+            .filter(|(name, lxcpath)| {
+                *lxcpath != self.lxcpath && stems.iter().any(|s| name.starts_with(s.as_str()))
+            })
+            .collect()
+    }
+
+    fn listing_hint(&self) -> Option<String> {
+        Some(format!(
+            "the containers live under {0}, not LXC's default folder: lxc-ls -P {0} -f",
+            self.lxcpath.display()
+        ))
     }
 
     fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()> {
@@ -481,3 +503,42 @@ impl Engine for Lxc {
 
 #[cfg(test)]
 mod tests;
+
+/// Every running LXC container on this host, wherever its folder: each has a monitor process
+/// titled `[lxc monitor] LXCPATH NAME`.
+fn monitors() -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut bytes);
+        if let Some(monitor) = monitor_title(&bytes) {
+            found.push(monitor);
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `(name, lxcpath)` of a monitor's command line.
+fn monitor_title(cmdline: &[u8]) -> Option<(String, PathBuf)> {
+    let text = String::from_utf8_lossy(cmdline);
+    let title = text.trim_end_matches('\0').replace('\0', " ");
+    let rest = title.strip_prefix("[lxc monitor] ")?;
+    let (lxcpath, name) = rest.trim_end().rsplit_once(' ')?;
+    Some((name.to_owned(), PathBuf::from(lxcpath)))
+}

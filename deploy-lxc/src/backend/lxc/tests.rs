@@ -97,3 +97,15 @@ fn an_image_another_run_may_be_deploying_is_not_pruned() {
     lab.prune_images(&BTreeSet::new()).unwrap();
     assert!(!image.exists());
 }
+
+#[test]
+fn a_monitors_title_names_the_container_and_its_folder() {
+    assert_eq!(
+        monitor_title(b"[lxc monitor] /srv/state/lxc lastmile-lab-web-1a2b3c4d-2\0\0\0"),
+        Some((
+            "lastmile-lab-web-1a2b3c4d-2".to_owned(),
+            PathBuf::from("/srv/state/lxc")
+        ))
+    );
+    assert_eq!(monitor_title(b"/usr/bin/lxc-start\0-n\0x\0"), None);
+}
