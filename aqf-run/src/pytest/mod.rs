@@ -82,6 +82,9 @@ fn on_host(
     Ok(lastmile_probe::run(&mut command, None, limit)?)
 }
 
+/// Inside a node, with the candidate's own Python and packages (its venv, from the manifest):
+/// the test file or folder, and the suite's pinned test tools when it names them (their
+/// site-packages, on `PYTHONPATH`), go in as one tar stream into a folder of the attempt's own.
 fn in_node(
     ctx: &Context,
     test: &PytestTest,
@@ -89,21 +92,22 @@ fn in_node(
     junit: &Path,
     limit: Duration,
 ) -> Result<Ran, NotRun> {
+    let manifest = ctx.manifest.ok_or_else(|| {
+        NotRun("no candidate manifest, so the candidate's Python inside the node is not known".into())
+    })?;
+    let python = format!("{}/bin/python", manifest.prefix);
+    let site = match &test.requirements {
+        Some(requirements) => Some(venv::site_packages(&venv::venv(
+            ctx.cache_dir.as_deref(),
+            requirements,
+        )?)?),
+        None => None,
+    };
+    let (bundle, inside) = bundle(&test.path, site.as_deref())?;
     let probe = ctx.node(node);
-    let name = test
-        .path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("test_suite.py");
-    let bytes =
-        lastmile_fs::read_text(&test.path).map_err(|e| NotRun(format!("{}: {e}", test.path.display())))?;
     // A folder of its own for each attempt (tests run at once, on the same node too); every
-    // path is an argument of the shell, never part of its text.
-    let made = probe.exec(
-        &["sh", "-c", MAKE_DIR, "sh", name],
-        Some(bytes.as_bytes()),
-        Duration::from_secs(30),
-    )?;
+    // path is an argument, never part of a shell's text.
+    let made = probe.exec(&["sh", "-c", MAKE_DIR], Some(&bundle), Duration::from_secs(60))?;
     let dir = made.stdout.trim();
     if made.code != Some(0) || !dir.starts_with(NODE_DIR_PREFIX) || dir.contains('\n') {
         return Err(NotRun(format!(
@@ -113,26 +117,77 @@ fn in_node(
             made.stderr.trim()
         )));
     }
-    let copy = format!("{dir}/{name}");
+    let tests = format!("{dir}/{inside}");
     let report = format!("{dir}/junit.xml");
-    let args = arguments(test, &copy, &report);
-    let mut argv = vec!["python3"];
+    let args = arguments(test, &tests, &report);
+    let path = format!("PYTHONPATH={dir}/site");
+    let mut argv: Vec<&str> = Vec::new();
+    if site.is_some() {
+        argv.extend(["env", path.as_str()]);
+    }
+    argv.push(&python);
     argv.extend(args.iter().map(String::as_str));
     let ran = probe.exec(&argv, None, limit);
     let xml = probe.exec(&["cat", "--", &report], None, Duration::from_secs(30));
     let _ = probe.exec(&["rm", "-rf", "--", dir], None, Duration::from_secs(30));
-    let (ran, xml) = (ran?, xml?);
+    let ran = ran?;
+    // No report when pytest never started (no pytest in the candidate, say): that is said from
+    // pytest's own output, not read as zero tests.
+    let xml = xml
+        .ok()
+        .filter(|x| x.code == Some(0))
+        .map(|x| x.stdout)
+        .unwrap_or_default();
     std::fs::create_dir_all(junit.parent().expect("a folder"))
-        .and_then(|()| std::fs::write(junit, xml.stdout))
+        .and_then(|()| std::fs::write(junit, xml))
         .map_err(|e| NotRun(format!("writing {}: {e}", junit.display())))?;
     Ok(ran)
+}
+
+/// The most a test folder (with its tools) may hold to be sent into a node.
+const BUNDLE_LIMIT: u64 = 256 << 20;
+
+/// A tar stream of the tests under `tests/` (a file keeps its name) and the tools under `site/`,
+/// and the path of the tests inside it.
+fn bundle(tests: &Path, site: Option<&Path>) -> Result<(Vec<u8>, String), NotRun> {
+    let fail = |e: std::io::Error| NotRun(format!("packing {}: {e}", tests.display()));
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let inside = if tests.is_dir() {
+        builder.append_dir_all("tests", tests).map_err(fail)?;
+        "tests".to_owned()
+    } else {
+        let name = tests
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("test_suite.py");
+        let mut file = std::fs::File::open(tests).map_err(fail)?;
+        builder
+            .append_file(format!("tests/{name}"), &mut file)
+            .map_err(fail)?;
+        format!("tests/{name}")
+    };
+    if let Some(site) = site {
+        builder.append_dir_all("site", site).map_err(fail)?;
+    }
+    let bytes = builder.into_inner().map_err(fail)?;
+    if bytes.len() as u64 > BUNDLE_LIMIT {
+        return Err(NotRun(format!(
+            "{} with its tools is {} MiB, more than the {} MiB sent into a node",
+            tests.display(),
+            bytes.len() >> 20,
+            BUNDLE_LIMIT >> 20
+        )));
+    }
+    Ok((bytes, inside))
 }
 
 /// Where an attempt's folder is made inside a node.
 const NODE_DIR_PREFIX: &str = "/tmp/aqf-run.";
 
-/// Make a private folder, write stdin into `$1` in it, print the folder.
-const MAKE_DIR: &str = "d=$(mktemp -d /tmp/aqf-run.XXXXXXXX) && cat > \"$d/$1\" && printf %s \"$d\"";
+/// Make a private folder, unpack the tar stream on stdin into it, print the folder.
+const MAKE_DIR: &str = "d=$(mktemp -d /tmp/aqf-run.XXXXXXXX) && tar -x -C \"$d\" && printf %s \"$d\"";
 
 /// What pytest's exit status and JUnit XML say.
 fn outcome(ran: &Ran, junit: &Path, started: Instant) -> Tried {
@@ -145,6 +200,11 @@ fn outcome(ran: &Ran, junit: &Path, started: Instant) -> Tried {
             format!("killed after {:.1} s (its time limit)", ran.elapsed.as_secs_f64()),
         ),
         Some(0) => (Outcome::Passed, String::new()),
+        // pytest exits 1 when tests fail; with no test case reported, it never got to run them.
+        Some(1) if cases.is_empty() => (
+            Outcome::Error,
+            format!("pytest did not run the tests: {}", last_line(ran)),
+        ),
         Some(1) => {
             let failed: Vec<String> = cases
                 .iter()

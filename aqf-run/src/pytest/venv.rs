@@ -98,3 +98,16 @@ fn check_pinned(requirements: &Path) -> Result<Vec<u8>, NotRun> {
         .map(String::into_bytes)
         .map_err(|e| NotRun(format!("{shown}: {e}")))
 }
+
+/// A venv's `site-packages` folder (`lib/pythonX.Y/site-packages`).
+pub(super) fn site_packages(venv: &Path) -> Result<PathBuf, NotRun> {
+    let lib = venv.join("lib");
+    std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .ok_or_else(|| NotRun(format!("{}: no lib/python*/site-packages", venv.display())))
+}

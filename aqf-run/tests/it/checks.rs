@@ -294,6 +294,91 @@ fn pytest_in_nodes_at_once_each_attempt_has_a_folder_of_its_own() {
     assert_eq!(xml, 2);
 }
 
+/// A pytest that records its interpreter and the tests it was given, and passes.
+const PYTEST_WHO: &str = r#"
+import os, sys
+path = sys.argv[1]
+junit = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml=")][0]
+files = sorted(os.listdir(path)) if os.path.isdir(path) else [os.path.basename(path)]
+with open(os.path.join(os.environ.get("SHIM_LOG", "."), "who.txt"), "a") as log:
+    log.write(sys.executable + " " + ",".join(files) + "\n")
+with open(junit, "w") as out:
+    out.write('<testsuites><testsuite name="s" tests="1"><testcase classname="t" name="test_x"/></testsuite></testsuites>')
+"#;
+
+#[test]
+fn pytest_in_a_node_runs_the_candidates_python_on_a_folder_of_tests() {
+    let env = Env::new(16, &[("a", &["monctl"])]);
+    std::fs::write(env.path("pytest.py"), PYTEST_WHO).unwrap();
+    std::fs::create_dir_all(env.path("acceptance")).unwrap();
+    std::fs::write(env.path("acceptance/test_one.py"), "def test_one():\n    pass\n").unwrap();
+    std::fs::write(env.path("acceptance/test_two.py"), "def test_two():\n    pass\n").unwrap();
+    env.suite(
+        r#"
+        name = "py"
+        [groups.nodes]
+        roles = ["monctl"]
+        [[groups.nodes.tests]]
+        name = "suite"
+        kind = "pytest"
+        on = "node"
+        path = "acceptance"
+        "#,
+    );
+    // The candidate's Python says it was the one run.
+    let python = env.path("venv/bin/python");
+    let real = std::fs::read_link(&python).unwrap();
+    std::fs::remove_file(&python).unwrap();
+    std::fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\necho candidate >> {}\nexec {} \"$@\"\n",
+            env.path("ran.txt").display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = env.run(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.path("ran.txt")).unwrap(),
+        "candidate\n"
+    );
+    let who = std::fs::read_to_string(env.path("who.txt")).unwrap();
+    assert!(
+        who.ends_with(" test_one.py,test_two.py\n"),
+        "not the whole folder: {who}"
+    );
+}
+
+#[test]
+fn a_pytest_that_cannot_start_in_a_node_says_why() {
+    // No pytest where the candidate's Python looks: it fails to start, and the report says so.
+    let env = Env::new(17, &[("a", &["monctl"])]);
+    std::fs::write(env.path("test_x.py"), "def test_x():\n    pass\n").unwrap();
+    env.suite(
+        r#"
+        name = "py"
+        [groups.nodes]
+        roles = ["monctl"]
+        [[groups.nodes.tests]]
+        name = "suite"
+        kind = "pytest"
+        on = "node"
+        path = "test_x.py"
+        "#,
+    );
+    let out = env.run(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(env.outcome("py:nodes/suite@a"), "error");
+    let why = messages(&env.report(), "py:nodes/suite@a").join(" ");
+    assert!(
+        why.contains("pytest did not run the tests: ") && why.contains("No module named pytest"),
+        "{why}"
+    );
+}
+
 #[test]
 fn a_venv_cache_others_can_write_is_never_used() {
     use std::os::unix::fs::PermissionsExt;
