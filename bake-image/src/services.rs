@@ -96,15 +96,20 @@ pub(crate) fn unit_text(
     prefix: &str,
     packages: &[CandidatePackage],
 ) -> anyhow::Result<String> {
-    let command = service.command.trim();
-    let (program, rest) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+    // `${LASTMILE_VENV}` is the candidate's venv, known when baking (systemd would not expand
+    // it in the program's place).
+    let command = service.command.trim().replace("${LASTMILE_VENV}", prefix);
+    let (program, rest) = command.split_once(char::is_whitespace).unwrap_or((&command, ""));
     let executable = if program.starts_with('/') {
         program.to_owned()
+    } else if matches!(program, "python" | "python3") {
+        // `python -m MODULE ...`: the venv's interpreter, with its packages.
+        format!("{prefix}/bin/python")
     } else if packages.iter().any(|p| p.scripts.iter().any(|s| s == program)) {
         format!("{prefix}/bin/{program}")
     } else {
         bail!(
-            "service {name}: {program} is not a console script of the installed packages (give an absolute path for anything else)"
+            "service {name}: {program} is not a console script of the installed packages (give `python -m MODULE`, ${{LASTMILE_VENV}}/bin/PROGRAM, or an absolute path for anything else)"
         );
     };
     let exec = if rest.trim().is_empty() {
@@ -127,7 +132,7 @@ pub(crate) fn unit_text(
         "# Written by bake-image: part of the release candidate, not edited on the node.\n\
          [Unit]\nDescription={description} (lastmile release candidate)\nAfter=network.target\n\n\
          [Service]\nType=simple\nExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
-         Environment=PYTHONUNBUFFERED=1\n\
+         Environment=PYTHONUNBUFFERED=1\nEnvironment=LASTMILE_VENV={prefix}\n\
          # Who this node is and where the others are (LASTMILE_NODE_ADDR, LASTMILE_ROLE_<ROLE>, ...):\n\
          # written by deploy-lxc into each node, never into the image.\n\
          EnvironmentFile=-/run/lastmile/node.env\n\
@@ -290,6 +295,46 @@ mod tests {
         assert!(unit.contains("WantedBy=lastmile-role-portal.target\n"), "{unit}");
         let unit = unit_text("katsim", &services["katsim"], "/opt/v", &[package()]).unwrap();
         assert!(unit.contains("ExecStart=/usr/bin/true\n") && unit.contains("WantedBy=multi-user.target\n"));
+    }
+
+    #[test]
+    fn a_module_or_the_venv_runs_in_the_candidates_venv() {
+        let service = |command: &str| Service {
+            command: command.to_owned(),
+            roles: Vec::new(),
+            health: None,
+            description: None,
+        };
+        let unit = unit_text(
+            "sim",
+            &service("python -m katsim.server --port 7149"),
+            "/opt/v",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            unit.contains("ExecStart=/opt/v/bin/python -m katsim.server --port 7149\n"),
+            "{unit}"
+        );
+        assert!(unit.contains("Environment=LASTMILE_VENV=/opt/v\n"), "{unit}");
+        let unit = unit_text(
+            "sim",
+            &service("${LASTMILE_VENV}/bin/sim.py --data ${LASTMILE_VENV}/share"),
+            "/opt/v",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            unit.contains("ExecStart=/opt/v/bin/sim.py --data /opt/v/share\n"),
+            "{unit}"
+        );
+        let err = unit_text("sim", &service("sim.py"), "/opt/v", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("give `python -m MODULE`, ${LASTMILE_VENV}/bin/PROGRAM, or an absolute path"),
+            "{err}"
+        );
     }
 
     #[test]
