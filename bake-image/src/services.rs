@@ -49,6 +49,7 @@ pub(crate) fn load(
             roles: Vec::new(),
             health: None,
             description: None,
+            wait_for: Vec::new(),
         };
         add(
             &mut services,
@@ -118,6 +119,25 @@ pub(crate) fn unit_text(
         format!("{executable} {}", rest.trim())
     };
     let description = service.description.as_deref().unwrap_or(name);
+    // Each service it waits for: a node of that role accepting TCP on the port. `$VAR` (not
+    // `${VAR}`) so systemd splits the role's addresses into words.
+    let waits: String = service
+        .wait_for
+        .iter()
+        .map(|w| {
+            format!(
+                "ExecStartPre={prefix}/bin/python -I /{WAIT_FOR} {} {} $LASTMILE_ROLE_{}\n",
+                w.role,
+                w.port,
+                lastmile_documents::deployment::env_word(&w.role)
+            )
+        })
+        .collect();
+    let timeout = if waits.is_empty() {
+        ""
+    } else {
+        "TimeoutStartSec=330\n"
+    };
     let wanted_by = if service.roles.is_empty() {
         "multi-user.target".to_owned()
     } else {
@@ -131,7 +151,7 @@ pub(crate) fn unit_text(
     Ok(format!(
         "# Written by bake-image: part of the release candidate, not edited on the node.\n\
          [Unit]\nDescription={description} (lastmile release candidate)\nAfter=network.target\n\n\
-         [Service]\nType=simple\nExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
+         [Service]\nType=simple\n{waits}{timeout}ExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
          Environment=PYTHONUNBUFFERED=1\nEnvironment=LASTMILE_VENV={prefix}\n\
          # Who this node is and where the others are (LASTMILE_NODE_ADDR, LASTMILE_ROLE_<ROLE>, ...):\n\
          # written by deploy-lxc into each node, never into the image.\n\
@@ -139,6 +159,12 @@ pub(crate) fn unit_text(
          EnvironmentFile=-/etc/lastmile/node.env\n\n[Install]\nWantedBy={wanted_by}\n"
     ))
 }
+
+/// Waits for a role's service (`wait-for.py ROLE PORT ADDRESS...`), run by the venv's Python.
+pub(crate) const WAIT_FOR: &str = "usr/lib/lastmile/wait-for.py";
+
+/// [`WAIT_FOR`]: until one of the addresses accepts TCP on the port, at most 300 s.
+pub(crate) const WAIT_FOR_SCRIPT: &str = include_str!("wait-for.py");
 
 /// The generator that turns a node's values given as the container's environment (Proxmox VE)
 /// into `/run/lastmile/node.env` and enabled roles at boot.
@@ -188,6 +214,10 @@ pub(crate) fn write(
     }
     if !services.is_empty() {
         root.write(Path::new(GENERATOR), GENERATOR_SCRIPT.as_bytes(), 0o755)?;
+    }
+    if services.values().any(|s| !s.wait_for.is_empty()) {
+        root.create_parents(Path::new(WAIT_FOR))?;
+        root.write(Path::new(WAIT_FOR), WAIT_FOR_SCRIPT.as_bytes(), 0o644)?;
     }
     for (link, target) in enable_links(services) {
         root.symlink(Path::new(&target), Path::new(&link))?;
@@ -304,6 +334,7 @@ mod tests {
             roles: Vec::new(),
             health: None,
             description: None,
+            wait_for: Vec::new(),
         };
         let unit = unit_text(
             "sim",
@@ -334,6 +365,56 @@ mod tests {
         assert!(
             err.contains("give `python -m MODULE`, ${LASTMILE_VENV}/bin/PROGRAM, or an absolute path"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_service_waits_for_another_roles_port_before_it_starts() {
+        let mut service = Service {
+            command: "python -m katproxy".to_owned(),
+            roles: vec!["monctl".into()],
+            health: None,
+            description: None,
+            wait_for: vec!["sim-a:7149".parse().unwrap()],
+        };
+        let unit = unit_text("katproxy", &service, "/opt/v", &[]).unwrap();
+        assert!(
+            unit.contains("ExecStartPre=/opt/v/bin/python -I /usr/lib/lastmile/wait-for.py sim-a 7149 $LASTMILE_ROLE_SIM_A\nTimeoutStartSec=330\nExecStart="),
+            "{unit}"
+        );
+        service.wait_for.clear();
+        assert!(
+            !unit_text("katproxy", &service, "/opt/v", &[])
+                .unwrap()
+                .contains("ExecStartPre")
+        );
+        assert_eq!(
+            "sim:0"
+                .parse::<lastmile_documents::candidate::WaitFor>()
+                .unwrap_err(),
+            "\"sim:0\": expected ROLE:PORT (a role and a TCP port from 1 to 65535)"
+        );
+
+        // The script itself: done once something answers; said when no node has the role.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("wait-for.py");
+        std::fs::write(&script, WAIT_FOR_SCRIPT).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let run = |args: &[&str]| {
+            std::process::Command::new("python3")
+                .arg(&script)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let answered = run(&["sim", &port, "127.0.0.9", "127.0.0.1"]);
+        assert!(answered.status.success(), "{answered:?}");
+        let nobody = run(&["sim", &port]);
+        assert_eq!(nobody.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&nobody.stderr).contains("no node has role sim"),
+            "{nobody:?}"
         );
     }
 

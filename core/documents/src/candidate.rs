@@ -163,6 +163,53 @@ pub struct Service {
     pub health: Option<Health>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Services of other roles it waits for before it starts: `ROLE:PORT`, something on a node
+    /// of ROLE accepting TCP on PORT (the order across nodes systemd cannot give).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wait_for: Vec<WaitFor>,
+}
+
+/// `ROLE:PORT`: wait until a node of ROLE accepts TCP connections on PORT.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WaitFor {
+    pub role: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for WaitFor {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?}: expected ROLE:PORT (a role and a TCP port from 1 to 65535)");
+        let (role, port) = text.split_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if port == 0 || !valid_role(role) {
+            return Err(bad());
+        }
+        Ok(Self {
+            role: role.to_owned(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for WaitFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.role, self.port)
+    }
+}
+
+impl Serialize for WaitFor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for WaitFor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// A service's readiness check, as written in `Service::health`.
@@ -425,6 +472,7 @@ mod tests {
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             health: None,
             description: None,
+            wait_for: Vec::new(),
         };
         let mut services = BTreeMap::new();
         services.insert("everywhere".to_owned(), service(&[]));

@@ -142,6 +142,7 @@ fn candidate_documents_follow_their_schema() {
                 roles: vec!["portal".into()],
                 health: Some("http://127.0.0.1:8080/health".parse().unwrap()),
                 description: Some("the operator portal".into()),
+                wait_for: vec!["monctl:7147".parse().unwrap()],
             },
         )]),
         source_commits: BTreeMap::from([("cam".into(), "0123456789abcdef".into())]),
