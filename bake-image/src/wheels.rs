@@ -31,12 +31,41 @@ pub(crate) fn fetch(
     let finder = Finder::new(sources(options)?, target)?;
     finder.prefetch(pins.iter().map(|p| p.name.clone()));
     let ranks = target.tag_ranks();
-    let progress = reporter.items("fetching wheels", pins.len() as u64);
-    let mut chosen = Vec::new();
+    // Every pin's wheel first, so every pin without one is named at once.
+    let mut files = Vec::new();
+    let mut refused = Vec::new();
+    let mut sdists = Vec::new();
     for pin in pins {
         lastmile_process::interrupt::check()?;
+        match choose(&finder, pin, target, &ranks) {
+            Ok(file) => files.push(file),
+            Err(NoWheel::SdistOnly(message, sdist)) => {
+                refused.push(message);
+                sdists.push(sdist);
+            }
+            Err(NoWheel::Other(error)) => refused.push(format!("{error:#}")),
+        }
+    }
+    if !refused.is_empty() {
+        let mut message = format!(
+            "{} of {} pins have no wheel to install:\n  - {}",
+            refused.len(),
+            pins.len(),
+            refused.join("\n  - ")
+        );
+        if !sdists.is_empty() {
+            message.push_str(&format!(
+                "\nbuild the sdists into wheels for the base's Python and C library (in the base, or on a machine like it) and give their folder with --find-links:\n  pip wheel --no-deps --no-build-isolation -w WHEELS {}",
+                sdists.join(" ")
+            ));
+        }
+        bail!(message);
+    }
+    let progress = reporter.items("fetching wheels", pins.len() as u64);
+    let mut chosen = Vec::new();
+    for (pin, file) in pins.iter().zip(files) {
+        lastmile_process::interrupt::check()?;
         progress.set_message(pin.name.to_string());
-        let file = choose(&finder, pin, target, &ranks)?;
         let path = finder
             .local_path(&file)
             .map_err(|e| anyhow::anyhow!("{}: {e}", pin.origin))?;
@@ -76,9 +105,22 @@ fn sources(options: &SourceOptions) -> anyhow::Result<Sources> {
     }
 }
 
+/// Why a pin has no wheel to install.
+enum NoWheel {
+    /// Only an sdist: the message, and the sdist to build.
+    SdistOnly(String, String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for NoWheel {
+    fn from(error: anyhow::Error) -> Self {
+        NoWheel::Other(error)
+    }
+}
+
 /// The wheel to install for a pin: a file of that version whose hash is pinned and whose tags
 /// the base supports, the best-ranked one.
-fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> anyhow::Result<DistFile> {
+fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> Result<DistFile, NoWheel> {
     let version: Version = pin
         .version
         .parse()
@@ -88,12 +130,13 @@ fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> anyh
         let _ = finder
             .project(&pin.name)
             .map_err(|e| anyhow::anyhow!("{}: {e}", pin.origin))?;
-        bail!(
+        return Err(anyhow::anyhow!(
             "{}: no file of {}=={} in the wheel sources",
             pin.origin,
             pin.name,
             pin.version
-        );
+        )
+        .into());
     }
     let hashed = |f: &DistFile| f.sha256.as_ref().is_none_or(|h| pin.sha256.contains(h));
     let mut wheels: Vec<(usize, &DistFile)> = files
@@ -116,39 +159,54 @@ fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> anyh
         .filter(|f| matches!(f.kind, FileKind::Wheel { .. }))
         .map(|f| f.filename.as_str())
         .collect();
-    if !incompatible.is_empty() {
+    let sdist = files.iter().find(|f| f.kind == FileKind::Sdist);
+    if !incompatible.is_empty() && sdist.is_none() {
         let tags: Vec<String> = target
             .supported_tags()
             .iter()
             .take(6)
             .map(|(p, a, l)| format!("{p}-{a}-{l}"))
             .collect();
-        bail!(
-            "{}: {}=={}: no wheel fits the base (Python {}.{}, {}): {} (the base supports {}, ...)",
+        let shown = if incompatible.len() > 4 {
+            format!(
+                "{} and {} more",
+                incompatible[..4].join(", "),
+                incompatible.len() - 4
+            )
+        } else {
+            incompatible.join(", ")
+        };
+        return Err(anyhow::anyhow!(
+            "{}: {}=={}: no wheel fits the base (Python {}.{}, {}): {shown} (the base supports {}, ...)",
             pin.origin,
             pin.name,
             pin.version,
             target.python.0,
             target.python.1,
             target.platform_option(),
-            incompatible.join(", "),
             tags.join(", ")
-        );
+        )
+        .into());
     }
-    if let Some(sdist) = files.iter().find(|f| f.kind == FileKind::Sdist) {
-        bail!(
-            "{}: {}=={} is only an sdist ({}); build it into a wheel first (scripts/build-wheels, or `pip wheel --no-deps {}`) and give the wheel's folder with --find-links",
-            pin.origin,
-            pin.name,
-            pin.version,
-            sdist.filename,
-            sdist.shown()
-        );
+    if let Some(sdist) = sdist {
+        let others = if incompatible.is_empty() {
+            String::new()
+        } else {
+            format!(", and {} wheels for other platforms", incompatible.len())
+        };
+        return Err(NoWheel::SdistOnly(
+            format!(
+                "{}: {}=={} has only an sdist for the base ({}{others})",
+                pin.origin, pin.name, pin.version, sdist.filename
+            ),
+            sdist.shown(),
+        ));
     }
-    bail!(
+    Err(anyhow::anyhow!(
         "{}: {}=={}: no file matches the pinned hashes",
         pin.origin,
         pin.name,
         pin.version
     )
+    .into())
 }

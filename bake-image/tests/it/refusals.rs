@@ -54,8 +54,28 @@ fn every_refusal_names_the_problem_and_leaves_no_image() {
     refused(
         &setup,
         &format!("onlysrc==1.0 --hash=sha256:{}\n", sha256(b"not really")),
-        "onlysrc==1.0 is only an sdist (onlysrc-1.0.tar.gz); build it into a wheel first",
+        "onlysrc==1.0 has only an sdist for the base (onlysrc-1.0.tar.gz)",
     );
+    // Every pin without a wheel is named at once, with the one command that builds the sdists.
+    std::fs::write(setup.path("dist/othersrc-2.0.tar.gz"), b"not either").unwrap();
+    let both = format!(
+        "onlysrc==1.0 --hash=sha256:{}\nothersrc==2.0 --hash=sha256:{}\nnative==1.0 --hash=sha256:{}\n",
+        sha256(b"not really"),
+        sha256(b"not either"),
+        sha256(&std::fs::read(setup.path("dist/native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl")).unwrap())
+    );
+    refused(&setup, &both, "3 of 3 pins have no wheel to install:\n  - ");
+    refused(
+        &setup,
+        &both,
+        "othersrc==2.0 has only an sdist for the base (othersrc-2.0.tar.gz)",
+    );
+    refused(
+        &setup,
+        &both,
+        "pip wheel --no-deps --no-build-isolation -w WHEELS ",
+    );
+    refused(&setup, &both, "onlysrc-1.0.tar.gz ");
     let evil = wheel(
         &setup.path("dist"),
         "evil",
