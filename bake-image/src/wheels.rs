@@ -154,6 +154,11 @@ fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> Resu
     if let Some((_, best)) = wheels.first() {
         return Ok((*best).clone());
     }
+    Err(why_no_wheel(pin, target, &files))
+}
+
+/// Why none of a version's files is a wheel the base can install.
+fn why_no_wheel(pin: &Pin, target: &Target, files: &[DistFile]) -> NoWheel {
     let incompatible: Vec<&str> = files
         .iter()
         .filter(|f| matches!(f.kind, FileKind::Wheel { .. }))
@@ -176,7 +181,7 @@ fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> Resu
         } else {
             incompatible.join(", ")
         };
-        return Err(anyhow::anyhow!(
+        return NoWheel::Other(anyhow::anyhow!(
             "{}: {}=={}: no wheel fits the base (Python {}.{}, {}): {shown} (the base supports {}, ...)",
             pin.origin,
             pin.name,
@@ -185,8 +190,7 @@ fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> Resu
             target.python.1,
             target.platform_option(),
             tags.join(", ")
-        )
-        .into());
+        ));
     }
     if let Some(sdist) = sdist {
         let others = if incompatible.is_empty() {
@@ -194,19 +198,18 @@ fn choose(finder: &Finder, pin: &Pin, target: &Target, ranks: &TagRanks) -> Resu
         } else {
             format!(", and {} wheels for other platforms", incompatible.len())
         };
-        return Err(NoWheel::SdistOnly(
+        return NoWheel::SdistOnly(
             format!(
                 "{}: {}=={} has only an sdist for the base ({}{others})",
                 pin.origin, pin.name, pin.version, sdist.filename
             ),
             sdist.shown(),
-        ));
+        );
     }
-    Err(anyhow::anyhow!(
+    NoWheel::Other(anyhow::anyhow!(
         "{}: {}=={}: no file matches the pinned hashes",
         pin.origin,
         pin.name,
         pin.version
-    )
-    .into())
+    ))
 }
