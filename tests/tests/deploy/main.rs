@@ -16,21 +16,7 @@ use lastmile_tests::schema::assert_valid;
 fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     let c = candidates();
     let lab = Lab::new("first", 11, "timeout = \"60s\"\nretries = 1");
-    // Planning and asking leave no trace: the state folder holds only the environment file.
-    let plan = lab.run(&["plan"], Some(&c.good), &[]);
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
-    assert_eq!(json(&plan)["unchanged"], false);
-    let status = lab.run(&["status"], None, &[]);
-    assert_eq!(status.code, 0, "{}", status.stderr);
-    let left: Vec<_> = std::fs::read_dir(lab.state.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        left,
-        [lab.env.file_name().unwrap()],
-        "plan and status wrote state"
-    );
+    plan_and_status_leave_no_trace(&lab, &c.good);
     let first = lab.apply(&c.good);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let doc = json(&first);
@@ -39,26 +25,7 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert_eq!(doc["generation"], 1);
     assert_eq!(doc["candidate"]["digest"], digest(&c.good));
     each_node_runs_its_roles(&lab, &doc);
-    // Asked with another state folder, status does not say "nothing": it names where they run.
-    let elsewhere = run_command(
-        Command::new(tool("deploy-lxc"))
-            .args(["status", "--env"])
-            .arg(&lab.env)
-            .arg("--state-dir")
-            .arg(lab.state.path().join("elsewhere")),
-        None,
-    );
-    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
-    assert!(
-        elsewhere.stderr.contains(&format!(
-            "of this environment runs under {} (another state folder): give --state-dir {}",
-            lab.lxcpath().display(),
-            lab.state.path().display()
-        )),
-        "{}",
-        elsewhere.stderr
-    );
-    assert!(elsewhere.stderr.contains("lxc-ls -P "), "{}", elsewhere.stderr);
+    status_elsewhere_names_where_they_run(&lab);
     writes_stay_in_their_node(&lab, &doc, &c.good);
     // The same candidate again: nothing happens.
     let again = lab.apply(&c.good);
@@ -221,6 +188,47 @@ fn rolled_back(lab: &Lab, good: &std::path::Path) {
             .trim(),
         "x"
     );
+}
+
+/// Planning and asking leave no trace: the state folder holds only the environment file.
+fn plan_and_status_leave_no_trace(lab: &Lab, candidate: &std::path::Path) {
+    let plan = lab.run(&["plan"], Some(candidate), &[]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(json(&plan)["unchanged"], false);
+    let status = lab.run(&["status"], None, &[]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let left: Vec<_> = std::fs::read_dir(lab.state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        [lab.env.file_name().unwrap()],
+        "plan and status wrote state"
+    );
+}
+
+/// Asked with another state folder, status does not say "nothing": it names where they run.
+fn status_elsewhere_names_where_they_run(lab: &Lab) {
+    let elsewhere = run_command(
+        Command::new(tool("deploy-lxc"))
+            .args(["status", "--env"])
+            .arg(&lab.env)
+            .arg("--state-dir")
+            .arg(lab.state.path().join("elsewhere")),
+        None,
+    );
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains(&format!(
+            "of this environment runs under {} (another state folder): give --state-dir {}",
+            lab.lxcpath().display(),
+            lab.state.path().display()
+        )),
+        "{}",
+        elsewhere.stderr
+    );
+    assert!(elsewhere.stderr.contains("lxc-ls -P "), "{}", elsewhere.stderr);
 }
 
 #[test]
