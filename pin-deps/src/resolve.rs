@@ -332,9 +332,11 @@ fn annotations(
         }
     }
     for constraint in &files.constraints {
-        if solution
-            .get(&Pkg::Name(constraint.requirement.name.clone()))
-            .is_some()
+        // A constraint whose marker does not hold for the target constrained nothing.
+        if constraint.requirement.marker.evaluate(&provider.env, &[])
+            && solution
+                .get(&Pkg::Name(constraint.requirement.name.clone()))
+                .is_some()
         {
             via.entry(constraint.requirement.name.clone())
                 .or_default()

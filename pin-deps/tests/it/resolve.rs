@@ -241,6 +241,19 @@ fn a_constraint_whose_marker_does_not_apply_to_the_target_is_ignored() {
         )
         .success();
     assert_eq!(out.pins(), ["base==1.0", "left==1.0"]);
+    // A constraint that does not hold is not named as a reason either.
+    env.write("only-old.txt", "base<2 ; python_version < \"3.9\"\n");
+    let out = env
+        .pin(
+            "-c only-old.txt\nleft\n",
+            &["--no-hashes", "--python-version", "3.11"],
+        )
+        .success();
+    assert!(
+        out.stdout.contains("base==2.0\n    # via left\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
