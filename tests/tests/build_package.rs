@@ -123,3 +123,189 @@ fn any_project_builds_with_its_own_test_command_and_a_failure_publishes_nothing(
         gamma.stderr
     );
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A repository of its own holding one package, committed (and tagged when asked).
+fn repository(src: &Path, name: &str, pyproject: &str, tag: Option<&str>) {
+    project(src, name, pyproject);
+    let dir = src.join(name);
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "first"]);
+    if let Some(tag) = tag {
+        git(&dir, &["tag", tag]);
+    }
+}
+
+/// README's "Your own system", steps 1 to 5, on three repositories: `alpha` versioned from git
+/// by setuptools_scm and also "published" at a newer version on a stand-in for the public
+/// index, `beta` that alpha runs with, and `delta`, an in-house helper beta needs only to build.
+#[test]
+fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_own_index() {
+    let dir = tempfile::Builder::new()
+        .prefix("lastmile-own-system-")
+        .tempdir()
+        .unwrap();
+    let src = dir.path().join("src");
+    let setuptools =
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+    repository(
+        &src,
+        "alpha",
+        "[build-system]\nrequires = [\"setuptools>=64\", \"setuptools_scm>=8\"]\nbuild-backend = \"setuptools.build_meta\"\n\
+         [project]\nname = \"alpha\"\ndynamic = [\"version\"]\ndependencies = [\"beta>=0.5\"]\n\
+         [tool.setuptools]\npy-modules = [\"alpha\"]\n[tool.setuptools_scm]\n",
+        Some("v1.0"),
+    );
+    repository(
+        &src,
+        "beta",
+        "[build-system]\nrequires = [\"setuptools>=61\", \"delta\"]\nbuild-backend = \"setuptools.build_meta\"\n\
+         [project]\nname = \"beta\"\nversion = \"0.5\"\n[tool.setuptools]\npy-modules = [\"beta\"]\n",
+        None,
+    );
+    repository(
+        &src,
+        "delta",
+        &format!(
+            "{setuptools}[project]\nname = \"delta\"\nversion = \"0.1\"\n[tool.setuptools]\npy-modules = [\"delta\"]\n"
+        ),
+        None,
+    );
+    // 2. The graph: alpha's version from its tag; delta built first and never a leaf.
+    let graph = dir.path().join("graph.json");
+    let scan = run_command(
+        Command::new(tool("depgraph")).arg(&src).arg("-o").arg(&graph),
+        None,
+    );
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&graph).unwrap()).unwrap();
+    let alpha = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "alpha")
+        .unwrap();
+    assert_eq!(alpha["version"], "1.0", "{}", scan.stderr);
+    assert_eq!(doc["leaves"], serde_json::json!(["alpha"]));
+    assert_eq!(
+        doc["build_order"],
+        serde_json::json!([["delta"], ["beta"], ["alpha"]])
+    );
+
+    // 3, 4. The private index; each package built in order and published.
+    let index = dir.path().join("index");
+    let started = run_command(
+        Command::new(workspace().join("scripts/pypiserver"))
+            .arg("start")
+            .arg(&index),
+        None,
+    );
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let _index = Index(index.clone());
+    let url = started.stdout.trim().to_owned();
+    for name in ["delta", "beta", "alpha"] {
+        let built = build(name, &graph, &url, &index, &dir.path().join("dist"));
+        assert_eq!(built.code, 0, "{name}: {}", built.stderr);
+    }
+    assert!(
+        index.join("alpha-1.0-py3-none-any.whl").exists(),
+        "the version from git is not the tag's"
+    );
+
+    // The stand-in for the public index: a flat folder with a newer alpha.
+    let public = dir.path().join("public");
+    std::fs::create_dir_all(&public).unwrap();
+    let newer = dir.path().join("newer");
+    project(
+        &newer,
+        "alpha",
+        &format!(
+            "{setuptools}[project]\nname = \"alpha\"\nversion = \"2.0\"\n[tool.setuptools]\npy-modules = [\"alpha\"]\n"
+        ),
+    );
+    let wheel = run_command(
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                &lastmile_tests::script("build-backends"),
+                "-w",
+            ])
+            .arg(&public)
+            .arg(newer.join("alpha")),
+        None,
+    );
+    assert_eq!(wheel.code, 0, "{}", wheel.stderr);
+    let public_url = format!("file://{}", public.display());
+
+    // 5. Pinned: alpha and beta from the in-house index, never the newer public alpha; delta,
+    // needed only to build, not at all.
+    let pin = |index_flag: &str| {
+        run_command(
+            Command::new(tool("pin-deps"))
+                .arg("--from-graph")
+                .arg(&graph)
+                .args([
+                    index_flag,
+                    &url,
+                    "--extra-index-url",
+                    &public_url,
+                    "--no-hashes",
+                    "--no-header",
+                ])
+                .env("LASTMILE_CACHE_DIR", dir.path().join("cache")),
+            None,
+        )
+    };
+    let pinned = pin("--internal-index");
+    assert_eq!(pinned.code, 0, "{}", pinned.stderr);
+    assert!(
+        pinned.stdout.contains(&format!(
+            "alpha==1.0\n    # via -r {}\n    # from {url} (in-house)\n",
+            graph.display()
+        )),
+        "{}",
+        pinned.stdout
+    );
+    assert!(pinned.stdout.contains("beta==0.5\n"), "{}", pinned.stdout);
+    assert!(
+        !pinned.stdout.contains("delta"),
+        "a build-only package was pinned:\n{}",
+        pinned.stdout
+    );
+    // The private index given as just another index: the in-house packages are not taken from
+    // anywhere else, and the run says where it looked.
+    let confused = pin("--index-url");
+    assert_eq!(confused.code, 1, "{}", confused.stdout);
+    assert!(
+        confused
+            .stderr
+            .contains("alpha is in-house and no in-house source has it"),
+        "{}",
+        confused.stderr
+    );
+}
