@@ -155,20 +155,13 @@ fn repository(src: &Path, name: &str, pyproject: &str, tag: Option<&str>) {
     }
 }
 
-/// README's "Your own system", steps 1 to 5, on three repositories: `alpha` versioned from git
-/// by setuptools_scm and also "published" at a newer version on a stand-in for the public
-/// index, `beta` that alpha runs with, and `delta`, an in-house helper beta needs only to build.
-#[test]
-fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_own_index() {
-    let dir = tempfile::Builder::new()
-        .prefix("lastmile-own-system-")
-        .tempdir()
-        .unwrap();
-    let src = dir.path().join("src");
-    let setuptools =
-        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+const SETUPTOOLS: &str =
+    "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n";
+
+/// `alpha` (its version from git, tagged v1.0) needing `beta`, which needs `delta` to build.
+fn three_repositories(src: &Path) {
     repository(
-        &src,
+        src,
         "alpha",
         "[build-system]\nrequires = [\"setuptools>=64\", \"setuptools_scm>=8\"]\nbuild-backend = \"setuptools.build_meta\"\n\
          [project]\nname = \"alpha\"\ndynamic = [\"version\"]\ndependencies = [\"beta>=0.5\"]\n\
@@ -176,28 +169,27 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
         Some("v1.0"),
     );
     repository(
-        &src,
+        src,
         "beta",
         "[build-system]\nrequires = [\"setuptools>=61\", \"delta\"]\nbuild-backend = \"setuptools.build_meta\"\n\
          [project]\nname = \"beta\"\nversion = \"0.5\"\n[tool.setuptools]\npy-modules = [\"beta\"]\n",
         None,
     );
     repository(
-        &src,
+        src,
         "delta",
         &format!(
-            "{setuptools}[project]\nname = \"delta\"\nversion = \"0.1\"\n[tool.setuptools]\npy-modules = [\"delta\"]\n"
+            "{SETUPTOOLS}[project]\nname = \"delta\"\nversion = \"0.1\"\n[tool.setuptools]\npy-modules = [\"delta\"]\n"
         ),
         None,
     );
-    // 2. The graph: alpha's version from its tag; delta built first and never a leaf.
-    let graph = dir.path().join("graph.json");
-    let scan = run_command(
-        Command::new(tool("depgraph")).arg(&src).arg("-o").arg(&graph),
-        None,
-    );
+}
+
+/// The graph of `src` into `graph`: alpha's version from its tag; delta built first, never a leaf.
+fn graph_of(src: &Path, graph: &Path) {
+    let scan = run_command(Command::new(tool("depgraph")).arg(src).arg("-o").arg(graph), None);
     assert_eq!(scan.code, 0, "{}", scan.stderr);
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&graph).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(graph).unwrap()).unwrap();
     let alpha = doc["nodes"]
         .as_array()
         .unwrap()
@@ -210,8 +202,56 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
         doc["build_order"],
         serde_json::json!([["delta"], ["beta"], ["alpha"]])
     );
+}
 
-    // 3, 4. The private index; each package built in order and published.
+/// The stand-in for the public index: a flat folder with a newer alpha; its URL.
+fn newer_public_alpha(dir: &Path) -> String {
+    let public = dir.join("public");
+    std::fs::create_dir_all(&public).unwrap();
+    let newer = dir.join("newer");
+    project(
+        &newer,
+        "alpha",
+        &format!(
+            "{SETUPTOOLS}[project]\nname = \"alpha\"\nversion = \"2.0\"\n[tool.setuptools]\npy-modules = [\"alpha\"]\n"
+        ),
+    );
+    let backends = lastmile_tests::script("build-backends");
+    let wheel = run_command(
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                &backends,
+                "-w",
+            ])
+            .arg(&public)
+            .arg(newer.join("alpha")),
+        None,
+    );
+    assert_eq!(wheel.code, 0, "{}", wheel.stderr);
+    format!("file://{}", public.display())
+}
+
+/// README's "Your own system", steps 1 to 5, on three repositories: `alpha` versioned from git
+/// by setuptools_scm and also "published" at a newer version on a stand-in for the public
+/// index, `beta` that alpha runs with, and `delta`, an in-house helper beta needs only to build.
+#[test]
+fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_own_index() {
+    let dir = tempfile::Builder::new()
+        .prefix("lastmile-own-system-")
+        .tempdir()
+        .unwrap();
+    let src = dir.path().join("src");
+    three_repositories(&src);
+    let graph = dir.path().join("graph.json");
+    graph_of(&src, &graph);
+    // The private index; each package built in order and published.
     let index = dir.path().join("index");
     let started = run_command(
         Command::new(workspace().join("scripts/pypiserver"))
@@ -230,39 +270,8 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
         index.join("alpha-1.0-py3-none-any.whl").exists(),
         "the version from git is not the tag's"
     );
-
-    // The stand-in for the public index: a flat folder with a newer alpha.
-    let public = dir.path().join("public");
-    std::fs::create_dir_all(&public).unwrap();
-    let newer = dir.path().join("newer");
-    project(
-        &newer,
-        "alpha",
-        &format!(
-            "{setuptools}[project]\nname = \"alpha\"\nversion = \"2.0\"\n[tool.setuptools]\npy-modules = [\"alpha\"]\n"
-        ),
-    );
-    let wheel = run_command(
-        Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--no-deps",
-                "--no-index",
-                "--find-links",
-                &lastmile_tests::script("build-backends"),
-                "-w",
-            ])
-            .arg(&public)
-            .arg(newer.join("alpha")),
-        None,
-    );
-    assert_eq!(wheel.code, 0, "{}", wheel.stderr);
-    let public_url = format!("file://{}", public.display());
-
-    // 5. Pinned: alpha and beta from the in-house index, never the newer public alpha; delta,
+    let public_url = newer_public_alpha(dir.path());
+    // Pinned: alpha and beta from the in-house index, never the newer public alpha; delta,
     // needed only to build, not at all.
     let pin = |index_flag: &str| {
         run_command(
@@ -283,14 +292,11 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
     };
     let pinned = pin("--internal-index");
     assert_eq!(pinned.code, 0, "{}", pinned.stderr);
-    assert!(
-        pinned.stdout.contains(&format!(
-            "alpha==1.0\n    # via -r {}\n    # from {url} (in-house)\n",
-            graph.display()
-        )),
-        "{}",
-        pinned.stdout
+    let via = format!(
+        "alpha==1.0\n    # via -r {}\n    # from {url} (in-house)\n",
+        graph.display()
     );
+    assert!(pinned.stdout.contains(&via), "{}", pinned.stdout);
     assert!(pinned.stdout.contains("beta==0.5\n"), "{}", pinned.stdout);
     assert!(
         !pinned.stdout.contains("delta"),
@@ -298,7 +304,7 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
         pinned.stdout
     );
     // The private index given as just another index: the in-house packages are not taken from
-    // anywhere else, and the run says where it looked.
+    // anywhere else.
     let confused = pin("--index-url");
     assert_eq!(confused.code, 1, "{}", confused.stdout);
     assert!(
