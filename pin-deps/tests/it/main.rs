@@ -2,6 +2,7 @@
 
 mod build;
 mod conflicts;
+mod constraints;
 mod hostile;
 mod http;
 mod in_house;

@@ -18,6 +18,14 @@ use lastmile_fs::Sha256;
 use super::{ContainerId, Engine, NodeFiles, Running};
 use crate::env::{LxcSettings, Network, Node, RootfsKind};
 
+mod config;
+mod monitor;
+
+pub use config::{container_name, network_config};
+#[cfg(test)]
+use monitor::monitor_title;
+use monitor::monitors;
+
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Containers of one environment on this host.
@@ -146,79 +154,6 @@ impl Lxc {
             .args(["-n", container])
             .args(args);
         lastmile_process::run(&mut command, None, Some(limit)).with_context(|| format!("running {tool}"))
-    }
-
-    /// The LXC config of a node.
-    pub fn config(&self, node: &Node, container: &str, digest: &Sha256) -> String {
-        let dir = self.container_dir(container);
-        let rootfs = if self.overlay {
-            format!(
-                "overlay:{}:{}",
-                self.image_dir(digest).display(),
-                self.node_dir(container).join("upper").display()
-            )
-        } else {
-            format!("dir:{}", self.node_dir(container).join("rootfs").display())
-        };
-        let mut text = format!(
-            "{}\n# Written by deploy-lxc: node {} of environment {}, image {digest}.\n\
-             lxc.uts.name = {}\n\
-             lxc.arch = linux64\n\
-             lxc.include = /usr/share/lxc/config/common.conf\n\
-             lxc.rootfs.path = {rootfs}\n\
-             lxc.apparmor.profile = unconfined\n\
-             lxc.autodev = 1\n\
-             lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed\n\
-             lxc.console.logfile = {}\n",
-            self.marker(),
-            node.name,
-            self.environment,
-            node.name,
-            dir.join("console.log").display(),
-        );
-        text.push_str(&network_config(&node.network));
-        if let Some(memory) = node.memory {
-            text.push_str(&if self.cgroup2 {
-                format!("lxc.cgroup2.memory.max = {memory}\n")
-            } else {
-                format!("lxc.cgroup.memory.limit_in_bytes = {memory}\n")
-            });
-        }
-        if let Some(cpus) = node.cpus {
-            let quota = u64::from(cpus) * 100_000;
-            text.push_str(&if self.cgroup2 {
-                format!("lxc.cgroup2.cpu.max = {quota} 100000\n")
-            } else {
-                format!("lxc.cgroup.cpu.cfs_period_us = 100000\nlxc.cgroup.cpu.cfs_quota_us = {quota}\n")
-            });
-        }
-        text
-    }
-}
-
-/// The LXC name of a node's container in one generation: `PREFIXENV-NODE-HASH-GENERATION`, where
-/// HASH is the first 8 hex digits of the sha256 of `ENV\0NODE`. Environment and node names may
-/// hold `-`, so the readable part alone is ambiguous (`lab` + `x-1` and `lab-x` + `1`); the hash
-/// tells them apart.
-pub fn container_name(prefix: &str, environment: &str, node: &str, generation: u64) -> String {
-    let hash = Sha256::of(format!("{environment}\0{node}")).short(8);
-    format!("{prefix}{environment}-{node}-{hash}-{generation}")
-}
-
-/// The `lxc.net.0.*` lines of a network.
-pub fn network_config(network: &Network) -> String {
-    match network {
-        Network::None => "lxc.net.0.type = none\n".to_owned(),
-        Network::Empty => "lxc.net.0.type = empty\n".to_owned(),
-        Network::Veth { link, ipv4, gateway } => {
-            let mut text = format!(
-                "lxc.net.0.type = veth\nlxc.net.0.link = {link}\nlxc.net.0.flags = up\nlxc.net.0.name = eth0\nlxc.net.0.ipv4.address = {ipv4}\n"
-            );
-            if let Some(gateway) = gateway {
-                text.push_str(&format!("lxc.net.0.ipv4.gateway = {gateway}\n"));
-            }
-            text
-        }
     }
 }
 
@@ -503,42 +438,3 @@ impl Engine for Lxc {
 
 #[cfg(test)]
 mod tests;
-
-/// Every running LXC container on this host, wherever its folder: each has a monitor process
-/// titled `[lxc monitor] LXCPATH NAME`.
-fn monitors() -> Vec<(String, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        if !entry
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let Ok(file) = std::fs::File::open(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let mut bytes = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut bytes);
-        if let Some(monitor) = monitor_title(&bytes) {
-            found.push(monitor);
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
-/// `(name, lxcpath)` of a monitor's command line.
-fn monitor_title(cmdline: &[u8]) -> Option<(String, PathBuf)> {
-    let text = String::from_utf8_lossy(cmdline);
-    let title = text.trim_end_matches('\0').replace('\0', " ");
-    let rest = title.strip_prefix("[lxc monitor] ")?;
-    let (lxcpath, name) = rest.trim_end().rsplit_once(' ')?;
-    Some((name.to_owned(), PathBuf::from(lxcpath)))
-}
