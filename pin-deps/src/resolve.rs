@@ -155,6 +155,7 @@ pub(crate) fn resolve(
     }
     let selection = selection(&solution);
     warn_yanked(finder, &selection);
+    warn_sdist_only(finder, target, &selection);
     Ok(Outcome::Resolved(Resolution {
         via: annotations(&provider, &solution, &files),
         dependencies: dependencies(&provider, &solution),
@@ -270,6 +271,34 @@ fn selection(solution: &pubgrub::SelectedDependencies<Pkg, Version>) -> Selectio
         }
     }
     selection
+}
+
+/// Pins with no wheel the target can install: a candidate needs wheels, so they must be built
+/// first. Said at once, all of them, when they are pinned, not one at a time by bake-image.
+fn warn_sdist_only(finder: &Finder, target: &Target, selection: &Selection) {
+    let only: Vec<String> = selection
+        .iter()
+        .filter(|(name, (version, _))| {
+            let files = finder.files(name, version);
+            !files.is_empty()
+                && !files
+                    .iter()
+                    .any(|f| matches!(f.kind, lastmile_index::FileKind::Wheel { rank: Some(_) }))
+        })
+        .map(|(name, (version, _))| format!("{name}=={version}"))
+        .collect();
+    if !only.is_empty() {
+        tracing::warn!(
+            "{} only an sdist for {target}: {}; an image needs wheels, so build {} for the base's Python and C library and give the wheels with --find-links before bake-image",
+            if only.len() == 1 {
+                "1 pin has"
+            } else {
+                "these pins have"
+            },
+            only.join(", "),
+            if only.len() == 1 { "it" } else { "them" }
+        );
+    }
 }
 
 fn warn_yanked(finder: &Finder, selection: &Selection) {

@@ -33,7 +33,7 @@ fn a_package_missing_from_the_sources() {
     let env = TestEnv::new();
     env.write("requirements.in", "app==1.0\n")
         .wheel(Wheel::new("app", "1.0").requires("tornado>=6.3"));
-    let out = env.run(&["requirements.in", "-f", "dist"]);
+    let out = env.run(&["requirements.in", "-f", "dist", "--no-index"]);
     assert_eq!(out.code, 1);
     insta::assert_snapshot!("conflict_missing", out.stderr);
 }

@@ -246,6 +246,12 @@ fn sdists_with_static_metadata_are_candidates_and_hashed() {
         .wheel(Wheel::new("dep", "1.0"));
     let out = env.pin("stat\n", &[]).success();
     assert_eq!(out.pins(), ["dep==1.0", "stat==1.0"]);
+    // Pinned, and said: an image needs a wheel of it.
+    assert!(
+        out.stderr.contains("1 pin has only an sdist for Python 3.11 on x86_64-manylinux_2_36: stat==1.0; an image needs wheels"),
+        "{}",
+        out.stderr
+    );
     // A dynamic sdist is built; here its backend (setuptools) is not in the sources.
     let out = env.pin("dyn\n", &[]);
     assert_eq!(out.code, 1);
