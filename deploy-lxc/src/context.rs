@@ -34,7 +34,9 @@ impl<'a> Context<'a> {
             Backend::Lxc(settings) => {
                 Box::new(crate::backend::lxc::Lxc::new(state_dir, &env.name, settings)?)
             }
-            Backend::Proxmox(settings) => Box::new(crate::backend::proxmox::Proxmox::new(env, settings)?),
+            Backend::Proxmox(settings) => {
+                Box::new(crate::backend::proxmox::Proxmox::new(env, settings, state_dir)?)
+            }
         };
         Ok(Self {
             env,

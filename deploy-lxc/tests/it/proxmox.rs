@@ -316,7 +316,7 @@ fn another_environments_containers_are_never_touched() {
             .contains("VMID 10100 (for pve1) is taken by a lxc of environment prod")
             && refused
                 .stderr
-                .contains("not a container of environment lab; left alone")
+                .contains("not a container of environment lab from this state folder; left alone")
             && refused.stderr.contains("proxmox.vmid_base"),
         "{}",
         refused.stderr
@@ -345,6 +345,49 @@ fn another_environments_containers_are_never_touched() {
         [10100, 10101, 20100, 20101]
     );
     let tags = setup.cluster.state.lock().unwrap().containers[&20100].params["tags"].clone();
-    assert_eq!(tags, "lastmile-lab;lastmile-gen-1");
+    assert!(
+        tags.starts_with("lastmile-lab;lastmile-gen-1;lastmile-owner-"),
+        "{tags}"
+    );
     assert_eq!(setup.cluster.violations(), Vec::<String>::new());
+}
+
+#[test]
+fn the_same_environment_from_another_state_folder_never_touches_the_running_one() {
+    let setup = setup(34);
+    let first = candidate(setup.dir.path(), "first", b"image one");
+    let applied = setup.run(&["apply"], Some(&first), Some(SECRET));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let prod = setup.running();
+    // prod again, from a machine with a state folder of its own: the same names, the same VMIDs.
+    let other = tempfile::tempdir().unwrap();
+    let again = |args: &[&str], candidate: Option<&Path>| {
+        let mut command = Command::new(tool("deploy-lxc"));
+        command
+            .args(args)
+            .arg("--env")
+            .arg(&setup.env)
+            .arg("--state-dir")
+            .arg(other.path())
+            .env("PROXMOX_TOKEN_SECRET", SECRET);
+        if let Some(candidate) = candidate {
+            command.arg(candidate);
+        }
+        run_command(&mut command, None)
+    };
+    let refused = again(&["apply"], Some(&first));
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert_eq!(
+        setup.running(),
+        prod,
+        "the running environment's containers were touched"
+    );
+    assert!(prod.values().all(|(_, running)| *running));
+    let destroyed = again(&["destroy"], None);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+    assert_eq!(
+        setup.running(),
+        prod,
+        "destroy from another state folder removed them"
+    );
 }

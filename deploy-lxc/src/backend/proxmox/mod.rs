@@ -32,10 +32,21 @@ pub struct Proxmox {
     api: Api,
     /// Which Proxmox node each environment node goes on.
     hosts: Vec<(String, String)>,
+    /// `lastmile-owner-HASH`: the state folder (on this machine) that made a container. The same
+    /// environment deployed from another state folder is someone else's.
+    owner: String,
+}
+
+/// The owner tag of a state folder: a hash of this machine's id and the folder's path.
+fn owner_tag(state_dir: &Path) -> String {
+    let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let hash = Sha256::of(format!("{}\0{}", machine.trim(), dir.display())).short(12);
+    format!("lastmile-owner-{hash}")
 }
 
 impl Proxmox {
-    pub fn new(env: &Environment, settings: &ProxmoxSettings) -> anyhow::Result<Self> {
+    pub fn new(env: &Environment, settings: &ProxmoxSettings, state_dir: &Path) -> anyhow::Result<Self> {
         let hosts = env
             .nodes
             .iter()
@@ -53,6 +64,7 @@ impl Proxmox {
             environment: env.name.clone(),
             api: Api::new(&settings.url, &settings.token, &settings.token_secret_env),
             hosts,
+            owner: owner_tag(state_dir),
         })
     }
 
@@ -65,6 +77,13 @@ impl Proxmox {
 
     fn tag(&self) -> String {
         format!("lastmile-{}", self.environment)
+    }
+
+    /// Whether a resource's tags say it is this environment's, from this state folder.
+    fn ours(&self, resource: &Value) -> bool {
+        let tags = resource["tags"].as_str().unwrap_or_default();
+        let has = |wanted: &str| tags.split([';', ',', ' ']).any(|t| t == wanted);
+        resource["type"] == "lxc" && has(&self.tag()) && has(&self.owner)
     }
 
     fn template_name(digest: &Sha256) -> String {
@@ -102,9 +121,10 @@ impl Proxmox {
     /// Who a container belongs to, as its tags say.
     fn owner(resource: &Value) -> String {
         let tags = resource["tags"].as_str().unwrap_or_default();
-        let environment = tags
-            .split([';', ',', ' '])
-            .find_map(|t| t.strip_prefix("lastmile-").filter(|e| !e.starts_with("gen-")));
+        let environment = tags.split([';', ',', ' ']).find_map(|t| {
+            t.strip_prefix("lastmile-")
+                .filter(|e| !e.starts_with("gen-") && !e.starts_with("owner-"))
+        });
         let kind = resource["type"].as_str().unwrap_or("guest");
         match environment {
             Some(environment) => format!("{kind} of environment {environment} (tags {tags:?})"),
@@ -122,11 +142,9 @@ impl Proxmox {
         let Some(resource) = self.resource(host, vmid)? else {
             return Ok(Some(Running::Missing));
         };
-        let tag = self.tag();
-        let tags = resource["tags"].as_str().unwrap_or_default();
-        if resource["type"] != "lxc" || !tags.split([';', ',', ' ']).any(|t| t == tag) {
+        if !self.ours(&resource) {
             tracing::warn!(
-                "{container} is a {}, not a container of environment {}; left alone",
+                "{container} is a {}, not a container of environment {} from this state folder; left alone",
                 Self::owner(&resource),
                 self.environment
             );
@@ -193,7 +211,12 @@ impl Proxmox {
             ),
             (
                 "tags".to_owned(),
-                format!("{};{}", self.tag(), Self::generation_tag(generation)),
+                format!(
+                    "{};{};{}",
+                    self.tag(),
+                    Self::generation_tag(generation),
+                    self.owner
+                ),
             ),
         ];
         if let Some(memory) = node.memory {
@@ -349,17 +372,11 @@ impl Engine for Proxmox {
             "/cluster/resources",
             &[("type".to_owned(), "vm".to_owned())],
         )?;
-        let tag = self.tag();
         let mut found: Vec<ContainerId> = listed
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|r| {
-                r["type"] == "lxc"
-                    && r["tags"]
-                        .as_str()
-                        .is_some_and(|t| t.split([';', ',', ' ']).any(|x| x == tag))
-            })
+            .filter(|r| self.ours(r))
             .filter_map(|r| {
                 Some(ContainerId::Proxmox {
                     host: r["node"].as_str()?.to_owned(),
