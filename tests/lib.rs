@@ -388,3 +388,23 @@ pub fn render_mermaid(diagram: &str) -> Result<(Vec<String>, usize), String> {
         None => Err(result),
     }
 }
+
+/// Run git in `dir` as a test's own user (no system or user configuration), asserting it worked.
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?} in {}", dir.display());
+}

@@ -91,15 +91,7 @@ pub(crate) fn resolve(
     finder.prefetch(roots.iter().map(|r| r.requirement.name.clone()));
 
     let passthrough = direct_references(&mut roots);
-    // A constraint's marker says where it holds, as pip and uv read it: one that does not hold
-    // for the target is no constraint at all.
-    let env = target.marker_environment();
-    let constraint_requirements: Vec<&Requirement> = files
-        .constraints
-        .iter()
-        .map(|c| &c.requirement)
-        .filter(|r| r.marker.evaluate(&env, &[]))
-        .collect();
+    let constraint_requirements = applicable_constraints(&files, target);
     let (constraints, preferences) = constraints_and_preferences(&constraint_requirements, options)?;
     let named: Vec<&Requirement> = roots
         .iter()
@@ -163,6 +155,21 @@ pub(crate) fn resolve(
         selection,
         passthrough,
     }))
+}
+
+/// The constraints that hold for the target: a constraint's marker says where it holds, as pip
+/// and uv read it, and one that does not hold is no constraint at all.
+fn applicable_constraints<'a>(
+    files: &'a lastmile_python::requirements_file::RequirementsFile,
+    target: &Target,
+) -> Vec<&'a Requirement> {
+    let env = target.marker_environment();
+    files
+        .constraints
+        .iter()
+        .map(|c| &c.requirement)
+        .filter(|r| r.marker.evaluate(&env, &[]))
+        .collect()
 }
 
 /// Resolve the requirements of a build environment (PEP 518 `[build-system] requires` and what

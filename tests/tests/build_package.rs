@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lastmile_tests::{run_command, tool, workspace};
+use lastmile_tests::{git, run_command, tool, workspace};
 
 struct Index(std::path::PathBuf);
 
@@ -122,25 +122,6 @@ fn any_project_builds_with_its_own_test_command_and_a_failure_publishes_nothing(
         "{}",
         gamma.stderr
     );
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
 }
 
 /// A repository of its own holding one package, committed (and tagged when asked).

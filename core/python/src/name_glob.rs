@@ -34,7 +34,8 @@ impl NameGlobs {
                 if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c == '/') {
                     return Err(error("names, * and ? only".into()));
                 }
-                let pattern = glob::Pattern::new(&normalize(text)).map_err(|e| error(e.to_string()))?;
+                let pattern = glob::Pattern::new(&crate::requirements_file::normalize(text))
+                    .map_err(|e| error(e.to_string()))?;
                 Ok((text.to_owned(), pattern))
             })
             .collect::<Result<_, _>>()?;
@@ -71,21 +72,6 @@ impl FromStr for NameGlobs {
     fn from_str(text: &str) -> Result<Self, NameGlobError> {
         Self::new(&[text])
     }
-}
-
-/// PEP 503 normalization, keeping `*`, `?` and `[...]`.
-fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

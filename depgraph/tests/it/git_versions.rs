@@ -2,29 +2,10 @@
 //! says the release a tagged HEAD builds, says why otherwise, and `--exec-setup` runs where the
 //! build backend sees the history.
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::testenv::{TestEnv, python_venv};
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git {args:?}");
-}
+use lastmile_tests::git;
 
 /// A repository holding one package whose version setuptools_scm computes, tagged v1.2.0.
 fn scm_package(env: &TestEnv) {

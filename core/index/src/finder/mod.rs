@@ -309,14 +309,7 @@ impl Finder {
 
     /// Every source, as a person gave it (credentials removed), for messages.
     pub fn source_names(&self) -> Vec<String> {
-        let mut sources: Vec<String> = self
-            .inner
-            .local_dirs
-            .iter()
-            .map(|d| format!("-f {}", d.display()))
-            .collect();
-        sources.extend(self.inner.indexes.iter().map(|url| redact(url.as_str())));
-        sources
+        self.sources_named(false)
     }
 
     /// How many sources there are (find-links folders and indexes).
@@ -326,6 +319,11 @@ impl Finder {
 
     /// The sources an in-house package may come from, for messages.
     pub fn in_house_sources(&self) -> Vec<String> {
+        self.sources_named(true)
+    }
+
+    /// The find-links folders, and the indexes (only the in-house ones with `in_house_only`).
+    fn sources_named(&self, in_house_only: bool) -> Vec<String> {
         let mut sources: Vec<String> = self
             .inner
             .local_dirs
@@ -337,8 +335,14 @@ impl Finder {
                 .indexes
                 .iter()
                 .zip(&self.inner.in_house)
-                .filter(|(_, own)| **own)
-                .map(|(url, _)| format!("--internal-index {}", redact(url.as_str()))),
+                .filter(|(_, own)| **own || !in_house_only)
+                .map(|(url, _)| {
+                    if in_house_only {
+                        format!("--internal-index {}", redact(url.as_str()))
+                    } else {
+                        redact(url.as_str())
+                    }
+                }),
         );
         sources
     }

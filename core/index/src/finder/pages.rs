@@ -175,23 +175,8 @@ impl Finder {
                 ),
             }
         }
-        if let Some(cutoff) = self.inner.exclude_newer {
-            match link.upload_time.as_deref().map(jiff::Timestamp::from_str) {
-                Some(Ok(uploaded)) if uploaded > cutoff => return Ok(Linked::Dropped),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    return Err(InputError::new(
-                        location.clone(),
-                        format!(
-                            "{}: invalid upload-time {:?}: {e}",
-                            link.filename,
-                            link.upload_time.as_deref().unwrap_or("")
-                        ),
-                    )
-                    .into());
-                }
-                None => *no_upload_time = true,
-            }
+        if self.too_new(location, &link, no_upload_time)? {
+            return Ok(Linked::Dropped);
         }
         // Dropped now, before anything else is made of it (see `Sources::keep_all_files`).
         if !file.installable() && !self.inner.keep_all_files {
@@ -221,6 +206,34 @@ impl Finder {
                 Some(Err(_)) => None,
             });
         Ok(Linked::File(Box::new(file)))
+    }
+
+    /// Whether `--exclude-newer` rules a link out (an index without upload times is noted).
+    fn too_new(
+        &self,
+        location: &Location,
+        link: &simple::Link,
+        no_upload_time: &mut bool,
+    ) -> Result<bool, IndexError> {
+        if let Some(cutoff) = self.inner.exclude_newer {
+            match link.upload_time.as_deref().map(jiff::Timestamp::from_str) {
+                Some(Ok(uploaded)) if uploaded > cutoff => return Ok(true),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    return Err(InputError::new(
+                        location.clone(),
+                        format!(
+                            "{}: invalid upload-time {:?}: {e}",
+                            link.filename,
+                            link.upload_time.as_deref().unwrap_or("")
+                        ),
+                    )
+                    .into());
+                }
+                None => *no_upload_time = true,
+            }
+        }
+        Ok(false)
     }
 
     /// Turn a page's links into the package's files for the target; the flag says whether the

@@ -70,8 +70,8 @@ impl FormatControl {
     }
 }
 
-/// A package name as PEP 503 compares them.
-fn normalize(name: &str) -> String {
+/// A package name as PEP 503 compares them (other characters, such as a glob's `*`, kept).
+pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {

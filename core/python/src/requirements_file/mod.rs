@@ -18,6 +18,7 @@ mod lines;
 mod pinned;
 
 pub use format::FormatControl;
+pub(crate) use format::normalize;
 use lines::{expand_env, logical_lines, split_line_options, split_option};
 pub use pinned::PinnedRequirement;
 
