@@ -134,6 +134,7 @@ fn candidate_documents_follow_their_schema() {
             sha256: Sha256::of(b"wheel"),
             scripts: vec!["katcore-report".into()],
             record_sha256: Sha256::of(b"record"),
+            built_from: None,
         }],
         services: BTreeMap::from([(
             "katportal".into(),

@@ -23,5 +23,6 @@ pub use lastmile_fs::{InputError, Location};
 pub use name_glob::NameGlobs;
 pub use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
 pub use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl};
+pub use rootfs::installed_debs;
 pub use tags::TagRanks;
 pub use target::{Target, TargetError};

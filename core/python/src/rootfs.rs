@@ -3,6 +3,7 @@
 //! [`Root`], so a link resolves inside it (never to the host's file), only regular files are
 //! read, and each at most a bounded size.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lastmile_fs::Root;
@@ -84,23 +85,42 @@ impl Target {
 
 /// The `Version:` of an installed package in a dpkg status file.
 fn dpkg_version(status: &str, package: &str) -> Option<String> {
-    status.split("\n\n").find_map(|stanza| {
+    installed(status).remove(package)
+}
+
+/// Every installed package of a dpkg status file, name → version (`libc6` → `2.36-9+deb12u4`).
+fn installed(status: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for stanza in status.split("\n\n") {
         let mut name = None;
         let mut version = None;
-        let mut installed = false;
+        let mut done = false;
         for line in stanza.lines() {
             if let Some(v) = line.strip_prefix("Package: ") {
                 name = Some(v.trim());
             } else if let Some(v) = line.strip_prefix("Version: ") {
                 version = Some(v.trim());
             } else if let Some(v) = line.strip_prefix("Status: ") {
-                installed = v.trim().ends_with(" installed");
+                done = v.trim().ends_with(" installed");
             }
         }
-        (name == Some(package) && installed)
-            .then(|| version.map(str::to_owned))
-            .flatten()
-    })
+        if let (Some(name), Some(version), true) = (name, version, done) {
+            out.insert(name.to_owned(), version.to_owned());
+        }
+    }
+    out
+}
+
+/// The Debian packages installed in a root filesystem (a folder), name → version, from its dpkg
+/// database; `None` when it has none (not a Debian root filesystem).
+pub fn installed_debs(root: &Path) -> Result<Option<BTreeMap<String, String>>, TargetError> {
+    let fail = |what: &str| TargetError::new(format!("{}: {what}", root.display()));
+    let rootfs = Root::open(root).map_err(|e| fail(&format!("not a root filesystem ({e})")))?;
+    match rootfs.read_text(Path::new("var/lib/dpkg/status"), STATUS_LIMIT) {
+        Ok(status) => Ok(Some(installed(&status))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(fail(&e.to_string())),
+    }
 }
 
 /// The first `parts` dotted numbers of a Debian version (`2.36-9+deb12u4` -> `2.36`).

@@ -141,6 +141,21 @@ pub struct CandidatePackage {
     /// sha256 of the distribution's `RECORD` as installed, which holds the hash of every file it
     /// installed: manifest → RECORD → files is the chain `bake-image verify` checks.
     pub record_sha256: Sha256,
+    /// The pin had only an sdist: the wheel was built from it in the build root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_from: Option<BuiltFrom>,
+}
+
+/// The sdist a wheel was built from, and what it was built with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltFrom {
+    /// The sdist's file name.
+    pub sdist: String,
+    /// The sdist's sha256: one of the pinned hashes.
+    pub sha256: Sha256,
+    /// The build root's packages the wheel depends on (the C library, the Python, the compiler),
+    /// as Debian package name → version.
+    pub builder: BTreeMap<String, String>,
 }
 
 mod service;
