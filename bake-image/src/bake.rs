@@ -20,7 +20,7 @@ use lastmile_python::Target;
 use crate::install::{Deferred, Venv};
 use crate::options::BakeOptions;
 use crate::wheels::Chosen;
-use crate::{archive, base, pins, sbom, services, wheels};
+use crate::{archive, base, build, pins, sbom, services, wheels};
 
 /// Bake the candidate `options` describe; returns its document, with the image.
 pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<CandidateDocument> {
@@ -54,7 +54,14 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     tracing::info!("base {} ({}), target {target}", base.digest, base.os);
     let epoch = source_date_epoch(options, &rootfs)?;
 
-    let chosen = wheels::fetch(&options.wheels, &pins, &target, reporter)?;
+    let builder = match &options.build_root {
+        Some(path) if !options.no_build => {
+            let root = build::BuildRoot::open(path, &rootfs, &target)?;
+            Some(build::Builder::new(root, &options.wheels, staging.path())?)
+        }
+        _ => None,
+    };
+    let chosen = wheels::fetch(&options.wheels, &pins, &target, builder.as_ref(), reporter)?;
     crate::complete::check(&chosen, &target)?;
     clock.lap("checked the wheels");
     let venv = Venv {
@@ -192,7 +199,7 @@ fn install(
     let prefix = Path::new(venv.prefix.trim_start_matches('/'));
     for wheel in chosen {
         lastmile_process::interrupt::check()?;
-        progress.set_message(wheel.file.filename.clone());
+        progress.set_message(wheel.filename.clone());
         let installed = venv.install_wheel(&wheel.path, wheel.pin.requested)?;
         progress.inc(1);
         // A later wheel's file replaces an earlier one's, as with any installer.
@@ -203,10 +210,11 @@ fn install(
         packages.push(CandidatePackage {
             name: wheel.pin.name.to_string(),
             version: wheel.pin.version.clone(),
-            filename: wheel.file.filename.clone(),
+            filename: wheel.filename.clone(),
             sha256: wheel.sha256,
             scripts: installed.scripts,
             record_sha256: installed.record_sha256,
+            built_from: wheel.built_from.clone(),
         });
     }
     progress.finish_and_clear();

@@ -15,6 +15,8 @@ Examples:
   pin-deps requirements.in -f dist/ | bake-image - --base base.tar.zst -f dist/ --offline
   bake-image lock.json --base base/ -f dist/ --services examples/cam/services.toml \\
       --overlay config/ --source-commit cam=3f2c1e9 > candidate.json
+  bake-image pinned.txt --base $(scripts/base-rootfs) -f dist/ \\
+      --build-root $(scripts/build-root) > candidate.json      # sdist-only pins built in the base
   bake-image verify images/autobuild-3fa9c2d17b04.tar.gz
 
 A service with roles starts only on nodes of those roles: deploy-lxc links
@@ -85,6 +87,18 @@ pub struct BakeArgs {
     /// image stays reproducible). Needs root.
     #[arg(long)]
     pub compile_bytecode: bool,
+    /// Build the wheels of pins that have only an sdist in this build root: the base plus a C
+    /// compiler and the base's Python headers (scripts/build-root BASE makes one), so C
+    /// extensions are compiled against the base's own Python and C library. Each build runs in
+    /// an overlay over it (never changed) with the sources above read-only; wheels are cached
+    /// by the sdist's sha256 under the cache folder, and the manifest says which wheel was built
+    /// from which sdist. Needs root.
+    #[arg(long, value_name = "DIR", env = "LASTMILE_BUILD_ROOT")]
+    pub build_root: Option<PathBuf>,
+    /// Build nothing: a pin that has only an sdist is refused (all of them named at once, with
+    /// the command that builds them), even when a build root is given.
+    #[arg(long)]
+    pub no_build: bool,
     /// The time every file's modification time is clamped to (default: $SOURCE_DATE_EPOCH, else
     /// the newest modification time in the base: derived from the inputs, never the clock).
     #[arg(long, value_name = "SECONDS")]
@@ -125,6 +139,8 @@ impl BakeArgs {
             service_files: self.services.clone(),
             services: self.service.clone(),
             compile_bytecode: self.compile_bytecode,
+            build_root: self.build_root.clone(),
+            no_build: self.no_build,
             source_date_epoch: self.source_date_epoch,
             level: self.level,
         })

@@ -73,7 +73,7 @@ fn read_checked(wheel: &Chosen) -> anyhow::Result<(Version, lastmile_dist::DistM
         bail!(
             "{}: {}: its metadata says it is {} {}, not {}=={}; refusing a wheel that is not what its name says",
             wheel.pin.origin,
-            wheel.file.filename,
+            wheel.filename,
             meta.metadata.name,
             meta.metadata.version.as_deref().unwrap_or("(no version)"),
             wheel.pin.name,

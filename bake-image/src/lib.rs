@@ -3,7 +3,7 @@
 //! provenance.
 //!
 //! [`bake`] runs the steps ([`bake.rs`](bake)): pins ([`pins`]), base ([`base`]), wheels
-//! ([`wheels`]), the native installer ([`install`]), services ([`services`]), SBOM ([`sbom`]),
+//! ([`wheels`], and [`build`] for pins that have only an sdist), the native installer ([`install`]), services ([`services`]), SBOM ([`sbom`]),
 //! the reproducible archive with parallel gzip ([`archive`]), and the provenance beside it
 //! ([`provenance`]); [`verify`] checks an image.
 //! [`run`] is the command line's thin shell over them.
@@ -14,6 +14,7 @@ pub mod options;
 mod archive;
 mod bake;
 mod base;
+mod build;
 mod complete;
 mod install;
 mod pins;

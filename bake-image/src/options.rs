@@ -25,6 +25,10 @@ pub struct BakeOptions {
     /// `--service NAME=COMMAND` values.
     pub services: Vec<String>,
     pub compile_bytecode: bool,
+    /// The base plus a compiler, where pins that have only an sdist are built into wheels.
+    pub build_root: Option<PathBuf>,
+    /// Refuse to build from sdists even with a build root.
+    pub no_build: bool,
     /// The time every modification time is clamped to; `None`: `$SOURCE_DATE_EPOCH`, else the
     /// base's newest.
     pub source_date_epoch: Option<u64>,

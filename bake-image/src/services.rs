@@ -303,6 +303,7 @@ mod tests {
             sha256: lastmile_fs::Sha256::of(b""),
             scripts: vec!["katportal".to_owned()],
             record_sha256: lastmile_fs::Sha256::of(b""),
+            built_from: None,
         }
     }
 

@@ -5,90 +5,131 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use lastmile_cli::Reporter;
+use lastmile_documents::candidate::BuiltFrom;
 use lastmile_fs::Sha256;
 use lastmile_index::{DistFile, FileKind, Finder, SourceOptions, Sources};
 use lastmile_python::filename::WheelName;
 use lastmile_python::{TagRanks, Target, Version};
 
+use crate::build::Builder;
 use crate::pins::Pin;
 
-/// A pin and the wheel chosen for it, as a local file with its sha256.
+/// A pin and the wheel chosen for it (or built from its sdist), as a local file with its sha256.
 #[derive(Debug, Clone)]
 pub(crate) struct Chosen {
     pub(crate) pin: Pin,
-    pub(crate) file: DistFile,
+    pub(crate) filename: String,
     pub(crate) path: PathBuf,
     pub(crate) sha256: Sha256,
+    pub(crate) built_from: Option<BuiltFrom>,
 }
 
-/// Find, fetch and check the wheel of every pin.
+/// What a pin's file is: its wheel, or an sdist to build one from.
+enum Want {
+    Wheel(DistFile),
+    Build(DistFile),
+}
+
+/// Find, fetch and check the wheel of every pin; with a `builder`, a pin that has only an sdist
+/// gets a wheel built from it.
 pub(crate) fn fetch(
     options: &SourceOptions,
     pins: &[Pin],
     target: &Target,
+    builder: Option<&Builder>,
     reporter: &Reporter,
 ) -> anyhow::Result<Vec<Chosen>> {
     let finder = Finder::new(sources(options)?, target)?;
     finder.prefetch(pins.iter().map(|p| p.name.clone()));
-    let ranks = target.tag_ranks();
-    // Every pin's wheel first, so every pin without one is named at once.
-    let mut files = Vec::new();
-    let mut refused = Vec::new();
-    let mut sdists = Vec::new();
-    for pin in pins {
-        lastmile_process::interrupt::check()?;
-        match choose(&finder, pin, target, &ranks) {
-            Ok(file) => files.push(file),
-            Err(NoWheel::SdistOnly(message, sdist)) => {
-                refused.push(message);
-                sdists.push(sdist);
-            }
-            Err(NoWheel::Other(error)) => refused.push(format!("{error:#}")),
-        }
-    }
-    if !refused.is_empty() {
-        let mut message = format!(
-            "{} of {} pins have no wheel to install:\n  - {}",
-            refused.len(),
-            pins.len(),
-            refused.join("\n  - ")
-        );
-        if !sdists.is_empty() {
-            message.push_str(&format!(
-                "\nbuild the sdists into wheels for the base's Python and C library (in the base, or on a machine like it) and give their folder with --find-links:\n  pip wheel --no-deps --no-build-isolation -w WHEELS {}",
-                sdists.join(" ")
-            ));
-        }
-        bail!(message);
-    }
+    let wants = choose_all(&finder, pins, target, builder.is_some())?;
     let progress = reporter.items("fetching wheels", pins.len() as u64);
     let mut chosen = Vec::new();
-    for (pin, file) in pins.iter().zip(files) {
+    for (pin, want) in pins.iter().zip(wants) {
         lastmile_process::interrupt::check()?;
-        progress.set_message(pin.name.to_string());
+        let (Want::Wheel(file) | Want::Build(file)) = &want;
         let path = finder
-            .local_path(&file)
+            .local_path(file)
             .map_err(|e| anyhow::anyhow!("{}: {e}", pin.origin))?;
-        let sha256 = Sha256::of_file(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        if !pin.sha256.contains(&sha256) {
-            let pinned: Vec<String> = pin.sha256.iter().map(ToString::to_string).collect();
-            bail!(
-                "{}: {}: sha256 {sha256} is not one of the pinned hashes ({}); the file differs from the one that was pinned",
-                pin.origin,
-                file.shown(),
-                pinned.join(", ")
-            );
-        }
-        chosen.push(Chosen {
-            pin: pin.clone(),
-            file,
-            path,
-            sha256,
+        let sha256 = checked(pin, file, &path)?;
+        chosen.push(match (&want, builder) {
+            (Want::Build(_), Some(builder)) => {
+                progress.set_message(format!("building {} from {}", pin.name, file.filename));
+                let what = format!("{}: {}=={}", pin.origin, pin.name, pin.version);
+                let built = builder.wheel(&what, &path, &sha256)?;
+                Chosen {
+                    pin: pin.clone(),
+                    filename: built.filename,
+                    path: built.path,
+                    sha256: built.sha256,
+                    built_from: Some(built.from),
+                }
+            }
+            _ => {
+                progress.set_message(pin.name.to_string());
+                Chosen {
+                    pin: pin.clone(),
+                    filename: file.filename.clone(),
+                    path,
+                    sha256,
+                    built_from: None,
+                }
+            }
         });
         progress.inc(1);
     }
     progress.finish_and_clear();
     Ok(chosen)
+}
+
+/// The file of every pin; every pin without one is named at once.
+fn choose_all(finder: &Finder, pins: &[Pin], target: &Target, build: bool) -> anyhow::Result<Vec<Want>> {
+    let ranks = target.tag_ranks();
+    let mut wants = Vec::new();
+    let mut refused = Vec::new();
+    let mut sdists = Vec::new();
+    for pin in pins {
+        lastmile_process::interrupt::check()?;
+        match choose(finder, pin, target, &ranks) {
+            Ok(file) => wants.push(Want::Wheel(file)),
+            Err(NoWheel::SdistOnly(_, sdist)) if build => wants.push(Want::Build(*sdist)),
+            Err(NoWheel::SdistOnly(message, sdist)) => {
+                refused.push(message);
+                sdists.push(sdist.shown());
+            }
+            Err(NoWheel::Other(error)) => refused.push(format!("{error:#}")),
+        }
+    }
+    if refused.is_empty() {
+        return Ok(wants);
+    }
+    let mut message = format!(
+        "{} of {} pins have no wheel to install:\n  - {}",
+        refused.len(),
+        pins.len(),
+        refused.join("\n  - ")
+    );
+    if !sdists.is_empty() {
+        message.push_str(&format!(
+            "\nbuild the sdists into wheels in the base plus a compiler with --build-root $(scripts/build-root BASE), or build them yourself for the base's Python and C library (in the base, or on a machine like it) and give their folder with --find-links:\n  pip wheel --no-deps --no-build-isolation -w WHEELS {}",
+            sdists.join(" ")
+        ));
+    }
+    bail!(message)
+}
+
+/// The sha256 of a pin's local file, which must be one of the pinned hashes.
+fn checked(pin: &Pin, file: &DistFile, path: &std::path::Path) -> anyhow::Result<Sha256> {
+    let sha256 = Sha256::of_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if !pin.sha256.contains(&sha256) {
+        let pinned: Vec<String> = pin.sha256.iter().map(ToString::to_string).collect();
+        bail!(
+            "{}: {}: sha256 {sha256} is not one of the pinned hashes ({}); the file differs from the one that was pinned",
+            pin.origin,
+            file.shown(),
+            pinned.join(", ")
+        );
+    }
+    Ok(sha256)
 }
 
 /// The wheel sources: the options' (a pinned file's own `--index-url` lines are not followed: the
@@ -108,7 +149,7 @@ fn sources(options: &SourceOptions) -> anyhow::Result<Sources> {
 /// Why a pin has no wheel to install.
 enum NoWheel {
     /// Only an sdist: the message, and the sdist to build.
-    SdistOnly(String, String),
+    SdistOnly(String, Box<DistFile>),
     Other(anyhow::Error),
 }
 
@@ -203,7 +244,7 @@ fn why_no_wheel(pin: &Pin, target: &Target, files: &[DistFile]) -> NoWheel {
                 "{}: {}=={} has only an sdist for the base ({}{others})",
                 pin.origin, pin.name, pin.version, sdist.filename
             ),
-            sdist.shown(),
+            Box::new(sdist.clone()),
         );
     }
     NoWheel::Other(anyhow::anyhow!(

@@ -3,6 +3,7 @@
 //! locale, temporary folder and file creation order; every refusal with its message, exit code
 //! and no image left behind; verify on a good and a tampered image.
 
+mod build_root;
 mod hostile;
 mod image;
 mod refusals;
