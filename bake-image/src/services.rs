@@ -119,24 +119,25 @@ pub(crate) fn unit_text(
         format!("{executable} {}", rest.trim())
     };
     let description = service.description.as_deref().unwrap_or(name);
-    // Each service it waits for: a node of that role accepting TCP on the port. `$VAR` (not
-    // `${VAR}`) so systemd splits the role's addresses into words.
+    // Each service it waits for: a node of that role accepting TCP on the port, waited for by
+    // the service's own process, which then becomes the command (so the unit is started and the
+    // node boots while it waits). `$VAR` (not `${VAR}`) so systemd splits a role's addresses.
     let waits: String = service
         .wait_for
         .iter()
         .map(|w| {
             format!(
-                "ExecStartPre={prefix}/bin/python -I /{WAIT_FOR} {} {} $LASTMILE_ROLE_{}\n",
+                "+{}:{} $LASTMILE_ROLE_{} ",
                 w.role,
                 w.port,
                 lastmile_documents::deployment::env_word(&w.role)
             )
         })
         .collect();
-    let timeout = if waits.is_empty() {
-        ""
+    let exec = if waits.is_empty() {
+        exec
     } else {
-        "TimeoutStartSec=330\n"
+        format!("{prefix}/bin/python -I /{WAIT_FOR} {waits}-- {exec}")
     };
     let wanted_by = if service.roles.is_empty() {
         "multi-user.target".to_owned()
@@ -151,7 +152,7 @@ pub(crate) fn unit_text(
     Ok(format!(
         "# Written by bake-image: part of the release candidate, not edited on the node.\n\
          [Unit]\nDescription={description} (lastmile release candidate)\nAfter=network.target\n\n\
-         [Service]\nType=simple\n{waits}{timeout}ExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
+         [Service]\nType=simple\nExecStart={exec}\nRestart=on-failure\nRestartSec=2\n\
          Environment=PYTHONUNBUFFERED=1\nEnvironment=LASTMILE_VENV={prefix}\n\
          # Who this node is and where the others are (LASTMILE_NODE_ADDR, LASTMILE_ROLE_<ROLE>, ...):\n\
          # written by deploy-lxc into each node, never into the image.\n\
@@ -160,10 +161,12 @@ pub(crate) fn unit_text(
     ))
 }
 
-/// Waits for a role's service (`wait-for.py ROLE PORT ADDRESS...`), run by the venv's Python.
+/// Waits for roles' services, then runs the service (`wait-for.py +ROLE:PORT ADDRESS... --
+/// COMMAND...`), run by the venv's Python.
 pub(crate) const WAIT_FOR: &str = "usr/lib/lastmile/wait-for.py";
 
-/// [`WAIT_FOR`]: until one of the addresses accepts TCP on the port, at most 300 s.
+/// [`WAIT_FOR`]: until one address of each role accepts TCP on its port (at most 300 s), then
+/// the command in the same process.
 pub(crate) const WAIT_FOR_SCRIPT: &str = include_str!("wait-for.py");
 
 /// The generator that turns a node's values given as the container's environment (Proxmox VE)
@@ -380,14 +383,20 @@ mod tests {
         };
         let unit = unit_text("katproxy", &service, "/opt/v", &[]).unwrap();
         assert!(
-            unit.contains("ExecStartPre=/opt/v/bin/python -I /usr/lib/lastmile/wait-for.py sim-a 7149 $LASTMILE_ROLE_SIM_A\nTimeoutStartSec=330\nExecStart="),
+            unit.contains("\nExecStart=/opt/v/bin/python -I /usr/lib/lastmile/wait-for.py +sim-a:7149 $LASTMILE_ROLE_SIM_A -- /opt/v/bin/python -m katproxy\n"),
+            "{unit}"
+        );
+        // The wait is in the service's own process: nothing holds the unit (or the boot) in
+        // "starting" while it waits.
+        assert!(
+            !unit.contains("ExecStartPre") && !unit.contains("TimeoutStartSec"),
             "{unit}"
         );
         service.wait_for.clear();
         assert!(
-            !unit_text("katproxy", &service, "/opt/v", &[])
+            unit_text("katproxy", &service, "/opt/v", &[])
                 .unwrap()
-                .contains("ExecStartPre")
+                .contains("\nExecStart=/opt/v/bin/python -m katproxy\n")
         );
         assert_eq!(
             "sim:0"
@@ -396,12 +405,13 @@ mod tests {
             "\"sim:0\": expected ROLE:PORT (a role and a TCP port from 1 to 65535)"
         );
 
-        // The script itself: done once something answers; said when no node has the role.
+        // The script itself: once one address of each role answers, it becomes the command
+        // (the same process); it says when no node has a role.
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("wait-for.py");
         std::fs::write(&script, WAIT_FOR_SCRIPT).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port().to_string();
+        let port = listener.local_addr().unwrap().port();
         let run = |args: &[&str]| {
             std::process::Command::new("python3")
                 .arg(&script)
@@ -409,9 +419,24 @@ mod tests {
                 .output()
                 .unwrap()
         };
-        let answered = run(&["sim", &port, "127.0.0.9", "127.0.0.1"]);
+        let wait = format!("+sim:{port}");
+        let answered = run(&[
+            &wait,
+            "127.0.0.9",
+            "127.0.0.1",
+            &wait,
+            "127.0.0.1",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo ran as $$",
+        ]);
         assert!(answered.status.success(), "{answered:?}");
-        let nobody = run(&["sim", &port]);
+        assert!(
+            String::from_utf8_lossy(&answered.stdout).starts_with("ran as "),
+            "{answered:?}"
+        );
+        let nobody = run(&[&wait, "--", "/bin/true"]);
         assert_eq!(nobody.status.code(), Some(1));
         assert!(
             String::from_utf8_lossy(&nobody.stderr).contains("no node has role sim"),
