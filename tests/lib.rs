@@ -5,6 +5,7 @@
 
 pub mod lab;
 pub mod schema;
+pub mod sdist;
 mod testenv;
 
 pub use testenv::{TestEnv, arg, dedent};

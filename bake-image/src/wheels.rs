@@ -55,7 +55,7 @@ pub(crate) fn fetch(
             (Want::Build(_), Some(builder)) => {
                 progress.set_message(format!("building {} from {}", pin.name, file.filename));
                 let what = format!("{}: {}=={}", pin.origin, pin.name, pin.version);
-                let built = builder.wheel(&what, &path, &sha256)?;
+                let built = builder.wheel(&what, &path, &file.filename, &sha256)?;
                 Chosen {
                     pin: pin.clone(),
                     filename: built.filename,

@@ -1,13 +1,29 @@
 //! scripts/build-package on projects that are not the example's: its own test command, a test
 //! that fails (nothing published), and a git-versioned tree without history (refused, never a
-//! made-up version). The private index is a real pypiserver on loopback.
+//! made-up version); then a multi-repository system from git to a baked image, as README's
+//! "Your own system" walks it. The private index is a real pypiserver on loopback.
 
 use std::path::Path;
 use std::process::Command;
 
 use lastmile_tests::{git, run_command, tool, workspace};
 
+/// A pypiserver on loopback serving a folder, stopped when dropped.
 struct Index(std::path::PathBuf);
+
+impl Index {
+    /// Start one on `dir`; it and its URL.
+    fn start(dir: &Path) -> (Index, String) {
+        let started = run_command(
+            Command::new(workspace().join("scripts/pypiserver"))
+                .arg("start")
+                .arg(dir),
+            None,
+        );
+        assert_eq!(started.code, 0, "{}", started.stderr);
+        (Index(dir.to_owned()), started.stdout.trim().to_owned())
+    }
+}
 
 impl Drop for Index {
     fn drop(&mut self) {
@@ -74,15 +90,7 @@ fn any_project_builds_with_its_own_test_command_and_a_failure_publishes_nothing(
     );
     assert_eq!(scan.code, 0, "{}", scan.stderr);
     let index = dir.path().join("index");
-    let started = run_command(
-        Command::new(workspace().join("scripts/pypiserver"))
-            .arg("start")
-            .arg(&index),
-        None,
-    );
-    assert_eq!(started.code, 0, "{}", started.stderr);
-    let _index = Index(index.clone());
-    let url = started.stdout.trim().to_owned();
+    let (_index, url) = Index::start(&index);
     let out = dir.path().join("dist");
 
     let alpha = build("alpha", &graph, &url, &index, &out);
@@ -139,7 +147,8 @@ fn repository(src: &Path, name: &str, pyproject: &str, tag: Option<&str>) {
 const SETUPTOOLS: &str =
     "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n";
 
-/// `alpha` (its version from git, tagged v1.0) needing `beta`, which needs `delta` to build.
+/// `alpha` (its version from git, tagged v1.0) needing `beta` (its version from git too, tagged
+/// v0.5), which needs `delta` to build and the third-party `gamma` to run.
 fn three_repositories(src: &Path) {
     repository(
         src,
@@ -152,9 +161,10 @@ fn three_repositories(src: &Path) {
     repository(
         src,
         "beta",
-        "[build-system]\nrequires = [\"setuptools>=61\", \"delta\"]\nbuild-backend = \"setuptools.build_meta\"\n\
-         [project]\nname = \"beta\"\nversion = \"0.5\"\n[tool.setuptools]\npy-modules = [\"beta\"]\n",
-        None,
+        "[build-system]\nrequires = [\"setuptools>=64\", \"setuptools_scm>=8\", \"delta\"]\nbuild-backend = \"setuptools.build_meta\"\n\
+         [project]\nname = \"beta\"\ndynamic = [\"version\"]\ndependencies = [\"gamma\"]\n\
+         [tool.setuptools]\npy-modules = [\"beta\"]\n[tool.setuptools_scm]\n",
+        Some("v0.5"),
     );
     repository(
         src,
@@ -178,6 +188,13 @@ fn graph_of(src: &Path, graph: &Path) {
         .find(|n| n["name"] == "alpha")
         .unwrap();
     assert_eq!(alpha["version"], "1.0", "{}", scan.stderr);
+    let beta = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "beta")
+        .unwrap();
+    assert_eq!(beta["version"], "0.5", "{}", scan.stderr);
     assert_eq!(doc["leaves"], serde_json::json!(["alpha"]));
     assert_eq!(
         doc["build_order"],
@@ -219,9 +236,11 @@ fn newer_public_alpha(dir: &Path) -> String {
     format!("file://{}", public.display())
 }
 
-/// README's "Your own system", steps 1 to 5, on three repositories: `alpha` versioned from git
-/// by setuptools_scm and also "published" at a newer version on a stand-in for the public
-/// index, `beta` that alpha runs with, and `delta`, an in-house helper beta needs only to build.
+/// README's "Your own system", steps 1 to 6 up to the image, on three repositories: `alpha`
+/// versioned from git by setuptools_scm and also "published" at a newer version on a stand-in
+/// for the public index, `beta` (versioned from git too) that alpha runs with, and `delta`, an
+/// in-house helper beta needs only to build; beta runs with `gamma`, a third-party C extension
+/// released only as an sdist.
 #[test]
 fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_own_index() {
     let dir = tempfile::Builder::new()
@@ -234,15 +253,8 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
     graph_of(&src, &graph);
     // The private index; each package built in order and published.
     let index = dir.path().join("index");
-    let started = run_command(
-        Command::new(workspace().join("scripts/pypiserver"))
-            .arg("start")
-            .arg(&index),
-        None,
-    );
-    assert_eq!(started.code, 0, "{}", started.stderr);
-    let _index = Index(index.clone());
-    let url = started.stdout.trim().to_owned();
+    let (_index, url) = Index::start(&index);
+    seed_third_party(&index);
     for name in ["delta", "beta", "alpha"] {
         let built = build(name, &graph, &url, &index, &dir.path().join("dist"));
         assert_eq!(built.code, 0, "{name}: {}", built.stderr);
@@ -295,4 +307,77 @@ fn a_multi_repository_system_builds_in_order_and_pins_its_own_packages_from_its_
         "{}",
         confused.stderr
     );
+    // 6. Baked for the real base: gamma, released only as an sdist with a C extension, is built
+    // in the build root; the image runs the versions from git, and delta is not in it.
+    bake_and_run(dir.path(), &graph, &url);
+}
+
+/// The private index's third-party packages (README step 3): gamma as an sdist only, and the
+/// setuptools that builds it.
+fn seed_third_party(index: &Path) {
+    lastmile_tests::sdist::gamma_sdist(index, lastmile_tests::sdist::GAMMA_C);
+    let backends = Path::new(&lastmile_tests::script("build-backends")).to_owned();
+    for entry in std::fs::read_dir(&backends).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("setuptools-") {
+            std::fs::copy(&path, index.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Step 6 up to the image: pinned for the real base with hashes, baked with the build root, and
+/// the image's Python run under chroot.
+fn bake_and_run(dir: &Path, graph: &Path, url: &str) {
+    let base = lastmile_tests::script("base-rootfs");
+    let pinned = dir.join("pinned-requirements.txt");
+    let pin = run_command(
+        Command::new(tool("pin-deps"))
+            .arg("--from-graph")
+            .arg(graph)
+            .args(["--internal-index", url, "--target-rootfs", &base, "-o"])
+            .arg(&pinned)
+            .env("LASTMILE_CACHE_DIR", dir.join("cache")),
+        None,
+    );
+    assert_eq!(pin.code, 0, "{}", pin.stderr);
+    assert!(
+        pin.stderr
+            .contains("1 pin has only an sdist for Python 3.11 on x86_64-manylinux_2_36: gamma==1.0"),
+        "{}",
+        pin.stderr
+    );
+    let build_root = lastmile_tests::sdist::build_root(&base);
+    let bake = run_command(
+        Command::new(tool("bake-image"))
+            .arg(&pinned)
+            .args([
+                "--base",
+                &base,
+                "--internal-index",
+                url,
+                "--build-root",
+                &build_root,
+                "--out-dir",
+            ])
+            .arg(dir.join("images"))
+            .env("LASTMILE_CACHE_DIR", dir.join("cache")),
+        None,
+    );
+    assert_eq!(bake.code, 0, "{}", bake.stderr);
+    let doc = bake.json();
+    let names: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+    assert_eq!(doc["packages"][2]["built_from"]["sdist"], "gamma-1.0.tar.gz");
+    let ran = lastmile_tests::sdist::run_in_image(
+        doc["image"]["path"].as_str().unwrap(),
+        &dir.join("tree"),
+        "import importlib.metadata as m, alpha, beta, gamma; print(m.version('alpha'), m.version('beta'), gamma.add(2, 3))",
+    );
+    assert_eq!(ran, "1.0 0.5 5");
 }

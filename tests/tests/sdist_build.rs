@@ -8,48 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lastmile_tests::{Output, run_command, script, tool, write_tar_gz};
-
-const SETUP_PY: &str =
-    "from setuptools import Extension, setup\nsetup(ext_modules=[Extension(\"gamma\", [\"gamma.c\"])])\n";
-const PYPROJECT: &str = "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n[project]\nname = \"gamma\"\nversion = \"1.0\"\n";
-const GAMMA_C: &str = r#"#include <Python.h>
-#include <gnu/libc-version.h>
-static PyObject *add(PyObject *self, PyObject *args) {
-    long a, b;
-    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
-    return PyLong_FromLong(a + b);
-}
-/* The C library and the Python it was compiled against, as the headers said. */
-static PyObject *built_with(PyObject *self, PyObject *args) {
-    return Py_BuildValue("(iis)", __GLIBC__, __GLIBC_MINOR__, PY_VERSION);
-}
-static PyMethodDef methods[] = {
-    {"add", add, METH_VARARGS, "a + b"},
-    {"built_with", built_with, METH_NOARGS, "glibc major, minor, Python version"},
-    {NULL, NULL, 0, NULL}};
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "gamma", NULL, -1, methods};
-PyMODINIT_FUNC PyInit_gamma(void) { return PyModule_Create(&module); }
-"#;
-
-/// An sdist of `gamma` 1.0 in `dir` whose C source is `source`.
-fn gamma_sdist(dir: &Path, source: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("gamma-1.0.tar.gz");
-    write_tar_gz(
-        &path,
-        &[
-            (
-                "gamma-1.0/PKG-INFO",
-                "Metadata-Version: 2.1\nName: gamma\nVersion: 1.0\n",
-            ),
-            ("gamma-1.0/pyproject.toml", PYPROJECT),
-            ("gamma-1.0/setup.py", SETUP_PY),
-            ("gamma-1.0/gamma.c", source),
-        ],
-    );
-    path
-}
+use lastmile_tests::sdist::{GAMMA_C, build_root, gamma_sdist, run_in_image};
+use lastmile_tests::{Output, run_command, script, tool};
 
 struct Work {
     dir: tempfile::TempDir,
@@ -61,18 +21,14 @@ struct Work {
 impl Work {
     fn new() -> Work {
         let base = script("base-rootfs");
-        let build_root = lastmile_tests::run_command(
-            Command::new(lastmile_tests::workspace().join("scripts/build-root")).arg(&base),
-            None,
-        );
-        assert_eq!(build_root.code, 0, "{}", build_root.stderr);
+        let build_root = build_root(&base);
         Work {
             dir: tempfile::Builder::new()
                 .prefix("lastmile-sdist-build-")
                 .tempdir()
                 .unwrap(),
             base,
-            build_root: build_root.stdout.trim().to_owned(),
+            build_root,
             backends: script("build-backends"),
         }
     }
@@ -148,24 +104,13 @@ fn an_sdist_only_c_extension_is_built_in_the_base_the_same_bytes_every_time_and_
 
     // The image's Python imports it; the extension was compiled against the base's C library
     // and Python headers (bookworm's glibc 2.36 and Python 3.11.2), not the host's.
-    let tree = work.path("tree");
-    std::fs::create_dir_all(&tree).unwrap();
     let image = doc["image"]["path"].as_str().unwrap();
-    let untar = run_command(
-        Command::new("tar").arg("xzf").arg(image).arg("-C").arg(&tree),
-        None,
+    let ran = run_in_image(
+        image,
+        &work.path("tree"),
+        "import gamma; print(gamma.add(2, 3), *gamma.built_with())",
     );
-    assert_eq!(untar.code, 0, "{}", untar.stderr);
-    let run = run_command(
-        Command::new("chroot").arg(&tree).args([
-            "/opt/lastmile/venv/bin/python",
-            "-c",
-            "import gamma; print(gamma.add(2, 3), *gamma.built_with())",
-        ]),
-        None,
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout.trim(), "5 2 36 3.11.2");
+    assert_eq!(ran, "5 2 36 3.11.2");
 
     // A fresh cache: the same wheel bytes and the same image.
     let second = work.bake(&pinned, &[&links, &backends], "out2", "cache2");

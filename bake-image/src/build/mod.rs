@@ -128,10 +128,20 @@ impl Builder {
         })
     }
 
-    /// The wheel of `sdist` (a local file whose sha256 is `sha256`, checked against the pin),
-    /// from the cache or built now. `what` names the pin in messages.
-    pub(crate) fn wheel(&self, what: &str, sdist: &Path, sha256: &Sha256) -> anyhow::Result<Built> {
-        let sdist_name = file_name(sdist)?;
+    /// The wheel of the sdist `filename` (at `sdist`, a local file whose sha256 is `sha256`,
+    /// checked against the pin; a downloaded one is named by its hash), from the cache or built
+    /// now. `what` names the pin in messages.
+    pub(crate) fn wheel(
+        &self,
+        what: &str,
+        sdist: &Path,
+        filename: &str,
+        sha256: &Sha256,
+    ) -> anyhow::Result<Built> {
+        if filename.contains('/') || filename.starts_with('.') || filename.is_empty() {
+            bail!("{what}: {filename:?} is not a file name; refusing to build it");
+        }
+        let sdist_name = filename.to_owned();
         let from = BuiltFrom {
             sdist: sdist_name.clone(),
             sha256: *sha256,
