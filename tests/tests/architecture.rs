@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["lastmile-fs", "lastmile-process", "lastmile-index"],
     ),
     ("lastmile-probe", &["lastmile-process"]),
+    ("lastmile-debian", &["lastmile-fs", "lastmile-process"]),
     (
         "lastmile-image",
         &["lastmile-fs", "lastmile-documents", "lastmile-process"],
