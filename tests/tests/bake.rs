@@ -184,8 +184,18 @@ fn runs_under_chroot(unpacked: &std::path::Path, candidate: &serde_json::Value) 
         let unit =
             std::fs::read_to_string(unpacked.join(format!("etc/systemd/system/{name}.service"))).unwrap();
         let program = service["command"].as_str().unwrap().split(' ').next().unwrap();
+        // A service that waits for another role runs the venv's script once the role answers.
+        let exec = if service["wait_for"].as_array().is_some_and(|w| !w.is_empty()) {
+            format!(
+                "ExecStart=/opt/lastmile/venv/bin/python -I /usr/lib/lastmile/wait-for.py +{} ",
+                service["wait_for"][0].as_str().unwrap()
+            )
+        } else {
+            format!("ExecStart=/opt/lastmile/venv/bin/{program} ")
+        };
+        assert!(unit.contains(&exec), "{unit}");
         assert!(
-            unit.contains(&format!("ExecStart=/opt/lastmile/venv/bin/{program} ")),
+            unit.contains(&format!("/opt/lastmile/venv/bin/{program} ")),
             "{unit}"
         );
         assert!(
