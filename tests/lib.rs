@@ -3,6 +3,7 @@
 //! tests build on, documents checked against their [`schema`], real LXC [`lab`]s, archive
 //! fixtures, Chromium.
 
+pub mod gpg;
 pub mod lab;
 pub mod schema;
 pub mod sdist;

@@ -24,6 +24,7 @@ Examples:
   pin-deps requirements.in --offline    # from the cache only
   pin-deps requirements.in --no-build   # never run an sdist's build backend
   pin-deps diff old/pinned-requirements.txt pinned-requirements.txt   # what a re-pin moved
+  pin-deps os-lock os-packages.toml -o os-lock.json   # the Debian packages, locked
 
 Exit codes: 0 pinned, 1 no set of versions satisfies the requirements (explained on stderr;
 for diff: the files pin differently), 2 bad input or error.";
@@ -68,7 +69,35 @@ pub enum Command {
         #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
         labels: Vec<String>,
     },
+    /// Lock the Debian packages of the base (and of the build root): a lastmile.oslock/v1
+    /// document of every package the root filesystems hold, the essential and required set
+    /// included, resolved by apt's own solver in a throw-away state folder, each with the sha256,
+    /// size and pool path of its .deb and the index it came from. The InRelease is checked with
+    /// gpgv against the keyrings (default: Debian's archive keyring), the Packages index against
+    /// it, every .deb against its record; the .deb files go into the store under the cache
+    /// folder. Exit 1 when apt finds no set of packages that satisfies the file.
+    ///
+    /// The file (TOML): `architecture = "amd64"`, `keyrings = [...]`, `[[sources]]` with `uri`,
+    /// `suite`, `components`; `base = [...]`, `[roles]` NAME = [...], `build = [...]`.
+    #[command(after_help = OS_LOCK_EXAMPLES)]
+    OsLock {
+        /// The OS package file (`examples/cam/os-packages.toml`).
+        #[arg(value_name = "FILE")]
+        spec: PathBuf,
+        /// Use only the cache and the store: no network.
+        #[arg(long)]
+        offline: bool,
+        /// The cache and .deb store (default: $LASTMILE_CACHE_DIR, else $XDG_CACHE_HOME/lastmile,
+        /// else ~/.cache/lastmile).
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
+
+const OS_LOCK_EXAMPLES: &str = "\
+Examples:
+  pin-deps os-lock examples/cam/os-packages.toml -o examples/cam/os-lock.json
+  pin-deps os-lock os-packages.toml --offline     # from the cache and the store only";
 
 /// What to pin.
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod declared;
 mod diff;
 mod explain;
 mod inputs;
+mod oslock;
 mod output;
 mod provider;
 mod pylock;
@@ -34,8 +35,32 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     lastmile_cli::logging::init("pin-deps", &cli.global);
     let reporter = Reporter::new("pin-deps", &cli.global);
     let output = cli.global.output.clone();
-    if let Some(cli::Command::Diff { old, new, labels }) = &cli.command {
-        return diff_command(old, new, labels, output.as_deref());
+    match &cli.command {
+        Some(cli::Command::Diff { old, new, labels }) => {
+            return diff_command(old, new, labels, output.as_deref());
+        }
+        Some(cli::Command::OsLock {
+            spec,
+            offline,
+            cache_dir,
+        }) => {
+            let http = lastmile_index::http::HttpOptions {
+                cache_dir: cache_dir.clone().or_else(HashCache::default_root),
+                offline: *offline,
+                ..lastmile_index::http::HttpOptions::default()
+            };
+            return match oslock::lock(spec, http, &reporter)? {
+                Ok(lock) => {
+                    lastmile_cli::emit(output.as_deref(), lastmile_documents::to_string(&lock).as_bytes())?;
+                    Ok(Exit::Success)
+                }
+                Err(explanation) => {
+                    let _ = writeln!(std::io::stderr().lock(), "pin-deps: {explanation}");
+                    Ok(Exit::Negative)
+                }
+            };
+        }
+        None => {}
     }
     match pin(&cli.into_options()?, &reporter)? {
         Pinned::Text(text) => {

@@ -2,85 +2,21 @@
 //! text comes back only when the signature verifies against the keyring given; tampered text,
 //! another key and a missing keyring are refused naming the file.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use lastmile_debian::{DebianError, Release, check_bytes, verify_clearsigned};
+use lastmile_tests::gpg::TestKey;
 
 const RELEASE: &str = "Origin: Test\nSuite: stable\nCodename: bookworm\nDate: Sat, 06 Sep 2025 09:41:20 UTC\n\
     Architectures: amd64\nComponents: main\nSHA256:\n \
     2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae 3 main/binary-amd64/Packages\n";
 
-/// A gpg home with one new signing key; its public keyring file.
-fn key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let home = dir.join(format!("gnupg-{name}"));
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        let out = Command::new("gpg")
-            .arg("--homedir")
-            .arg(&home)
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .expect("gpg (the gnupg package) is installed");
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    gpg(&[
-        "--quick-gen-key",
-        &format!("{name} <{name}@example.invalid>"),
-        "ed25519",
-        "sign",
-        "never",
-    ]);
-    let keyring = dir.join(format!("{name}.gpg"));
-    std::fs::write(&keyring, gpg(&["--export"])).unwrap();
-    (home, keyring)
-}
-
-fn clearsign(home: &Path, text: &str, out: &Path) {
-    let input = out.with_extension("txt");
-    std::fs::write(&input, text).unwrap();
-    let status = Command::new("gpg")
-        .arg("--homedir")
-        .arg(home)
-        .args([
-            "--batch",
-            "--quiet",
-            "--yes",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--clearsign",
-            "--output",
-        ])
-        .arg(out)
-        .arg(&input)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn only_text_signed_by_a_key_of_the_keyring_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, keyring) = key(dir.path(), "archive");
-    let (_, other) = key(dir.path(), "stranger");
+    let archive = TestKey::new(dir.path(), "archive");
+    let keyring = archive.keyring.clone();
+    let other = TestKey::new(dir.path(), "stranger").keyring;
     let inrelease = dir.path().join("InRelease");
-    clearsign(&home, RELEASE, &inrelease);
+    archive.clearsign(RELEASE, &inrelease);
 
     let text = verify_clearsigned(&inrelease, std::slice::from_ref(&keyring)).unwrap();
     assert_eq!(text, RELEASE);

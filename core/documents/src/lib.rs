@@ -34,6 +34,7 @@ pub mod intoto;
 pub mod lock;
 pub mod names;
 pub mod node_env;
+pub mod oslock;
 pub mod promotion;
 pub mod report;
 

@@ -10,6 +10,8 @@ mod index;
 mod index_server;
 mod inputs;
 mod options;
+mod os_archive;
+mod os_lock;
 mod pypiserver;
 mod resolve;
 mod testenv;
