@@ -48,10 +48,11 @@ pub fn gamma_sdist(dir: &Path, source: &str) -> PathBuf {
     path
 }
 
-/// The build root made from `base` by scripts/build-root (cached); its path.
-pub fn build_root(base: &str) -> String {
+/// The build root scripts/build-root makes from the same OS lock as the default base (cached);
+/// its path.
+pub fn build_root() -> String {
     let out = crate::run_command(
-        Command::new(crate::workspace().join("scripts/build-root")).arg(base),
+        &mut Command::new(crate::workspace().join("scripts/build-root")),
         None,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -88,7 +88,7 @@ pub struct BakeArgs {
     #[arg(long)]
     pub compile_bytecode: bool,
     /// Build the wheels of pins that have only an sdist in this build root: the base plus a C
-    /// compiler and the base's Python headers (scripts/build-root BASE makes one), so C
+    /// compiler and the base's Python headers (scripts/build-root makes one from the OS lock), so C
     /// extensions are compiled against the base's own Python and C library. Each build runs in
     /// an overlay over it (never changed) with the sources above read-only; wheels are cached
     /// by the sdist's sha256 under the cache folder, and the manifest says which wheel was built

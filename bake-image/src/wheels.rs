@@ -110,7 +110,7 @@ fn choose_all(finder: &Finder, pins: &[Pin], target: &Target, build: bool) -> an
     );
     if !sdists.is_empty() {
         message.push_str(&format!(
-            "\nbuild the sdists into wheels in the base plus a compiler with --build-root $(scripts/build-root BASE), or build them yourself for the base's Python and C library (in the base, or on a machine like it) and give their folder with --find-links:\n  pip wheel --no-deps --no-build-isolation -w WHEELS {}",
+            "\nbuild the sdists into wheels in the base plus a compiler with --build-root $(scripts/build-root), or build them yourself for the base's Python and C library (in the base, or on a machine like it) and give their folder with --find-links:\n  pip wheel --no-deps --no-build-isolation -w WHEELS {}",
             sdists.join(" ")
         ));
     }

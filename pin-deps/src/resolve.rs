@@ -296,7 +296,7 @@ fn warn_sdist_only(finder: &Finder, target: &Target, selection: &Selection) {
         .collect();
     if !only.is_empty() {
         tracing::warn!(
-            "{} only an sdist for {target}: {}; an image needs wheels: bake-image --build-root $(scripts/build-root BASE) builds {} in the base plus a compiler",
+            "{} only an sdist for {target}: {}; an image needs wheels: bake-image --build-root $(scripts/build-root) builds {} in the base plus a compiler",
             if only.len() == 1 {
                 "1 pin has"
             } else {

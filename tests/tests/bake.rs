@@ -1,8 +1,8 @@
-//! depgraph → pin-deps → bake-image on the real default base (scripts/base-rootfs: debootstrapped
+//! depgraph → pin-deps → bake-image on the real default base (scripts/base-rootfs: built from the OS lock,
 //! Debian bookworm with python3 and systemd), then the image unpacked and the example system's
 //! console scripts run with the base's own Python under chroot; then the same tree booted in a
 //! real LXC container as a node of two roles, where systemd starts those roles' services and
-//! only those. Needs root (debootstrap, chroot, LXC).
+//! only those. Needs root (mmdebstrap, chroot, LXC).
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -347,7 +347,7 @@ fn bake_and_run(dir: &Path, graph: &Path, url: &str) {
         "{}",
         pin.stderr
     );
-    let build_root = lastmile_tests::sdist::build_root(&base);
+    let build_root = lastmile_tests::sdist::build_root();
     let bake = run_command(
         Command::new(tool("bake-image"))
             .arg(&pinned)

@@ -21,7 +21,7 @@ struct Work {
 impl Work {
     fn new() -> Work {
         let base = script("base-rootfs");
-        let build_root = build_root(&base);
+        let build_root = build_root();
         Work {
             dir: tempfile::Builder::new()
                 .prefix("lastmile-sdist-build-")

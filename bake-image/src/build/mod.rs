@@ -43,7 +43,7 @@ impl BuildRoot {
     /// Check `path` is a build root made from the base (staged at `base_rootfs`).
     pub(crate) fn open(path: &Path, base_rootfs: &Path, target: &Target) -> anyhow::Result<Self> {
         let shown = path.display();
-        let remake = "make it from the base with scripts/build-root BASE";
+        let remake = "make it from the base's OS lock with scripts/build-root";
         let own = Target::from_rootfs(path).map_err(|e| anyhow::anyhow!("--build-root: {e}"))?;
         if own != *target {
             bail!("--build-root {shown}: it has {own}, the base {target}; {remake}");

@@ -35,7 +35,7 @@ fn a_build_root_that_is_not_the_base_plus_a_compiler_is_refused_with_what_differ
     refused(
         &setup,
         &["--build-root", &bare],
-        "--build-root bare: no C compiler (usr/bin/gcc); make it from the base with scripts/build-root BASE",
+        "--build-root bare: no C compiler (usr/bin/gcc); make it from the base's OS lock with scripts/build-root",
     );
     let other = build_root(&setup, "other", |root| {
         let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
@@ -49,7 +49,7 @@ fn a_build_root_that_is_not_the_base_plus_a_compiler_is_refused_with_what_differ
     refused(
         &setup,
         &["--build-root", &other],
-        "--build-root other: not made from this base: libc6 2.36-9+deb12u9 (the base has 2.36-9+deb12u4); make it from the base with scripts/build-root BASE",
+        "--build-root other: not made from this base: libc6 2.36-9+deb12u9 (the base has 2.36-9+deb12u4); make it from the base's OS lock with scripts/build-root",
     );
     let newer = build_root(&setup, "newer", |root| {
         std::fs::rename(root.join("usr/lib/python3.11"), root.join("usr/lib/python3.12")).unwrap();
@@ -82,7 +82,7 @@ fn no_build_refuses_every_sdist_only_pin_at_once_even_with_a_build_root() {
         "2 of 2 pins have no wheel to install:\n  - ",
         "onlysrc==1.0 has only an sdist for the base (onlysrc-1.0.tar.gz)",
         "othersrc==2.0 has only an sdist for the base (othersrc-2.0.tar.gz)",
-        "build the sdists into wheels in the base plus a compiler with --build-root $(scripts/build-root BASE)",
+        "build the sdists into wheels in the base plus a compiler with --build-root $(scripts/build-root)",
     ] {
         refused(&setup, &["--build-root", &root, "--no-build"], expect);
     }
