@@ -54,13 +54,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     tracing::info!("base {} ({}), target {target}", base.digest, base.os);
     let epoch = source_date_epoch(options, &rootfs)?;
 
-    let builder = match &options.build_root {
-        Some(path) if !options.no_build => {
-            let root = build::BuildRoot::open(path, &rootfs, &target)?;
-            Some(build::Builder::new(root, &options.wheels, staging.path())?)
-        }
-        _ => None,
-    };
+    let builder = builder(options, &rootfs, &target, staging.path())?;
     let chosen = wheels::fetch(&options.wheels, &pins, &target, builder.as_ref(), reporter)?;
     crate::complete::check(&chosen, &target)?;
     clock.lap("checked the wheels");
@@ -108,6 +102,22 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     write_beside(options, &document, &image, &sbom_text)?;
     document.image = Some(image);
     Ok(document)
+}
+
+/// The builder of sdist-only pins, when a build root is given and building is not refused.
+fn builder(
+    options: &BakeOptions,
+    rootfs: &Path,
+    target: &Target,
+    scratch: &Path,
+) -> anyhow::Result<Option<build::Builder>> {
+    match &options.build_root {
+        Some(path) if !options.no_build => {
+            let root = build::BuildRoot::open(path, rootfs, target)?;
+            Ok(Some(build::Builder::new(root, &options.wheels, scratch)?))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// What is written beside the image: its SBOM and its provenance.
