@@ -40,7 +40,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
 
     refuse_what_needs_root(options)?;
     let spinner = reporter.spinner("preparing the base");
-    let base = base::prepare(&options.base, &rootfs)?;
+    let base = base::prepare(&options.base, options.os_lock.as_deref(), &rootfs)?;
     spinner.finish_and_clear();
     // Every write from here on stays inside the image, never through a link of the base.
     let root = Arc::new(Root::open(&rootfs)?);
@@ -80,7 +80,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         deferred.clear();
         base::compile_bytecode(&root, &venv)?;
     }
-    let mut document = manifest(options, &base, &target, packages, services, inputs, epoch);
+    let mut document = manifest(options, &base, &target, packages, services, inputs, epoch)?;
     clock.lap("wrote overlays, services and bytecode");
 
     let sbom_text = sbom::cyclonedx(&document);
@@ -248,7 +248,8 @@ fn add_overlays(
     Ok(inputs)
 }
 
-/// The candidate's manifest (without the image, which cannot hold its own hash).
+/// The candidate's manifest (without the image, which cannot hold its own hash), checked as
+/// every reader checks it (an OS lock's role no service has, say).
 fn manifest(
     options: &BakeOptions,
     base: &base::Base,
@@ -257,13 +258,14 @@ fn manifest(
     services: BTreeMap<String, Service>,
     inputs: BTreeMap<String, Sha256>,
     epoch: u64,
-) -> CandidateDocument {
-    CandidateDocument {
+) -> anyhow::Result<CandidateDocument> {
+    let document = CandidateDocument {
         schema: SCHEMA.to_owned(),
         image: None,
         base: BaseInfo {
             digest: base.digest,
             os: base.os.clone(),
+            lock: base.lock.clone(),
         },
         target: TargetInfo {
             python: target.python_full.clone(),
@@ -281,7 +283,10 @@ fn manifest(
             options.level,
             archive::ParallelGz::<Vec<u8>>::PIECE / 1024
         ),
-    }
+    };
+    lastmile_documents::Document::check(&document)
+        .map_err(|problem| anyhow::anyhow!("the candidate's manifest: {problem}"))?;
+    Ok(document)
 }
 
 /// Archive and compress the root filesystem into a temporary file beside the image, hashed as

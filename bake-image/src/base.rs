@@ -15,10 +15,13 @@ use sha2::Digest;
 pub(crate) struct Base {
     pub(crate) digest: Sha256,
     pub(crate) os: String,
+    /// The OS lock its packages were checked against.
+    pub(crate) lock: Option<lastmile_documents::candidate::BaseLock>,
 }
 
-/// Copy or unpack `base` into `rootfs` (which must not exist).
-pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
+/// Copy or unpack `base` into `rootfs` (which must not exist); with `os_lock`, check its
+/// Debian packages against that lock.
+pub(crate) fn prepare(base: &Path, os_lock: Option<&Path>, rootfs: &Path) -> anyhow::Result<Base> {
     let meta = std::fs::metadata(base).with_context(|| format!("--base {}", base.display()))?;
     let digest = if meta.is_dir() {
         // Hard links to the base when it is on the same file system: nothing is copied, and
@@ -93,9 +96,14 @@ pub(crate) fn prepare(base: &Path, rootfs: &Path) -> anyhow::Result<Base> {
             );
         }
     }
+    let lock = match os_lock {
+        Some(lock) => Some(crate::oslock::check(lock, base, rootfs)?),
+        None => None,
+    };
     Ok(Base {
         digest,
         os: os_release(&root)?,
+        lock,
     })
 }
 

@@ -60,6 +60,13 @@ pub struct BakeArgs {
     /// The base root filesystem: a folder, or a .tar, .tar.gz, .tar.xz or .tar.zst.
     #[arg(long, value_name = "BASE")]
     pub base: Option<PathBuf>,
+    /// The OS lock (pin-deps os-lock) the base was built from (scripts/base-from-lock): its
+    /// Debian packages must be exactly the lock's image set, each at its locked version, or the
+    /// bake is refused with the differences named. The manifest and the SBOM then list every
+    /// Debian package (pkg:deb purl, the .deb's sha256, the roles that asked for it) and the
+    /// host tools that built the base.
+    #[arg(long, value_name = "LOCK")]
+    pub os_lock: Option<PathBuf>,
     #[command(flatten)]
     pub index: lastmile_cli::IndexArgs,
     /// Where the image, its SBOM and its provenance (and nothing else) are written.
@@ -131,6 +138,7 @@ impl BakeArgs {
         Ok(BakeOptions {
             pinned: pinned.clone(),
             base: base.clone(),
+            os_lock: self.os_lock.clone(),
             wheels: self.index.options(None)?,
             out_dir: self.out_dir.clone(),
             prefix: self.prefix.clone(),

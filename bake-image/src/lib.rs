@@ -17,6 +17,7 @@ mod base;
 mod build;
 mod complete;
 mod install;
+mod oslock;
 mod pins;
 mod provenance;
 mod sbom;

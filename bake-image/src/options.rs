@@ -10,6 +10,8 @@ pub struct BakeOptions {
     pub pinned: PathBuf,
     /// The base root filesystem: a folder or a tarball.
     pub base: PathBuf,
+    /// The OS lock the base's Debian packages must match (recorded in the manifest and SBOM).
+    pub os_lock: Option<PathBuf>,
     /// Where the pinned wheels come from.
     pub wheels: lastmile_index::SourceOptions,
     /// Where the image and its SBOM are written.

@@ -1,12 +1,14 @@
 //! A CycloneDX 1.5 SBOM of the candidate: one `library` component per installed distribution,
-//! with its `pkg:pypi/NAME@VERSION` purl and the wheel's sha256. Deterministic: no serial number
+//! with its `pkg:pypi/NAME@VERSION` purl and the wheel's sha256, and, when the base was checked
+//! against an OS lock, one per Debian package with its `pkg:deb/debian/NAME@VERSION?arch=ARCH`
+//! purl, the `.deb`'s sha256 and the roles that asked for it. Deterministic: no serial number
 //! or timestamp that would change between two bakes of the same inputs.
 
 use lastmile_documents::candidate::CandidateDocument;
 use serde_json::json;
 
 pub(crate) fn cyclonedx(candidate: &CandidateDocument) -> String {
-    let components: Vec<serde_json::Value> = candidate
+    let mut components: Vec<serde_json::Value> = candidate
         .packages
         .iter()
         .map(|p| {
@@ -20,11 +22,29 @@ pub(crate) fn cyclonedx(candidate: &CandidateDocument) -> String {
             })
         })
         .collect();
+    let lock = candidate.base.lock.as_ref();
+    for deb in lock.iter().flat_map(|l| &l.packages) {
+        components.push(json!({
+            "type": "library",
+            "bom-ref": deb.purl(),
+            "name": deb.name,
+            "version": deb.version,
+            "purl": deb.purl(),
+            "hashes": [{"alg": "SHA-256", "content": deb.sha256}],
+            "properties": [{"name": "lastmile:roles", "value": deb.roles.join(",")}],
+        }));
+    }
     let mut properties = vec![
         json!({"name": "lastmile:base-digest", "value": candidate.base.digest}),
         json!({"name": "lastmile:base-os", "value": candidate.base.os}),
         json!({"name": "lastmile:source-date-epoch", "value": candidate.source_date_epoch.to_string()}),
     ];
+    if let Some(lock) = lock {
+        properties.push(json!({"name": "lastmile:os-lock", "value": lock.sha256}));
+        for (tool, version) in &lock.built_with {
+            properties.push(json!({"name": format!("lastmile:base-built-with:{tool}"), "value": version}));
+        }
+    }
     for (repo, commit) in &candidate.source_commits {
         properties.push(json!({"name": format!("lastmile:source-commit:{repo}"), "value": commit}));
     }

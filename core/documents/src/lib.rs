@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | `lastmile.graph/v1` ([`graph`]) | depgraph | pin-deps `--from-graph`, CI scripts |
 //! | `lastmile.lock/v1` ([`lock`]) | pin-deps `--format json` | bake-image |
+//! | `lastmile.oslock/v1` ([`oslock`]) | pin-deps `os-lock` | `scripts/base-from-lock`, bake-image `--os-lock` |
+//! | `lastmile.base/v1` ([`base`]) | `scripts/base-from-lock` (inside the base) | bake-image `--os-lock` |
 //! | `lastmile.candidate/v1` ([`candidate`]) | bake-image | deploy-lxc, aqf-run |
 //! | `lastmile.deployment/v1` ([`deployment`]) | deploy-lxc | aqf-run |
 //! | `lastmile.report/v1` ([`report`]) | aqf-run | aqf-run `promote` |
@@ -26,6 +28,7 @@
 //! Depends only on `lastmile-fs` and `lastmile-python` (the value types); no I/O beyond
 //! parsing and printing.
 
+pub mod base;
 pub mod candidate;
 pub mod deployment;
 pub mod exec;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use lastmile_documents::Document;
 use lastmile_documents::candidate::{
-    BaseInfo, CandidateDocument, CandidatePackage, ImageInfo, SCHEMA as CANDIDATE, Service, TargetInfo,
+    BaseInfo, BaseLock, CandidateDocument, CandidatePackage, DebPackage, ImageInfo, SCHEMA as CANDIDATE,
+    Service, TargetInfo,
 };
 use lastmile_documents::graph::{Edge, GraphDocument, Node, SCHEMA as GRAPH, Source, SourceKind};
 use lastmile_documents::lock::{LockDocument, LockTarget, LockedFile, LockedPackage, SCHEMA as LOCK};
@@ -121,6 +122,17 @@ fn candidate_documents_follow_their_schema() {
         base: BaseInfo {
             digest: Sha256::of(b"base"),
             os: "debian 12 (bookworm)".into(),
+            lock: Some(BaseLock {
+                sha256: Sha256::of(b"lock"),
+                built_with: [("mmdebstrap".to_owned(), "1.3.5-7".to_owned())].into(),
+                packages: vec![DebPackage {
+                    name: "nginx".into(),
+                    version: "1.22.1-9+deb12u9".into(),
+                    architecture: "amd64".into(),
+                    sha256: Sha256::of(b"nginx.deb"),
+                    roles: vec!["portal".into()],
+                }],
+            }),
         },
         target: TargetInfo {
             python: "3.11.2".into(),

@@ -122,6 +122,46 @@ pub struct BaseInfo {
     pub digest: Sha256,
     /// `debian 12 (bookworm)` from the base's os-release.
     pub os: String,
+    /// The OS lock the base's Debian packages were checked against (bake-image `--os-lock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<BaseLock>,
+}
+
+/// The Debian half of the candidate: the lock its base was checked against, package by package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseLock {
+    /// sha256 of the `lastmile.oslock/v1` file.
+    pub sha256: Sha256,
+    /// The host tools that built the base, from the base's own record
+    /// ([`crate::base::BASE_PATH`]); empty when the base has none.
+    pub built_with: BTreeMap<String, String>,
+    /// Every Debian package of the base (the lock's image set), sorted by name.
+    pub packages: Vec<DebPackage>,
+}
+
+/// One Debian package of the base, as locked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DebPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// sha256 of the `.deb` it was installed from.
+    pub sha256: Sha256,
+    /// Who asked for it: `base`, or the roles whose services need it; sorted.
+    pub roles: Vec<String>,
+}
+
+impl DebPackage {
+    /// `pkg:deb/debian/NAME@VERSION?arch=ARCH`, the version's epoch colon percent-encoded as the
+    /// purl specification asks.
+    pub fn purl(&self) -> String {
+        format!(
+            "pkg:deb/debian/{}@{}?arch={}",
+            self.name,
+            self.version.replace(':', "%3A"),
+            self.architecture
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +263,18 @@ impl crate::Document for CandidateDocument {
                 ));
             }
         }
+        if let Some(lock) = &self.base.lock {
+            let roles = self.roles();
+            for deb in &lock.packages {
+                if let Some(role) = deb.roles.iter().find(|r| *r != "base" && !roles.contains(r)) {
+                    return Err(format!(
+                        "Debian package {}: role {role:?} of the OS lock is no role of any service (the services' roles: {})",
+                        deb.name,
+                        roles.join(", ")
+                    ));
+                }
+            }
+        }
         for package in &self.packages {
             let words = [&package.name, &package.version, &package.filename];
             if words
@@ -288,6 +340,18 @@ mod tests {
     }
 
     #[test]
+    fn a_debian_package_is_named_by_its_purl_with_the_epoch_encoded() {
+        let deb = DebPackage {
+            name: "libbpf1".to_owned(),
+            version: "1:1.1.2-0+deb12u1".to_owned(),
+            architecture: "amd64".to_owned(),
+            sha256: Sha256::of(b"deb"),
+            roles: vec!["portal".to_owned()],
+        };
+        assert_eq!(deb.purl(), "pkg:deb/debian/libbpf1@1%3A1.1.2-0+deb12u1?arch=amd64");
+    }
+
+    #[test]
     fn image_names_carry_the_digest_they_are_for() {
         let digest = Sha256::of(b"image");
         let name = ImageName::of(&digest);
@@ -327,6 +391,7 @@ mod tests {
             base: BaseInfo {
                 digest: Sha256::of(b""),
                 os: String::new(),
+                lock: None,
             },
             target: TargetInfo {
                 python: "3.11.2".to_owned(),
