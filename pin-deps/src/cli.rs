@@ -91,13 +91,25 @@ pub enum Command {
         /// else ~/.cache/lastmile).
         #[arg(long, value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        /// Take the index's newest version of every package, not the ones already locked in
+        /// the -o file (which are kept, where the index still has them, by default).
+        #[arg(long)]
+        upgrade: bool,
+        /// Take the index's newest version of this package only (repeatable).
+        #[arg(long, value_name = "NAME")]
+        upgrade_package: Vec<String>,
     },
 }
 
 const OS_LOCK_EXAMPLES: &str = "\
 Examples:
   pin-deps os-lock examples/cam/os-packages.toml -o examples/cam/os-lock.json
-  pin-deps os-lock os-packages.toml --offline     # from the cache and the store only";
+  pin-deps os-lock os-packages.toml --offline     # from the cache and the store only
+  pin-deps os-lock os-packages.toml -o os-lock.json --upgrade   # today's versions; prints what moved
+
+With -o FILE, the versions FILE already locks are kept where the index still has them (a package
+added to the file brings only what it needs); what moved is printed on stderr either way:
++ added, - removed, ~ a version moved.";
 
 /// What to pin.
 #[derive(Debug, Args)]

@@ -43,14 +43,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             spec,
             offline,
             cache_dir,
+            upgrade,
+            upgrade_package,
         }) => {
             let http = lastmile_index::http::HttpOptions {
                 cache_dir: cache_dir.clone().or_else(HashCache::default_root),
                 offline: *offline,
                 ..lastmile_index::http::HttpOptions::default()
             };
-            return match oslock::lock(spec, http, &reporter)? {
+            let previous = previous_os_lock(output.as_deref())?;
+            let keep = previous
+                .iter()
+                .flat_map(|p| &p.packages)
+                .filter(|p| !*upgrade && !upgrade_package.contains(&p.name))
+                .map(|p| (p.name.clone(), p.version.clone()))
+                .collect();
+            return match oslock::lock(spec, &keep, http, &reporter)? {
                 Ok(lock) => {
+                    if let Some(previous) = &previous {
+                        report_moves(previous, &lock)?;
+                    }
                     lastmile_cli::emit(output.as_deref(), lastmile_documents::to_string(&lock).as_bytes())?;
                     Ok(Exit::Success)
                 }
@@ -72,6 +84,40 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Negative)
         }
     }
+}
+
+/// The lock already in the `-o` file, if there is one.
+fn previous_os_lock(
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<Option<lastmile_documents::oslock::OsLock>> {
+    use anyhow::Context;
+    use lastmile_documents::Document;
+    let Some(path) = output.filter(|p| p.exists()) else {
+        return Ok(None);
+    };
+    let text = lastmile_fs::read_text(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(lastmile_documents::oslock::OsLock::from_json(
+        &text,
+        &path.display().to_string(),
+    )?))
+}
+
+/// What a re-lock moved, on stderr.
+fn report_moves(
+    previous: &lastmile_documents::oslock::OsLock,
+    lock: &lastmile_documents::oslock::OsLock,
+) -> anyhow::Result<()> {
+    let moves = oslock::changes(previous, lock);
+    let mut err = std::io::stderr().lock();
+    if moves.is_empty() {
+        writeln!(err, "pin-deps: os-lock: no package moved")?;
+    } else {
+        writeln!(err, "pin-deps: os-lock: {} change(s):", moves.len())?;
+        for line in moves {
+            writeln!(err, "  {line}")?;
+        }
+    }
+    Ok(())
 }
 
 /// `pin-deps diff`: the differences on stdout, exit 1 when there are any.

@@ -23,7 +23,13 @@ pub(crate) struct Solver {
 }
 
 impl Solver {
-    pub(crate) fn new(spec: &Spec, indexes: &[Index]) -> anyhow::Result<Solver> {
+    /// apt on `indexes`, preferring the versions in `keep` (name → version, a previous lock's)
+    /// wherever the indexes still have them.
+    pub(crate) fn new(
+        spec: &Spec,
+        indexes: &[Index],
+        keep: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<Solver> {
         let dir = tempfile::Builder::new()
             .prefix("lastmile-apt-")
             .tempdir()
@@ -40,6 +46,14 @@ impl Solver {
             std::fs::create_dir_all(root.join(sub)).with_context(|| format!("creating {sub} for apt"))?;
         }
         std::fs::write(root.join("status"), "").context("an empty dpkg status for apt")?;
+        // A pin above 1000 makes apt take that version over a newer one (apt_preferences(5));
+        // a version no index has any more is no candidate, and apt takes the newest.
+        let preferences: String = keep
+            .iter()
+            .map(|(name, version)| format!("Package: {name}\nPin: version {version}\nPin-Priority: 1001\n\n"))
+            .collect();
+        std::fs::write(root.join("etc/preferences.d/lastmile-keep.pref"), preferences)
+            .context("writing apt's preferences")?;
         let keyrings: Vec<String> = spec.keyrings.iter().map(|k| k.display().to_string()).collect();
         let mut sources = String::new();
         for (number, index) in indexes.iter().enumerate() {

@@ -9,7 +9,10 @@
 
 mod apt;
 mod archive;
+mod changes;
 mod spec;
+
+pub(crate) use changes::changes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,10 +26,12 @@ use apt::{Chosen, Solver};
 use archive::Index;
 use spec::Spec;
 
-/// Lock the OS packages `spec_path` asks for; `Err` inside with apt's explanation when no set of
+/// Lock the OS packages `spec_path` asks for, keeping the versions in `keep` (name → version)
+/// where the indexes still have them; `Err` inside with apt's explanation when no set of
 /// packages satisfies them.
 pub(crate) fn lock(
     spec_path: &Path,
+    keep: &BTreeMap<String, String>,
     http: HttpOptions,
     reporter: &Reporter,
 ) -> anyhow::Result<Result<OsLock, String>> {
@@ -36,7 +41,7 @@ pub(crate) fn lock(
     let indexes = archive::fetch(&client, &spec)?;
     spinner.finish_and_clear();
     let spinner = reporter.spinner("resolving with apt");
-    let sets = match resolve(&spec, &indexes)? {
+    let sets = match resolve(&spec, &indexes, keep)? {
         Ok(sets) => sets,
         Err(why) => return Ok(Err(why)),
     };
@@ -80,8 +85,12 @@ struct Sets {
 
 /// Resolve the base (the essential and required set and the file's base packages), each role
 /// over it, the image (every role), and the build root (the image and the build packages).
-fn resolve(spec: &Spec, indexes: &[Index]) -> anyhow::Result<Result<Sets, String>> {
-    let solver = Solver::new(spec, indexes)?;
+fn resolve(
+    spec: &Spec,
+    indexes: &[Index],
+    keep: &BTreeMap<String, String>,
+) -> anyhow::Result<Result<Sets, String>> {
+    let solver = Solver::new(spec, indexes, keep)?;
     let mut base: BTreeSet<String> = indexes
         .iter()
         .flat_map(|i| &i.records)
