@@ -1,5 +1,5 @@
 //! The built-in checks of a node, each one function: `package` (the installed version is the
-//! pinned one), `service`, `process`, `port`, `file` and `http`.
+//! pinned one), `deb` (the installed Debian package is the locked one), `service`, `process`, `port`, `file` and `http`.
 
 use std::time::{Duration, Instant};
 
@@ -8,13 +8,16 @@ use lastmile_documents::report::Outcome;
 use lastmile_probe::Node;
 
 use crate::context::{Context, NotRun, Tried, clip};
-use crate::suite::{FileTest, HttpTest, Kind, PackageTest, PortTest, ProcessTest, ServiceTest, UnitState};
+use crate::suite::{
+    DebTest, FileTest, HttpTest, Kind, PackageTest, PortTest, ProcessTest, ServiceTest, UnitState,
+};
 
 /// One attempt of a built-in check on `node`.
 pub fn run(ctx: &Context, kind: &Kind, node: &DeployedNode, limit: Duration, started: Instant) -> Tried {
     let probe = ctx.node(node);
     let result = match kind {
         Kind::Package(test) => package(ctx, test, probe, limit, started),
+        Kind::Deb(test) => deb(ctx, test, probe, limit, started),
         Kind::Service(test) => service(test, probe, limit, started),
         Kind::Process(test) => process(test, probe, limit, started),
         Kind::Port(test) => Ok(port(test, probe, started)),
@@ -59,6 +62,51 @@ fn package(
         } else {
             Vec::new()
         }
+    });
+    tried.stdout = format!("{package} {found}");
+    Ok(tried)
+}
+
+fn deb(
+    ctx: &Context,
+    test: &DebTest,
+    node: &Node,
+    limit: Duration,
+    started: Instant,
+) -> Result<Tried, NotRun> {
+    let package = &test.package;
+    let expected = match &test.version {
+        Some(v) => v.clone(),
+        None => {
+            let lock = ctx
+                .manifest
+                .ok_or_else(|| NotRun("no candidate manifest to compare versions with".into()))?
+                .base
+                .lock
+                .as_ref()
+                .ok_or_else(|| {
+                    NotRun(
+                        "the candidate's base was not checked against an OS lock (bake-image --os-lock)"
+                            .into(),
+                    )
+                })?;
+            lock.packages
+                .iter()
+                .find(|p| &p.name == package)
+                .map(|p| p.version.clone())
+                .ok_or_else(|| NotRun(format!("the candidate's OS lock locks no package {package}")))?
+        }
+    };
+    let format = "${Version} ${db:Status-Status}";
+    let ran = node.exec(&["dpkg-query", "-W", "-f", format, "--", package], None, limit)?;
+    let found = ran.stdout.trim().to_owned();
+    let mut tried = Tried::from_ran(&ran, started, || match found.split_once(' ') {
+        _ if ran.code != Some(0) => vec![format!("{package} is not a package of this node")],
+        Some((version, "installed")) if version == expected => Vec::new(),
+        Some((version, "installed")) => vec![format!(
+            "{package} {version} is installed; the OS lock locks {expected}"
+        )],
+        _ => vec![format!("{package} is {found:?}, not installed")],
     });
     tried.stdout = format!("{package} {found}");
     Ok(tried)

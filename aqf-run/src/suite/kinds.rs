@@ -1,5 +1,5 @@
 //! The kinds of test and the fields each takes: `command`, `pytest`, and the built-in checks of a
-//! node (`package`, `service`, `process`, `port`, `file`, `http`), in the spirit of testinfra and
+//! node (`package`, `deb`, `service`, `process`, `port`, `file`, `http`), in the spirit of testinfra and
 //! goss. Each kind is a struct serde reads with `deny_unknown_fields`; `kind = "port"` picks it.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ pub enum Kind {
     Command(CommandTest),
     Pytest(PytestTest),
     Package(PackageTest),
+    Deb(DebTest),
     Service(ServiceTest),
     Process(ProcessTest),
     Port(PortTest),
@@ -63,6 +64,15 @@ pub struct PytestTest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackageTest {
+    pub package: String,
+    pub version: Option<String>,
+}
+
+/// A Debian package installed in the node, at `version` or else the version the candidate's OS
+/// lock locks (its manifest's `base.lock`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebTest {
     pub package: String,
     pub version: Option<String>,
 }
@@ -132,6 +142,7 @@ impl Kind {
             Kind::Command(_) => "command",
             Kind::Pytest(_) => "pytest",
             Kind::Package(_) => "package",
+            Kind::Deb(_) => "deb",
             Kind::Service(_) => "service",
             Kind::Process(_) => "process",
             Kind::Port(_) => "port",

@@ -27,8 +27,8 @@ use lastmile_settings::{SettingsFile, Spanned, Table};
 use serde::Deserialize;
 
 pub use kinds::{
-    CommandTest, FileTest, HttpTest, Kind, Mode, On, PackageTest, Pattern, Port, PortTest, ProcessTest,
-    PytestTest, ServiceTest, Status, UnitState,
+    CommandTest, DebTest, FileTest, HttpTest, Kind, Mode, On, PackageTest, Pattern, Port, PortTest,
+    ProcessTest, PytestTest, ServiceTest, Status, UnitState,
 };
 
 /// A checked suite file.

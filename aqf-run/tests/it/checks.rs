@@ -1,5 +1,5 @@
 //! One attempt of each kind on nodes that are this host: commands with the node's variables and
-//! placeholders, and the built-in checks (port, http, file, process, package), each passing when
+//! placeholders, and the built-in checks (port, http, file, process, package, deb), each passing when
 //! it should and failing with the reason when it should not; bad suites refused by file, line and
 //! key; an unpinned suite venv refused with how to pin it.
 
@@ -121,6 +121,14 @@ fn built_in_suite(open: u16, closed: u16, web: u16, file: &std::path::Path) -> S
         kind = "package"
         package = "pip"
         version = "0.0.1"
+        [[groups.n.tests]]
+        name = "locked dpkg"
+        kind = "deb"
+        package = "dpkg"
+        [[groups.n.tests]]
+        name = "locked apt"
+        kind = "deb"
+        package = "apt"
         "#,
         file = file.display(),
     )
@@ -162,7 +170,8 @@ fn built_in_checks_pass_and_fail_with_the_reason() {
             "closed but expected open",
             "page with another status",
             "wrong mode",
-            "another pip"
+            "another pip",
+            "locked apt"
         ],
         "{report}"
     );
@@ -177,6 +186,11 @@ fn built_in_checks_pass_and_fail_with_the_reason() {
         why("another pip").contains("the candidate pins 0.0.1"),
         "{}",
         why("another pip")
+    );
+    assert!(
+        why("locked apt").contains("is installed; the OS lock locks 0.0.1"),
+        "{}",
+        why("locked apt")
     );
 }
 

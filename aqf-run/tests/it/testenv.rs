@@ -213,10 +213,19 @@ fn image(env: &lastmile_tests::TestEnv, pip_version: &str, commit: &str) -> (Pat
     .unwrap();
     std::os::unix::fs::symlink(python.trim(), venv.join("bin/python")).unwrap();
     let sha = lastmile_fs::Sha256::of(b"pip").to_string();
+    // The base's OS lock: dpkg at this host's version, apt at one no host has.
+    let dpkg = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "dpkg"])
+        .output()
+        .unwrap();
+    let dpkg = String::from_utf8(dpkg.stdout).unwrap();
+    let deb = |name: &str, version: &str| json!({"name": name, "version": version, "architecture": "amd64", "sha256": sha, "roles": ["base"]});
     let manifest = json!({
         "schema": "lastmile.candidate/v1",
         "image": null,
-        "base": {"digest": sha, "os": "debian 12 (bookworm)"},
+        "base": {"digest": sha, "os": "debian 12 (bookworm)", "lock": {
+            "sha256": sha, "built_with": {}, "packages": [deb("apt", "0.0.1"), deb("dpkg", &dpkg)],
+        }},
         "target": {"python": "3.11", "platform": "x86_64-manylinux_2_36"},
         "prefix": venv,
         "packages": [{"name": "pip", "version": pip_version, "filename": "pip.whl", "sha256": sha, "scripts": [], "record_sha256": sha}],
