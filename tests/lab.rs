@@ -32,7 +32,8 @@ pub fn candidates() -> &'static Candidates {
             let out = run_command(
                 Command::new(tool("bake-image"))
                     .arg(&pinned)
-                    .args(["--base", &base, "-f", &wheels, "--offline", "--services"])
+                    .args(["--base", &base, "--os-lock", "examples/cam/os-lock.json"])
+                    .args(["-f", &wheels, "--offline", "--services"])
                     .arg(services)
                     .args(["--source-commit", &format!("cam={commit}"), "--out-dir"])
                     .arg(dir.join(name))

@@ -48,3 +48,11 @@ def test_the_portal_shows_the_antenna_it_reaches_through_the_proxy():
         body = json.load(answer)
     assert body["antenna"] == "m000"
     assert "m000.ap.actual-elev" in body["sensors"], body
+
+
+def test_the_portal_answers_through_nginx_on_its_node():
+    with urllib.request.urlopen(f"http://{first('portal')}:8000/antenna/m000", timeout=10) as answer:
+        server = answer.headers.get("Server", "")
+        body = json.load(answer)
+    assert server.startswith("nginx/"), server
+    assert body["antenna"] == "m000"
