@@ -201,38 +201,46 @@ fn lock_with_another_nginx(dir: &Path) -> (PathBuf, String) {
     (path, version)
 }
 
-#[test]
-fn the_candidate_lists_its_debian_packages_and_one_changed_locked_version_changes_its_digest() {
-    let base = PathBuf::from(script("base-rootfs"));
-    let dir = tempfile::Builder::new()
-        .prefix("lastmile-os-lock-bake-")
-        .tempdir()
-        .unwrap();
-    let pinned = dir.path().join("pinned.txt");
-    let (_, wheels) = lastmile_tests::pin_example_for_base(&pinned);
-    let bake = |base: &Path, lock: &Path, services: &[&str], out: &str| {
+/// Bakes of the example's pins with `--os-lock`, each into its own folder under `dir`.
+struct Baker {
+    dir: tempfile::TempDir,
+    pinned: PathBuf,
+    wheels: String,
+}
+
+impl Baker {
+    fn new() -> Baker {
+        let dir = tempfile::Builder::new()
+            .prefix("lastmile-os-lock-bake-")
+            .tempdir()
+            .unwrap();
+        let pinned = dir.path().join("pinned.txt");
+        let (_, wheels) = lastmile_tests::pin_example_for_base(&pinned);
+        Baker { dir, pinned, wheels }
+    }
+
+    fn bake(&self, base: &Path, lock: &Path, services: &[&str], out: &str) -> lastmile_tests::Output {
         run_command(
             Command::new(tool("bake-image"))
-                .arg(&pinned)
+                .arg(&self.pinned)
                 .arg("--base")
                 .arg(base)
                 .arg("--os-lock")
                 .arg(lock)
                 .args(services)
-                .args(["-f", &wheels, "--offline", "--out-dir"])
-                .arg(dir.path().join(out))
+                .args(["-f", &self.wheels, "--offline", "--out-dir"])
+                .arg(self.dir.path().join(out))
                 .current_dir(workspace())
-                .env("LASTMILE_CACHE_DIR", dir.path().join("cache")),
+                .env("LASTMILE_CACHE_DIR", self.dir.path().join("cache")),
             None,
         )
-    };
-    let services = ["--services", "examples/cam/services.toml"];
-    let example_lock = workspace().join("examples/cam/os-lock.json");
-    let first = bake(&base, &example_lock, &services, "first");
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let candidate = first.json();
+    }
+}
+
+/// The candidate lists exactly the lock's image set (manifest and SBOM); the lock's nginx entry.
+fn assert_listed(candidate: &serde_json::Value, example_lock: &Path) -> serde_json::Value {
     let lock: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&example_lock).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(example_lock).unwrap()).unwrap();
     let image_set: Vec<&serde_json::Value> = lock["packages"]
         .as_array()
         .unwrap()
@@ -246,7 +254,7 @@ fn the_candidate_lists_its_debian_packages_and_one_changed_locked_version_change
             assert_eq!(listed[field], locked[field], "{field} of {}", locked["name"]);
         }
     }
-    let nginx = image_set.iter().find(|p| p["name"] == "nginx").unwrap();
+    let nginx = (*image_set.iter().find(|p| p["name"] == "nginx").unwrap()).clone();
     assert_eq!(nginx["roles"], serde_json::json!(["portal"]));
     let built_with = &candidate["base"]["lock"]["built_with"];
     assert!(
@@ -276,6 +284,22 @@ fn the_candidate_lists_its_debian_packages_and_one_changed_locked_version_change
         .find(|c| c["purl"] == purl.as_str())
         .unwrap_or_else(|| panic!("no {purl} in the SBOM"));
     assert_eq!(component["hashes"][0]["content"], nginx["sha256"]);
+
+    nginx
+}
+
+#[test]
+fn the_candidate_lists_its_debian_packages_and_one_changed_locked_version_changes_its_digest() {
+    let base = PathBuf::from(script("base-rootfs"));
+    let baker = Baker::new();
+    let bake = |base: &Path, lock: &Path, services: &[&str], out: &str| baker.bake(base, lock, services, out);
+    let dir = &baker.dir;
+    let services = ["--services", "examples/cam/services.toml"];
+    let example_lock = workspace().join("examples/cam/os-lock.json");
+    let first = bake(&base, &example_lock, &services, "first");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let candidate = first.json();
+    let nginx = assert_listed(&candidate, &example_lock);
 
     // One locked version changed: another base, another candidate.
     let (changed_lock, version) = lock_with_another_nginx(dir.path());

@@ -1,7 +1,7 @@
 //! `pin-deps os-lock` on a small signed archive served on 127.0.0.1: what apt's solver puts in
 //! the base (the essential and required set, alternatives, virtual packages, the newest version),
 //! what each role and the build root add, who asked for what; the same bytes again, and offline
-//! from the store; every broken link of the trust chain refused naming the file; no solution is
+//! from the store; a re-lock keeps what is locked and says what moved; every broken link of the trust chain refused naming the file; no solution is
 //! exit 1 with apt's own explanation.
 
 use crate::os_archive::{Archive, Deb};
@@ -46,6 +46,11 @@ const DEBS: &[Deb] = &[
         name: "mta-user",
         version: "1.0-1",
         fields: "Priority: optional\nDepends: mail-transport-agent\n",
+    },
+    Deb {
+        name: "tinymta",
+        version: "0.2-1",
+        fields: "Priority: optional\nProvides: mail-transport-agent\n",
     },
     Deb {
         name: "tinymta",
@@ -279,5 +284,49 @@ fn a_bad_os_package_file_is_refused_at_its_line() {
     refused(
         "[[sources]]\nuri = \"ftp://127.0.0.1/\"\nsuite = \"bookworm\"\n",
         "FILE: source \"ftp://127.0.0.1/\": expected an http:// or https:// URI",
+    );
+}
+
+#[test]
+fn a_relock_keeps_the_locked_versions_and_says_what_moved() {
+    let archive = Archive::new(DEBS);
+    let spec = archive.spec("os.toml", SPEC);
+    let first = archive.lock(&spec, "cache", &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // A lock made when tinymta 0.2-1 was the newest: re-locking keeps it, though 0.3-1 is there.
+    let mut old = first.json();
+    for package in old["packages"].as_array_mut().unwrap() {
+        if package["name"] == "tinymta" {
+            package["version"] = "0.2-1".into();
+        }
+    }
+    let path = archive.path("os-lock.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+    let out_arg = path.to_str().unwrap();
+    let kept = archive.lock(&spec, "cache", &["-o", out_arg]);
+    assert_eq!(kept.code, 0, "{}", kept.stderr);
+    assert!(kept.stderr.contains("no package moved"), "{}", kept.stderr);
+    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(summary(&lock).contains(&"tinymta 0.2-1 image mail".to_owned()));
+    // A package added to the file brings only itself; --upgrade-package moves the one named.
+    let grown = archive.spec(
+        "grown.toml",
+        &SPEC.replace("[\"mta-user\"]", "[\"mta-user\", \"unused\"]"),
+    );
+    let upgraded = archive.lock(&grown, "cache", &["-o", out_arg, "--upgrade-package", "tinymta"]);
+    assert_eq!(upgraded.code, 0, "{}", upgraded.stderr);
+    assert!(
+        upgraded
+            .stderr
+            .contains("2 change(s):\n  ~ tinymta 0.2-1 -> 0.3-1\n  + unused 1.0-1 (image: mail)\n"),
+        "{}",
+        upgraded.stderr
+    );
+    // And back: removing it says so.
+    let removed = archive.lock(&spec, "cache", &["-o", out_arg]);
+    assert!(
+        removed.stderr.contains("1 change(s):\n  - unused 1.0-1\n"),
+        "{}",
+        removed.stderr
     );
 }

@@ -348,7 +348,10 @@ mod tests {
             sha256: Sha256::of(b"deb"),
             roles: vec!["portal".to_owned()],
         };
-        assert_eq!(deb.purl(), "pkg:deb/debian/libbpf1@1%3A1.1.2-0+deb12u1?arch=amd64");
+        assert_eq!(
+            deb.purl(),
+            "pkg:deb/debian/libbpf1@1%3A1.1.2-0+deb12u1?arch=amd64"
+        );
     }
 
     #[test]
