@@ -1,5 +1,5 @@
 //! The base built from the OS lock (scripts/base-from-lock): two builds in different build
-//! folders, with another TMPDIR, another hostname (a UTS namespace of their own) and offline (the
+//! folders, with another TMPDIR, umask, another hostname (a UTS namespace of their own) and offline (the
 //! .deb store only, no mirror), give the same tree, bit for bit (paths, types, modes, owners,
 //! times, contents, link targets), and the same candidate baked on each; the build root of the
 //! same lock holds exactly the base's packages plus the build set. A candidate baked with
@@ -40,16 +40,22 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     entries
 }
 
-/// scripts/base-from-lock on the example's lock in its own build folder, TMPDIR and hostname,
-/// offline from the shared store; the base's folder.
-fn build_elsewhere(dir: &Path, name: &str, hostname: &str) -> PathBuf {
+/// scripts/base-from-lock on the example's lock in its own build folder, TMPDIR, hostname and
+/// umask, offline from the shared store; the base's folder.
+fn build_elsewhere(dir: &Path, name: &str, hostname: &str, umask: &str) -> PathBuf {
     let build_dir = dir.join(format!("build-{name}"));
     let tmp = dir.join(format!("tmp-{name}"));
     std::fs::create_dir_all(&tmp).unwrap();
     let store = workspace().join("target/lastmile/cache/deb-store");
     let out = run_command(
         Command::new("unshare")
-            .args(["--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", hostname])
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                &format!("umask {umask} && hostname \"$0\" && exec \"$@\""),
+            ])
+            .arg(hostname)
             .arg(workspace().join("scripts/base-from-lock"))
             .args(["--offline", "examples/cam/os-lock.json"])
             .current_dir(workspace())
@@ -70,8 +76,8 @@ fn one_lock_gives_the_same_base_and_the_same_candidate_on_any_build_folder_offli
         .prefix("lastmile-base-lock-")
         .tempdir()
         .unwrap();
-    let first = build_elsewhere(dir.path(), "a", "node-a");
-    let second = build_elsewhere(dir.path(), "b", "another-host");
+    let first = build_elsewhere(dir.path(), "a", "node-a", "022");
+    let second = build_elsewhere(dir.path(), "b", "another-host", "077");
     let (a, b) = (tree(&first), tree(&second));
     assert!(a.len() > 5000, "{} entries", a.len());
     let differ: Vec<_> = a
