@@ -91,9 +91,19 @@ fn each_node_runs_its_roles(lab: &Lab, doc: &serde_json::Value) {
             vec![("katconfserver", 7147), ("katcomp", 7148), ("katproxy", 7150)],
         ),
         ("sim", 3, vec![("katsim", 7149)]),
-        ("portal", 4, vec![("katportal", 8080)]),
+        ("portal", 4, vec![("katportal", 8080), ("katportal-front", 8000)]),
     ];
-    let all = ["katconfserver", "katcomp", "katproxy", "katsim", "katportal"];
+    // nginx.service is Debian's own unit of the portal role's package: disabled in the base,
+    // on every node (katportal-front runs nginx on the portal node's address).
+    let all = [
+        "katconfserver",
+        "katcomp",
+        "katproxy",
+        "katsim",
+        "katportal",
+        "katportal-front",
+        "nginx",
+    ];
     for (node, n, services) in &expected {
         for service in all {
             let active = lab.exec(doc, node, &["systemctl", "is-active", service]);
