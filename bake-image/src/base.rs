@@ -24,68 +24,9 @@ pub(crate) struct Base {
 pub(crate) fn prepare(base: &Path, os_lock: Option<&Path>, rootfs: &Path) -> anyhow::Result<Base> {
     let meta = std::fs::metadata(base).with_context(|| format!("--base {}", base.display()))?;
     let digest = if meta.is_dir() {
-        // Hard links to the base when it is on the same file system: nothing is copied, and
-        // nothing of the base is ever written through them (every file the bake writes is
-        // unlinked first and created anew). Else cp -a, which keeps owners, modes, times, hard
-        // links, symlinks and xattrs.
-        let copy =
-            |flags: &str| lastmile_process::output(&duct::cmd!("cp", flags, base, rootfs).stderr_to_stdout());
-        let linked = copy("-al")?;
-        if !linked.status.success() {
-            tracing::debug!(
-                "cannot hard-link the base ({}); copying it",
-                String::from_utf8_lossy(&linked.stdout).trim()
-            );
-            if rootfs.exists() {
-                std::fs::remove_dir_all(rootfs)?;
-            }
-            let copied = copy("-a")?;
-            if !copied.status.success() {
-                bail!(
-                    "copying the base {}: {}",
-                    base.display(),
-                    String::from_utf8_lossy(&copied.stdout).trim()
-                );
-            }
-        }
-        // The base's own tree, not the copy: a copy made by another user has other owners.
-        tree_digest(base)?
+        copy_dir(base, rootfs)?
     } else {
-        let name = base.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let known = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
-        if !known.iter().any(|k| name.ends_with(k)) {
-            bail!(
-                "--base {}: expected a folder or a .tar, .tar.gz, .tar.xz or .tar.zst",
-                base.display()
-            );
-        }
-        std::fs::create_dir_all(rootfs)?;
-        // GNU tar knows every compression by the name and keeps numeric owners and xattrs.
-        let out = lastmile_process::output(
-            &duct::cmd!(
-                "tar",
-                "--extract",
-                "--auto-compress",
-                "--file",
-                base,
-                "--directory",
-                rootfs,
-                "--numeric-owner",
-                "--same-permissions",
-                "--xattrs",
-                "--xattrs-include=*"
-            )
-            .stderr_to_stdout(),
-        )
-        .with_context(|| format!("running tar on {}", base.display()))?;
-        if !out.status.success() {
-            bail!(
-                "--base {}: cannot unpack: {}",
-                base.display(),
-                String::from_utf8_lossy(&out.stdout).trim()
-            );
-        }
-        lastmile_fs::Sha256::of_file(base).with_context(|| format!("reading {}", base.display()))?
+        unpack(base, rootfs)?
     };
     let root = lastmile_fs::Root::open(rootfs)?;
     for needed in ["etc/os-release", "sbin/init"] {
@@ -105,6 +46,75 @@ pub(crate) fn prepare(base: &Path, os_lock: Option<&Path>, rootfs: &Path) -> any
         os: os_release(&root)?,
         lock,
     })
+}
+
+/// A folder base into `rootfs`; the digest of the base's own tree.
+fn copy_dir(base: &Path, rootfs: &Path) -> anyhow::Result<Sha256> {
+    // Hard links to the base when it is on the same file system: nothing is copied, and
+    // nothing of the base is ever written through them (every file the bake writes is
+    // unlinked first and created anew). Else cp -a, which keeps owners, modes, times, hard
+    // links, symlinks and xattrs.
+    let copy =
+        |flags: &str| lastmile_process::output(&duct::cmd!("cp", flags, base, rootfs).stderr_to_stdout());
+    let linked = copy("-al")?;
+    if !linked.status.success() {
+        tracing::debug!(
+            "cannot hard-link the base ({}); copying it",
+            String::from_utf8_lossy(&linked.stdout).trim()
+        );
+        if rootfs.exists() {
+            std::fs::remove_dir_all(rootfs)?;
+        }
+        let copied = copy("-a")?;
+        if !copied.status.success() {
+            bail!(
+                "copying the base {}: {}",
+                base.display(),
+                String::from_utf8_lossy(&copied.stdout).trim()
+            );
+        }
+    }
+    // The base's own tree, not the copy: a copy made by another user has other owners.
+    tree_digest(base)
+}
+
+/// A tarball base unpacked into `rootfs`; the tarball's sha256.
+fn unpack(base: &Path, rootfs: &Path) -> anyhow::Result<Sha256> {
+    let name = base.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let known = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
+    if !known.iter().any(|k| name.ends_with(k)) {
+        bail!(
+            "--base {}: expected a folder or a .tar, .tar.gz, .tar.xz or .tar.zst",
+            base.display()
+        );
+    }
+    std::fs::create_dir_all(rootfs)?;
+    // GNU tar knows every compression by the name and keeps numeric owners and xattrs.
+    let out = lastmile_process::output(
+        &duct::cmd!(
+            "tar",
+            "--extract",
+            "--auto-compress",
+            "--file",
+            base,
+            "--directory",
+            rootfs,
+            "--numeric-owner",
+            "--same-permissions",
+            "--xattrs",
+            "--xattrs-include=*"
+        )
+        .stderr_to_stdout(),
+    )
+    .with_context(|| format!("running tar on {}", base.display()))?;
+    if !out.status.success() {
+        bail!(
+            "--base {}: cannot unpack: {}",
+            base.display(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+    lastmile_fs::Sha256::of_file(base).with_context(|| format!("reading {}", base.display()))
 }
 
 /// `debian 12 (bookworm)`, from the base's own os-release (a link resolved inside the base, a
