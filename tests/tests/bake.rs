@@ -179,7 +179,11 @@ fn runs_under_chroot(unpacked: &std::path::Path, candidate: &serde_json::Value) 
     );
     // Every service of the example's services file has its unit, run by the venv's script.
     let services = candidate["services"].as_object().unwrap();
-    assert_eq!(services.len(), 5, "{services:?}");
+    let declared = std::fs::read_to_string(workspace().join("examples/cam/services.toml"))
+        .unwrap()
+        .matches("\n[services.")
+        .count();
+    assert_eq!((services.len(), declared), (6, 6), "{services:?}");
     for (name, service) in services {
         let unit =
             std::fs::read_to_string(unpacked.join(format!("etc/systemd/system/{name}.service"))).unwrap();
