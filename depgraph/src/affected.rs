@@ -1,4 +1,5 @@
-//! `depgraph affected`: what dependency-driven CI rebuilds after a change.
+//! `depgraph affected`: what dependency-driven CI rebuilds after a change (named packages, or
+//! the files changed, given or since a commit).
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -9,6 +10,7 @@ use lastmile_documents::graph::GraphDocument;
 use lastmile_python::PackageName;
 use serde::Serialize;
 
+use crate::changes::{self, ChangedFile};
 use crate::cli::{AffectedArgs, AffectedFormat};
 use crate::index::Index;
 
@@ -25,6 +27,39 @@ struct AffectedDocument<'a> {
     build_order: Vec<Vec<PackageName>>,
     /// The leaves the change reaches: the candidate's entry points to rebuild.
     leaves: Vec<&'a PackageName>,
+    /// With `--changed-file` or `--since`: each changed file and the package it changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_files: Option<Vec<ChangedFile>>,
+}
+
+/// The changed files of `--changed-file` and `--since`, with their packages; `None` without them.
+fn changed_files(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<Option<Vec<ChangedFile>>> {
+    if args.changed_file.is_empty() && args.since.is_none() {
+        return Ok(None);
+    }
+    let mut files = changes::given(&args.changed_file)?;
+    if let Some(since) = &args.since {
+        files.extend(changes::since(&args.repo, since, args.until.as_deref())?);
+    }
+    let owned = changes::owners(doc, files)?;
+    let outside: Vec<&str> = owned
+        .iter()
+        .filter(|f| f.package.is_none())
+        .map(|f| f.path.as_str())
+        .collect();
+    if owned.is_empty() {
+        tracing::warn!("no file changed: nothing to rebuild");
+    } else if outside.len() == owned.len() {
+        tracing::warn!(
+            "none of the {} changed files is in an in-house package's source tree ({}{}): nothing to rebuild",
+            owned.len(),
+            outside.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+            if outside.len() > 3 { ", ..." } else { "" }
+        );
+    } else if !outside.is_empty() {
+        tracing::info!("{} of {} changed files are in no package", outside.len(), owned.len());
+    }
+    Ok(Some(owned))
 }
 
 pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(String, Exit)> {
@@ -33,7 +68,13 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
     // installed and those of building, like the document's own.
     let index = Index::new(doc);
     let runtime = Index::build(doc);
-    let mut start: Vec<&PackageName> = Vec::new();
+    let changed_files = changed_files(doc, args)?;
+    let mut start: Vec<&PackageName> = changed_files
+        .iter()
+        .flatten()
+        .filter_map(|f| f.package.as_ref())
+        .filter_map(|name| doc.node(name).map(|node| &node.name))
+        .collect();
     for raw in &args.changed {
         let name =
             PackageName::from_str(raw.trim()).map_err(|e| anyhow::anyhow!("--changed {raw:?}: {e}"))?;
@@ -69,6 +110,7 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
         affected: downstream.into_iter().collect(),
         build_order,
         leaves,
+        changed_files,
     };
     let text = match args.format {
         AffectedFormat::Json => lastmile_documents::to_string(&result),

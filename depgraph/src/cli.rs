@@ -95,17 +95,44 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["changed", "changed_file", "since"]))]
+#[command(after_help = AFFECTED_EXAMPLES)]
 pub struct AffectedArgs {
     /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
     #[arg(value_name = "GRAPH")]
     pub graph: Option<PathBuf>,
     /// A changed package (repeatable).
-    #[arg(long, value_name = "NAME", required = true)]
+    #[arg(long, value_name = "NAME")]
     pub changed: Vec<String>,
+    /// A changed file (repeatable), relative to the current folder: it changes the in-house
+    /// package whose source tree holds it (the deepest, when trees nest), or none.
+    #[arg(long, value_name = "PATH")]
+    pub changed_file: Vec<PathBuf>,
+    /// The files changed since this commit of the repository (git diff REV, uncommitted and new
+    /// files included), or between REV and --until.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// With --since: the other end, a commit (the working tree is not looked at).
+    #[arg(long, value_name = "REV", requires = "since")]
+    pub until: Option<String>,
+    /// With --since: the git repository to look at (default: the one the current folder is in).
+    #[arg(long, value_name = "DIR", requires = "since", default_value = ".")]
+    pub repo: PathBuf,
     /// json: a lastmile.affected/v1 document; lines: the affected in-house packages in build order.
     #[arg(long, value_enum, default_value_t = AffectedFormat::Json)]
     pub format: AffectedFormat,
 }
+
+const AFFECTED_EXAMPLES: &str = "\
+The graph's source paths are read relative to the current folder, as depgraph wrote them: run
+where the graph was made. A change to no in-house package's tree (docs, CI files) affects none,
+and says so on stderr.
+
+Examples:
+  depgraph affected --changed katcore graph.json
+  depgraph affected --since origin/main --format lines graph.json     this branch's change
+  depgraph affected --since HEAD~1 --until HEAD graph.json            the last commit's
+  git diff --name-only A B | sed 's/^/--changed-file=/' | xargs depgraph affected graph.json";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AffectedFormat {

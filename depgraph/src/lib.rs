@@ -6,6 +6,7 @@ pub mod cli;
 
 mod affected;
 mod build;
+mod changes;
 mod check;
 mod discover;
 mod index;

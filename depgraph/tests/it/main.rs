@@ -2,6 +2,7 @@
 
 mod archives;
 mod bad_input;
+mod changes;
 mod example;
 mod git_versions;
 mod installed;
