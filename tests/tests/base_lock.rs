@@ -1,11 +1,13 @@
 //! The base built from the OS lock (scripts/base-from-lock): two builds in different build
-//! folders, with another TMPDIR, umask, another hostname (a UTS namespace of their own) and offline (the
-//! .deb store only, no mirror), give the same tree, bit for bit (paths, types, modes, owners,
+//! folders, with another TMPDIR, umask, hostname (a UTS namespace of their own), folder owner and
+//! clock (400 days ahead, maintainer scripts included), offline (the .deb store only, no mirror),
+//! give the same tree, bit for bit (paths, types, modes, owners,
 //! times, contents, link targets), and the same candidate baked on each; the build root of the
 //! same lock holds exactly the base's packages plus the build set. A candidate baked with
 //! `--os-lock` lists every Debian package in its manifest and SBOM; one changed locked version
 //! gives another base and another candidate, and a base that is not what the lock says is
-//! refused; a lock entry missing from the store is refused offline, nothing made. Needs root
+//! refused; a lock entry missing from the store is refused offline, and a .deb the mirror serves
+//! with other bytes than locked is refused naming its URL, nothing made or stored. Needs root
 //! (mmdebstrap).
 
 use std::collections::BTreeMap;
@@ -40,32 +42,106 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     entries
 }
 
-/// scripts/base-from-lock on the example's lock in its own build folder, TMPDIR, hostname and
-/// umask, offline from the shared store; the base's folder.
-fn build_elsewhere(dir: &Path, name: &str, hostname: &str, umask: &str) -> PathBuf {
-    let build_dir = dir.join(format!("build-{name}"));
-    let tmp = dir.join(format!("tmp-{name}"));
+/// How a build differs from another: the machine's name, the caller's umask, the owner of its
+/// build folder and TMPDIR, and a clock days ahead (libfaketime, also inside the chroot, where
+/// maintainer scripts run).
+struct Elsewhere<'a> {
+    name: &'a str,
+    hostname: &'a str,
+    umask: &'a str,
+    owner: Option<u32>,
+    days_ahead: Option<u32>,
+}
+
+/// The mmdebstrap hooks that put libfaketime into the chroot (and take it out again), with a
+/// record of the clock the maintainer scripts saw written to `dir/clock`.
+fn faketime_hooks(dir: &Path) -> PathBuf {
+    let hooks = dir.join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let lib = "/usr/lib/x86_64-linux-gnu/faketime";
+    std::fs::write(
+        hooks.join("setup00-faketime.sh"),
+        format!("#!/bin/sh\nset -e\nmkdir -p \"$1{lib}\"\ncp {lib}/libfaketime.so.1 \"$1{lib}/\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        hooks.join("customize00-faketime.sh"),
+        format!(
+            "#!/bin/sh\nset -e\nchroot \"$1\" date +%s > {}\nrm -r \"$1{lib}\"\n",
+            dir.join("clock").display()
+        ),
+    )
+    .unwrap();
+    for hook in ["setup00-faketime.sh", "customize00-faketime.sh"] {
+        let out = run_command(Command::new("chmod").arg("+x").arg(hooks.join(hook)), None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    hooks
+}
+
+/// scripts/base-from-lock on the example's lock in its own build folder, TMPDIR, hostname (a UTS
+/// namespace of its own), umask, owner and clock, offline from the shared store; the base's folder.
+fn build_elsewhere(dir: &Path, how: &Elsewhere) -> PathBuf {
+    let build_dir = dir.join(format!("build-{}", how.name));
+    let tmp = dir.join(format!("tmp-{}", how.name));
     std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&build_dir).unwrap();
+    if let Some(uid) = how.owner {
+        let out = run_command(
+            Command::new("chown")
+                .arg(format!("{uid}:{uid}"))
+                .arg(&build_dir)
+                .arg(&tmp),
+            None,
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
     let store = workspace().join("target/lastmile/cache/deb-store");
-    let out = run_command(
-        Command::new("unshare")
-            .args([
-                "--uts",
-                "sh",
-                "-c",
-                &format!("umask {umask} && hostname \"$0\" && exec \"$@\""),
-            ])
-            .arg(hostname)
-            .arg(workspace().join("scripts/base-from-lock"))
-            .args(["--offline", "examples/cam/os-lock.json"])
-            .current_dir(workspace())
-            .env("LASTMILE_BUILD_DIR", &build_dir)
-            .env("LASTMILE_DEB_STORE", &store)
-            .env("TMPDIR", &tmp),
-        None,
-    );
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--uts",
+            "sh",
+            "-c",
+            &format!("umask {} && hostname \"$0\" && exec \"$@\"", how.umask),
+        ])
+        .arg(how.hostname)
+        .arg(workspace().join("scripts/base-from-lock"))
+        .args(["--offline", "examples/cam/os-lock.json"])
+        .current_dir(workspace())
+        .env("LASTMILE_BUILD_DIR", &build_dir)
+        .env("LASTMILE_DEB_STORE", &store)
+        .env("TMPDIR", &tmp);
+    if let Some(days) = how.days_ahead {
+        command
+            .env("LASTMILE_BASE_HOOKS", faketime_hooks(dir))
+            .env(
+                "LD_PRELOAD",
+                "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+            )
+            .env("FAKETIME", format!("+{days}d"))
+            .env("DONT_FAKE_MONOTONIC", "1")
+            // The clock only: without this, libfaketime also shifts the times stat() reports,
+            // so tar would read every file as 400 days newer than it is.
+            .env("NO_FAKE_STAT", "1");
+    }
+    let out = run_command(&mut command, None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     PathBuf::from(out.stdout.trim())
+}
+
+/// The clock the maintainer scripts of the faked build saw, in days after now.
+fn days_ahead_in_the_chroot(dir: &Path) -> i64 {
+    let seen: i64 = std::fs::read_to_string(dir.join("clock"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (seen - i64::try_from(now).unwrap()) / 86_400
 }
 
 #[test]
@@ -76,8 +152,32 @@ fn one_lock_gives_the_same_base_and_the_same_candidate_on_any_build_folder_offli
         .prefix("lastmile-base-lock-")
         .tempdir()
         .unwrap();
-    let first = build_elsewhere(dir.path(), "a", "node-a", "022");
-    let second = build_elsewhere(dir.path(), "b", "another-host", "077");
+    let first = build_elsewhere(
+        dir.path(),
+        &Elsewhere {
+            name: "a",
+            hostname: "node-a",
+            umask: "022",
+            owner: None,
+            days_ahead: None,
+        },
+    );
+    // Another machine, another day: 400 days ahead, folders of another user, a strict umask.
+    let second = build_elsewhere(
+        dir.path(),
+        &Elsewhere {
+            name: "b",
+            hostname: "another-host",
+            umask: "077",
+            owner: Some(4242),
+            days_ahead: Some(400),
+        },
+    );
+    let ahead = days_ahead_in_the_chroot(dir.path());
+    assert!(
+        (399..=401).contains(&ahead),
+        "the chroot's clock was {ahead} days ahead"
+    );
     let (a, b) = (tree(&first), tree(&second));
     assert!(a.len() > 5000, "{} entries", a.len());
     let differ: Vec<_> = a
@@ -412,6 +512,89 @@ fn a_lock_entry_missing_from_the_store_is_refused_offline_naming_the_package_and
         "{}",
         out.stderr
     );
+    let made: Vec<_> = walkdir::WalkDir::new(&build_dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("base-rootfs-lock"))
+        .map(|e| e.path().to_owned())
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with `body`; its base URL.
+fn serve_always(body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream
+                .write_all(head.as_bytes())
+                .and_then(|()| stream.write_all(body));
+        }
+    });
+    url
+}
+
+#[test]
+fn a_deb_the_mirror_serves_with_other_bytes_is_refused_naming_it_and_nothing_is_stored() {
+    let dir = tempfile::Builder::new()
+        .prefix("lastmile-os-lock-tampered-")
+        .tempdir()
+        .unwrap();
+    let mirror = serve_always(b"!<arch>\nnot the package the lock names\n");
+    let mut lock: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("examples/cam/os-lock.json")).unwrap(),
+    )
+    .unwrap();
+    for index in lock["indexes"].as_array_mut().unwrap() {
+        index["uri"] = format!("{mirror}/debian").into();
+    }
+    let first = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["set"] == "image")
+        .unwrap()
+        .clone();
+    let path = dir.path().join("lock.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&lock).unwrap()).unwrap();
+    let (store, build_dir) = (dir.path().join("store"), dir.path().join("build"));
+    let out = run_command(
+        Command::new(workspace().join("scripts/base-from-lock"))
+            .arg(&path)
+            .current_dir(workspace())
+            .env("LASTMILE_BUILD_DIR", &build_dir)
+            .env("LASTMILE_DEB_STORE", &store),
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let url = format!("{mirror}/debian/{}", first["filename"].as_str().unwrap());
+    let says = format!(
+        "but {} says sha256 {} (size {})",
+        path.display(),
+        first["sha256"].as_str().unwrap(),
+        first["size"]
+    );
+    assert!(
+        out.stderr.contains(&format!("{url}: sha256 ")) && out.stderr.contains(&says),
+        "{}",
+        out.stderr
+    );
+    let stored: Vec<_> = walkdir::WalkDir::new(&store)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_owned())
+        .collect();
+    assert!(stored.is_empty(), "{stored:?}");
     let made: Vec<_> = walkdir::WalkDir::new(&build_dir)
         .into_iter()
         .filter_map(Result::ok)
