@@ -57,7 +57,11 @@ fn changed_files(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<Opt
             if outside.len() > 3 { ", ..." } else { "" }
         );
     } else if !outside.is_empty() {
-        tracing::info!("{} of {} changed files are in no package", outside.len(), owned.len());
+        tracing::info!(
+            "{} of {} changed files are in no package",
+            outside.len(),
+            owned.len()
+        );
     }
     Ok(Some(owned))
 }
@@ -75,6 +79,9 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
         .filter_map(|f| f.package.as_ref())
         .filter_map(|name| doc.node(name).map(|node| &node.name))
         .collect();
+    if args.all {
+        start.extend(doc.nodes.iter().filter(|n| n.internal).map(|n| &n.name));
+    }
     for raw in &args.changed {
         let name =
             PackageName::from_str(raw.trim()).map_err(|e| anyhow::anyhow!("--changed {raw:?}: {e}"))?;

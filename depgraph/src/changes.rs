@@ -77,11 +77,23 @@ pub(crate) fn since(repo: &Path, since: &str, until: Option<&str>) -> anyhow::Re
     };
     for (option, rev) in [("--since", Some(since)), ("--until", until)] {
         let Some(rev) = rev else { continue };
-        if git(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])?.is_err() {
+        if git(
+            &top,
+            &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")],
+        )?
+        .is_err()
+        {
             bail!("{option} {rev}: no such commit in {}", top.display());
         }
     }
-    let mut diff = vec!["diff", "--name-only", "-z", "--no-renames", "--no-relative", since];
+    let mut diff = vec![
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--no-relative",
+        since,
+    ];
     diff.extend(until);
     diff.push("--");
     let listed = git(&top, &diff)?.map_err(|e| anyhow::anyhow!("git diff in {}: {e}", top.display()))?;

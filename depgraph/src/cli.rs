@@ -95,7 +95,7 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["changed", "changed_file", "since"]))]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["changed", "changed_file", "since", "all"]))]
 #[command(after_help = AFFECTED_EXAMPLES)]
 pub struct AffectedArgs {
     /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
@@ -112,6 +112,9 @@ pub struct AffectedArgs {
     /// files included), or between REV and --until.
     #[arg(long, value_name = "REV")]
     pub since: Option<String>,
+    /// Every in-house package, as if each had changed: a first build, or one from nothing.
+    #[arg(long)]
+    pub all: bool,
     /// With --since: the other end, a commit (the working tree is not looked at).
     #[arg(long, value_name = "REV", requires = "since")]
     pub until: Option<String>,

@@ -23,7 +23,9 @@ fn repository() -> TestEnv {
     git(&repo, &["init", "-q"]);
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "first"]);
-    let graph = env.run(&["repo/core", "repo/app", "repo/app/plugins/ext"]).success();
+    let graph = env
+        .run(&["repo/core", "repo/app", "repo/app/plugins/ext"])
+        .success();
     env.write("graph.json", &graph.stdout);
     env
 }
@@ -59,7 +61,10 @@ fn a_commit_to_a_package_rebuilds_it_and_what_is_downstream() {
     // A deleted file is a change to the tree it was in.
     std::fs::remove_file(env.path("repo/core/old.py")).unwrap();
     commit(&env, "old code gone");
-    assert_eq!(lines(&env, &["--since", "HEAD~1", "--repo", "repo"]), "core\napp\n");
+    assert_eq!(
+        lines(&env, &["--since", "HEAD~1", "--repo", "repo"]),
+        "core\napp\n"
+    );
 }
 
 #[test]
@@ -87,7 +92,16 @@ fn a_change_outside_every_package_rebuilds_nothing_and_says_so() {
     env.write("repo/Jenkinsfile", "pipeline {}\n");
     commit(&env, "docs");
     let out = env
-        .run(&["affected", "graph.json", "--since", "HEAD~1", "--until", "HEAD", "--repo", "repo"])
+        .run(&[
+            "affected",
+            "graph.json",
+            "--since",
+            "HEAD~1",
+            "--until",
+            "HEAD",
+            "--repo",
+            "repo",
+        ])
         .success();
     let doc = out.json();
     assert_eq!(doc["build_order"], serde_json::json!([]));
@@ -106,26 +120,60 @@ fn a_change_outside_every_package_rebuilds_nothing_and_says_so() {
         out.stderr
     );
     let none = env
-        .run(&["affected", "graph.json", "--since", "HEAD", "--until", "HEAD", "--repo", "repo", "--format", "lines"])
+        .run(&[
+            "affected",
+            "graph.json",
+            "--since",
+            "HEAD",
+            "--until",
+            "HEAD",
+            "--repo",
+            "repo",
+            "--format",
+            "lines",
+        ])
         .success();
     assert_eq!(none.stdout, "");
-    assert!(none.stderr.contains("no file changed: nothing to rebuild"), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("no file changed: nothing to rebuild"),
+        "{}",
+        none.stderr
+    );
 }
 
 #[test]
 fn a_bad_commit_or_a_folder_outside_git_is_refused() {
     let env = repository();
-    let out = env.run(&["affected", "graph.json", "--since", "no-such-rev", "--repo", "repo"]);
+    let out = env.run(&[
+        "affected",
+        "graph.json",
+        "--since",
+        "no-such-rev",
+        "--repo",
+        "repo",
+    ]);
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("--since no-such-rev: no such commit in ")
-            && out.stderr.contains("/repo"),
+        out.stderr.contains("--since no-such-rev: no such commit in ") && out.stderr.contains("/repo"),
         "{}",
         out.stderr
     );
-    let out = env.run(&["affected", "graph.json", "--since", "HEAD", "--until", "nope", "--repo", "repo"]);
+    let out = env.run(&[
+        "affected",
+        "graph.json",
+        "--since",
+        "HEAD",
+        "--until",
+        "nope",
+        "--repo",
+        "repo",
+    ]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--until nope: no such commit"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--until nope: no such commit"),
+        "{}",
+        out.stderr
+    );
     std::fs::create_dir_all(env.path("plain")).unwrap();
     let out = env.run(&["affected", "graph.json", "--since", "HEAD", "--repo", "plain"]);
     assert_eq!(out.code, 2);
@@ -137,4 +185,10 @@ fn a_bad_commit_or_a_folder_outside_git_is_refused() {
     let out = env.run(&["affected", "graph.json", "--until", "HEAD"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--since <REV>"), "{}", out.stderr);
+}
+
+#[test]
+fn all_is_every_in_house_package_in_build_order() {
+    let env = repository();
+    assert_eq!(lines(&env, &["--all"]), "core\next\napp\n");
 }
