@@ -410,3 +410,29 @@ pub fn git(dir: &Path, args: &[&str]) {
         .unwrap();
     assert!(status.success(), "git {args:?} in {}", dir.display());
 }
+
+/// A real pypiserver on loopback serving a folder (scripts/pypiserver), stopped when dropped.
+pub struct Pypiserver(PathBuf);
+
+impl Pypiserver {
+    /// Start one on `dir`; it and its URL.
+    pub fn start(dir: &Path) -> (Pypiserver, String) {
+        let started = run_command(
+            Command::new(workspace().join("scripts/pypiserver"))
+                .arg("start")
+                .arg(dir),
+            None,
+        );
+        assert_eq!(started.code, 0, "{}", started.stderr);
+        (Pypiserver(dir.to_owned()), started.stdout.trim().to_owned())
+    }
+}
+
+impl Drop for Pypiserver {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace().join("scripts/pypiserver"))
+            .arg("stop")
+            .arg(&self.0)
+            .status();
+    }
+}

@@ -6,33 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lastmile_tests::{git, run_command, tool, workspace};
-
-/// A pypiserver on loopback serving a folder, stopped when dropped.
-struct Index(std::path::PathBuf);
-
-impl Index {
-    /// Start one on `dir`; it and its URL.
-    fn start(dir: &Path) -> (Index, String) {
-        let started = run_command(
-            Command::new(workspace().join("scripts/pypiserver"))
-                .arg("start")
-                .arg(dir),
-            None,
-        );
-        assert_eq!(started.code, 0, "{}", started.stderr);
-        (Index(dir.to_owned()), started.stdout.trim().to_owned())
-    }
-}
-
-impl Drop for Index {
-    fn drop(&mut self) {
-        let _ = Command::new(workspace().join("scripts/pypiserver"))
-            .arg("stop")
-            .arg(&self.0)
-            .status();
-    }
-}
+use lastmile_tests::{Pypiserver as Index, git, run_command, tool, workspace};
 
 fn project(dir: &Path, name: &str, pyproject: &str) {
     std::fs::create_dir_all(dir.join(name)).unwrap();
