@@ -512,12 +512,24 @@ fn a_lock_entry_missing_from_the_store_is_refused_offline_naming_the_package_and
         "{}",
         out.stderr
     );
-    let made: Vec<_> = walkdir::WalkDir::new(&build_dir)
+    assert_no_base_under(&build_dir);
+}
+
+/// The files (and folders) under `dir` whose entry `keep` says yes.
+fn files_under(dir: &Path, keep: impl Fn(&walkdir::DirEntry) -> bool) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("base-rootfs-lock"))
+        .filter(|e| e.depth() > 0 && keep(e))
         .map(|e| e.path().to_owned())
-        .collect();
+        .collect()
+}
+
+/// Nothing of a base (half-made or complete) was left under the build folder.
+fn assert_no_base_under(build_dir: &Path) {
+    let made = files_under(build_dir, |e| {
+        e.file_name().to_string_lossy().starts_with("base-rootfs-lock")
+    });
     assert!(made.is_empty(), "{made:?}");
 }
 
@@ -588,18 +600,7 @@ fn a_deb_the_mirror_serves_with_other_bytes_is_refused_naming_it_and_nothing_is_
         "{}",
         out.stderr
     );
-    let stored: Vec<_> = walkdir::WalkDir::new(&store)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().to_owned())
-        .collect();
+    let stored = files_under(&store, |e| e.file_type().is_file());
     assert!(stored.is_empty(), "{stored:?}");
-    let made: Vec<_> = walkdir::WalkDir::new(&build_dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("base-rootfs-lock"))
-        .map(|e| e.path().to_owned())
-        .collect();
-    assert!(made.is_empty(), "{made:?}");
+    assert_no_base_under(&build_dir);
 }
