@@ -1,6 +1,7 @@
 //! The whole pipeline end to end, as `scripts/demo` runs it on the bundled example system with real
 //! components (a private pypiserver on loopback, LXC nodes with systemd, the acceptance suite):
-//! a run killed half-way and run again completes; two complete runs from the same commit give the
+//! a run killed half-way and run again completes; its change to katcore rebuilds what that affects
+//! and moves katcore's pin only; two complete runs from the same commit give the
 //! same pinned requirements and the same candidate digest; a package whose unit tests fail stops
 //! the pipeline before pinning; a package missing from the private index fails pinning with the
 //! reason. (A failing health check leaving the previous candidate serving is in
@@ -91,6 +92,8 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
         candidate
     );
 
+    the_change_rebuilds_what_it_affects_and_moves_only_its_pin(&out, &pins);
+
     // The same commit again: the same pins, the same candidate (deploy-lxc finds it current).
     let second = run_command(&mut demo(&out, &env, None), None);
     assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
@@ -107,6 +110,60 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
 
     a_package_missing_from_the_index_fails_pinning(dir.path(), &out);
     a_failing_unit_test_stops_it_before_pinning(dir.path(), &env);
+}
+
+/// The pins of a pinned-requirements file: name (with extras) to the pin line.
+fn pin_lines(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        .map(|l| (l.split("==").next().unwrap().to_owned(), l.to_owned()))
+        .collect()
+}
+
+/// Step 9: the throw-away change to katcore rebuilt katcore and what depends on it, and of the
+/// pins only katcore's moved, to a version of the changed commit.
+fn the_change_rebuilds_what_it_affects_and_moves_only_its_pin(out: &Path, pins: &str) {
+    let affected = std::fs::read_to_string(out.join("change/affected.txt")).unwrap();
+    let affected: Vec<&str> = affected.lines().collect();
+    assert_eq!(affected.first(), Some(&"katcore"), "{affected:?}");
+    for dependent in ["katsim", "katportal", "katproxy"] {
+        assert!(affected.contains(&dependent), "{affected:?}");
+    }
+    assert!(!affected.contains(&"katcp"), "{affected:?}");
+    let (before, after) = (
+        pin_lines(pins),
+        pin_lines(&std::fs::read_to_string(out.join("change/pinned-requirements.txt")).unwrap()),
+    );
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    let moved: Vec<&String> = before
+        .iter()
+        .filter(|(name, line)| after[*name] != **line)
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(moved, ["katcore[monitoring]"], "{before:?}\n{after:?}");
+    let version = |line: &str| {
+        line.split("==")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (old, new) = (
+        version(&before["katcore[monitoring]"]),
+        version(&after["katcore[monitoring]"]),
+    );
+    assert!(
+        old.starts_with("1.3.0.post")
+            && new.starts_with("1.3.0.post")
+            && old.contains("+g")
+            && new.contains("+g"),
+        "{old} -> {new}"
+    );
 }
 
 /// Killed while it builds the packages (the next run completes).
