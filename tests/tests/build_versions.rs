@@ -9,12 +9,13 @@ use std::process::Command;
 
 use lastmile_tests::{Pypiserver, git, run_command, tool, workspace};
 
+/// (The server is the first field: it is stopped before the folder holding its pid file goes.)
 struct Repo {
+    _server: Pypiserver,
     dir: tempfile::TempDir,
     graph: PathBuf,
     index: PathBuf,
     url: String,
-    _server: Pypiserver,
 }
 
 impl Repo {
@@ -48,11 +49,11 @@ impl Repo {
         let index = dir.path().join("index");
         let (server, url) = Pypiserver::start(&index);
         Repo {
+            _server: server,
             dir,
             graph,
             index,
             url,
-            _server: server,
         }
     }
 
