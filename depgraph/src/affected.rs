@@ -30,6 +30,10 @@ struct AffectedDocument<'a> {
     /// With `--changed-file` or `--since`: each changed file and the package it changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     changed_files: Option<Vec<ChangedFile>>,
+    /// The `--input`s a changed file is in: the candidate changes though no package does.
+    inputs_changed: Vec<String>,
+    /// Whether the change makes a new candidate: a package to rebuild, or an input changed.
+    candidate: bool,
 }
 
 /// The changed files of `--changed-file` and `--since`, with their packages; `None` without them.
@@ -41,20 +45,42 @@ fn changed_files(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<Opt
     if let Some(since) = &args.since {
         files.extend(changes::since(&args.repo, since, args.until.as_deref())?);
     }
-    let owned = changes::owners(doc, files)?;
+    let owned = changes::owners(doc, files, &args.inputs)?;
     let outside: Vec<&str> = owned
         .iter()
-        .filter(|f| f.package.is_none())
+        .filter(|f| f.package.is_none() && f.input.is_none())
         .map(|f| f.path.as_str())
         .collect();
+    let inputs = owned.iter().filter(|f| f.input.is_some()).count();
+    let listed = |paths: &[&str]| {
+        let mut text = paths.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+        if paths.len() > 3 {
+            text.push_str(", ...");
+        }
+        text
+    };
     if owned.is_empty() {
-        tracing::warn!("no file changed: nothing to rebuild");
+        tracing::warn!("no file changed: nothing to rebuild, no candidate");
     } else if outside.len() == owned.len() {
         tracing::warn!(
-            "none of the {} changed files is in an in-house package's source tree ({}{}): nothing to rebuild",
+            "none of the {} changed file{} is in an in-house package's source tree{} ({}): nothing to rebuild, no candidate",
             owned.len(),
-            outside.iter().take(3).copied().collect::<Vec<_>>().join(", "),
-            if outside.len() > 3 { ", ..." } else { "" }
+            if owned.len() == 1 { "" } else { "s" },
+            if args.inputs.is_empty() {
+                ""
+            } else {
+                " or an --input"
+            },
+            listed(&outside)
+        );
+    } else if inputs > 0 && owned.iter().all(|f| f.package.is_none()) {
+        let changed: Vec<&str> = owned
+            .iter()
+            .filter_map(|f| f.input.is_some().then_some(f.path.as_str()))
+            .collect();
+        tracing::warn!(
+            "no package to rebuild, but an input of the candidate changed ({}): a new candidate",
+            listed(&changed)
         );
     } else if !outside.is_empty() {
         tracing::info!(
@@ -111,7 +137,16 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
         );
     };
     let leaves = doc.leaves.iter().filter(|l| downstream.contains(l)).collect();
+    let mut inputs_changed: Vec<String> = changed_files
+        .iter()
+        .flatten()
+        .filter_map(|f| f.input.clone())
+        .collect();
+    inputs_changed.sort();
+    inputs_changed.dedup();
     let result = AffectedDocument {
+        candidate: !build_order.is_empty() || !inputs_changed.is_empty(),
+        inputs_changed,
         schema: SCHEMA,
         changed,
         affected: downstream.into_iter().collect(),

@@ -16,6 +16,10 @@ pub(crate) struct ChangedFile {
     pub(crate) path: String,
     /// The in-house package whose source tree holds it; `null` for none.
     pub(crate) package: Option<PackageName>,
+    /// Outside every package: the `--input` (a file or folder the candidate is also made from)
+    /// that holds it, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) input: Option<String>,
 }
 
 /// A file to look up: how it is shown, and where it is.
@@ -110,7 +114,20 @@ pub(crate) fn since(repo: &Path, since: &str, until: Option<&str>) -> anyhow::Re
 
 /// Each file with the in-house package whose source tree holds it. The graph's source paths are
 /// relative to the current folder (where depgraph ran) or absolute.
-pub(crate) fn owners(doc: &GraphDocument, files: Vec<File>) -> anyhow::Result<Vec<ChangedFile>> {
+pub(crate) fn owners(
+    doc: &GraphDocument,
+    files: Vec<File>,
+    inputs: &[PathBuf],
+) -> anyhow::Result<Vec<ChangedFile>> {
+    let inputs: Vec<(PathBuf, String)> = inputs
+        .iter()
+        .map(|input| {
+            Ok((
+                std::path::absolute(input).with_context(|| format!("--input {}", input.display()))?,
+                input.display().to_string(),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let mut trees: Vec<(PathBuf, &PackageName)> = Vec::new();
     for node in doc.nodes.iter().filter(|n| n.internal) {
         let Some(source) = node.source.as_ref().filter(|s| s.kind.is_source_tree()) else {
@@ -124,12 +141,21 @@ pub(crate) fn owners(doc: &GraphDocument, files: Vec<File>) -> anyhow::Result<Ve
     trees.sort_by_key(|(folder, _)| std::cmp::Reverse(folder.components().count()));
     Ok(files
         .into_iter()
-        .map(|file| ChangedFile {
-            package: trees
+        .map(|file| {
+            let package = trees
                 .iter()
                 .find(|(folder, _)| file.absolute.starts_with(folder))
-                .map(|(_, name)| (*name).clone()),
-            path: file.shown,
+                .map(|(_, name)| (*name).clone());
+            let input = package
+                .is_none()
+                .then(|| inputs.iter().find(|(at, _)| file.absolute.starts_with(at)))
+                .flatten()
+                .map(|(_, shown)| shown.clone());
+            ChangedFile {
+                package,
+                input,
+                path: file.shown,
+            }
         })
         .collect())
 }

@@ -15,6 +15,7 @@ Examples:
   depgraph check graph.json                          conflicts, duplicates, missing packages, cycles
   depgraph list layers graph.json                    the build order, a line per layer
   depgraph list sources --package katcore graph.json where katcore's source tree is
+  depgraph versions graph.json > versions.txt        what this commit's builds are published as
 
 Exit codes: 0 success, 1 a negative answer (cycle, check found problems), 2 bad input or error.";
 
@@ -41,6 +42,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Everything downstream of changed packages, in build order, and the leaves it reaches.
     Affected(AffectedArgs),
+    /// The version each in-house package gets when built from the commit its source tree is at
+    /// (the declared one, the count of its tree's commits and the last one's id), as
+    /// constraints for pip and pin-deps, or JSON.
+    Versions(VersionsArgs),
     /// Draw a graph document as a text tree, Graphviz DOT or Mermaid.
     Render(RenderArgs),
     /// Report version conflicts, duplicate names, missing dependencies and cycles (exit 1 if any).
@@ -121,6 +126,11 @@ pub struct AffectedArgs {
     /// With --since: the git repository to look at (default: the one the current folder is in).
     #[arg(long, value_name = "DIR", requires = "since", default_value = ".")]
     pub repo: PathBuf,
+    /// A file or folder outside every package that the candidate is also made from
+    /// (services.toml, the OS lock; repeatable): a change to it makes a new candidate though no
+    /// package is rebuilt (`candidate` in the JSON).
+    #[arg(long = "input", value_name = "PATH")]
+    pub inputs: Vec<PathBuf>,
     /// json: a lastmile.affected/v1 document; lines: the affected in-house packages in build order.
     #[arg(long, value_enum, default_value_t = AffectedFormat::Json)]
     pub format: AffectedFormat,
@@ -129,18 +139,56 @@ pub struct AffectedArgs {
 const AFFECTED_EXAMPLES: &str = "\
 The graph's source paths are read relative to the current folder, as depgraph wrote them: run
 where the graph was made. A change to no in-house package's tree (docs, CI files) affects none,
-and says so on stderr.
+and says so on stderr; the JSON's `candidate` says whether the change makes a new candidate (a
+package to rebuild, or a changed --input).
 
 Examples:
   depgraph affected --changed katcore graph.json
   depgraph affected --since origin/main --format lines graph.json     this branch's change
   depgraph affected --since HEAD~1 --until HEAD graph.json            the last commit's
+  depgraph affected --since $PREVIOUS --until HEAD --input examples/cam/services.toml graph.json
   git diff --name-only A B | sed 's/^/--changed-file=/' | xargs depgraph affected graph.json";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AffectedFormat {
     Json,
     Lines,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = VERSIONS_EXAMPLES)]
+pub struct VersionsArgs {
+    /// A lastmile.graph/v1 document; `-` or nothing reads stdin.
+    #[arg(value_name = "GRAPH")]
+    pub graph: Option<PathBuf>,
+    /// Only this package.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+    /// constraints: `name==version` lines (pip's and pin-deps' -c); json: a
+    /// lastmile.versions/v1 document with where each version comes from.
+    #[arg(long, value_enum, default_value_t = VersionsFormat::Constraints)]
+    pub format: VersionsFormat,
+}
+
+const VERSIONS_EXAMPLES: &str = "\
+A package whose version is written in its files (version = \"1.3.0\", __version__) is published
+by each build as the declared version, the number of commits that touched its source tree and
+the last one's id: katcore 1.3.0 at the 42nd commit of its tree, 1a2b3c4d5e6f, is
+1.3.0.post42+g1a2b3c4d5e6f (scripts/build-package builds it so). The same commit always gives the
+same version; a commit elsewhere in the repository leaves it unchanged. A tree with uncommitted
+changes, or in a shallow clone, is refused (exit 2). A package whose build backend computes its
+version from git (setuptools-scm, katversion) is listed only at a release tag; a tree outside
+git keeps its declared version, with a warning. Run where the graph was made.
+
+Examples:
+  depgraph versions graph.json -o versions.txt
+  pin-deps --from-graph graph.json -c versions.txt --internal-index $INDEX   # this commit's builds
+  depgraph versions graph.json --package katcore --format json";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VersionsFormat {
+    Constraints,
+    Json,
 }
 
 #[derive(Debug, Args)]

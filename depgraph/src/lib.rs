@@ -13,6 +13,7 @@ mod index;
 mod list;
 mod render;
 mod scan;
+mod versions;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             let (text, exit) = affected::run(&doc, &args)?;
             emit(cli.global.output.as_deref(), text.as_bytes())?;
             Ok(exit)
+        }
+        Some(Command::Versions(args)) => {
+            let doc = read_graph(args.graph.as_deref())?;
+            emit(
+                cli.global.output.as_deref(),
+                versions::run(&doc, &args)?.as_bytes(),
+            )?;
+            Ok(Exit::Success)
         }
         Some(Command::Render(args)) => {
             let doc = read_graph(args.graph.as_deref())?;

@@ -8,6 +8,7 @@
 
 mod exec_setup;
 mod literal;
+mod per_build;
 mod pyproject;
 mod setup_cfg;
 mod setup_py;
@@ -19,6 +20,9 @@ use std::path::{Path, PathBuf};
 
 use lastmile_fs::{InputError, Location};
 use lastmile_python::requirement::RawDependency;
+
+pub use per_build::{PerBuild, PerBuildError, version_per_build};
+pub use vcs::computes_version_from_git;
 
 /// How to read source trees.
 #[derive(Debug, Clone)]

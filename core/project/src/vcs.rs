@@ -22,6 +22,11 @@ const PLUGINS: [&str; 9] = [
     "poetry-dynamic-versioning",
 ];
 
+/// Whether the build requirement `name` computes the package's version from git when it is built.
+pub fn computes_version_from_git(name: &PackageName) -> bool {
+    PLUGINS.contains(&name.as_ref())
+}
+
 /// The build requirement that computes the version from git, if any.
 pub(crate) fn plugin(build_requires: &[RawDependency]) -> Option<String> {
     build_requires.iter().find_map(|r| {

@@ -192,3 +192,74 @@ fn all_is_every_in_house_package_in_build_order() {
     let env = repository();
     assert_eq!(lines(&env, &["--all"]), "core\next\napp\n");
 }
+
+#[test]
+fn a_changed_input_of_the_candidate_makes_one_without_a_rebuild_and_docs_make_none() {
+    let env = repository();
+    env.write("repo/services.toml", "[services]\n");
+    env.write("repo/lock/os-lock.json", "{}\n");
+    commit(&env, "inputs");
+    env.write("repo/services.toml", "[services.a]\n");
+    env.write("repo/docs/index.md", "# more docs\n");
+    commit(&env, "a service and docs");
+    let affected = |since: &str| {
+        env.run(&[
+            "affected",
+            "graph.json",
+            "--since",
+            since,
+            "--until",
+            "HEAD",
+            "--repo",
+            "repo",
+            "--input",
+            "repo/services.toml",
+            "--input",
+            "repo/lock",
+        ])
+        .success()
+    };
+    let out = affected("HEAD~1");
+    let doc = out.json();
+    lastmile_tests::schema::assert_valid(&doc, "affected.v1");
+    assert_eq!(doc["build_order"], serde_json::json!([]));
+    assert_eq!(doc["candidate"], true);
+    assert_eq!(doc["inputs_changed"], serde_json::json!(["repo/services.toml"]));
+    assert_eq!(
+        doc["changed_files"],
+        serde_json::json!([
+            {"path": "docs/index.md", "package": null},
+            {"path": "services.toml", "package": null, "input": "repo/services.toml"}
+        ])
+    );
+    assert!(
+        out.stderr.contains(
+            "no package to rebuild, but an input of the candidate changed (services.toml): a new candidate"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // A file in an input folder counts; docs alone make no candidate.
+    env.write("repo/lock/os-lock.json", "{\"x\": 1}\n");
+    commit(&env, "relock");
+    assert_eq!(
+        affected("HEAD~1").json()["inputs_changed"],
+        serde_json::json!(["repo/lock"])
+    );
+    env.write("repo/docs/index.md", "# docs again\n");
+    commit(&env, "docs");
+    let out = affected("HEAD~1");
+    assert_eq!(out.json()["candidate"], false);
+    assert!(
+        out.stderr.contains(
+            "none of the 1 changed file is in an in-house package's source tree or an --input (docs/index.md): nothing to rebuild, no candidate"
+        ),
+        "{}",
+        out.stderr
+    );
+    // A package change is a candidate too.
+    env.write("repo/core/core.py", "X = 3\n");
+    commit(&env, "core");
+    assert_eq!(affected("HEAD~1").json()["candidate"], true);
+}

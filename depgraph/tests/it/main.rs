@@ -10,3 +10,4 @@ mod schemas;
 mod sources;
 mod subcommands;
 mod testenv;
+mod versions;
