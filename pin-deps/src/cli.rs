@@ -20,6 +20,7 @@ Examples:
       --extra-index-url https://pypi.org/simple/ --index-strategy first-index
   pin-deps requirements.in -f dist/ --internal 'kat*'   # kat* only from dist/, never an index
   pin-deps --from-graph graph.json --internal-index http://127.0.0.1:3141/simple/
+  pin-deps --from-graph graph.json -c versions.txt --internal-index URL   # this commit's builds
   pin-deps requirements.in --exclude-newer 2024-06-01 -o pinned.txt
   pin-deps requirements.in --offline    # from the cache only
   pin-deps requirements.in --no-build   # never run an sdist's build backend
@@ -131,6 +132,10 @@ pub struct InputArgs {
     /// With --from-graph: pin these packages instead of the leaves (repeatable).
     #[arg(long, value_name = "NAME", requires = "from_graph")]
     pub package: Vec<String>,
+    /// A constraints file (repeatable; pip's -c): it narrows the versions of the packages it
+    /// names without asking for them, e.g. `depgraph versions`' builds of this commit.
+    #[arg(short = 'c', long = "constraint", value_name = "FILE")]
+    pub constraints: Vec<PathBuf>,
 }
 
 /// The Python the pins are for.
@@ -258,6 +263,7 @@ impl Cli {
                 extras: self.inputs.extra,
                 all_extras: self.inputs.all_extras,
                 from_graph: self.inputs.from_graph,
+                constraints: self.inputs.constraints,
                 packages: self.inputs.package,
             },
             sources,

@@ -114,6 +114,22 @@ fn origin_of_root(provider: &Provider, dependency: &Pkg) -> String {
     }
 }
 
+/// ` (narrowed by the constraint in versions.txt:3)` when constraints narrowed what a requirement
+/// of `dependency` allows, so the reader knows where the range came from.
+fn constrained_by(provider: &Provider, dependency: &Pkg) -> String {
+    match dependency
+        .name()
+        .and_then(|name| provider.constraint_origins.get(name))
+    {
+        Some(origins) if !origins.is_empty() => format!(
+            " (narrowed by the constraint{} in {})",
+            if origins.len() == 1 { "" } else { "s" },
+            origins.join(", ")
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Why no version of `pkg` in `range` can be chosen, in words; `None` for PubGrub's own
 /// bookkeeping.
 fn no_versions(provider: &Provider, pkg: &Pkg, range: &Range) -> Option<String> {
@@ -192,9 +208,10 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
         External::NoVersions(pkg, range) => no_versions(provider, pkg, range)?,
         External::FromDependencyOf(Pkg::Root, _, dependency, range) => {
             format!(
-                "{} requires {}",
+                "{} requires {}{}",
                 origin_of_root(provider, dependency),
-                requirement_text(dependency, range)
+                requirement_text(dependency, range),
+                constrained_by(provider, dependency)
             )
         }
         External::FromDependencyOf(pkg, range, Pkg::Python, python) => format!(
@@ -209,10 +226,11 @@ fn fact(provider: &Provider, external: &External<Pkg, Range, String>) -> Option<
             )
         }
         External::FromDependencyOf(pkg, range, dependency, dependency_range) => format!(
-            "{} requires {}{}",
+            "{} requires {}{}{}",
             versions_in(provider, pkg, range),
             requirement_text(dependency, dependency_range),
-            declared_in(provider, pkg, range)
+            declared_in(provider, pkg, range),
+            constrained_by(provider, dependency)
         ),
         External::Custom(pkg, range, reason) => format!("{} {reason}", versions_in(provider, pkg, range)),
     })

@@ -48,6 +48,12 @@ pub(crate) fn read(options: &InputOptions) -> anyhow::Result<Inputs> {
         }
         merge(&mut inputs.files, file);
     }
+    for path in &options.constraints {
+        if path == Path::new("-") {
+            bail!("-c -: a constraints file is read from a file, not stdin");
+        }
+        merge(&mut inputs.files, RequirementsFile::read_constraints(path)?);
+    }
     if let Some(graph) = &options.from_graph {
         let (roots, in_house) = graph_roots(graph, &options.packages)?;
         inputs.roots.extend(roots);

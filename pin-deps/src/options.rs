@@ -28,6 +28,8 @@ pub struct InputOptions {
     /// A `lastmile.graph/v1` document whose leaves (or `packages`) are pinned.
     pub from_graph: Option<PathBuf>,
     pub packages: Vec<String>,
+    /// Constraints files (`-c`): versions allowed, nothing asked for.
+    pub constraints: Vec<PathBuf>,
 }
 
 /// The Python and platform the pins are for.

@@ -74,6 +74,8 @@ pub(crate) struct Provider<'a> {
     pub(crate) preferences: HashMap<PackageName, Version>,
     /// Exact `==` pins, which may select a yanked version.
     pub(crate) exact: HashMap<PackageName, Version>,
+    /// Where each package's constraints were written (`versions.txt:3`), for the explanation.
+    pub(crate) constraint_origins: HashMap<PackageName, Vec<String>>,
     /// Builds sdists with dynamic metadata; `None` with `--no-build`.
     pub(crate) builder: Option<Builder<'a>>,
     /// Only versions with a wheel for the target (resolving a build environment, whose
@@ -111,6 +113,7 @@ impl<'a> Provider<'a> {
             direct,
             preferences,
             exact: HashMap::new(),
+            constraint_origins: HashMap::new(),
             builder: None,
             wheels_only: false,
             prefer_binary: false,

@@ -115,6 +115,18 @@ pub(crate) fn resolve(
         preferences,
     );
     provider.exact = exact;
+    let env = target.marker_environment();
+    for constraint in files
+        .constraints
+        .iter()
+        .filter(|c| c.requirement.marker.evaluate(&env, &[]))
+    {
+        provider
+            .constraint_origins
+            .entry(constraint.requirement.name.clone())
+            .or_default()
+            .push(constraint.location.to_string());
+    }
     provider.builder = options
         .build
         .enabled

@@ -152,3 +152,80 @@ fn an_in_house_package_no_in_house_source_has_is_refused_naming_where_it_was_loo
         bad.stderr
     );
 }
+
+#[test]
+fn a_constraints_file_pins_the_graph_to_the_builds_of_one_commit_not_the_newest() {
+    // Two builds of katcore in the in-house folder; the commit being pinned built the older one.
+    let env = in_house_wheels();
+    env.wheel(
+        Wheel::new("katcore", "1.0.post2+gbbbbbbbbbbbb")
+            .requires("katcp")
+            .requires("tornado"),
+    )
+    .wheel(
+        Wheel::new("katcore", "1.0.post1+gaaaaaaaaaaaa")
+            .requires("katcp")
+            .requires("tornado"),
+    )
+    .wheel(Wheel::new("tornado", "6.0"));
+    let graph = serde_json::json!({
+        "schema": "lastmile.graph/v1",
+        "nodes": [
+            {"name": "katcore", "version": "1.0", "internal": true, "source": null, "requires_python": null, "extras": [], "scripts": {}},
+            {"name": "katcp", "version": "0.9", "internal": true, "source": null, "requires_python": null, "extras": [], "scripts": {}},
+            {"name": "tornado", "version": null, "internal": false, "source": null, "requires_python": null, "extras": [], "scripts": {}}
+        ],
+        "edges": [
+            {"from": "katcore", "to": "katcp", "specifier": "", "extras": [], "extra": null, "marker": null, "url": null, "declared_at": null},
+            {"from": "katcore", "to": "tornado", "specifier": "", "extras": [], "extra": null, "marker": null, "url": null, "declared_at": null}
+        ],
+        "roots": ["tornado"], "leaves": ["katcore"], "build_order": [["katcp"], ["katcore"]], "cycles": [], "duplicates": []
+    });
+    env.write("graph.json", &graph.to_string());
+    let pins = |extra: &[&str]| {
+        let mut args = vec![
+            "--from-graph",
+            "graph.json",
+            "-f",
+            "dist",
+            "--no-index",
+            "--no-header",
+            "--no-hashes",
+        ];
+        args.extend_from_slice(extra);
+        run_in(env.dir.path(), &args, None)
+    };
+    assert_eq!(
+        pins(&[]).success().pins(),
+        ["katcore==1.0.post2+gbbbbbbbbbbbb", "katcp==0.9", "tornado==6.0"]
+    );
+    env.write(
+        "versions.txt",
+        "katcore==1.0.post1+gaaaaaaaaaaaa\nkatcp==0.9\nunbuilt==1.0\n",
+    );
+    let out = pins(&["-c", "versions.txt"]).success();
+    assert_eq!(
+        out.pins(),
+        ["katcore==1.0.post1+gaaaaaaaaaaaa", "katcp==0.9", "tornado==6.0"]
+    );
+    assert!(
+        out.stdout
+            .contains("katcore==1.0.post1+gaaaaaaaaaaaa\n    # via\n    #   -c versions.txt\n"),
+        "{}",
+        out.stdout
+    );
+    // A build the constraints name that no in-house source has: no resolution, said.
+    env.write("versions.txt", "katcore==1.0.post3+gcccccccccccc\n");
+    let out = pins(&["-c", "versions.txt"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "graph.json (leaf katcore) requires katcore==1.0.post3+gcccccccccccc (narrowed by the constraint in versions.txt:1)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = pins(&["-c", "missing.txt"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("missing.txt: cannot read"), "{}", out.stderr);
+}

@@ -80,6 +80,15 @@ impl RequirementsFile {
         Ok(out)
     }
 
+    /// Read `path` as a constraints file (`-c FILE`, pip's `--constraint`): its requirements
+    /// narrow the versions of whatever else asks for them, and ask for nothing themselves.
+    pub fn read_constraints(path: &Path) -> Result<Self, InputError> {
+        let mut out = RequirementsFile::default();
+        let mut stack = Vec::new();
+        out.read_into(path, path.display().to_string(), true, &mut stack)?;
+        Ok(out)
+    }
+
     /// Read `text` as if it were the file `name` in the current folder.
     pub fn parse(text: &str, name: &str) -> Result<Self, InputError> {
         let mut out = RequirementsFile::default();
