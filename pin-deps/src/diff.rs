@@ -49,6 +49,23 @@ impl Pins {
     }
 }
 
+/// Parents with the files of `-r FILE` and `-c FILE` shortened to their names: two pins made from
+/// constraints files of the same name in different folders came the same way.
+fn short(parents: &[String]) -> Vec<String> {
+    parents
+        .iter()
+        .map(|parent| match parent.split_once(' ') {
+            Some((option @ ("-r" | "-c"), file)) => format!(
+                "{option} {}",
+                std::path::Path::new(file)
+                    .file_name()
+                    .map_or(file.into(), |n| n.to_string_lossy())
+            ),
+            _ => parent.clone(),
+        })
+        .collect()
+}
+
 /// The differences between `old` and `new` (labelled so), one package a paragraph; empty when
 /// they pin the same.
 pub(crate) fn diff(old: &Pins, new: &Pins, labels: (&str, &str)) -> String {
@@ -70,6 +87,9 @@ pub(crate) fn diff(old: &Pins, new: &Pins, labels: (&str, &str)) -> String {
         };
         let _ = writeln!(out, "  {name}: {a} {}, {b} {}", version(left), version(right));
         match (left, right) {
+            (Some((_, l)), Some((_, r))) if short(l) == short(r) => {
+                let _ = writeln!(out, "    via {}", short(r).join(", "));
+            }
             (Some(_), Some(_)) => {
                 let _ = writeln!(out, "    via: {a}: {}; {b}: {}", via(left), via(right));
             }
@@ -101,5 +121,15 @@ mod tests {
              \x20 pyyaml: old (not pinned), new 6.0.1\n    only new pins it, via katconf\n"
         );
         assert_eq!(diff(&Pins::read(OLD), &Pins::read(OLD), ("a", "b")), "");
+    }
+
+    #[test]
+    fn the_same_parents_are_said_once_and_constraints_files_by_name() {
+        let old = "katcore==1.3.0.post1+gaaaaaaaaaaaa\n    # via\n    #   -c /ci/run1/versions.txt\n    #   katsim\n";
+        let new = "katcore==1.3.0.post2+gbbbbbbbbbbbb\n    # via\n    #   -c /ci/run2/versions.txt\n    #   katsim\n";
+        assert_eq!(
+            diff(&Pins::read(old), &Pins::read(new), ("first", "second")),
+            "  katcore: first 1.3.0.post1+gaaaaaaaaaaaa, second 1.3.0.post2+gbbbbbbbbbbbb\n    via -c versions.txt, katsim\n"
+        );
     }
 }
