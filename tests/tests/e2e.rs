@@ -1,10 +1,11 @@
 //! The whole pipeline end to end, as `scripts/demo` runs it on the bundled example system with real
 //! components (a private pypiserver on loopback, LXC nodes with systemd, the acceptance suite):
-//! a run killed half-way and run again completes; its change to katcore rebuilds what that affects
-//! and moves katcore's pin only; two complete runs from the same commit give the
-//! same pinned requirements and the same candidate digest; a package whose unit tests fail stops
-//! the pipeline before pinning; a package missing from the private index fails pinning with the
-//! reason. (A failing health check leaving the previous candidate serving is in
+//! a run killed half-way and run again completes; a README change makes no candidate; its change
+//! to katcore rebuilds what that affects, moves katcore's pin only, and becomes a second candidate
+//! switched onto the same lab, qualified and promoted after the first; a second run from the same
+//! commit, against the index the first left, gives the same versions, pins and candidates; a
+//! package whose unit tests fail stops the pipeline before pinning; a package missing from the
+//! private index fails pinning with the reason. (A failing health check leaving the previous candidate serving is in
 //! `tests/tests/deploy/`, a failing acceptance test blocking promotion in `tests/tests/qualify/`.)
 //! The nodes are named `lmtest-<pid>-...` on 127.77.40.N and removed at the end. Needs root.
 
@@ -72,7 +73,11 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
         "the run after the kill failed:\n{}\n{}",
         first.stdout, first.stderr
     );
-    for line in ["9/9", "head of channel stable", "Tear down: scripts/demo --down"] {
+    for line in [
+        "10/10",
+        "head of channel stable",
+        "Tear down: scripts/demo --down",
+    ] {
         assert!(
             first.stdout.contains(line) || first.stderr.contains(line),
             "{line}:\n{}\n{}",
@@ -81,35 +86,88 @@ fn killed_then_completed_twice_the_same_and_faults_stop_it_with_the_reason() {
         );
     }
     let pins = std::fs::read_to_string(out.join("pinned-requirements.txt")).unwrap();
-    let candidate = digest(&out);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["passed"], true);
+    let (candidate, second) = (digest(&out), digest(&out.join("change")));
+    assert_ne!(candidate, second);
+    for report in ["report.json", "change/report.json"] {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(report)).unwrap()).unwrap();
+        assert_eq!(report["passed"], true);
+    }
+    // Both promoted, in order, the second over the first; it is the channel's head.
+    assert_eq!(promoted(&out), [candidate.clone(), second.clone()]);
     assert_eq!(
         std::fs::read_to_string(out.join("promotions/stable/head"))
             .unwrap()
             .trim(),
-        candidate
+        second
+    );
+    // The second went onto the same lab: a switch to the next generation.
+    let generation = |file: &str| deployment(&out.join(file))["generation"].as_u64().unwrap();
+    assert_eq!(
+        generation("change/deployment.json"),
+        generation("deployment.json") + 1
     );
 
+    the_readme_change_makes_no_candidate(&out, &first.stderr);
     the_change_rebuilds_what_it_affects_and_moves_only_its_pin(&out, &pins);
 
-    // The same commit again: the same pins, the same candidate (deploy-lxc finds it current).
-    let second = run_command(&mut demo(&out, &env, None), None);
-    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    // The same commit again, against the index the first run left: the same versions, pins and
+    // candidates, each switched onto the lab and promoted again.
+    let versions = std::fs::read_to_string(out.join("versions.txt")).unwrap();
+    let second_run = run_command(&mut demo(&out, &env, None), None);
+    assert_eq!(second_run.code, 0, "{}\n{}", second_run.stdout, second_run.stderr);
+    assert!(
+        second_run.stdout.contains("(already published, the same bytes)"),
+        "{}",
+        second_run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("versions.txt")).unwrap(),
+        versions
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("pinned-requirements.txt")).unwrap(),
         pins
     );
     assert_eq!(digest(&out), candidate);
-    assert!(
-        second.stderr.contains("already runs candidate"),
-        "{}",
-        second.stderr
-    );
+    assert_eq!(digest(&out.join("change")), second);
+    assert_eq!(promoted(&out), [candidate.as_str(), &second, &candidate, &second]);
 
     a_package_missing_from_the_index_fails_pinning(dir.path(), &out);
     a_failing_unit_test_stops_it_before_pinning(dir.path(), &env);
+}
+
+fn deployment(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The digests of the `stable` channel's log, oldest first; each entry's `previous` is the one
+/// before it.
+fn promoted(out: &Path) -> Vec<String> {
+    let log = std::fs::read_to_string(out.join("promotions/stable/log.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1]["previous"], pair[0]["digest"], "{log}");
+    }
+    entries
+        .iter()
+        .map(|e| e["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Step 9's README change: nothing to rebuild, no candidate, and depgraph said why.
+fn the_readme_change_makes_no_candidate(out: &Path, stderr: &str) {
+    let doc = deployment(&out.join("change/affected-readme.json"));
+    assert_eq!(doc["candidate"], false);
+    assert_eq!(doc["build_order"], serde_json::json!([]));
+    assert_eq!(
+        doc["changed_files"],
+        serde_json::json!([{"path": "README.md", "package": null}])
+    );
+    assert!(
+        stderr.contains("(README.md): nothing to rebuild, no candidate"),
+        "{stderr}"
+    );
 }
 
 /// The pins of a pinned-requirements file: name (with extras) to the pin line.
