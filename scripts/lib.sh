@@ -10,6 +10,12 @@ mkdir -p "$LASTMILE_CACHE"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 2; }
 
+# Build lastmile's release binaries: the whole workspace, always, so every script shares one set of
+# artifacts (a build of some packages alone unifies features differently and rebuilds them).
+build_release() {
+  cargo build --release --locked -q --manifest-path "$LASTMILE_ROOT/Cargo.toml"
+}
+
 # Make a cache entry one process at a time: hold an exclusive lock on NAME until the script ends.
 # Tests running side by side call the same scripts; the second waits, then finds the entry made.
 lock_cache() {
