@@ -12,6 +12,8 @@ Examples:
   deploy-lxc status   --env lab.toml
   deploy-lxc rollback --env lab.toml
   deploy-lxc destroy  --env lab.toml
+  deploy-lxc apply --env lab.toml --instance ci-42 candidate.json   # a build's own copy of lab
+  deploy-lxc destroy --env lab.toml --instance ci-42                 # gone, addresses given back
 
 The candidate is a lastmile.candidate/v1 document (a file, or - for stdin) or the image itself.
 State, the unpacked images and the containers live under --state-dir (LASTMILE_STATE_DIR,
@@ -84,6 +86,11 @@ pub struct Target {
     /// state_dir, else /var/lib/lastmile; given both, they must agree).
     #[arg(long, value_name = "DIR", env = "LASTMILE_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// One instance of the environment (a CI build's own): its own state, containers and
+    /// addresses, claimed from the file's [pool] so that two instances never share one; destroy
+    /// it to give them back. Lower-case letters, digits and -.
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -32,7 +32,7 @@ impl<'a> Context<'a> {
             .with_context(|| format!("--state-dir {}", state_dir.display()))?;
         let engine: Box<dyn Engine> = match &env.backend {
             Backend::Lxc(settings) => {
-                Box::new(crate::backend::lxc::Lxc::new(state_dir, &env.name, settings)?)
+                Box::new(crate::backend::lxc::Lxc::new(state_dir, &env.key(), settings)?)
             }
             Backend::Proxmox(settings) => {
                 Box::new(crate::backend::proxmox::Proxmox::new(env, settings, state_dir)?)
@@ -41,7 +41,7 @@ impl<'a> Context<'a> {
         Ok(Self {
             env,
             engine,
-            store: Store::new(state_dir, &env.name)?,
+            store: Store::new(state_dir, &env.key())?,
             state_dir: state_dir.to_owned(),
             reporter,
             parallel: parallel.filter(|&n| n > 0).unwrap_or(env.nodes.len()),
@@ -54,7 +54,7 @@ impl<'a> Context<'a> {
         let state = self
             .store
             .load()?
-            .unwrap_or_else(|| State::new(&self.env.name, backend));
+            .unwrap_or_else(|| State::new(&self.env.key(), backend));
         if state.backend != backend {
             bail!(
                 "{} was deployed with backend {}; {} now says {backend} (destroy it first)",

@@ -29,6 +29,10 @@ pub fn destroy(ctx: &Context) -> anyhow::Result<DeploymentDocument> {
     state.current = None;
     state.transition = None;
     ctx.store.remove()?;
+    let released = crate::pool::release(&crate::pool::dir(), ctx.env, &ctx.state_dir)?;
+    if released > 0 {
+        tracing::info!("{released} addresses given back to the pool");
+    }
     crate::housekeeping::prune_images(ctx)?;
     Ok(document(
         ctx,

@@ -74,16 +74,19 @@ pub fn document(
     timings_ms: BTreeMap<String, u64>,
 ) -> DeploymentDocument {
     let current = state.current_generation();
+    let (config, configuration) = configuration(ctx, current);
     DeploymentDocument {
         schema: lastmile_documents::deployment::SCHEMA.to_owned(),
         environment: ctx.env.name.clone(),
+        instance: ctx.env.instance.clone(),
         backend: ctx.env.backend.kind(),
         outcome,
         candidate: current.map(candidate),
         generation: current.map(|g| g.number),
         refused: refused.map(candidate),
         nodes,
-        config: ctx.env.config.clone(),
+        config,
+        configuration,
         kept: state
             .kept()
             .iter()
@@ -96,12 +99,27 @@ pub fn document(
     }
 }
 
+/// The `[config]` values and the configuration digest of the generation serving, as it was made
+/// (a state from before they were recorded: the environment file's values, no digest); with
+/// none serving, the environment file's values.
+fn configuration(
+    ctx: &Context,
+    current: Option<&Generation>,
+) -> (BTreeMap<String, String>, Option<lastmile_fs::Sha256>) {
+    match current {
+        Some(g) if g.configuration.is_some() => (g.config.clone(), g.configuration),
+        Some(_) => (ctx.env.config.clone(), None),
+        None => (ctx.env.config.clone(), None),
+    }
+}
+
 /// The document of `generation` as it will be once it serves: what its nodes are told of
 /// themselves and each other (their `node.env`).
 pub fn planned(ctx: &Context, generation: &Generation) -> DeploymentDocument {
     DeploymentDocument {
         schema: lastmile_documents::deployment::SCHEMA.to_owned(),
         environment: ctx.env.name.clone(),
+        instance: ctx.env.instance.clone(),
         backend: ctx.env.backend.kind(),
         outcome: Outcome::Deployed,
         candidate: Some(candidate(generation)),
@@ -112,7 +130,8 @@ pub fn planned(ctx: &Context, generation: &Generation) -> DeploymentDocument {
             .iter()
             .map(|n| node(n, NodeState::Running, Vec::new()))
             .collect(),
-        config: ctx.env.config.clone(),
+        config: generation.config.clone(),
+        configuration: generation.configuration,
         kept: Vec::new(),
         timings_ms: BTreeMap::new(),
     }

@@ -18,6 +18,7 @@ pub mod context;
 pub mod deploy;
 pub mod destroy;
 pub mod document;
+pub mod drift;
 pub mod env;
 pub mod fault;
 pub mod health;
@@ -26,6 +27,7 @@ pub mod image;
 pub mod lock;
 pub mod node;
 pub mod plan;
+pub mod pool;
 pub mod state;
 pub mod status;
 pub mod summary;
@@ -49,8 +51,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let reporter = Reporter::new("deploy-lxc", &cli.global);
     let output = cli.global.output.as_deref();
     let quiet = cli.global.quiet;
-    let env = env::load(&cli.command.target().env)?;
     let target = cli.command.target();
+    let mut env = env::load(&target.env)?;
+    env.instance = instance(&env, target.instance.as_deref())?;
     let parallel = match &cli.command {
         Command::Apply { parallel, .. } | Command::Rollback { parallel, .. } => *parallel,
         _ => None,
@@ -90,6 +93,28 @@ impl Command {
             | Command::Destroy { target } => target,
         }
     }
+}
+
+/// `--instance NAME`, checked: a name, and an environment whose nodes take their addresses from a
+/// pool (fixed ones would be shared by every instance).
+fn instance(env: &Environment, given: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(name) = given else {
+        return Ok(None);
+    };
+    if !env::valid_name(name) || name.len() > 40 {
+        anyhow::bail!("--instance {name:?}: lower-case letters, digits and -, at most 40");
+    }
+    if env.pool.is_none() {
+        return Err(lastmile_fs::InputError::new(
+            lastmile_fs::Location::file(env.file.clone()),
+            format!(
+                "--instance {name}: {}'s nodes have fixed addresses, which two instances would share; give it [pool] addresses = \"127.77.8.2-127.77.8.250\" and leave the nodes' out",
+                env.name
+            ),
+        )
+        .into());
+    }
+    Ok(Some(name.to_owned()))
 }
 
 /// `status`: the document, and exit 1 naming every difference.

@@ -50,6 +50,19 @@ pub fn plan(ctx: &Context, candidate: &Candidate) -> anyhow::Result<Plan> {
             "verify {} against sha256 {digest}",
             candidate.image.display()
         ));
+        if let Some(pool) = ctx.env.pool {
+            let pooled: Vec<&str> = ctx
+                .env
+                .nodes
+                .iter()
+                .filter(|n| n.pooled)
+                .map(|n| n.name.as_str())
+                .collect();
+            steps.push(format!(
+                "claim an address from pool {pool} for each of {} (the ones this instance holds, else free ones)",
+                pooled.join(", ")
+            ));
+        }
         steps.extend(creates(ctx, &digest, number));
         steps.extend(switches(ctx, candidate, current, number));
         steps.extend(removals(ctx, &state));

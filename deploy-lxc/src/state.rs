@@ -40,6 +40,12 @@ pub struct Generation {
     pub image: String,
     /// The environment file's digest when it was made.
     pub settings: Sha256,
+    /// The configuration it was made with ([`crate::env::Environment::configuration`]) and its
+    /// `[config]` values; absent in a state written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Sha256>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
     pub source_commits: BTreeMap<String, String>,
     pub nodes: Vec<GenerationNode>,
 }

@@ -11,10 +11,19 @@ pub fn print(doc: &DeploymentDocument) {
         (Some(c), Some(g)) => format!("generation {g}, candidate {}", c.digest.short(12)),
         _ => "nothing serving".to_owned(),
     };
+    let serving = match &doc.configuration {
+        Some(configuration) => format!("{serving}, configuration {}", configuration.short(12)),
+        None => serving,
+    };
     let total = doc.timings_ms.get("total").copied().unwrap_or(0);
+    let instance = doc
+        .instance
+        .as_ref()
+        .map(|i| format!(", instance {i}"))
+        .unwrap_or_default();
     let _ = writeln!(
         err,
-        "deploy-lxc: {} ({}): {}: {serving}, in {:.1} s",
+        "deploy-lxc: {} ({}{instance}): {}: {serving}, in {:.1} s",
         doc.environment,
         doc.backend,
         doc.outcome.word(),

@@ -17,6 +17,10 @@ pub struct DeploymentDocument {
     pub schema: String,
     /// The environment's name (`lab`).
     pub environment: String,
+    /// The instance of the environment (`deploy-lxc --instance NAME`): one of several copies of
+    /// it on the same host, each with its own containers, addresses and state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     pub backend: Backend,
     /// What happened: see [`Outcome`].
     pub outcome: Outcome,
@@ -30,9 +34,14 @@ pub struct DeploymentDocument {
     pub refused: Option<DeployedCandidate>,
     /// The nodes, sorted by name.
     pub nodes: Vec<DeployedNode>,
-    /// The environment file's `[config]` values, which every node gets in `node.env`.
+    /// The `[config]` values of the generation serving, which every node gets in `node.env`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// The digest of the configuration the generation serving was made with: the `[config]`
+    /// values, each node's name, roles, address, network and limits, and the health rules. What
+    /// is qualified and promoted is this and the candidate's digest, together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Sha256>,
     /// Generations kept for rollback, newest first.
     pub kept: Vec<KeptGeneration>,
     /// Milliseconds spent in each step (`verify`, `unpack`, `prepare`, `switch`, `revert`,
@@ -229,6 +238,9 @@ impl DeploymentDocument {
     /// With no node: the same without the node's own.
     pub fn variables(&self, node: Option<&DeployedNode>) -> Vec<(String, String)> {
         let mut vars = vec![("LASTMILE_ENV".to_owned(), self.environment.clone())];
+        if let Some(instance) = &self.instance {
+            vars.push(("LASTMILE_INSTANCE".to_owned(), instance.clone()));
+        }
         if let Some(node) = node {
             vars.extend([
                 ("LASTMILE_NODE".to_owned(), node.name.clone()),
@@ -241,6 +253,9 @@ impl DeploymentDocument {
         }
         if let Some(candidate) = &self.candidate {
             vars.push(("LASTMILE_CANDIDATE".to_owned(), candidate.digest.to_string()));
+        }
+        if let Some(configuration) = &self.configuration {
+            vars.push(("LASTMILE_CONFIGURATION".to_owned(), configuration.to_string()));
         }
         for other in &self.nodes {
             vars.push((
@@ -284,6 +299,7 @@ mod tests {
         DeploymentDocument {
             schema: SCHEMA.to_owned(),
             environment: "lab".to_owned(),
+            instance: None,
             backend: Backend::Lxc,
             outcome: Outcome::Deployed,
             candidate: Some(DeployedCandidate {
@@ -308,6 +324,7 @@ mod tests {
                 downtime_ms: Some(1200),
             }],
             config: [("KATCP_LOG_LEVEL".to_owned(), "info".to_owned())].into(),
+            configuration: Some(Sha256::of(b"configuration")),
             kept: Vec::new(),
             timings_ms: BTreeMap::new(),
         }
@@ -356,6 +373,7 @@ mod tests {
                 "LASTMILE_NODE_ADDR",
                 "LASTMILE_GENERATION",
                 "LASTMILE_CANDIDATE",
+                "LASTMILE_CONFIGURATION",
                 "LASTMILE_ADDR_MONCTL",
                 "LASTMILE_ADDR_SIM_1",
                 "LASTMILE_ROLE_MONCTL",

@@ -176,6 +176,7 @@ fn deployment_documents_follow_their_schema() {
     let document = DeploymentDocument {
         schema: DEPLOYMENT.into(),
         environment: "lab".into(),
+        instance: Some("ci-42".into()),
         backend: Backend::Lxc,
         outcome: Outcome::Reverted,
         candidate: Some(DeployedCandidate {
@@ -211,6 +212,7 @@ fn deployment_documents_follow_their_schema() {
             downtime_ms: Some(1800),
         }],
         config: BTreeMap::from([("KATCP_LOG_LEVEL".into(), "info".into())]),
+        configuration: Some(Sha256::of(b"configuration")),
         kept: vec![KeptGeneration {
             generation: 1,
             digest: Sha256::of(b"old"),
@@ -222,17 +224,37 @@ fn deployment_documents_follow_their_schema() {
 
 #[test]
 fn promotion_entries_follow_their_schema() {
-    use lastmile_documents::promotion::{PromotionEntry, SCHEMA as PROMOTION};
+    use lastmile_documents::promotion::{Moved, PromotionEntry, Qualification, SCHEMA as PROMOTION};
+    let qualification = |environment: &str| Qualification {
+        environment: environment.into(),
+        instance: Some("ci-42".into()),
+        generation: 3,
+        configuration: Some(Sha256::of(environment.as_bytes())),
+        report_sha256: Sha256::of(b"report"),
+    };
     let entry = PromotionEntry {
         schema: PROMOTION.into(),
         channel: "stable".into(),
         digest: Sha256::of(b"image"),
-        report_sha256: Sha256::of(b"report"),
         previous: Some(Sha256::of(b"old")),
+        moved: vec![Moved::Candidate, Moved::Configuration],
         time: "2026-12-02T10:00:00Z".into(),
-        environment: "lab".into(),
-        generation: 3,
         image: "/images/autobuild-0123456789ab.tar.gz".into(),
+        qualified: vec![qualification("lab"), qualification("staging")],
     };
-    check(&entry, "report_sha256");
+    check(&entry, "moved");
+    // What the document cannot say by its shape alone.
+    let inconsistent = |entry: &PromotionEntry, said: &str| {
+        let err = PromotionEntry::from_json(&entry.to_json(), "log.jsonl:3").unwrap_err();
+        assert!(err.to_string().contains(said), "{err}");
+    };
+    let mut same = entry.clone();
+    same.previous = Some(same.digest);
+    inconsistent(
+        &same,
+        "moved says the candidate moved, but the previous head is the same candidate",
+    );
+    let mut unsorted = entry.clone();
+    unsorted.qualified.reverse();
+    inconsistent(&unsorted, "qualified is not sorted by environment");
 }

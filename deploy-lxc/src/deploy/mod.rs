@@ -44,8 +44,9 @@ pub fn apply(ctx: &Context, candidate: &Candidate) -> anyhow::Result<DeploymentD
         ctx.engine
             .provide_image(&candidate.image, &candidate.digest, &ctx.reporter)
     })?;
+    let claimed = crate::pool::claim(&crate::pool::dir(), ctx.env, &state, &ctx.state_dir)?;
     let number = state.next_generation;
-    let generation = prepare::new_generation(ctx, candidate, number);
+    let generation = prepare::new_generation(ctx, candidate, number, &claimed);
     state.next_generation += 1;
     state.generations.push(generation.clone());
     state.transition = Some(Transition {

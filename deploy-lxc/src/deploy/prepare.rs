@@ -1,14 +1,23 @@
 //! A new generation: its record (a container per node, what each runs and how it is checked),
 //! then every node's container made while the old generation still serves.
 
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
 use anyhow::Context as _;
 
 use crate::candidate::Candidate;
 use crate::context::Context;
 use crate::state::{Generation, GenerationNode};
 
-/// The record of generation `number` of `candidate`.
-pub(super) fn new_generation(ctx: &Context, candidate: &Candidate, number: u64) -> Generation {
+/// The record of generation `number` of `candidate`; a pooled node at the address its instance
+/// claimed.
+pub(super) fn new_generation(
+    ctx: &Context,
+    candidate: &Candidate,
+    number: u64,
+    claimed: &BTreeMap<String, Ipv4Addr>,
+) -> Generation {
     let nodes = ctx
         .env
         .nodes
@@ -21,7 +30,7 @@ pub(super) fn new_generation(ctx: &Context, candidate: &Candidate, number: u64) 
                 name: node.name.clone(),
                 exec: ctx.engine.exec_prefix(&container),
                 container,
-                address: node.address,
+                address: claimed.get(&node.name).copied().unwrap_or(node.address),
                 roles: node.roles.clone(),
                 checks: crate::health::checks(&candidate.document, &services),
                 services: services.into_iter().map(str::to_owned).collect(),
@@ -34,6 +43,8 @@ pub(super) fn new_generation(ctx: &Context, candidate: &Candidate, number: u64) 
         digest: candidate.digest,
         image: candidate.image.display().to_string(),
         settings: ctx.env.digest,
+        configuration: Some(ctx.env.configuration),
+        config: ctx.env.config.clone(),
         source_commits: candidate.document.source_commits.clone(),
         nodes,
     }

@@ -34,7 +34,7 @@ use lastmile_fs::{InputError, Sha256};
 use lastmile_settings::SettingsFile;
 use serde::Deserialize;
 
-pub use values::Network;
+pub use values::{Network, Pool};
 
 /// A checked environment file.
 #[derive(Debug, Clone)]
@@ -56,6 +56,28 @@ pub struct Environment {
     /// sha256 of everything above that shapes a node (not `keep`): a deploy of the current
     /// candidate with the same digest changes nothing.
     pub digest: Sha256,
+    /// sha256 of the configuration a candidate is qualified with: the `[config]` values, each
+    /// node's name, roles, address, network and limits, and the health rules. Not the plumbing
+    /// (the engine's settings, where state lives, how many generations are kept): what the
+    /// deployment document, the report and a promotion carry next to the candidate's digest.
+    pub configuration: Sha256,
+    /// `[pool] addresses`: where nodes without an address of their own take theirs from, per
+    /// instance.
+    pub pool: Option<Pool>,
+    /// `--instance NAME`: this copy of the environment, with its own state, containers and (from
+    /// the pool) addresses.
+    pub instance: Option<String>,
+}
+
+impl Environment {
+    /// What the state and the containers are named by: the environment's name, or
+    /// `NAME.INSTANCE` for an instance (a `.` is in no environment name, so the two never meet).
+    pub fn key(&self) -> String {
+        match &self.instance {
+            Some(instance) => format!("{}.{instance}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +208,8 @@ pub struct Node {
     pub cpus: Option<u32>,
     /// The Proxmox node it goes on.
     pub host: Option<String>,
+    /// Its address comes from the environment's pool (the instance's claim), not the file.
+    pub pooled: bool,
 }
 
 impl Node {

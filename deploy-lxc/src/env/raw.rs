@@ -8,7 +8,7 @@ use lastmile_fs::{InputError, Sha256};
 use lastmile_settings::{SettingsFile, Spanned};
 use serde::Deserialize;
 
-use super::values::{ConfigValue, Network, Size};
+use super::values::{ConfigValue, Network, Pool, Size};
 use super::{Backend, Environment, HealthSettings, LxcSettings, Node, ProxmoxSettings, env_word, valid_name};
 
 #[derive(Deserialize)]
@@ -26,8 +26,16 @@ struct RawEnvironment {
     health: RawHealth,
     lxc: Option<Spanned<LxcSettings>>,
     proxmox: Option<Spanned<ProxmoxSettings>>,
+    /// Where nodes without an address take theirs from, per instance.
+    pool: Option<Spanned<RawPool>>,
     #[serde(default)]
     nodes: BTreeMap<String, Spanned<RawNode>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    addresses: Spanned<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -79,7 +87,7 @@ fn default_interval() -> lastmile_settings::Duration {
 #[serde(deny_unknown_fields)]
 struct RawNode {
     roles: Option<Spanned<Vec<String>>>,
-    address: Spanned<Ipv4Addr>,
+    address: Option<Spanned<Ipv4Addr>>,
     network: Option<Spanned<Network>>,
     memory: Option<Spanned<Size>>,
     cpus: Option<Spanned<u32>>,
@@ -100,7 +108,8 @@ pub(super) fn read(file: &SettingsFile) -> Result<Environment, InputError> {
     }
     let backend = backend(file, &raw)?;
     let config = config(file, &raw.config)?;
-    let nodes = nodes(file, &raw, &backend)?;
+    let pool = pool(file, &raw, &backend)?;
+    let nodes = nodes(file, &raw, &backend, pool.as_ref())?;
     if raw.health.timeout.get_ref().0.is_zero() {
         return Err(file.error_at(&raw.health.timeout, "health.timeout: more than 0s"));
     }
@@ -115,6 +124,7 @@ pub(super) fn read(file: &SettingsFile) -> Result<Environment, InputError> {
         return Err(file.error_at(dir, "state_dir: a folder"));
     }
     let name = raw.name.into_inner();
+    let configuration = configuration_digest(&config, &health, &nodes, pool.as_ref());
     let digest = shape_digest(&name, &backend, &config, &health, &nodes);
     Ok(Environment {
         file: file.name().to_owned(),
@@ -126,7 +136,47 @@ pub(super) fn read(file: &SettingsFile) -> Result<Environment, InputError> {
         health,
         nodes,
         digest,
+        configuration,
+        pool,
+        instance: None,
     })
+}
+
+/// `[pool] addresses`: a loopback range, for LXC nodes on the host's network.
+fn pool(file: &SettingsFile, raw: &RawEnvironment, backend: &Backend) -> Result<Option<Pool>, InputError> {
+    let Some(spanned) = &raw.pool else {
+        return Ok(None);
+    };
+    let addresses = &spanned.get_ref().addresses;
+    if matches!(backend, Backend::Proxmox(_)) {
+        return Err(file.error_at(
+            spanned,
+            "[pool] is for backend = \"lxc\": instances of an environment run on one host",
+        ));
+    }
+    let pool = Pool::parse(addresses.get_ref())
+        .map_err(|e| file.error_at(addresses, format!("pool.addresses: {}", e.0)))?;
+    let pooled = raw
+        .nodes
+        .values()
+        .filter(|n| {
+            n.get_ref()
+                .network
+                .as_ref()
+                .is_none_or(|n| *n.get_ref() == Network::None)
+        })
+        .count() as u64;
+    if pool.size() < pooled {
+        return Err(file.error_at(
+            addresses,
+            format!(
+                "pool.addresses: {} holds {} addresses, fewer than the {pooled} nodes that take one",
+                pool,
+                pool.size()
+            ),
+        ));
+    }
+    Ok(Some(pool))
 }
 
 /// The engine's table: `[lxc]` (optional) or `[proxmox]` (required), never the other's.
@@ -185,18 +235,31 @@ fn config(
 }
 
 /// `[nodes.NAME]`, sorted by name: each checked alone, then against the others.
-fn nodes(file: &SettingsFile, raw: &RawEnvironment, backend: &Backend) -> Result<Vec<Node>, InputError> {
+fn nodes(
+    file: &SettingsFile,
+    raw: &RawEnvironment,
+    backend: &Backend,
+    pool: Option<&Pool>,
+) -> Result<Vec<Node>, InputError> {
     if raw.nodes.is_empty() {
         return Err(file.error_in_file("no [nodes.NAME] table: an environment has at least one node"));
     }
     let mut nodes = Vec::new();
     let mut addresses: BTreeMap<Ipv4Addr, &str> = BTreeMap::new();
     let mut env_names: BTreeMap<String, &str> = BTreeMap::new();
+    // Until an instance claims its own, pooled nodes show the pool's first addresses.
+    let mut provisional = pool.into_iter().flat_map(Pool::addresses);
     for (name, spanned) in &raw.nodes {
-        let node = node(file, name, spanned, backend)?;
+        let mut node = node(file, name, spanned, backend, pool)?;
+        if node.pooled {
+            node.address = provisional
+                .next()
+                .expect("the pool holds an address for every node");
+        }
         let here = |value_span, message: String| file.error(value_span, format!("nodes.{name}{message}"));
-        if let Some(other) = addresses.insert(node.address, name) {
-            let address = &spanned.get_ref().address;
+        if let Some(address) = spanned.get_ref().address.as_ref()
+            && let Some(other) = addresses.insert(node.address, name)
+        {
             return Err(here(
                 address.span(),
                 format!(".address: {} is already node {other}'s address", node.address),
@@ -222,6 +285,7 @@ fn node(
     name: &str,
     spanned: &Spanned<RawNode>,
     backend: &Backend,
+    pool: Option<&Pool>,
 ) -> Result<Node, InputError> {
     let raw = spanned.get_ref();
     let error = |span, key: &str, message: String| file.error(span, format!("nodes.{name}{key}: {message}"));
@@ -249,10 +313,19 @@ fn node(
         .as_ref()
         .map(|n| n.get_ref().clone())
         .unwrap_or_default();
-    let network_span = raw.network.as_ref().map_or(raw.address.span(), Spanned::span);
-    network
-        .check(*raw.address.get_ref())
-        .map_err(|m| error(network_span, ".network", m.0))?;
+    let (address, pooled) = address(file, name, spanned, &network, pool)?;
+    let network_span = raw
+        .network
+        .as_ref()
+        .map(Spanned::span)
+        .or(raw.address.as_ref().map(Spanned::span))
+        .unwrap_or(spanned.span());
+    // (A pooled node's address comes from the pool, which holds loopback addresses only.)
+    if !pooled {
+        network
+            .check(address)
+            .map_err(|m| error(network_span, ".network", m.0))?;
+    }
     if let Some(cpus) = &raw.cpus
         && *cpus.get_ref() == 0
     {
@@ -278,7 +351,8 @@ fn node(
     Ok(Node {
         name: name.to_owned(),
         roles,
-        address: *raw.address.get_ref(),
+        address,
+        pooled,
         network,
         memory: raw.memory.as_ref().map(|m| m.get_ref().0),
         cpus: raw.cpus.as_ref().map(|c| *c.get_ref()),
@@ -287,6 +361,67 @@ fn node(
 }
 
 /// sha256 of everything that shapes a node (not `keep`).
+/// A node's address and whether it comes from the pool: a node on the host's network takes one
+/// from `[pool]` when the file has one (and may not then fix its own), an isolated node has
+/// 127.0.0.1, any other gives its own.
+fn address(
+    file: &SettingsFile,
+    name: &str,
+    spanned: &Spanned<RawNode>,
+    network: &Network,
+    pool: Option<&Pool>,
+) -> Result<(Ipv4Addr, bool), InputError> {
+    let given = spanned.get_ref().address.as_ref();
+    match (given, network, pool) {
+        (Some(address), Network::None, Some(_)) => Err(file.error_at(
+            address,
+            format!(
+                "nodes.{name}.address: with [pool], a node on the host's network takes its address from the pool (two instances of the environment would share a fixed one); remove it"
+            ),
+        )),
+        (None, Network::None, Some(_)) => Ok((Ipv4Addr::UNSPECIFIED, true)),
+        (_, Network::Veth { .. }, Some(_)) => Err(file.error_at(
+            spanned,
+            format!(
+                "nodes.{name}.network: [pool] is for nodes on the host's network (network = \"none\"); a veth node cannot be instantiated twice"
+            ),
+        )),
+        (Some(address), _, _) => Ok((*address.get_ref(), false)),
+        (None, Network::Empty, _) => Ok((Ipv4Addr::LOCALHOST, false)),
+        (None, _, _) => Err(file.error_at(
+            spanned,
+            format!(
+                "nodes.{name}.address: missing: give the node its address, or give the environment [pool] addresses = \"127.77.8.2-127.77.8.250\" to take them from"
+            ),
+        )),
+    }
+}
+
+/// The configuration a candidate is qualified with (see [`Environment::configuration`]).
+/// A pooled node's address is the instance's, not the configuration's: the pool is.
+fn configuration_digest(
+    config: &BTreeMap<String, String>,
+    health: &HealthSettings,
+    nodes: &[Node],
+    pool: Option<&Pool>,
+) -> Sha256 {
+    let nodes: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "name": n.name, "roles": n.roles,
+                "address": if n.pooled { None } else { Some(n.address) },
+                "network": n.network, "memory": n.memory, "cpus": n.cpus,
+            })
+        })
+        .collect();
+    let mut shape = serde_json::json!({ "config": config, "health": health, "nodes": nodes });
+    if let Some(pool) = pool {
+        shape["pool"] = serde_json::Value::String(pool.to_string());
+    }
+    Sha256::of(shape.to_string())
+}
+
 fn shape_digest(
     name: &str,
     backend: &Backend,

@@ -108,6 +108,83 @@ impl<'de> Deserialize<'de> for Network {
     }
 }
 
+/// `[pool] addresses`: the loopback addresses the nodes of every instance of the environment take
+/// theirs from, written `127.77.8.2-127.77.8.250` or `127.77.8.0/24` (its first and last
+/// address, the network's and the broadcast's, left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+}
+
+impl Pool {
+    /// Its addresses, in order.
+    pub fn addresses(&self) -> impl Iterator<Item = Ipv4Addr> {
+        (u32::from(self.first)..=u32::from(self.last)).map(Ipv4Addr::from)
+    }
+
+    /// How many addresses it holds (at least one).
+    pub fn size(&self) -> u64 {
+        u64::from(u32::from(self.last) - u32::from(self.first)) + 1
+    }
+}
+
+impl std::fmt::Display for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+impl Pool {
+    /// Read `FIRST-LAST` or `NETWORK/PREFIX`.
+    pub(crate) fn parse(text: &str) -> Result<Self, Broken> {
+        let address = |t: &str| {
+            t.trim()
+                .parse::<Ipv4Addr>()
+                .map_err(|_| Broken(format!("{text:?}: {t:?} is not an IPv4 address")))
+        };
+        let pool = if let Some((network, prefix)) = text.split_once('/') {
+            let network = u32::from(address(network)?);
+            let prefix: u32 = match prefix.trim().parse() {
+                Ok(p @ 8..=30) => p,
+                _ => return Err(Broken(format!("{text:?}: a prefix from /8 to /30"))),
+            };
+            let mask = u32::MAX << (32 - prefix);
+            if network & !mask != 0 {
+                return Err(Broken(format!(
+                    "{text:?}: {} is not the start of a /{prefix}",
+                    Ipv4Addr::from(network)
+                )));
+            }
+            Pool {
+                first: Ipv4Addr::from(network + 1),
+                last: Ipv4Addr::from((network | !mask) - 1),
+            }
+        } else if let Some((first, last)) = text.split_once('-') {
+            Pool {
+                first: address(first)?,
+                last: address(last)?,
+            }
+        } else {
+            return Err(Broken(format!(
+                "{text:?}: expected FIRST-LAST (127.77.8.2-127.77.8.250) or a network (127.77.8.0/24)"
+            )));
+        };
+        if pool.first > pool.last {
+            return Err(Broken(format!(
+                "{text:?}: {} comes after {}",
+                pool.first, pool.last
+            )));
+        }
+        if !pool.first.is_loopback() || !pool.last.is_loopback() {
+            return Err(Broken(format!(
+                "{text:?}: the nodes share the host's network, so their addresses are loopback ones (127.x.y.z)"
+            )));
+        }
+        Ok(pool)
+    }
+}
+
 /// A size in bytes, written `512M`, `2G`, `1024K` or a number of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Size(pub(crate) u64);
@@ -179,6 +256,27 @@ mod tests {
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("lots"), None);
         assert_eq!(parse_size("99999999999T"), None);
+    }
+
+    #[test]
+    fn pools_are_ranges_or_networks_of_loopback_addresses() {
+        let range = Pool::parse("127.77.8.2-127.77.8.9").unwrap();
+        assert_eq!(range.size(), 8);
+        assert_eq!(range.to_string(), "127.77.8.2-127.77.8.9");
+        let net = Pool::parse("127.77.8.0/24").unwrap();
+        assert_eq!(net.to_string(), "127.77.8.1-127.77.8.254");
+        assert_eq!(net.addresses().count(), 254);
+        for (bad, said) in [
+            ("127.77.8.9-127.77.8.2", "comes after"),
+            ("10.0.0.1-10.0.0.5", "loopback"),
+            ("127.77.8.1/24", "is not the start of a /24"),
+            ("127.77.8.0/31", "a prefix from /8 to /30"),
+            ("127.77.8.2", "expected FIRST-LAST"),
+            ("127.77.8.x-127.77.8.9", "is not an IPv4 address"),
+        ] {
+            let err = Pool::parse(bad).unwrap_err().0;
+            assert!(err.contains(said), "{bad}: {err}");
+        }
     }
 
     #[test]

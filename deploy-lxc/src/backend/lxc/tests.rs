@@ -9,6 +9,7 @@ fn node(name: &str) -> Node {
         memory: None,
         cpus: None,
         host: None,
+        pooled: false,
     }
 }
 
