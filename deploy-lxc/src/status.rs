@@ -30,7 +30,9 @@ pub fn status(ctx: &Context) -> anyhow::Result<(DeploymentDocument, Vec<String>)
         can_exec: ctx.engine.can_exec(),
     };
     let mut nodes = Vec::new();
-    for generation_node in state.current_generation().iter().flat_map(|g| &g.nodes) {
+    let current = state.current_generation();
+    let planned = current.map(|g| crate::document::planned(ctx, g));
+    for generation_node in current.iter().flat_map(|g| &g.nodes) {
         let running = ctx.engine.running(&generation_node.container)?;
         let health = if running == Running::Running {
             checker.once(generation_node)
@@ -48,6 +50,11 @@ pub fn status(ctx: &Context) -> anyhow::Result<(DeploymentDocument, Vec<String>)
                 "{}: {} fails its check {}: {}",
                 generation_node.name, failed.service, failed.check, failed.detail
             ));
+        }
+        if let (Some(generation), Some(planned)) = (current, &planned)
+            && running == Running::Running
+        {
+            differences.extend(drift(ctx, generation, generation_node, planned)?);
         }
         nodes.push(node(generation_node, running.state(), health));
     }
@@ -114,4 +121,30 @@ fn strays(ctx: &Context, state: &State) -> anyhow::Result<Vec<String>> {
         }
     }
     Ok(differences)
+}
+
+/// How a running node differs from what its generation made (its image, `node.env`, roles, the
+/// image's files), when the engine can read it.
+fn drift(
+    ctx: &Context,
+    generation: &crate::state::Generation,
+    node: &crate::state::GenerationNode,
+    planned: &lastmile_documents::deployment::DeploymentDocument,
+) -> anyhow::Result<Vec<String>> {
+    let Some(seen) = ctx.engine.inspect(&node.container)? else {
+        return Ok(Vec::new());
+    };
+    let Some(described) = planned.nodes.iter().find(|n| n.name == node.name) else {
+        return Ok(Vec::new());
+    };
+    // A generation made before its configuration was recorded cannot say what node.env it wrote.
+    let expected = generation.configuration.map(|_| {
+        lastmile_documents::node_env::write(
+            &planned.environment,
+            &node.name,
+            &planned.variables(Some(described)),
+        )
+    });
+    let said = crate::drift::differences(generation, node, expected.as_deref(), &seen);
+    Ok(said)
 }

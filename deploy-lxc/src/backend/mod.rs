@@ -100,6 +100,32 @@ pub struct NodeFiles {
     pub environment: Vec<(String, String)>,
 }
 
+/// What a node holds, as its engine can read it without entering it: for `status`, which names
+/// every difference from its generation (drift).
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    /// The image its root filesystem is made from, when the engine can tell.
+    pub image: Option<Sha256>,
+    /// Its `/etc/lastmile/node.env`; `None` when it has none.
+    pub node_env: Option<String>,
+    /// The roles whose target is enabled in it.
+    pub enabled_roles: BTreeSet<String>,
+    /// The roles whose target its image has.
+    pub image_roles: BTreeSet<String>,
+    /// Files of the image changed, added or removed in the node; `None` when the engine cannot
+    /// tell (a node on a copy of the image).
+    pub changed: Option<Vec<Changed>>,
+}
+
+/// A file of the image changed in a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// Inside the node (`/opt/lastmile/venv/...`).
+    pub path: String,
+    /// `changed`, `added` or `removed`.
+    pub kind: &'static str,
+}
+
 /// One engine.
 pub trait Engine: Sync {
     /// Make the image available to [`Engine::create`] (unpack it into the store, upload it as a
@@ -140,6 +166,10 @@ pub trait Engine: Sync {
     /// How a person lists the engine's containers by hand, when that is not the obvious way.
     fn listing_hint(&self) -> Option<String> {
         None
+    }
+    /// What the container holds, for drift; `None` when this engine cannot read it.
+    fn inspect(&self, _container: &ContainerId) -> anyhow::Result<Option<Inspection>> {
+        Ok(None)
     }
     /// Remove images no generation of any environment uses any more.
     fn prune_images(&self, used: &BTreeSet<Sha256>) -> anyhow::Result<()>;

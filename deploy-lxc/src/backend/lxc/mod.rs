@@ -15,10 +15,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use lastmile_fs::Sha256;
 
-use super::{ContainerId, Engine, NodeFiles, Running};
+use super::{ContainerId, Engine, Inspection, NodeFiles, Running};
 use crate::env::{LxcSettings, Network, Node, RootfsKind};
 
 mod config;
+mod inspect;
 mod monitor;
 
 pub use config::{container_name, network_config};
@@ -316,6 +317,18 @@ impl Engine for Lxc {
             }
         }
         Ok(())
+    }
+
+    fn inspect(&self, container: &ContainerId) -> anyhow::Result<Option<Inspection>> {
+        let container = Self::name(container)?;
+        let path = self.container_dir(container).join("config");
+        let Ok(config) = lastmile_fs::read_text_limited_path(&path, 64 * 1024) else {
+            return Ok(None);
+        };
+        let Some((image, layers)) = inspect::layers_of(&config) else {
+            return Ok(None);
+        };
+        inspect::inspect(image, &layers).map(Some)
     }
 
     fn running(&self, container: &ContainerId) -> anyhow::Result<Running> {
