@@ -11,13 +11,19 @@ Examples:
   aqf-run merge slice-1/report.json slice-2/report.json slice-3/report.json -o report.json
   aqf-run promote aqf-report/report.json --deployment deployment.json --channel stable
   aqf-run promote report.json --deployment deployment.json --expect-current 3fa9c2d17b04
+  aqf-run promote lab/report.json staging/report.json \\
+      --deployment lab/deployment.json --deployment staging/deployment.json
+  aqf-run run --deployment deployment.json acceptance.toml --compare stable --promotions promotions
   aqf-run channel stable
 
 run writes into --out-dir (emptied first): junit.xml (for Jenkins), report.json
 (lastmile.report/v1, also on stdout), report.md and report.html, pytest/ (pytest's own XML).
-promote moves a channel only for a report of the whole suite (every test run, every required
-one passed) on the deployment given, which every node confirms it runs now, with the image
-re-hashed; promotions/CHANNEL/ holds log.jsonl (the truth), head, and attestations/.
+promote moves a channel only for reports of the whole suite (every test run, every required
+one passed) on the deployments given, each running the candidate with the configuration the
+report qualified, which every node confirms now, with the image re-hashed. The head is the pair:
+a change of configuration alone is promoted too, and the log says what moved (candidate,
+configuration). promotions/CHANNEL/ holds log.jsonl (the truth), head, attestations/ and the
+reports/ that qualified each promotion (what --compare and promote compare with).
 
 Exit codes: 0 every required test passed (or promoted), 1 a required test failed (or the
 promotion was refused, with the reason), 2 the run itself could not happen, 130 interrupted.";
@@ -100,22 +106,31 @@ pub struct RunArgs {
     /// ~/.cache/lastmile). Owned by this user and writable by nobody else, or refused.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Compare the candidate with the head of this channel (Python and OS packages, sources,
+    /// configuration) in the reports: what a person promoting it reads.
+    #[arg(long, value_name = "CHANNEL")]
+    pub compare: Option<String>,
+    /// With --compare: where the channels live.
+    #[arg(long, value_name = "DIR", default_value = "promotions", requires = "compare")]
+    pub promotions: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
-    /// The report of `aqf-run run` (report.json).
-    #[arg(value_name = "REPORT")]
-    pub report: PathBuf,
+    /// The report of `aqf-run run` (report.json): one per environment the candidate was
+    /// qualified on (a lab and a staging layout: both, or it is not promoted).
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
     #[arg(long, default_value = "stable")]
     pub channel: String,
     /// Refuse unless the channel's head is this digest (or `none`) now.
     #[arg(long, value_name = "DIGEST")]
     pub expect_current: Option<String>,
-    /// The deployment the report was qualified on (deploy-lxc's document): it must be the
-    /// report's, and its nodes must run it now. Required.
+    /// The deployment each report was qualified on (deploy-lxc's document; repeatable, one per
+    /// report): it must be the report's, run the candidate with the configuration qualified,
+    /// and its nodes must say so now. Required.
     #[arg(long, value_name = "FILE")]
-    pub deployment: Option<PathBuf>,
+    pub deployment: Vec<PathBuf>,
     /// Where the channels live (a folder each: log.jsonl, head, attestations/).
     #[arg(long, value_name = "DIR", default_value = "promotions")]
     pub promotions: PathBuf,
@@ -140,6 +155,7 @@ impl RunArgs {
             },
             fail_fast: self.fail_fast,
             cache_dir: self.cache_dir.or_else(|| default_cache().ok()),
+            compare: self.compare.map(|channel| (self.promotions, channel)),
         })
     }
 }
@@ -147,11 +163,11 @@ impl RunArgs {
 impl PromoteArgs {
     pub fn into_options(self) -> crate::promote::Options {
         crate::promote::Options {
-            report: self.report,
+            reports: self.reports,
             channel: self.channel,
             expect_current: self.expect_current,
             dir: self.promotions,
-            deployment: self.deployment,
+            deployments: self.deployment,
         }
     }
 }

@@ -133,10 +133,21 @@ fn properties(xml: &mut String, report: &ReportDocument, suite: &SuiteFile) {
         ("candidate.image", report.candidate.image.clone()),
         ("environment", report.environment.clone()),
         ("generation", report.generation.to_string()),
+        (
+            "configuration.digest",
+            report
+                .configuration
+                .as_ref()
+                .map_or_else(|| "unknown".to_owned(), |c| c.digest.to_string()),
+        ),
         ("suite.file", suite.file.clone()),
         ("suite.sha256", suite.sha256.to_string()),
         ("selection", report.selection.to_string()),
     ];
+    let mut properties = properties;
+    if let Some(instance) = &report.instance {
+        properties.push(("instance", instance.clone()));
+    }
     for (name, value) in properties {
         let _ = writeln!(
             xml,

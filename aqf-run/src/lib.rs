@@ -53,20 +53,57 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Channel(args) => channel(&args, output),
         Command::Promote(args) => {
-            let entry = promote::promote(&args.into_options())?;
-            lastmile_cli::emit(output, entry.to_json().as_bytes())?;
+            let promoted = promote::promote(&args.into_options())?;
+            lastmile_cli::emit(output, promoted.entry.to_json().as_bytes())?;
             if !cli.global.quiet {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "aqf-run: {} is now the head of {} (previous: {})",
-                    entry.digest,
-                    entry.channel,
-                    entry
-                        .previous
-                        .map_or_else(|| "none".to_owned(), |p| p.to_string())
-                );
+                promoted_summary(&promoted);
             }
             Ok(Exit::Success)
+        }
+    }
+}
+
+/// What a promotion did, on stderr: the head, what moved, and what changed since the head before.
+fn promoted_summary(promoted: &promote::Promoted) {
+    let mut err = std::io::stderr().lock();
+    let entry = &promoted.entry;
+    let configurations: Vec<String> = entry
+        .qualified
+        .iter()
+        .map(|q| {
+            format!(
+                "{} {}",
+                q.environment,
+                q.configuration
+                    .map_or_else(|| "(none recorded)".to_owned(), |c| c.short(12))
+            )
+        })
+        .collect();
+    if !promoted.moved {
+        let _ = writeln!(
+            err,
+            "aqf-run: {} with configuration {} already is the head of {}: nothing moved",
+            entry.digest,
+            configurations.join(", "),
+            entry.channel
+        );
+        return;
+    }
+    let moved: Vec<&str> = entry.moved.iter().map(|m| m.word()).collect();
+    let _ = writeln!(
+        err,
+        "aqf-run: {} is now the head of {} (previous: {}), configuration {}; moved: {}",
+        entry.digest,
+        entry.channel,
+        entry
+            .previous
+            .map_or_else(|| "none".to_owned(), |p| p.to_string()),
+        configurations.join(", "),
+        moved.join(" and ")
+    );
+    if let Some(changes) = &promoted.changes {
+        for line in changes.summary() {
+            let _ = writeln!(err, "  {line}");
         }
     }
 }

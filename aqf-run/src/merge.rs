@@ -125,8 +125,11 @@ fn same_qualification(
     if a.candidate != b.candidate {
         return differs("their candidates");
     }
-    if (&a.environment, a.generation) != (&b.environment, b.generation) {
-        return differs("their deployments (environment and generation)");
+    if (&a.environment, &a.instance, a.generation) != (&b.environment, &b.instance, b.generation) {
+        return differs("their deployments (environment, instance and generation)");
+    }
+    if a.configuration != b.configuration {
+        return differs("their configurations");
     }
     if a.suites != b.suites {
         return differs("their suites");

@@ -70,41 +70,50 @@ pub fn provenance_beside(image: &Path, digest: &Sha256) -> Beside {
     })
 }
 
-/// A SLSA v1 verification summary: the image passed the suites on the deployment the report
-/// names, as aqf-run verified, having read its provenance and the report.
+/// A SLSA v1 verification summary: the image passed the suites on the deployments the reports
+/// name, as aqf-run verified, having read its provenance and the reports.
 pub fn verification(
-    qualified: &super::Qualified,
-    report_path: &Path,
+    qualified: &[super::Qualified],
     entry: &PromotionEntry,
     provenance: Option<ResourceDescriptor>,
 ) -> Statement<VerificationSummary> {
-    let report = &qualified.report;
     let name = ImageName::of(&entry.digest).to_string();
-    let suites: Vec<String> = report
-        .suites
+    let mut suites: Vec<(String, String)> = qualified
         .iter()
-        .map(|s| format!("{} {}", s.sha256, s.file))
+        .flat_map(|q| {
+            q.report
+                .suites
+                .iter()
+                .map(|s| (s.file.clone(), s.sha256.to_string()))
+        })
         .collect();
+    suites.sort();
+    suites.dedup();
+    let listed: Vec<String> = suites.iter().map(|(file, sha)| format!("{sha} {file}")).collect();
     let mut policy = ResourceDescriptor::named(
         "acceptance-suites",
         "sha256",
-        Sha256::of(suites.join("\n")).to_string(),
+        Sha256::of(listed.join("\n")).to_string(),
     );
-    policy.annotations = report
-        .suites
-        .iter()
-        .map(|s| (s.file.clone(), s.sha256.to_string()))
-        .collect();
-    let mut report_descriptor = ResourceDescriptor {
-        uri: Some(report_path.display().to_string()),
-        ..ResourceDescriptor::named("qualification-report", "sha256", qualified.sha256.to_string())
-    };
-    report_descriptor.annotations = [
-        ("environment".to_owned(), report.environment.clone()),
-        ("generation".to_owned(), report.generation.to_string()),
-        ("channel".to_owned(), entry.channel.clone()),
-    ]
-    .into();
+    policy.annotations = suites.into_iter().collect();
+    let reports = qualified.iter().map(|q| {
+        let report = &q.report;
+        let mut descriptor = ResourceDescriptor {
+            uri: Some(q.path.display().to_string()),
+            ..ResourceDescriptor::named("qualification-report", "sha256", q.sha256.to_string())
+        };
+        let mut annotations: std::collections::BTreeMap<String, String> = [
+            ("environment".to_owned(), report.environment.clone()),
+            ("generation".to_owned(), report.generation.to_string()),
+            ("channel".to_owned(), entry.channel.clone()),
+        ]
+        .into();
+        if let Some(configuration) = &report.configuration {
+            annotations.insert("configuration".to_owned(), configuration.digest.to_string());
+        }
+        descriptor.annotations = annotations;
+        descriptor
+    });
     let levels = if provenance.is_some() {
         vec!["SLSA_BUILD_LEVEL_1".to_owned()]
     } else {
@@ -126,7 +135,7 @@ pub fn verification(
             time_verified: entry.time.clone(),
             resource_uri: name,
             policy,
-            input_attestations: provenance.into_iter().chain([report_descriptor]).collect(),
+            input_attestations: provenance.into_iter().chain(reports).collect(),
             verification_result: "PASSED".to_owned(),
             verified_levels: levels,
             slsa_version: "1.0".to_owned(),

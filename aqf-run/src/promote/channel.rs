@@ -1,11 +1,14 @@
 //! A channel: one folder under the promotions folder, holding
 //!
-//! - `log.jsonl`: every promotion, one `lastmile.promotion/v1` entry per line: the truth;
+//! - `log.jsonl`: every promotion, one `lastmile.promotion/v2` entry per line (older logs also
+//!   hold v1 lines, read as v2): the truth;
 //! - `head`: the digest of the log's last entry, for people and scripts that read a file (derived:
 //!   rewritten from the log whenever the channel is locked, so a crash between the two is
 //!   repaired by the next promotion or `aqf-run channel`);
 //! - `lock`: held while a promotion runs (they are serialized, none lost);
-//! - `attestations/`: the verification summary of each promotion.
+//! - `attestations/`: the verification summary of each promotion;
+//! - `reports/SHA256.json`: each report a promotion was qualified by, under its sha256 (what the
+//!   log's `report_sha256` names), so the next candidate can be compared with the head.
 //!
 //! A line is a promotion only once it is whole (ends with a newline): a line cut short by a crash
 //! is not one, and is cut off under the lock before the next entry is appended.
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use lastmile_documents::Document;
 use lastmile_documents::promotion::PromotionEntry;
+use lastmile_documents::report::ReportDocument;
 use lastmile_fs::Sha256;
 
 /// The most a channel's log may hold.
@@ -93,7 +97,7 @@ impl Channel {
             .enumerate()
             .map(|(n, line)| {
                 let shown = format!("{}:{}", path.display(), n + 1);
-                let entry = PromotionEntry::from_json(line, &shown)?;
+                let entry = PromotionEntry::from_log_line(line, &shown)?;
                 if entry.channel != self.name {
                     bail!(
                         "{shown}: an entry of channel {}, not {}",
@@ -109,6 +113,32 @@ impl Channel {
     /// The channel's head: the digest of the log's last entry.
     pub fn head(&self) -> anyhow::Result<Option<Sha256>> {
         Ok(self.entries()?.last().map(|e| e.digest))
+    }
+
+    /// Keep a report a promotion was qualified by, under its sha256 (once: the same bytes).
+    pub fn keep_report(&self, sha256: &Sha256, text: &str) -> anyhow::Result<()> {
+        let dir = self.dir.join("reports");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{sha256}.json"));
+        if path.exists() {
+            return Ok(());
+        }
+        lastmile_fs::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// A report the channel keeps, if it keeps it and it still is what its name says.
+    pub fn kept_report(&self, sha256: &Sha256) -> Option<ReportDocument> {
+        let path = self.dir.join("reports").join(format!("{sha256}.json"));
+        let text = lastmile_fs::read_text(&path).ok()?;
+        if Sha256::of(&text) != *sha256 {
+            tracing::warn!(
+                "{}: its bytes are not the report the log names; not compared",
+                path.display()
+            );
+            return None;
+        }
+        ReportDocument::from_json(&text, &path.display().to_string()).ok()
     }
 
     pub fn log(&self) -> PathBuf {

@@ -4,6 +4,7 @@
 
 use lastmile_documents::deployment::{DeploymentDocument, NodeState};
 use lastmile_documents::report::{Outcome, ReportDocument};
+use lastmile_fs::Sha256;
 
 /// Why `report` cannot promote, from the report alone: not the whole suite, not every test run,
 /// a required test that did not pass.
@@ -79,6 +80,15 @@ pub fn deployment_refusal(
             report.generation,
             report.environment,
             deployment.generation.unwrap_or(0)
+        ));
+    }
+    let qualified_with = report.configuration.as_ref().map(|c| c.digest);
+    if qualified_with != deployment.configuration {
+        let said = |c: Option<Sha256>| c.map_or_else(|| "none recorded".to_owned(), |c| c.short(12));
+        return Some(format!(
+            "the report qualified it with configuration {}, {shown} runs configuration {}: a promotion is of the pair qualified",
+            said(qualified_with),
+            said(deployment.configuration)
         ));
     }
     if deployment.nodes.is_empty() {

@@ -36,12 +36,15 @@ pub fn refusal(deployment: &DeploymentDocument, digest: &Sha256, generation: u64
             Err(e) => return Some(format!("node {name}: {inside}: {e}")),
         };
         let get = |key: &str| vars.get(key).map_or("", String::as_str);
-        let expected = [
+        let mut expected = vec![
             ("LASTMILE_ENV", deployment.environment.clone()),
             ("LASTMILE_NODE", name.clone()),
             ("LASTMILE_CANDIDATE", digest.to_string()),
             ("LASTMILE_GENERATION", generation.to_string()),
         ];
+        if let Some(configuration) = &deployment.configuration {
+            expected.push(("LASTMILE_CONFIGURATION", configuration.to_string()));
+        }
         for (key, value) in expected {
             if get(key) != value {
                 return Some(format!(

@@ -1,23 +1,28 @@
-//! `aqf-run promote`: a qualified candidate becomes a channel's head, by digest, only through the
-//! gate ([`gate`]): the report is of the whole suite, every test ran and every required one
-//! passed; the deployment given is the report's (digest, environment, generation) and every node
-//! says, now, that it runs it ([`live`]); the image, a regular file, still hashes to the digest.
-//! Then, under the channel's lock ([`channel`]): the verification summary is written
-//! ([`attest`]), the entry appended to the channel's log (the promotion), and the channel's
-//! `head` moved. `--expect-current` refuses if the channel moved since the caller looked.
+//! `aqf-run promote`: a qualified candidate *and the configuration it was qualified with* become
+//! a channel's head, only through the gate ([`gate`]). Each report (one per environment the
+//! candidate was qualified on: a lab and a staging layout, say) is of the whole suite, every test
+//! ran and every required one passed; each is backed by the deployment of its environment, which
+//! runs that candidate in that configuration and whose every node says so now ([`live`]); every
+//! report is about the same image, which still hashes to the digest. Then, under the channel's
+//! lock ([`channel`]): the reports are kept in the channel (content-addressed), the verification
+//! summary is written ([`attest`]), the entry appended to the channel's log (the promotion,
+//! saying whether the candidate, a configuration or both moved), and `head` moved.
+//! `--expect-current` refuses if the channel moved since the caller looked.
 
 pub mod attest;
 pub mod channel;
 pub mod gate;
 pub mod live;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use lastmile_cli::Negative;
 use lastmile_documents::Document;
+use lastmile_documents::changes::Changes;
 use lastmile_documents::deployment::DeploymentDocument;
-use lastmile_documents::promotion::PromotionEntry;
+use lastmile_documents::promotion::{Moved, PromotionEntry, Qualification};
 use lastmile_documents::report::ReportDocument;
 use lastmile_fs::Sha256;
 
@@ -25,26 +30,45 @@ use self::attest::Beside;
 use self::channel::Channel;
 
 pub struct Options {
-    pub report: PathBuf,
+    /// One report per environment the candidate was qualified on.
+    pub reports: Vec<PathBuf>,
     pub channel: String,
     /// The digest the channel must be at now (`none`: no head yet).
     pub expect_current: Option<String>,
     pub dir: PathBuf,
-    /// The deployment the report must be about; required (its absence is a refusal).
-    pub deployment: Option<PathBuf>,
+    /// The deployments the reports were qualified on, one each; required (their absence is a
+    /// refusal).
+    pub deployments: Vec<PathBuf>,
 }
 
-/// A report read for promotion, with its own sha256.
+/// A report read for promotion, with where it was and its own sha256.
 pub struct Qualified {
-    report: ReportDocument,
-    sha256: Sha256,
+    pub report: ReportDocument,
+    pub path: PathBuf,
+    pub sha256: Sha256,
+    pub text: String,
+}
+
+/// What a promotion did: the entry (the log's last, if nothing moved) and what changed since the
+/// head before (when the channel keeps the head's report).
+pub struct Promoted {
+    pub entry: PromotionEntry,
+    /// `false` when the candidate and every configuration already were the head's.
+    pub moved: bool,
+    pub changes: Option<Changes>,
 }
 
 /// Promote; the log entry written.
-pub fn promote(options: &Options) -> anyhow::Result<PromotionEntry> {
+pub fn promote(options: &Options) -> anyhow::Result<Promoted> {
     let channel = Channel::new(&options.dir, &options.channel)?;
-    let qualified = read_report(&options.report)?;
-    let digest = qualified.report.candidate.digest;
+    let mut qualified = options
+        .reports
+        .iter()
+        .map(|p| read_report(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    qualified.sort_by(|a, b| a.report.environment.cmp(&b.report.environment));
+    let first = &qualified[0].report;
+    let digest = first.candidate.digest;
     let refuse = |why: String| -> anyhow::Error {
         Negative(format!(
             "{} not promoted to {}: {why}",
@@ -53,16 +77,18 @@ pub fn promote(options: &Options) -> anyhow::Result<PromotionEntry> {
         ))
         .into()
     };
-    if let Some(why) = refusal(&qualified.report, options)? {
+    if let Some(why) = refusal(&qualified, options)? {
         return Err(refuse(why));
     }
-    let provenance = match attest::provenance_beside(Path::new(&qualified.report.candidate.image), &digest) {
+    let provenance = match attest::provenance_beside(Path::new(&first.candidate.image), &digest) {
         Beside::Found(descriptor) => Some(descriptor),
         Beside::Missing => None,
         Beside::Refused(why) => return Err(refuse(why)),
     };
     let locked = channel.lock()?;
-    let current = channel.head()?;
+    let entries = channel.entries()?;
+    let head = entries.last();
+    let current = head.map(|e| e.digest);
     if let Some(expected) = &options.expect_current
         && !expected_matches(current.as_ref(), expected)
     {
@@ -71,21 +97,33 @@ pub fn promote(options: &Options) -> anyhow::Result<PromotionEntry> {
             current.map_or_else(|| "none".to_owned(), |c| c.to_string())
         )));
     }
-    if current == Some(digest) {
-        let entries = channel.entries()?;
-        tracing::info!("{} is already the head of {}", digest.short(12), channel.name);
-        return Ok(entries
-            .last()
-            .cloned()
-            .expect("a channel with a head has an entry"));
+    let changes = head.and_then(|h| since_head(&channel, h, &qualified[0].report));
+    let entry = entry(&qualified, &channel.name, head);
+    if entry.moved.is_empty() {
+        tracing::info!(
+            "{} with the same configuration is already the head of {}",
+            digest.short(12),
+            channel.name
+        );
+        return Ok(Promoted {
+            entry: head.cloned().expect("nothing moved, so there is a head"),
+            moved: false,
+            changes,
+        });
     }
     lastmile_process::fault::point("verified");
-    let entry = entry(&qualified, &channel.name, current);
-    let statement = attest::verification(&qualified, &options.report, &entry, provenance);
+    for q in &qualified {
+        channel.keep_report(&q.sha256, &q.text)?;
+    }
+    let statement = attest::verification(&qualified, &entry, provenance);
     attest::write(&channel.dir, &entry, &statement)?;
     lastmile_process::fault::point("attested");
     locked.append(&entry)?;
-    Ok(entry)
+    Ok(Promoted {
+        entry,
+        moved: true,
+        changes,
+    })
 }
 
 fn read_report(path: &Path) -> anyhow::Result<Qualified> {
@@ -94,35 +132,89 @@ fn read_report(path: &Path) -> anyhow::Result<Qualified> {
     let report = ReportDocument::from_json(&text, &shown)?;
     Ok(Qualified {
         report,
+        path: path.to_path_buf(),
         sha256: Sha256::of(&text),
+        text,
     })
 }
 
-/// Why the report cannot promote its candidate, if it cannot: the report itself, the deployment,
-/// the nodes now, the image now.
-fn refusal(report: &ReportDocument, options: &Options) -> anyhow::Result<Option<String>> {
-    let shown = options.report.display();
-    if let Some(why) = gate::report_refusal(report) {
-        return Ok(Some(format!("{shown}: {why}")));
+/// Why the reports cannot promote their candidate, if they cannot: each report itself, that they
+/// are of one image on distinct environments, each one's deployment and its nodes now, the image
+/// now.
+fn refusal(qualified: &[Qualified], options: &Options) -> anyhow::Result<Option<String>> {
+    let first = &qualified[0].report;
+    for q in qualified {
+        let shown = q.path.display();
+        if let Some(why) = gate::report_refusal(&q.report) {
+            return Ok(Some(format!("{shown}: {why}")));
+        }
+        if q.report.candidate.digest != first.candidate.digest
+            || q.report.candidate.image != first.candidate.image
+        {
+            return Ok(Some(format!(
+                "{shown} qualified {} ({}), {} {} ({}): one promotion is of one candidate",
+                q.report.candidate.digest.short(12),
+                q.report.candidate.image,
+                qualified[0].path.display(),
+                first.candidate.digest.short(12),
+                first.candidate.image
+            )));
+        }
     }
-    let Some(path) = &options.deployment else {
+    if let Some(pair) = qualified
+        .windows(2)
+        .find(|w| w[0].report.environment == w[1].report.environment)
+    {
+        return Ok(Some(format!(
+            "{} and {} are both about environment {}: give one report per environment",
+            pair[0].path.display(),
+            pair[1].path.display(),
+            pair[0].report.environment
+        )));
+    }
+    if options.deployments.is_empty() {
         return Ok(Some(
             "no --deployment: a candidate is promoted only with the deployment it was qualified on, which must still run it"
                 .to_owned(),
         ));
-    };
-    let deployment_shown = path.display().to_string();
-    let text = lastmile_fs::read_text(path).with_context(|| format!("reading {deployment_shown}"))?;
-    let deployment = DeploymentDocument::from_json(&text, &deployment_shown)?;
-    if let Some(why) = gate::deployment_refusal(report, &deployment, &deployment_shown) {
-        return Ok(Some(why));
     }
-    if let Some(why) = live::refusal(&deployment, &report.candidate.digest, report.generation) {
-        return Ok(Some(why));
+    let mut deployments = BTreeMap::new();
+    for path in &options.deployments {
+        let shown = path.display().to_string();
+        let text = lastmile_fs::read_text(path).with_context(|| format!("reading {shown}"))?;
+        let deployment = DeploymentDocument::from_json(&text, &shown)?;
+        if let Some((other, _)) =
+            deployments.insert(deployment.environment.clone(), (shown.clone(), deployment))
+        {
+            return Ok(Some(format!(
+                "{other} and {shown} are both deployments of one environment: give one per report"
+            )));
+        }
+    }
+    for q in qualified {
+        let Some((shown, deployment)) = deployments.remove(&q.report.environment) else {
+            return Ok(Some(format!(
+                "{} is about environment {}, and no --deployment is",
+                q.path.display(),
+                q.report.environment
+            )));
+        };
+        if let Some(why) = gate::deployment_refusal(&q.report, &deployment, &shown) {
+            return Ok(Some(why));
+        }
+        if let Some(why) = live::refusal(&deployment, &q.report.candidate.digest, q.report.generation) {
+            return Ok(Some(why));
+        }
+    }
+    if let Some((_, (shown, deployment))) = deployments.into_iter().next() {
+        return Ok(Some(format!(
+            "{shown} is a deployment of {}, on which no report given qualified the candidate",
+            deployment.environment
+        )));
     }
     Ok(image_refusal(
-        Path::new(&report.candidate.image),
-        &report.candidate.digest,
+        Path::new(&first.candidate.image),
+        &first.candidate.digest,
     ))
 }
 
@@ -146,17 +238,62 @@ fn expected_matches(current: Option<&Sha256>, expected: &str) -> bool {
     }
 }
 
-fn entry(qualified: &Qualified, channel: &str, previous: Option<Sha256>) -> PromotionEntry {
-    let report = &qualified.report;
+/// What changed since `head` for `new`: against the head's report of the same environment the
+/// channel keeps (else another of its reports, the configuration then not compared), if it keeps
+/// one. Both `promote` and `run --compare` say it.
+pub fn since_head(channel: &Channel, head: &PromotionEntry, new: &ReportDocument) -> Option<Changes> {
+    let kept = head
+        .qualified
+        .iter()
+        .find(|q| q.environment == new.environment)
+        .or(head.qualified.first())?;
+    let Some(head_report) = channel.kept_report(&kept.report_sha256) else {
+        tracing::warn!(
+            "{}: the channel keeps no report of its head {} (promoted before reports were kept); not compared",
+            channel.name,
+            head.digest.short(12)
+        );
+        return None;
+    };
+    let mut changes = Changes::between(&channel.name, &head_report, new);
+    if kept.environment != new.environment {
+        changes.configuration = None;
+    }
+    Some(changes)
+}
+
+/// The entry: the pair qualified, and what of it moved since `head` (empty: nothing did).
+fn entry(qualified: &[Qualified], channel: &str, head: Option<&PromotionEntry>) -> PromotionEntry {
+    let first = &qualified[0].report;
+    let qualifications: Vec<Qualification> = qualified
+        .iter()
+        .map(|q| Qualification {
+            environment: q.report.environment.clone(),
+            instance: q.report.instance.clone(),
+            generation: q.report.generation,
+            configuration: q.report.configuration.as_ref().map(|c| c.digest),
+            report_sha256: q.sha256,
+        })
+        .collect();
+    let mut moved = Vec::new();
+    if head.map(|h| h.digest) != Some(first.candidate.digest) {
+        moved.push(Moved::Candidate);
+    }
+    let configurations: BTreeMap<&str, Option<Sha256>> = qualifications
+        .iter()
+        .map(|q| (q.environment.as_str(), q.configuration))
+        .collect();
+    if head.is_some_and(|h| h.configurations() != configurations) {
+        moved.push(Moved::Configuration);
+    }
     PromotionEntry {
         schema: lastmile_documents::promotion::SCHEMA.to_owned(),
         channel: channel.to_owned(),
-        digest: report.candidate.digest,
-        report_sha256: qualified.sha256,
-        previous,
+        digest: first.candidate.digest,
+        previous: head.map(|h| h.digest),
+        moved,
         time: jiff::Timestamp::now().to_string(),
-        environment: report.environment.clone(),
-        generation: report.generation,
-        image: report.candidate.image.clone(),
+        image: first.candidate.image.clone(),
+        qualified: qualifications,
     }
 }

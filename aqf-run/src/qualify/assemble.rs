@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use lastmile_documents::report::{
-    QualifiedCandidate, QualifiedPackage, ReportDocument, Selection, SuiteFile,
+    QualifiedCandidate, QualifiedConfiguration, QualifiedDeb, QualifiedPackage, ReportDocument, Selection,
+    SuiteFile,
 };
 
 use super::{Inputs, Options};
@@ -28,7 +29,10 @@ pub(super) fn report(
         passed,
         candidate: candidate(inputs),
         environment: inputs.deployment.environment.clone(),
+        instance: inputs.deployment.instance.clone(),
         generation: inputs.deployment.generation.unwrap_or(1),
+        configuration: configuration(inputs),
+        changes: None,
         suites: inputs
             .suites
             .iter()
@@ -52,6 +56,20 @@ pub(super) fn report(
     }
 }
 
+/// The configuration the deployment says its generation was made with.
+fn configuration(inputs: &Inputs) -> Option<QualifiedConfiguration> {
+    let deployment = &inputs.deployment;
+    Some(QualifiedConfiguration {
+        digest: deployment.configuration?,
+        config: deployment.config.clone(),
+        nodes: deployment
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.roles.clone()))
+            .collect(),
+    })
+}
+
 /// The candidate qualified: the deployment's digest, the manifest's base and packages.
 fn candidate(inputs: &Inputs) -> QualifiedCandidate {
     let manifest = inputs.manifest.as_ref();
@@ -68,6 +86,18 @@ fn candidate(inputs: &Inputs) -> QualifiedCandidate {
                         name: p.name.clone(),
                         version: p.version.clone(),
                         sha256: p.sha256,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        os_packages: manifest
+            .and_then(|m| m.base.lock.as_ref())
+            .map(|lock| {
+                lock.packages
+                    .iter()
+                    .map(|p| QualifiedDeb {
+                        name: p.name.clone(),
+                        version: p.version.clone(),
                     })
                     .collect()
             })

@@ -6,10 +6,11 @@ mod assemble;
 mod inputs;
 mod outputs;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use lastmile_cli::Reporter;
+use lastmile_documents::changes::Changes;
 use lastmile_documents::report::ReportDocument;
 
 use crate::context::Context;
@@ -31,6 +32,9 @@ pub struct Options {
     pub filter: Filter,
     pub fail_fast: bool,
     pub cache_dir: Option<PathBuf>,
+    /// `--compare CHANNEL` with its promotions folder: the report says what changed since the
+    /// channel's head.
+    pub compare: Option<(PathBuf, String)>,
 }
 
 /// Run the suites against the deployment and write every output; the report.
@@ -56,7 +60,24 @@ pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportD
     let runs = crate::runner::run_all(&ctx, &instances, &runner, reporter);
     lastmile_process::interrupt::check()?;
     let finished = jiff::Timestamp::now();
-    let report = assemble::report(&inputs, options, &runs, (started, finished));
+    let mut report = assemble::report(&inputs, options, &runs, (started, finished));
+    if let Some((promotions, channel)) = &options.compare {
+        report.changes = compare(promotions, channel, &report)?;
+    }
     outputs::write(&options.out_dir, &inputs, &report, &runs)?;
     Ok(report)
+}
+
+/// What changed since the head of `channel`; `None` when nothing was promoted yet or the channel
+/// keeps no report of its head.
+fn compare(promotions: &Path, channel: &str, report: &ReportDocument) -> anyhow::Result<Option<Changes>> {
+    let channel = crate::promote::channel::Channel::new(promotions, channel)?;
+    let Some(head) = channel.entries()?.pop() else {
+        tracing::info!(
+            "--compare {}: nothing promoted yet, nothing to compare with",
+            channel.name
+        );
+        return Ok(None);
+    };
+    Ok(crate::promote::since_head(&channel, &head, report))
 }

@@ -28,6 +28,7 @@ pre{background:#0f1720;color:#e6edf3;padding:8px 10px;overflow:auto;max-height:3
 pub fn html(report: &ReportDocument) -> String {
     let mut page = header(report);
     candidate(&mut page, report);
+    changes(&mut page, report);
     requirements(&mut page, report);
     tests(&mut page, report);
     page.push_str("</main></body></html>\n");
@@ -60,9 +61,27 @@ fn candidate(page: &mut String, report: &ReportDocument) {
         ("image", format!("<code>{}</code>", e(&report.candidate.image))),
         (
             "environment",
-            format!("{} (generation {})", e(&report.environment), report.generation),
+            format!(
+                "{} (generation {}{})",
+                e(&report.environment),
+                report.generation,
+                report
+                    .instance
+                    .as_ref()
+                    .map(|i| format!(", instance {}", e(i)))
+                    .unwrap_or_default()
+            ),
         ),
     ];
+    if let Some(configuration) = &report.configuration {
+        rows.push((
+            "configuration",
+            format!(
+                "<code id=\"configuration\">{}</code>",
+                e(&configuration.digest.to_string())
+            ),
+        ));
+    }
     for (repo, commit) in &report.candidate.source_commits {
         rows.push(("source", format!("{} <code>{}</code>", e(repo), e(commit))));
     }
@@ -88,6 +107,24 @@ fn candidate(page: &mut String, report: &ReportDocument) {
     rows.push(("tests", counts.join(", ")));
     for (name, value) in rows {
         let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
+    }
+    page.push_str("</table>\n");
+}
+
+/// What changed since the channel's head, a row a part.
+fn changes(page: &mut String, report: &ReportDocument) {
+    let Some(changes) = &report.changes else {
+        return;
+    };
+    let _ = write!(
+        page,
+        "<h2>Changes since <code>{}</code>, the head of {}</h2><table id=\"changes\" class=\"meta\">",
+        e(&changes.head.short(12)),
+        e(&changes.channel)
+    );
+    for (title, rows) in super::change_rows(changes) {
+        let rows: Vec<String> = rows.iter().map(|r| format!("<code>{}</code>", e(r))).collect();
+        let _ = write!(page, "<tr><td>{title}</td><td>{}</td></tr>", rows.join("<br>"));
     }
     page.push_str("</table>\n");
 }
@@ -202,9 +239,13 @@ mod tests {
                 source_commits: Default::default(),
                 base: None,
                 packages: Vec::new(),
+                os_packages: Vec::new(),
             },
             environment: "lab".into(),
+            instance: None,
             generation: 1,
+            configuration: None,
+            changes: None,
             suites: Vec::new(),
             selection: lastmile_documents::report::Selection::default(),
             started: "2026-11-30T00:00:00Z".into(),

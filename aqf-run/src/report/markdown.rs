@@ -13,6 +13,7 @@ pub fn markdown(report: &ReportDocument) -> String {
         report.candidate.digest.short(12)
     );
     facts(&mut md, report);
+    changes(&mut md, report);
     requirements(&mut md, report);
     let _ = writeln!(
         md,
@@ -37,11 +38,19 @@ fn facts(md: &mut String, report: &ReportDocument) {
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| candidate | `{}` |", report.candidate.digest);
     let _ = writeln!(md, "| image | `{}` |", report.candidate.image);
+    let instance = report
+        .instance
+        .as_ref()
+        .map(|i| format!(", instance {i}"))
+        .unwrap_or_default();
     let _ = writeln!(
         md,
-        "| environment | {} (generation {}) |",
+        "| environment | {} (generation {}{instance}) |",
         report.environment, report.generation
     );
+    if let Some(configuration) = &report.configuration {
+        let _ = writeln!(md, "| configuration | `{}` |", configuration.digest);
+    }
     for suite in &report.suites {
         let _ = writeln!(
             md,
@@ -58,6 +67,23 @@ fn facts(md: &mut String, report: &ReportDocument) {
     );
     let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(md, "| tests | {} |\n", counts.join(", "));
+}
+
+/// What changed since the channel's head, a row a part.
+fn changes(md: &mut String, report: &ReportDocument) {
+    let Some(changes) = &report.changes else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Changes since `{}`, the head of {}\n\n| what | changes |\n|---|---|",
+        changes.head.short(12),
+        changes.channel
+    );
+    for (title, rows) in super::change_rows(changes) {
+        let _ = writeln!(md, "| {title} | {} |", cell(&rows.join("<br>")));
+    }
+    md.push('\n');
 }
 
 fn requirements(md: &mut String, report: &ReportDocument) {

@@ -79,6 +79,39 @@ pub fn counts(tests: &[TestResult]) -> BTreeMap<String, u64> {
     counts
 }
 
+/// The parts of a comparison with a channel's head, as table rows: a title and its lines, each
+/// part that changed (and, when the head's report had none, that the configuration was not
+/// compared).
+pub fn change_rows(changes: &lastmile_documents::changes::Changes) -> Vec<(&'static str, Vec<String>)> {
+    use lastmile_documents::changes::Change;
+    let lines = |changes: &[Change]| changes.iter().map(Change::line).collect::<Vec<_>>();
+    let mut rows = Vec::new();
+    for (title, part) in [
+        ("Python packages", &changes.packages),
+        ("OS packages", &changes.os_packages),
+        ("sources", &changes.sources),
+    ] {
+        if !part.is_empty() {
+            rows.push((title, lines(part)));
+        }
+    }
+    match &changes.configuration {
+        Some(part) if !part.is_empty() => rows.push(("configuration", lines(part))),
+        Some(_) => {}
+        None => rows.push((
+            "configuration",
+            vec!["not compared: the head's report records none".to_owned()],
+        )),
+    }
+    if rows.is_empty() {
+        rows.push((
+            "nothing",
+            vec!["the same packages, sources and configuration".to_owned()],
+        ));
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,27 @@ exec env -i "$path" "$@"
 
 pub(crate) const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Which environment a deployment is of, in which configuration, written where.
+pub(crate) struct Layout<'a> {
+    pub(crate) environment: &'a str,
+    /// Its configuration digest is the sha256 of this text; `None`: a deployment that records none.
+    pub(crate) configuration: Option<&'a str>,
+    /// Its `[config]` KATCP_LOG_LEVEL.
+    pub(crate) level: &'a str,
+    pub(crate) file: &'a str,
+}
+
+impl Default for Layout<'_> {
+    fn default() -> Self {
+        Layout {
+            environment: "lab",
+            configuration: None,
+            level: "debug",
+            file: "deployment.json",
+        }
+    }
+}
+
 pub(crate) struct Env {
     pub(crate) env: lastmile_tests::TestEnv,
     /// The loopback block its nodes' addresses are in (`127.78.BLOCK.N`).
@@ -70,12 +91,28 @@ impl Env {
 
     /// Write `deployment.json` and each node's `node.env`, saying they run `digest`.
     pub(crate) fn deploy(&mut self, nodes: &[(&str, &[&str])], digest: &str, generation: u64) {
+        self.deploy_as(nodes, digest, generation, &Layout::default());
+    }
+
+    /// The same for environment `layout.environment`, with its configuration, into
+    /// `layout.file` (its nodes' containers named after the environment).
+    pub(crate) fn deploy_as(
+        &mut self,
+        nodes: &[(&str, &[&str])],
+        digest: &str,
+        generation: u64,
+        layout: &Layout,
+    ) {
         let lxcpath = self.path("lxc");
+        let environment = layout.environment;
         let documented: Vec<serde_json::Value> = nodes
             .iter()
             .enumerate()
             .map(|(i, (name, roles))| {
-                let container = format!("lmtest-aqf-{name}-{generation}");
+                let container = match environment {
+                    "lab" => format!("lmtest-aqf-{name}-{generation}"),
+                    other => format!("lmtest-aqf-{other}-{name}-{generation}"),
+                };
                 let exec = ["lxc-attach", lxcpath.to_str().unwrap(), &container];
                 json!({
                     "name": name, "container": container,
@@ -86,28 +123,34 @@ impl Env {
                 })
             })
             .collect();
-        let deployment = json!({
-            "schema": "lastmile.deployment/v1", "environment": "lab", "backend": "lxc",
+        let mut deployment = json!({
+            "schema": "lastmile.deployment/v1", "environment": environment, "backend": "lxc",
             "outcome": "deployed",
             "candidate": {"digest": digest, "image": self.image, "source_commits": {"cam": "1111111"}},
-            "generation": generation, "nodes": documented, "config": {"KATCP_LOG_LEVEL": "debug"},
+            "generation": generation, "nodes": documented, "config": {"KATCP_LOG_LEVEL": layout.level},
             "kept": [], "timings_ms": {"total": 1},
         });
+        let configuration = layout
+            .configuration
+            .map(|c| lastmile_fs::Sha256::of(c).to_string());
+        if let Some(configuration) = &configuration {
+            deployment["configuration"] = json!(configuration);
+        }
         lastmile_tests::schema::assert_valid(&deployment, "deployment.v1");
         for (node, (name, _)) in documented.iter().zip(nodes) {
             let etc = lxcpath
                 .join(node["container"].as_str().unwrap())
                 .join("rootfs/etc/lastmile");
             std::fs::create_dir_all(&etc).unwrap();
-            std::fs::write(
-                etc.join("node.env"),
-                format!(
-                    "LASTMILE_ENV=\"lab\"\nLASTMILE_NODE=\"{name}\"\nLASTMILE_GENERATION=\"{generation}\"\nLASTMILE_CANDIDATE=\"{digest}\"\n"
-                ),
-            )
-            .unwrap();
+            let mut text = format!(
+                "LASTMILE_ENV=\"{environment}\"\nLASTMILE_NODE=\"{name}\"\nLASTMILE_GENERATION=\"{generation}\"\nLASTMILE_CANDIDATE=\"{digest}\"\n"
+            );
+            if let Some(configuration) = &configuration {
+                text.push_str(&format!("LASTMILE_CONFIGURATION=\"{configuration}\"\n"));
+            }
+            std::fs::write(etc.join("node.env"), text).unwrap();
         }
-        std::fs::write(self.path("deployment.json"), deployment.to_string()).unwrap();
+        std::fs::write(self.path(layout.file), deployment.to_string()).unwrap();
     }
 
     pub(crate) fn address(&self, n: u8) -> String {

@@ -30,6 +30,7 @@
 
 pub mod base;
 pub mod candidate;
+pub mod changes;
 pub mod deployment;
 pub mod exec;
 pub mod graph;

@@ -16,7 +16,17 @@ pub struct ReportDocument {
     pub passed: bool,
     pub candidate: QualifiedCandidate,
     pub environment: String,
+    /// The instance of the environment the run had (`deploy-lxc --instance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     pub generation: u64,
+    /// The configuration the candidate was qualified with, from the deployment: what is promoted
+    /// with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<QualifiedConfiguration>,
+    /// What changed since the head of a channel (`aqf-run run --compare CHANNEL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::changes::Changes>,
     /// Each suite file and its sha256: what the candidate was qualified against.
     pub suites: Vec<SuiteFile>,
     /// Which of the suites' tests the run was asked for: only a run of all of them (or a merge
@@ -161,6 +171,28 @@ pub struct QualifiedCandidate {
     /// The base's digest and the installed packages, from the candidate's manifest.
     pub base: Option<Sha256>,
     pub packages: Vec<QualifiedPackage>,
+    /// The base's Debian packages, when the candidate was baked from an OS lock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub os_packages: Vec<QualifiedDeb>,
+}
+
+/// The configuration a candidate was qualified with: the deployment document's digest of it, and
+/// the parts a person compares (the `[config]` values, each node's roles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualifiedConfiguration {
+    pub digest: Sha256,
+    pub config: BTreeMap<String, String>,
+    /// Node name to its roles.
+    pub nodes: BTreeMap<String, Vec<String>>,
+}
+
+/// A Debian package of the candidate's base, as its OS lock locks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualifiedDeb {
+    pub name: String,
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
