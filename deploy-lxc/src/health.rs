@@ -34,8 +34,14 @@ fn probe(node: &GenerationNode) -> Result<Node, ProbeError> {
 }
 
 impl Checker<'_> {
-    /// Wait until `node` serves, or say why not: (healthy, results).
-    pub fn wait(&self, node: &GenerationNode) -> (bool, Vec<HealthResult>) {
+    /// Wait until `node` serves, or say why not: (healthy, results). `gone` says why the node's
+    /// container can no longer come up (it stopped while booting), if it cannot: the wait for
+    /// its boot ends then, rather than at the time limit.
+    pub fn wait(
+        &self,
+        node: &GenerationNode,
+        gone: &dyn Fn() -> Option<String>,
+    ) -> (bool, Vec<HealthResult>) {
         let probe = match probe(node) {
             Ok(probe) => probe,
             Err(e) => {
@@ -47,7 +53,7 @@ impl Checker<'_> {
         };
         let mut results = Vec::new();
         if self.can_exec {
-            let boot = self.boot(&probe);
+            let boot = self.boot(&probe, gone);
             let ok = boot.ok;
             results.push(boot);
             if !ok {
@@ -87,7 +93,7 @@ impl Checker<'_> {
     }
 
     /// Wait for systemd inside the node to finish booting.
-    fn boot(&self, node: &Node) -> HealthResult {
+    fn boot(&self, node: &Node, gone: &dyn Fn() -> Option<String>) -> HealthResult {
         let started = Instant::now();
         let check = "systemctl is-system-running --wait";
         let deadline = started + self.settings.timeout;
@@ -108,7 +114,12 @@ impl Checker<'_> {
                         detail.trim().to_owned(),
                     );
                 }
-                None => std::thread::sleep(self.settings.interval),
+                None => {
+                    if let Some(why) = gone() {
+                        return result("systemd", check, false, attempts, started, why);
+                    }
+                    std::thread::sleep(self.settings.interval);
+                }
             }
         }
     }
@@ -289,15 +300,15 @@ mod tests {
         };
         let url = format!("http://127.0.0.1:{port}/health");
         let serving = node("127.77.0.9", &[("a", &format!("tcp:{port}")), ("b", &url)]);
-        let (ok, results) = checker.wait(&serving);
+        let (ok, results) = checker.wait(&serving, &|| None);
         assert!(ok, "{results:?}");
         assert_eq!(results[1].check, format!("http://127.77.0.9:{port}/health"));
         // The server now answers 503: the check fails, naming the status.
-        let (ok, results) = checker.wait(&node("127.77.0.9", &[("b", &url)]));
+        let (ok, results) = checker.wait(&node("127.77.0.9", &[("b", &url)]), &|| None);
         assert!(!ok);
         assert!(results[0].detail.contains("503"), "{results:?}");
         // Nothing listens at another loopback address.
-        let (ok, results) = checker.wait(&node("127.77.0.10", &[("a", &format!("tcp:{port}"))]));
+        let (ok, results) = checker.wait(&node("127.77.0.10", &[("a", &format!("tcp:{port}"))]), &|| None);
         assert!(!ok && results[0].attempts > 1, "{results:?}");
     }
 }

@@ -51,7 +51,20 @@ impl NodeOutcome {
             settings: &ctx.env.health,
             can_exec: ctx.engine.can_exec(),
         };
-        let (healthy, health) = checker.wait(&self.node);
+        let container = &self.node.container;
+        // A container that stopped while booting will not boot: said at once, with its console.
+        let gone = || match ctx.engine.running(container) {
+            Ok(Running::Running) | Err(_) => None,
+            Ok(other) => Some(format!(
+                "its container {container} is {} (it stopped while booting){}",
+                other.state(),
+                ctx.engine
+                    .console_tail(container)
+                    .map(|tail| format!("; its console ended:\n{tail}"))
+                    .unwrap_or_default()
+            )),
+        };
+        let (healthy, health) = checker.wait(&self.node, &gone);
         self.healthy = healthy;
         self.health = health;
     }

@@ -167,6 +167,14 @@ pub trait Engine: Sync {
     fn listing_hint(&self) -> Option<String> {
         None
     }
+    /// What on this host will keep `starting` more containers from booting, as warnings.
+    fn preflight(&self, _starting: usize) -> Vec<String> {
+        Vec::new()
+    }
+    /// The last lines its console printed, for a container that stopped while booting.
+    fn console_tail(&self, _container: &ContainerId) -> Option<String> {
+        None
+    }
     /// What the container holds, for drift; `None` when this engine cannot read it.
     fn inspect(&self, _container: &ContainerId) -> anyhow::Result<Option<Inspection>> {
         Ok(None)

@@ -57,6 +57,9 @@ pub fn apply(ctx: &Context, candidate: &Candidate) -> anyhow::Result<DeploymentD
     ctx.store.save(&state)?;
     fault("recorded");
 
+    for warning in ctx.engine.preflight(generation.nodes.len()) {
+        tracing::warn!("{warning}");
+    }
     let prepared = timings.time("prepare", || prepare::prepare(ctx, candidate, &generation));
     if let Err(error) = prepared {
         discard(ctx, &mut state, number)?;

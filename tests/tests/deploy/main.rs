@@ -12,6 +12,9 @@ use lastmile_tests::{run_command, tool, workspace};
 use lastmile_tests::lab::{Lab, answers, candidates, digest, json, valid};
 use lastmile_tests::schema::assert_valid;
 
+mod drift;
+mod instances;
+
 #[test]
 fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     let c = candidates();
@@ -59,9 +62,17 @@ fn first_deploy_second_candidate_noop_rollback_status_destroy() {
     assert!(running.iter().all(|n| n.ends_with("-2")), "{running:?}");
 
     rolled_back(&lab, &c.good);
+    // The files written into monctl before are drift: status names them.
     let status = lab.run(&["status"], None, &[]);
-    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(status.code, 1, "{}", status.stderr);
     assert_eq!(json(&status)["outcome"], "status");
+    assert!(
+        status.stderr.contains(
+            "monctl: 2 files of the image changed in the node: /etc/lastmile/canary (added), /opt/lastmile/canary (added)"
+        ),
+        "{}",
+        status.stderr
+    );
 
     // A third candidate with keep = 1: the oldest generation and its image go.
     let third = lab.apply(&c.second);

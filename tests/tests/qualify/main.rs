@@ -11,7 +11,9 @@ use lastmile_tests::{Output, run_command, tool, workspace};
 
 use lastmile_tests::lab::{Lab, candidates, json};
 
-fn aqf(args: &[&str], dir: &Path) -> Output {
+mod configuration;
+
+pub(crate) fn aqf(args: &[&str], dir: &Path) -> Output {
     run_command(Command::new(tool("aqf-run")).args(args).current_dir(dir), None)
 }
 

@@ -19,6 +19,7 @@ use super::{ContainerId, Engine, Inspection, NodeFiles, Running};
 use crate::env::{LxcSettings, Network, Node, RootfsKind};
 
 mod config;
+mod host;
 mod inspect;
 mod monitor;
 
@@ -317,6 +318,24 @@ impl Engine for Lxc {
             }
         }
         Ok(())
+    }
+
+    fn console_tail(&self, container: &ContainerId) -> Option<String> {
+        let container = Self::name(container).ok()?;
+        let (_, tail) =
+            lastmile_fs::read_tail(&self.container_dir(container).join("console.log"), 16 << 10).ok()?;
+        let tail = String::from_utf8_lossy(&tail);
+        let lines: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut said = lines[lines.len().saturating_sub(10)..].join("\n");
+        // The usual reason systemd gives up at once in one of many containers.
+        if let Some(hint) = host::inotify_exhausted(0) {
+            said.push_str(&format!("\n{hint}"));
+        }
+        (!said.is_empty()).then_some(said)
+    }
+
+    fn preflight(&self, starting: usize) -> Vec<String> {
+        host::inotify_exhausted(starting).into_iter().collect()
     }
 
     fn inspect(&self, container: &ContainerId) -> anyhow::Result<Option<Inspection>> {
