@@ -43,6 +43,17 @@ inputs_key() {
      ! -path '*/build/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
 
+# Many LXC containers with systemd on one host need more inotify instances than Linux allows by
+# default (128, shared by every container's systemd, ~8 each while booting): raise the limit for
+# the environments of fifteen nodes and more (as root; deploy-lxc warns when it is short).
+raise_container_limits() {
+  local limit
+  limit=$(cat /proc/sys/fs/inotify/max_user_instances)
+  if [ "$limit" -lt 1024 ] && [ "$(id -u)" -eq 0 ]; then
+    sysctl -q -w fs.inotify.max_user_instances=1024
+  fi
+}
+
 # Install Debian packages that are missing (as root, or with sudo).
 need_debs() {
   local missing=()

@@ -182,3 +182,40 @@ fn glob_match(pattern: &str, path: &str) -> bool {
         None => pattern == path,
     }
 }
+
+/// Builds run at once: none is serialized, each deploys only into instances of its own, and
+/// destroys every one of them in `post { always }` (also after a failure or an abort); the
+/// candidate is promoted only with the report of every environment it was deployed to.
+#[test]
+fn each_build_deploys_into_instances_of_its_own_and_destroys_them() {
+    let text = std::fs::read_to_string(workspace().join("Jenkinsfile")).unwrap();
+    assert!(!text.contains("disableConcurrentBuilds"));
+    let steps = steps(&text);
+    let applied: Vec<String> = steps
+        .iter()
+        .filter(|s| s.starts_with("deploy-lxc apply"))
+        .map(|s| {
+            assert!(s.contains("--instance \"$INSTANCE\""), "{s}");
+            words(s)[3].clone()
+        })
+        .collect();
+    assert!(applied.len() >= 2, "{applied:?}");
+    let post = &text[text.rfind("post {").unwrap()..];
+    for env in &applied {
+        assert!(
+            post.contains(&format!(
+                "deploy-lxc destroy --env {env} --instance \"$INSTANCE\""
+            )),
+            "{env} is not destroyed in post"
+        );
+    }
+    let promote = steps.iter().find(|s| s.starts_with("aqf-run promote")).unwrap();
+    for env in &applied {
+        let name = std::path::Path::new(env).file_stem().unwrap().to_str().unwrap();
+        assert!(
+            promote.contains(&format!("{OUT}/{name}/report.json"))
+                && promote.contains(&format!("--deployment \"{OUT}/{name}/deployment.json\"")),
+            "{promote} leaves out {name}"
+        );
+    }
+}
