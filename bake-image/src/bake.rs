@@ -26,7 +26,7 @@ use crate::{archive, base, build, pins, sbom, services, wheels};
 pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<CandidateDocument> {
     let (pins, pinned_text) = read_pins(&options.pinned)?;
     check_prefix(&options.prefix)?;
-    let services = services::load(&options.service_files, &options.services)?;
+    let (services, masking) = services::load(&options.service_files, &options.services)?;
     std::fs::create_dir_all(&options.out_dir)
         .with_context(|| format!("creating {}", options.out_dir.display()))?;
     // The staging tree lives in the output folder (same file system as the image, so the final
@@ -72,6 +72,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
 
     let inputs = add_overlays(options, &pinned_text, &root)?;
     services::write(&root, &options.prefix, &services, &packages)?;
+    let masked_units = crate::units::mask(&root, &masking, &services)?;
     // A file an overlay put where a wheel's file was replaces it (the install removed every
     // file at a deferred path, so anything there now came later).
     deferred.retain(|path, _| !root.exists(path));
@@ -81,6 +82,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         base::compile_bytecode(&root, &venv)?;
     }
     let mut document = manifest(options, &base, &target, packages, services, inputs, epoch)?;
+    document.masked_units = masked_units;
     clock.lap("wrote overlays, services and bytecode");
 
     let sbom_text = sbom::cyclonedx(&document);
@@ -276,6 +278,7 @@ fn manifest(
         services,
         source_commits: options.source_commits.clone(),
         inputs,
+        masked_units: Vec::new(),
         source_date_epoch: epoch,
         tool: concat!("bake-image ", env!("CARGO_PKG_VERSION")).to_owned(),
         compression: format!(

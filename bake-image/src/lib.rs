@@ -22,6 +22,7 @@ mod pins;
 mod provenance;
 mod sbom;
 mod services;
+mod units;
 mod verify;
 mod wheels;
 

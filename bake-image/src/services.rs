@@ -21,17 +21,25 @@ use lastmile_settings::Spanned;
 struct ServicesFile {
     #[serde(default)]
     services: BTreeMap<String, Spanned<Service>>,
+    /// The base's units to mask, or keep, besides the defaults ([`crate::units`]).
+    units: Option<Spanned<crate::units::UnitsTable>>,
 }
 
-/// The services of `--services` files and `--service` options; a name given twice is refused.
+/// The services of `--services` files and `--service` options (a name given twice is refused),
+/// and the units the files say to mask or keep.
 pub(crate) fn load(
     files: &[std::path::PathBuf],
     options: &[String],
-) -> anyhow::Result<BTreeMap<String, Service>> {
+) -> anyhow::Result<(BTreeMap<String, Service>, crate::units::Masking)> {
     let mut services: BTreeMap<String, (Service, String)> = BTreeMap::new();
+    let mut masking = crate::units::Masking::default();
     for file in files {
         let file = lastmile_settings::load(file)?;
         let parsed: ServicesFile = file.parse()?;
+        if let Some(units) = parsed.units {
+            let origin = file.location(units.span()).to_string();
+            masking.add(units.into_inner(), &origin)?;
+        }
         for (name, service) in parsed.services {
             let origin = file.location(service.span()).to_string();
             add(&mut services, name, service.into_inner(), origin)?;
@@ -58,10 +66,11 @@ pub(crate) fn load(
             format!("--service {option}"),
         )?;
     }
-    Ok(services
+    let services = services
         .into_iter()
         .map(|(name, (service, _))| (name, service))
-        .collect())
+        .collect();
+    Ok((services, masking))
 }
 
 fn add(
@@ -319,7 +328,7 @@ mod tests {
             "[services.katportal]\ncommand = \"katportal --port 8080\"\nroles = [\"portal\"]\nhealth = \"tcp:8080\"\n",
         )
         .unwrap();
-        let services = load(&[file], &["katsim=/usr/bin/true".to_owned()]).unwrap();
+        let (services, _) = load(&[file], &["katsim=/usr/bin/true".to_owned()]).unwrap();
         assert_eq!(services["katportal"].roles, ["portal"]);
         let unit = unit_text("katportal", &services["katportal"], "/opt/v", &[package()]).unwrap();
         assert!(
@@ -476,7 +485,7 @@ mod tests {
         assert!(err.contains("role \"Portal\""), "{err}");
         let err = unit_text(
             "b",
-            &load(&[], &["b=nothere --x".to_owned()]).unwrap()["b"],
+            &load(&[], &["b=nothere --x".to_owned()]).unwrap().0["b"],
             "/v",
             &[package()],
         )

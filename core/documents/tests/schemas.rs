@@ -160,6 +160,7 @@ fn candidate_documents_follow_their_schema() {
         )]),
         source_commits: BTreeMap::from([("cam".into(), "0123456789abcdef".into())]),
         inputs: BTreeMap::from([("pinned".into(), Sha256::of(b"pins"))]),
+        masked_units: vec!["apt-daily.timer".into(), "getty@tty1.service".into()],
         source_date_epoch: 1_700_000_000,
         tool: "bake-image 0.1.0".into(),
         compression: "gzip level 6, 1024 KiB members, flate2 (zlib-rs)".into(),

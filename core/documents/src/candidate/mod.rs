@@ -102,6 +102,9 @@ pub struct CandidateDocument {
     /// sha256 of every input that shaped the bytes, by role and position (never by path, so a
     /// bake from another folder gives the same bytes): `pinned`, `overlay:1`, `overlay:2`, ...
     pub inputs: BTreeMap<String, Sha256>,
+    /// Units of the base masked in the image, so no node starts them (sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_units: Vec<String>,
     pub source_date_epoch: u64,
     /// `bake-image 0.1.0`.
     pub tool: String,
@@ -405,6 +408,7 @@ mod tests {
             services,
             source_commits: BTreeMap::new(),
             inputs: BTreeMap::new(),
+            masked_units: Vec::new(),
             source_date_epoch: 0,
             tool: String::new(),
             compression: String::new(),
