@@ -26,9 +26,12 @@ class Proxy(CamDevice):
 
 
 def parse_device(text):
+    """name=host:port; host may be a role's addresses (every node of it, space-separated, as
+    LASTMILE_ROLE_<ROLE> gives them): the first is the device's."""
     name, _, address = text.partition("=")
     host, _, port = address.rpartition(":")
-    return name, (host or "127.0.0.1", int(port))
+    hosts = host.split()
+    return name, (hosts[0] if hosts else "127.0.0.1", int(port))
 
 
 def main(argv=None):

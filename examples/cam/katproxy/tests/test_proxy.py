@@ -8,6 +8,9 @@ from katproxy.proxy import Proxy, parse_device
 
 
 class ProxyTest(unittest.TestCase):
+    def test_a_role_of_several_nodes_is_its_first(self):
+        self.assertEqual(parse_device("m000=127.77.0.3 127.77.0.9:7149"), ("m000", ("127.77.0.3", 7149)))
+
     def test_parse_device(self):
         self.assertEqual(parse_device("anc=10.0.0.1:7147"), ("anc", ("10.0.0.1", 7147)))
 
