@@ -48,6 +48,9 @@ inputs_key() {
 # the environments of fifteen nodes and more (as root; deploy-lxc warns when it is short).
 raise_container_limits() {
   local limit
+  # Containers, builds and cargo's own probes read /dev/null; a regular file there (left by any
+  # program that once renamed a file over it) feeds them its contents.
+  [ -c /dev/null ] || die "/dev/null is not the null device (it is a $(stat -c %F /dev/null)); restore it: rm /dev/null && mknod -m 666 /dev/null c 1 3"
   limit=$(cat /proc/sys/fs/inotify/max_user_instances)
   if [ "$limit" -lt 1024 ] && [ "$(id -u)" -eq 0 ]; then
     sysctl -q -w fs.inotify.max_user_instances=1024

@@ -10,10 +10,19 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 }
 
 /// Like [`write_atomic`], with a closure that streams the contents into the temporary file.
+///
+/// A destination that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO; or a
+/// link to one) is written in place: renaming over it would replace the device with a file, for
+/// every program on the machine.
 pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
 ) -> io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        write(&mut file)?;
+        return file.flush();
+    }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -51,6 +60,17 @@ mod tests {
         std::fs::write(&target, "old").unwrap();
         write_atomic(&target, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_device_is_written_through_never_replaced() {
+        // Through a link of the test's own, so a regression replaces the link, not the device.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.json");
+        std::os::unix::fs::symlink("/dev/null", &out).unwrap();
+        write_atomic(&out, b"gone").unwrap();
+        assert_eq!(std::fs::read_link(&out).unwrap(), Path::new("/dev/null"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
