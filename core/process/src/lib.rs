@@ -18,4 +18,4 @@ mod tree;
 pub use capture::KEEP;
 pub use child::{ProcessError, output};
 pub use interrupt::Interrupted;
-pub use run::{Finished, run};
+pub use run::{Finished, run, run_starting};

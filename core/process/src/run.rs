@@ -59,7 +59,22 @@ pub fn run(
     input: Option<&[u8]>,
     limit: Option<Duration>,
 ) -> Result<Finished, ProcessError> {
-    run_keeping(command, input, limit, crate::capture::KEEP)
+    run_keeping(command, input, limit, crate::capture::KEEP, Leftovers::Kill)
+}
+
+/// Run `command`, whose job is to start something that outlives it (a daemon that forks away, as
+/// `lxc-start -d` starts a container's monitor and its init), for at most `limit`. Unlike
+/// [`run`], what it leaves running when it exits on its own is what it was run for, and stays;
+/// everything it started is killed only when the limit passes or the run is interrupted.
+pub fn run_starting(command: &mut Command, limit: Duration) -> Result<Finished, ProcessError> {
+    run_keeping(command, None, Some(limit), crate::capture::KEEP, Leftovers::Keep)
+}
+
+/// What happens to the processes a child leaves behind when it exits on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leftovers {
+    Kill,
+    Keep,
 }
 
 fn run_keeping(
@@ -67,6 +82,7 @@ fn run_keeping(
     input: Option<&[u8]>,
     limit: Option<Duration>,
     keep: usize,
+    leftovers: Leftovers,
 ) -> Result<Finished, ProcessError> {
     let program = command.get_program().to_string_lossy().into_owned();
     let spawn = |source| ProcessError::Spawn {
@@ -114,8 +130,10 @@ fn run_keeping(
             return Err(Interrupted.into());
         }
         if let Some(status) = child.try_wait().map_err(spawn)? {
-            // Whatever it started and left running goes too.
-            kill_all(&mut tree);
+            // Whatever it started and left running goes too, unless that was the point.
+            if leftovers == Leftovers::Kill {
+                kill_all(&mut tree);
+            }
             break Some(status);
         }
         if limit.is_some_and(|limit| started.elapsed() >= limit) {
@@ -249,12 +267,54 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_started_stays_after_the_starter_exits() {
+        // As `lxc-start -d`: the starter forks a daemon that closes its output and lives on; the
+        // scan sees the daemon (the starter waits a moment), and it must not be killed for that.
+        let marker = tempfile::tempdir().unwrap();
+        let pidfile = marker.path().join("daemon");
+        let script = format!(
+            "setsid sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {}; sleep 0.3",
+            pidfile.display()
+        );
+        let done = run_starting(Command::new("sh").args(["-c", &script]), Duration::from_secs(10)).unwrap();
+        assert!(done.success());
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let stayed = alive(pid);
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).unwrap(),
+            rustix::process::Signal::KILL,
+        );
+        assert!(stayed, "the daemon {pid} was killed when its starter exited");
+    }
+
+    #[test]
+    fn a_starter_past_its_limit_is_killed_with_its_daemon() {
+        let marker = tempfile::tempdir().unwrap();
+        let pidfile = marker.path().join("daemon");
+        let script = format!(
+            "setsid sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {}; sleep 30",
+            pidfile.display()
+        );
+        let done = run_starting(
+            Command::new("sh").args(["-c", &script]),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        assert!(done.timed_out());
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(pid), "the daemon {pid} outlived its starter's limit");
+    }
+
+    #[test]
     fn small_bounds_cut_both_streams() {
         let done = run_keeping(
             Command::new("sh").args(["-c", "printf 0123456789; printf abcdefghij >&2"]),
             None,
             None,
             3,
+            Leftovers::Kill,
         )
         .unwrap();
         assert_eq!(done.stdout, b"012\n[lastmile: 4 bytes of output cut here]\n789");

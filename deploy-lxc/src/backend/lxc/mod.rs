@@ -264,12 +264,15 @@ impl Engine for Lxc {
         let container = Self::name(container)?;
         let log = self.container_dir(container).join("lxc.log");
         let log = log.display().to_string();
-        let started = self.lxc(
-            "lxc-start",
-            container,
-            &["-d", "-o", &log, "-l", "NOTICE"],
-            Duration::from_secs(60),
-        )?;
+        // `-d`: lxc-start forks the container's monitor and init and exits; they are what it
+        // was run for, so they stay (a plain run would kill them with the rest of its tree).
+        let mut command = Command::new("lxc-start");
+        command
+            .arg("-P")
+            .arg(&self.lxcpath)
+            .args(["-n", container, "-d", "-o", &log, "-l", "NOTICE"]);
+        let started = lastmile_process::run_starting(&mut command, Duration::from_secs(60))
+            .context("running lxc-start")?;
         if !started.success() {
             let tail = lastmile_fs::read_tail(Path::new(&log), 64 << 10)
                 .unwrap_or_default()
@@ -327,6 +330,18 @@ impl Engine for Lxc {
         let tail = String::from_utf8_lossy(&tail);
         let lines: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
         let mut said = lines[lines.len().saturating_sub(10)..].join("\n");
+        // And what LXC itself said went wrong (its log is kept at NOTICE).
+        if let Ok((_, log)) = lastmile_fs::read_tail(&self.container_dir(container).join("lxc.log"), 64 << 10)
+        {
+            let log = String::from_utf8_lossy(&log);
+            let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
+            if !errors.is_empty() {
+                said.push_str(&format!(
+                    "\nLXC said:\n{}",
+                    errors[errors.len().saturating_sub(5)..].join("\n")
+                ));
+            }
+        }
         // The usual reason systemd gives up at once in one of many containers.
         if let Some(hint) = host::inotify_exhausted(0) {
             said.push_str(&format!("\n{hint}"));
@@ -356,10 +371,17 @@ impl Engine for Lxc {
             return Ok(Running::Missing);
         }
         let info = self.lxc("lxc-info", container, &["-s", "-H"], Duration::from_secs(10))?;
-        Ok(match info.stdout.trim_ascii() {
-            b"RUNNING" | b"STARTING" | b"STOPPING" => Running::Running,
-            _ => Running::Stopped,
-        })
+        // Only what lxc-info says: under load (many containers starting) it can fail to ask a
+        // container's monitor, which is not the container stopping.
+        match info.stdout.trim_ascii() {
+            b"RUNNING" | b"STARTING" | b"STOPPING" | b"ABORTING" => Ok(Running::Running),
+            b"STOPPED" => Ok(Running::Stopped),
+            other => bail!(
+                "lxc-info {container} could not tell its state ({}): {}",
+                String::from_utf8_lossy(other),
+                info.last_line()
+            ),
+        }
     }
 
     fn exec_prefix(&self, container: &ContainerId) -> Vec<String> {
