@@ -35,7 +35,8 @@ pub fn candidates() -> &'static Candidates {
                     .args(["--base", &base, "--os-lock", "examples/cam/os-lock.json"])
                     .args(["-f", &wheels, "--offline", "--services"])
                     .arg(services)
-                    .args(["--source-commit", &format!("cam={commit}"), "--out-dir"])
+                    .args(["--source-commit", &format!("cam={commit}"), "--compile-bytecode"])
+                    .arg("--out-dir")
                     .arg(dir.join(name))
                     .current_dir(&root),
                 None,
