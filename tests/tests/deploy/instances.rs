@@ -176,3 +176,57 @@ fn two_instances_are_qualified_at_once_sharing_nothing() {
         refused.stderr
     );
 }
+
+/// The reference system's size: the example's fifteen-node environment (roles spread, two spares)
+/// deploys, every node running its roles' services, and the example's acceptance suite passes on
+/// it; the nodes' memory and the CPU their boot took are in the cgroups (scripts/bench-deploy
+/// reports them).
+#[test]
+fn the_reference_size_of_fifteen_nodes_deploys_and_qualifies() {
+    let dir = tempfile::Builder::new()
+        .prefix("lmtest-reference-")
+        .tempdir()
+        .unwrap();
+    let text = std::fs::read_to_string(workspace().join("examples/cam/reference.toml")).unwrap();
+    let env = dir.path().join("reference.toml");
+    std::fs::write(
+        &env,
+        format!(
+            "{}\n[lxc]\nprefix = \"lmtest-{}-\"\n",
+            text.replace("127.77.0.", "127.77.22."),
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let reference = Instance {
+        name: "ref",
+        env,
+        pool: dir.path().join("pool"),
+        state: tempfile::Builder::new()
+            .prefix("lmtest-instance-")
+            .tempdir()
+            .unwrap(),
+    };
+    let (doc, qualified) = reference.qualify();
+    valid(&doc);
+    assert_eq!(doc["nodes"].as_array().unwrap().len(), 15);
+    assert!(
+        doc["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["state"] == "running"),
+        "{doc}"
+    );
+    assert_eq!(qualified.code, 0, "{}", qualified.stderr);
+    let report = json(&qualified);
+    assert_eq!(report["passed"], true);
+    // Every receptor's simulator was checked, on its own node.
+    let sims = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "katsim runs")
+        .count();
+    assert_eq!(sims, 8, "{report}");
+}

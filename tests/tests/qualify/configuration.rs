@@ -135,6 +135,12 @@ fn a_change_of_configuration_alone_is_qualified_and_promoted() {
         "{}",
         promoted.stderr
     );
+    // What a person promoting it reads, as Chromium shows the page.
+    let page = lastmile_tests::chromium_dom(&release.path("second/report.html"));
+    assert!(
+        page.contains("Changes since") && page.contains("config.KATCP_LOG_LEVEL debug -&gt; info"),
+        "{page}"
+    );
     let log = std::fs::read_to_string(release.promotions.join("stable/log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2, "{log}");
 }
