@@ -10,7 +10,7 @@
 //! | `lastmile.candidate/v1` ([`candidate`]) | bake-image | deploy-lxc, aqf-run |
 //! | `lastmile.deployment/v1` ([`deployment`]) | deploy-lxc | aqf-run |
 //! | `lastmile.report/v1` ([`report`]) | aqf-run | aqf-run `promote` |
-//! | `lastmile.promotion/v1` ([`promotion`]) | aqf-run `promote` (a channel's log) | people, CI |
+//! | `lastmile.promotion/v2` ([`promotion`]; v1 lines read) | aqf-run `promote` (a channel's log) | people, CI |
 //!
 //! Every document has a top-level `"schema"` field that readers check before anything else, so a
 //! newer or different document is refused with a message naming both versions; output is
