@@ -64,7 +64,8 @@ pub struct ChannelArgs {
     /// The channel (`stable`).
     #[arg(value_name = "CHANNEL", default_value = "stable")]
     pub channel: String,
-    /// Print every promotion (lastmile.promotion/v1, a line each), oldest first.
+    /// Print every promotion (lastmile.promotion/v2, a line each; an older log's v1 lines as
+    /// the candidate moving), oldest first.
     #[arg(long)]
     pub log: bool,
     /// Where the channels live.
@@ -93,6 +94,12 @@ pub struct RunArgs {
     /// Run only slice K of N (stable: adding a test does not move the others).
     #[arg(long, value_name = "K/N")]
     pub partition: Option<lastmile_documents::report::Partition>,
+    /// Earlier runs' report.json files (a file, or a folder searched for them; repeatable): the
+    /// report lists the tests they and this run show flaky, and with --partition the slices are
+    /// balanced by the tests' durations, longest first onto the least loaded slice (every slice
+    /// of one run must be given the same history).
+    #[arg(long, value_name = "PATH")]
+    pub history: Vec<PathBuf>,
     /// Run only tests with one of these tags (repeatable, or comma-separated).
     #[arg(long, value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
@@ -152,6 +159,11 @@ impl RunArgs {
                 tags: self.tags,
                 skip_tags: self.skip_tags,
                 partition: self.partition,
+                history: if self.history.is_empty() {
+                    None
+                } else {
+                    Some(crate::history::History::read(&self.history)?)
+                },
             },
             fail_fast: self.fail_fast,
             cache_dir: self.cache_dir.or_else(|| default_cache().ok()),

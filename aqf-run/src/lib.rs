@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod cli;
 pub mod command;
 pub mod context;
+pub mod history;
 pub mod junit;
 pub mod merge;
 pub mod plan;

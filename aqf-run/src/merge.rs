@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use lastmile_documents::Document;
-use lastmile_documents::report::{Partition, ReportDocument, Selection};
+use lastmile_documents::report::{Balanced, Partition, ReportDocument, Selection};
 
 /// Merge the reports at `paths`.
 pub fn merge(paths: &[PathBuf]) -> anyhow::Result<ReportDocument> {
@@ -28,13 +28,16 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<ReportDocument> {
     for (shown, report) in &reports[1..] {
         same_qualification(first_shown, first, shown, report)?;
     }
+    let balanced = first.selection.balanced.clone();
     let mut tests = Vec::new();
     let mut ids = BTreeSet::new();
+    let mut slice_of_test = Vec::new();
     let mut titles = BTreeMap::new();
     for (shown, report) in &reports {
         let index = report.selection.partition.map_or(0, |p| p.index);
         for test in &report.tests {
-            if crate::plan::slice_of(&test.id, count) != index - 1 {
+            slice_of_test.push((test.id.clone(), index));
+            if balanced.is_none() && crate::plan::slice_of(&test.id, count) != index - 1 {
                 bail!(
                     "{shown}: test {} is not in partition {index}/{count}: not a slice of this suite",
                     test.id
@@ -51,6 +54,17 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<ReportDocument> {
                 .iter()
                 .map(|r| (r.id.clone(), r.title.clone())),
         );
+    }
+    // Balanced slices: together, the tests must be exactly the plan every slice was cut from.
+    if let Some(balanced) = &balanced {
+        let made = Balanced::plan_digest(slice_of_test.iter().map(|(id, k)| (id.as_str(), *k)));
+        if made != balanced.plan {
+            bail!(
+                "the slices' tests are not the plan they were cut from (plan {}, the tests make {}): a test is missing, added or in another slice",
+                balanced.plan.short(12),
+                made.short(12)
+            );
+        }
     }
     tests.sort_by(|a, b| a.id.cmp(&b.id));
     let mut merged = first.clone();
@@ -74,6 +88,10 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<ReportDocument> {
     merged.counts = crate::report::counts(&tests);
     merged.requirements = crate::report::requirements(&titles, &tests);
     merged.tests = tests;
+    merged.flaky = reports.iter().flat_map(|(_, r)| r.flaky.clone()).collect();
+    merged
+        .flaky
+        .sort_by(|a, b| (b.flip_rate(), b.retried, &a.id).cmp(&(a.flip_rate(), a.retried, &b.id)));
     Ok(merged)
 }
 
@@ -136,6 +154,9 @@ fn same_qualification(
     }
     if (&a.selection.tags, &a.selection.skip_tags) != (&b.selection.tags, &b.selection.skip_tags) {
         return differs("their --tags and --skip-tags");
+    }
+    if a.selection.balanced != b.selection.balanced {
+        return differs("their splits (balanced by another history, or one by hash)");
     }
     Ok(())
 }

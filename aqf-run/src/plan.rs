@@ -1,10 +1,15 @@
 //! Which tests run where: every test of a group once per node the group targets (by name or role)
-//! of the deployment, filtered by tags, and cut into a stable slice with `--partition K/N`.
+//! of the deployment, filtered by tags, and cut into a slice with `--partition K/N`: by each
+//! test id's sha256 (stable: adding a test moves no other), or, given a history of earlier runs,
+//! by their durations, longest first onto the least loaded slice, so the slices take about the
+//! same time.
 
 use anyhow::bail;
 use lastmile_documents::deployment::{DeployedNode, DeploymentDocument};
-use lastmile_documents::report::Partition;
+use lastmile_documents::report::{Balanced, Partition};
 use lastmile_fs::Sha256;
+
+use crate::history::History;
 
 use crate::suite::{Group, Suite, Test};
 
@@ -35,6 +40,15 @@ pub struct Filter {
     pub skip_tags: Vec<String>,
     /// The K-th of N slices, K from 1.
     pub partition: Option<Partition>,
+    /// Earlier runs' durations: slices balanced by time, not cut by hash.
+    pub history: Option<History>,
+}
+
+/// The tests to run, and how the slice was cut when it was balanced.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub instances: Vec<Instance<'a>>,
+    pub balanced: Option<Balanced>,
 }
 
 /// The slice (0-based) a test id falls in: by its sha256, so adding a test moves no other.
@@ -44,12 +58,40 @@ pub fn slice_of(id: &str, slices: u64) -> u64 {
     u64::from_be_bytes(first) % slices
 }
 
-/// Every test instance the suites ask for on this deployment, in suite, group and test order.
+/// Each test's slice (0-based) of `count`, balanced by expected duration: longest first (ties by
+/// id), each onto the slice with the least time so far (ties: the lowest). A test the history
+/// does not know is expected to take the median of those it knows (1 s when it knows none). The
+/// same ids and history give the same slices. Returns the slices, in `ids` order, and how many
+/// ids the history knew.
+pub fn balanced_slices(ids: &[String], history: &History, count: u64) -> (Vec<u64>, u64) {
+    let known: Vec<Option<u64>> = ids.iter().map(|id| history.expected(id)).collect();
+    let mut measured: Vec<u64> = known.iter().flatten().copied().collect();
+    measured.sort_unstable();
+    let guess = measured.get(measured.len() / 2).copied().unwrap_or(1000);
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    let expected = |i: usize| known[i].unwrap_or(guess);
+    order.sort_by(|&a, &b| expected(b).cmp(&expected(a)).then_with(|| ids[a].cmp(&ids[b])));
+    let mut loads = vec![0u64; usize::try_from(count).expect("a slice count fits")];
+    let mut slices = vec![0u64; ids.len()];
+    for i in order {
+        let (least, _) = loads
+            .iter()
+            .enumerate()
+            .min_by_key(|&(k, load)| (*load, k))
+            .expect("at least one slice");
+        loads[least] += expected(i);
+        slices[i] = least as u64;
+    }
+    (slices, measured.len() as u64)
+}
+
+/// Every test instance the suites ask for on this deployment, in suite, group and test order,
+/// cut to the slice asked for.
 pub fn instances<'a>(
     suites: &'a [Suite],
     deployment: &'a DeploymentDocument,
     filter: &Filter,
-) -> anyhow::Result<Vec<Instance<'a>>> {
+) -> anyhow::Result<Plan<'a>> {
     let mut all = Vec::new();
     for suite in suites {
         for group in &suite.groups {
@@ -81,10 +123,36 @@ pub fn instances<'a>(
             );
         }
     }
-    if let Some(Partition { index, count }) = filter.partition {
+    let Some(Partition { index, count }) = filter.partition else {
+        return Ok(Plan {
+            instances: all,
+            balanced: None,
+        });
+    };
+    let Some(history) = &filter.history else {
         all.retain(|i| slice_of(&i.id(), count) == index - 1);
-    }
-    Ok(all)
+        return Ok(Plan {
+            instances: all,
+            balanced: None,
+        });
+    };
+    let ids: Vec<String> = all.iter().map(Instance::id).collect();
+    let (slices, known) = balanced_slices(&ids, history, count);
+    let balanced = Balanced {
+        plan: Balanced::plan_digest(ids.iter().zip(&slices).map(|(id, k)| (id.as_str(), k + 1))),
+        known,
+        reports: history.reports,
+    };
+    let instances = all
+        .into_iter()
+        .zip(slices)
+        .filter(|(_, k)| *k == index - 1)
+        .map(|(i, _)| i)
+        .collect();
+    Ok(Plan {
+        instances,
+        balanced: Some(balanced),
+    })
 }
 
 fn targets<'a>(
@@ -146,5 +214,81 @@ mod tests {
         for bad in ["0/3", "4/3", "x", "+1/3", " 1/3", "1/0"] {
             assert!(bad.parse::<Partition>().is_err(), "{bad}");
         }
+    }
+
+    /// A suite of 200 tests whose durations are skewed as real ones are (a long tail: most
+    /// short, a few minutes long), deterministic.
+    fn skewed() -> (Vec<String>, History) {
+        let mut history = History {
+            reports: 3,
+            ..History::default()
+        };
+        let ids: Vec<String> = (0..200).map(|i| format!("s:g/t{i:03}@n")).collect();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for id in &ids {
+            // xorshift: a fixed pseudo-random sequence; durations log-uniform from 50 ms to
+            // 51 s (the median 1.6 s, the mean 7.4 s).
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x % 10_000) as f64 / 10_000.0;
+            let ms = (50.0 * 2f64.powf(u * 10.0)) as u64;
+            // Three runs each, one of them slow: the median is what counts.
+            history.durations.insert(id.clone(), vec![ms, ms * 5, ms + 1]);
+        }
+        (ids, history)
+    }
+
+    fn slowest(ids: &[String], slices: &[u64], history: &History, count: u64) -> (u64, u64) {
+        let mut loads = vec![0u64; count as usize];
+        for (id, k) in ids.iter().zip(slices) {
+            loads[*k as usize] += history.expected(id).unwrap();
+        }
+        (*loads.iter().max().unwrap(), loads.iter().sum::<u64>() / count)
+    }
+
+    #[test]
+    fn balanced_slices_come_within_a_tenth_of_the_ideal_and_are_stable() {
+        let (ids, history) = skewed();
+        for count in [2, 3, 4, 8] {
+            let (slices, known) = balanced_slices(&ids, &history, count);
+            assert_eq!(known, 200);
+            let (max, ideal) = slowest(&ids, &slices, &history, count);
+            assert!(
+                max * 100 <= ideal * 110,
+                "{count} slices: the slowest takes {max} ms, the ideal is {ideal} ms"
+            );
+            // The order the tests come in does not matter: the same test, the same slice.
+            let mut reversed = ids.clone();
+            reversed.reverse();
+            let (again, _) = balanced_slices(&reversed, &history, count);
+            let mut back = again.clone();
+            back.reverse();
+            assert_eq!(slices, back, "{count} slices moved with the order");
+        }
+        // The hash split of the same suite, for contrast: count-balanced, not time-balanced.
+        let hashed: Vec<u64> = ids.iter().map(|id| slice_of(id, 4)).collect();
+        let (hash_max, ideal) = slowest(&ids, &hashed, &history, 4);
+        assert!(
+            hash_max * 100 > ideal * 110,
+            "hash {hash_max} ms, ideal {ideal} ms"
+        );
+    }
+
+    #[test]
+    fn tests_the_history_lacks_are_expected_to_take_the_median() {
+        let (mut ids, history) = skewed();
+        ids.push("s:g/new@n".into());
+        let (slices, known) = balanced_slices(&ids, &history, 4);
+        assert_eq!(known, 200);
+        assert_eq!(slices.len(), 201);
+        // With no history at all every test weighs the same: the counts are even.
+        let (slices, known) = balanced_slices(&ids, &History::default(), 4);
+        assert_eq!(known, 0);
+        let mut counts = [0; 4];
+        for k in slices {
+            counts[k as usize] += 1;
+        }
+        assert_eq!(counts, [51, 50, 50, 50]);
     }
 }

@@ -127,5 +127,6 @@ fn result(instance: &Instance, outcome: Outcome, duration_ms: u64, attempts: Vec
         outcome,
         duration_ms,
         attempts,
+        quarantined: instance.test.quarantined.clone(),
     }
 }

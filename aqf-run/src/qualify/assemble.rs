@@ -47,12 +47,14 @@ pub(super) fn report(
             partition: options.filter.partition,
             fail_fast: options.fail_fast,
             merged: Vec::new(),
+            balanced: None,
         },
         started: time(started),
         finished: time(finished),
         counts: crate::report::counts(&tests),
         requirements: crate::report::requirements(&titles, &tests),
         tests,
+        flaky: Vec::new(),
     }
 }
 

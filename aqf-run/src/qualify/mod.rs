@@ -40,7 +40,8 @@ pub struct Options {
 /// Run the suites against the deployment and write every output; the report.
 pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportDocument> {
     let inputs = Inputs::read(options)?;
-    let instances = crate::plan::instances(&inputs.suites, &inputs.deployment, &options.filter)?;
+    let crate::plan::Plan { instances, balanced } =
+        crate::plan::instances(&inputs.suites, &inputs.deployment, &options.filter)?;
     // An empty slice of a suite is still a slice: its report lets `aqf-run merge` see every one.
     if instances.is_empty() && options.filter.partition.is_none() {
         bail!("no test to run (check --tags and --skip-tags)");
@@ -61,6 +62,10 @@ pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportD
     lastmile_process::interrupt::check()?;
     let finished = jiff::Timestamp::now();
     let mut report = assemble::report(&inputs, options, &runs, (started, finished));
+    report.selection.balanced = balanced;
+    if let Some(history) = &options.filter.history {
+        report.flaky = history.flaky(&report);
+    }
     if let Some((promotions, channel)) = &options.compare {
         report.changes = compare(promotions, channel, &report)?;
     }

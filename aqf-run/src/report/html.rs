@@ -30,6 +30,7 @@ pub fn html(report: &ReportDocument) -> String {
     candidate(&mut page, report);
     changes(&mut page, report);
     requirements(&mut page, report);
+    reliability(&mut page, report);
     tests(&mut page, report);
     page.push_str("</main></body></html>\n");
     page
@@ -109,6 +110,45 @@ fn candidate(page: &mut String, report: &ReportDocument) {
         let _ = write!(page, "<tr><td>{name}</td><td>{value}</td></tr>");
     }
     page.push_str("</table>\n");
+}
+
+/// The quarantined tests with their outcomes, and the tests history shows flaky: in sections of
+/// their own, never hidden.
+fn reliability(page: &mut String, report: &ReportDocument) {
+    let quarantined: Vec<_> = report.tests.iter().filter(|t| t.quarantined.is_some()).collect();
+    if !quarantined.is_empty() {
+        page.push_str(
+            "<h2 id=\"quarantined\">Quarantined tests</h2><p>Run and reported; never required, so they do not gate a promotion.</p><table><tr><th>test</th><th>outcome</th><th>why quarantined</th></tr>",
+        );
+        for test in quarantined {
+            let word = test.outcome.word();
+            let _ = write!(
+                page,
+                "<tr><td><code>{}</code></td><td><span class=\"badge {word}\">{word}</span></td><td>{}</td></tr>",
+                e(&test.id),
+                e(test.quarantined.as_deref().unwrap_or_default())
+            );
+        }
+        page.push_str("</table>\n");
+    }
+    if !report.flaky.is_empty() {
+        page.push_str(
+            "<h2 id=\"flaky\">Flaky tests</h2><p>From the earlier runs given (<code>--history</code>) and this one.</p><table><tr><th>test</th><th>runs</th><th>passed only on a retry</th><th>flipped (runs of one candidate)</th></tr>",
+        );
+        for flaky in &report.flaky {
+            let _ = write!(
+                page,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{} of {} ({} %)</td></tr>",
+                e(&flaky.id),
+                flaky.runs,
+                flaky.retried,
+                flaky.flips,
+                flaky.pairs,
+                flaky.flip_rate()
+            );
+        }
+        page.push_str("</table>\n");
+    }
 }
 
 /// What changed since the channel's head, a row a part.
@@ -253,6 +293,7 @@ mod tests {
             counts: super::super::counts(&tests),
             tests,
             requirements: Vec::new(),
+            flaky: Vec::new(),
         };
         let page = html(&report);
         assert!(page.contains("exit status 1 &lt;b&gt;") && page.contains("out &amp; about"));

@@ -15,6 +15,7 @@ pub fn markdown(report: &ReportDocument) -> String {
     facts(&mut md, report);
     changes(&mut md, report);
     requirements(&mut md, report);
+    reliability(&mut md, report);
     let _ = writeln!(
         md,
         "## Tests\n\n| test | outcome | attempts | time | what failed |\n|---|---|---|---|---|"
@@ -118,6 +119,47 @@ fn requirements(md: &mut String, report: &ReportDocument) {
         );
     }
     md.push('\n');
+}
+
+/// The quarantined tests with their outcomes, and the tests history shows flaky: in sections of
+/// their own, never hidden.
+fn reliability(md: &mut String, report: &ReportDocument) {
+    let quarantined: Vec<_> = report.tests.iter().filter(|t| t.quarantined.is_some()).collect();
+    if !quarantined.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Quarantined tests\n\nRun and reported; never required, so they do not gate a promotion.\n\n| test | outcome | why quarantined |\n|---|---|---|"
+        );
+        for test in quarantined {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} |",
+                test.id,
+                test.outcome.word(),
+                cell(test.quarantined.as_deref().unwrap_or_default())
+            );
+        }
+        md.push('\n');
+    }
+    if !report.flaky.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Flaky tests\n\nFrom the earlier runs given (`--history`) and this one.\n\n| test | runs | passed only on a retry | flipped (runs of one candidate) |\n|---|---|---|---|"
+        );
+        for flaky in &report.flaky {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} of {} ({} %) |",
+                flaky.id,
+                flaky.runs,
+                flaky.retried,
+                flaky.flips,
+                flaky.pairs,
+                flaky.flip_rate()
+            );
+        }
+        md.push('\n');
+    }
 }
 
 fn cell(text: &str) -> String {

@@ -129,6 +129,7 @@ mod tests {
             verifies: verifies.iter().map(|v| (*v).to_owned()).collect(),
             outcome,
             duration_ms: 1500,
+            quarantined: None,
             attempts: vec![Attempt {
                 outcome,
                 duration_ms: 1500,

@@ -61,6 +61,9 @@ pub struct Test {
     pub required: bool,
     pub tags: Vec<String>,
     pub verifies: Vec<String>,
+    /// Why the suite's `[quarantine]` holds it: it runs and is reported in a section of its own,
+    /// and it is never required.
+    pub quarantined: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +74,9 @@ struct RawSuite {
     requirements: BTreeMap<String, String>,
     #[serde(default)]
     groups: BTreeMap<String, Spanned<RawGroup>>,
+    /// `"GROUP/TEST" = "why"`: known-flaky tests, reviewed like code.
+    #[serde(default)]
+    quarantine: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +139,7 @@ fn read(file: &SettingsFile, dir: &Path) -> Result<Suite, InputError> {
     if groups.is_empty() {
         return Err(file.error_in_file("no [groups.NAME] with tests"));
     }
+    quarantine(file, &raw.quarantine, &mut groups)?;
     Ok(Suite {
         file: file.name().to_owned(),
         dir: dir.to_owned(),
@@ -141,6 +148,38 @@ fn read(file: &SettingsFile, dir: &Path) -> Result<Suite, InputError> {
         requirements: raw.requirements,
         groups,
     })
+}
+
+/// Mark the tests `[quarantine]` names. A name that is no test of the suite is refused (a typo
+/// would quarantine nothing), and so is a required test: quarantine never hides what gates a
+/// promotion.
+fn quarantine(
+    file: &SettingsFile,
+    quarantine: &BTreeMap<String, Spanned<String>>,
+    groups: &mut [Group],
+) -> Result<(), InputError> {
+    for (path, reason) in quarantine {
+        let at = |message: String| file.error(reason.span(), format!("quarantine.\"{path}\": {message}"));
+        let test = path.split_once('/').and_then(|(group, test)| {
+            groups
+                .iter_mut()
+                .find(|g| g.name == group)
+                .and_then(|g| g.tests.iter_mut().find(|t| t.name == test))
+        });
+        let Some(test) = test else {
+            return Err(at("no test of the suite is GROUP/TEST so named".to_owned()));
+        };
+        if test.required {
+            return Err(at(format!(
+                "{path} is required; a required test is never quarantined (set required = false on it first, in review)"
+            )));
+        }
+        if reason.get_ref().trim().is_empty() {
+            return Err(at("say why it is quarantined".to_owned()));
+        }
+        test.quarantined = Some(reason.get_ref().clone());
+    }
+    Ok(())
 }
 
 fn read_group(
@@ -210,6 +249,7 @@ fn read_test(
         required: common.required,
         tags: common.tags,
         verifies: common.verifies,
+        quarantined: None,
     })
 }
 

@@ -91,3 +91,29 @@ fn bad_suites_name_the_file_line_and_key() {
         );
     }
 }
+
+#[test]
+fn quarantine_marks_a_test_and_refuses_a_required_one_or_a_typo() {
+    let optional = SUITE.replace("retries = 2\n", "retries = 2\nrequired = false\n");
+    let quarantined = format!(
+        "{optional}\n[quarantine]\n\"monctl/proxy reaches the simulator\" = \"times out under load: issue 812\"\n"
+    );
+    let suite = parse(&quarantined, "acceptance.toml", Path::new(".")).unwrap();
+    let tests = &suite.groups[0].tests;
+    assert_eq!(tests[0].quarantined, None);
+    assert_eq!(
+        tests[1].quarantined.as_deref(),
+        Some("times out under load: issue 812")
+    );
+    let required = format!("{SUITE}\n[quarantine]\n\"monctl/proxy listens\" = \"flaky\"\n");
+    assert_eq!(
+        error(&required),
+        "acceptance.toml:25: quarantine.\"monctl/proxy listens\": monctl/proxy listens is required; a required test is never quarantined (set required = false on it first, in review)"
+    );
+    let typo = format!("{optional}\n[quarantine]\n\"monctl/proxy listen\" = \"flaky\"\n");
+    assert!(
+        error(&typo).contains("quarantine.\"monctl/proxy listen\": no test of the suite"),
+        "{}",
+        error(&typo)
+    );
+}

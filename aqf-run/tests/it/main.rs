@@ -6,5 +6,7 @@
 mod checks;
 mod gate;
 mod promote;
+mod reliability;
 mod runner;
+mod slices;
 mod testenv;

@@ -39,6 +39,31 @@ pub struct ReportDocument {
     pub tests: Vec<TestResult>,
     /// Requirements and what verifies them, unverified and failing first.
     pub requirements: Vec<RequirementResult>,
+    /// `--history`: the tests that earlier runs and this one show flaky, the flakiest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky: Vec<FlakyTest>,
+}
+
+/// A test that passed only on a retry, or whose outcome flipped between runs of one candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlakyTest {
+    pub id: String,
+    /// Runs that ran it (the earlier ones and this one).
+    pub runs: u64,
+    /// Runs in which it passed only on a retry.
+    pub retried: u64,
+    /// Consecutive runs of the same candidate (what can flip), and how many of those pairs
+    /// flipped between passing and failing.
+    pub pairs: u64,
+    pub flips: u64,
+}
+
+impl FlakyTest {
+    /// Flips per pair, in percent (0 when no two runs were of one candidate).
+    pub fn flip_rate(&self) -> u64 {
+        (self.flips * 100).checked_div(self.pairs).unwrap_or(0)
+    }
 }
 
 /// What a run was asked to leave out, as given on its command line.
@@ -56,6 +81,33 @@ pub struct Selection {
     /// A report `aqf-run merge` made: the slices it holds (every one of N, each once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged: Vec<Partition>,
+    /// `--history`: the slices were balanced by the tests' durations in earlier reports, not cut
+    /// by each test's sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balanced: Option<Balanced>,
+}
+
+/// A split by measured durations: the whole plan, which every slice of one run shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Balanced {
+    /// sha256 of every test of the run with its slice (`ID<TAB>K<LF>`, sorted by id): what
+    /// `aqf-run merge` recomputes from the slices' tests.
+    pub plan: Sha256,
+    /// How many of the run's tests had a duration in the history (the others were estimated).
+    pub known: u64,
+    /// How many earlier reports the durations came from.
+    pub reports: u64,
+}
+
+impl Balanced {
+    /// The plan's digest, from each test id and its slice (1-based).
+    pub fn plan_digest<'a>(slices: impl IntoIterator<Item = (&'a str, u64)>) -> Sha256 {
+        let mut pairs: Vec<(&str, u64)> = slices.into_iter().collect();
+        pairs.sort_unstable();
+        let text: String = pairs.iter().map(|(id, k)| format!("{id}\t{k}\n")).collect();
+        Sha256::of(text)
+    }
 }
 
 impl Selection {
@@ -95,6 +147,12 @@ impl std::fmt::Display for Selection {
         }
         if let Some(partition) = self.partition {
             words.push(format!("--partition {partition}"));
+        }
+        if let Some(balanced) = &self.balanced {
+            words.push(format!(
+                "balanced by the durations of {} earlier report(s)",
+                balanced.reports
+            ));
         }
         if words.is_empty() {
             words.push("whole suite".to_owned());
@@ -260,6 +318,9 @@ pub struct TestResult {
     pub duration_ms: u64,
     /// Every attempt, the last one last.
     pub attempts: Vec<Attempt>,
+    /// Why the suite quarantines it (a known-flaky test that never gates a promotion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
