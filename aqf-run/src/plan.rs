@@ -10,6 +10,7 @@ use lastmile_documents::report::{Balanced, Partition};
 use lastmile_fs::Sha256;
 
 use crate::history::History;
+use crate::pytest::collect::CollectedCase;
 
 use crate::suite::{Group, Suite, Test};
 
@@ -20,12 +21,18 @@ pub struct Instance<'a> {
     pub group: &'a Group,
     pub test: &'a Test,
     pub node: Option<&'a DeployedNode>,
+    /// One case of a `cases = true` pytest test.
+    pub case: Option<&'a CollectedCase>,
 }
 
 impl Instance<'_> {
-    /// `suite:group/test@node`: stable, what the partition hashes.
+    /// `suite:group/test@node`, or `suite:group/test::file::case@node` for a pytest case:
+    /// stable, what the partition hashes.
     pub fn id(&self) -> String {
-        let base = format!("{}:{}/{}", self.suite.name, self.group.name, self.test.name);
+        let mut base = format!("{}:{}/{}", self.suite.name, self.group.name, self.test.name);
+        if let Some(case) = self.case {
+            base.push_str(&format!("::{}", case.id()));
+        }
         match self.node {
             Some(node) => format!("{base}@{}", node.name),
             None => base,
@@ -92,6 +99,15 @@ pub fn instances<'a>(
     deployment: &'a DeploymentDocument,
     filter: &Filter,
 ) -> anyhow::Result<Plan<'a>> {
+    Ok(cut(all(suites, deployment, filter)?, filter))
+}
+
+/// Every test instance the suites ask for on this deployment, filtered by tags, not yet cut.
+pub fn all<'a>(
+    suites: &'a [Suite],
+    deployment: &'a DeploymentDocument,
+    filter: &Filter,
+) -> anyhow::Result<Vec<Instance<'a>>> {
     let mut all = Vec::new();
     for suite in suites {
         for group in &suite.groups {
@@ -109,6 +125,7 @@ pub fn instances<'a>(
                         group,
                         test,
                         node: *node,
+                        case: None,
                     });
                 }
             }
@@ -123,18 +140,51 @@ pub fn instances<'a>(
             );
         }
     }
+    Ok(all)
+}
+
+/// Each instance of a `cases = true` pytest test as one instance per case `cases` holds for it
+/// (keyed by the test's id without its node: the cases are the same on every node).
+pub fn expand<'a>(
+    all: Vec<Instance<'a>>,
+    cases: &'a std::collections::BTreeMap<String, Vec<CollectedCase>>,
+) -> Vec<Instance<'a>> {
+    all.into_iter()
+        .flat_map(|instance| match cases.get(&test_key(&instance)) {
+            Some(collected) => collected
+                .iter()
+                .map(|case| Instance {
+                    case: Some(case),
+                    ..instance
+                })
+                .collect(),
+            None => vec![instance],
+        })
+        .collect()
+}
+
+/// `suite:group/test`: what a test's collected cases are kept under.
+pub fn test_key(instance: &Instance) -> String {
+    format!(
+        "{}:{}/{}",
+        instance.suite.name, instance.group.name, instance.test.name
+    )
+}
+
+/// The slice asked for: by hash, or balanced by the history.
+pub fn cut<'a>(mut all: Vec<Instance<'a>>, filter: &Filter) -> Plan<'a> {
     let Some(Partition { index, count }) = filter.partition else {
-        return Ok(Plan {
+        return Plan {
             instances: all,
             balanced: None,
-        });
+        };
     };
     let Some(history) = &filter.history else {
         all.retain(|i| slice_of(&i.id(), count) == index - 1);
-        return Ok(Plan {
+        return Plan {
             instances: all,
             balanced: None,
-        });
+        };
     };
     let ids: Vec<String> = all.iter().map(Instance::id).collect();
     let (slices, known) = balanced_slices(&ids, history, count);
@@ -149,10 +199,10 @@ pub fn instances<'a>(
         .filter(|(_, k)| *k == index - 1)
         .map(|(i, _)| i)
         .collect();
-    Ok(Plan {
+    Plan {
         instances,
         balanced: Some(balanced),
-    })
+    }
 }
 
 fn targets<'a>(

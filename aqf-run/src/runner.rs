@@ -118,12 +118,23 @@ fn result(instance: &Instance, outcome: Outcome, duration_ms: u64, attempts: Vec
     TestResult {
         id: instance.id(),
         group: instance.group.name.clone(),
-        name: instance.test.name.clone(),
+        name: match instance.case {
+            Some(case) => format!("{}::{}", instance.test.name, case.id()),
+            None => instance.test.name.clone(),
+        },
         node: instance.node.map(|n| n.name.clone()),
         kind: instance.test.kind.word().to_owned(),
         required: instance.test.required,
         tags: instance.test.tags.clone(),
-        verifies: instance.test.verifies.clone(),
+        verifies: {
+            let mut verifies = instance.test.verifies.clone();
+            for id in instance.case.iter().flat_map(|c| &c.requirements) {
+                if !verifies.contains(id) {
+                    verifies.push(id.clone());
+                }
+            }
+            verifies
+        },
         outcome,
         duration_ms,
         attempts,

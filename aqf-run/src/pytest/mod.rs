@@ -1,6 +1,10 @@
 //! `kind = "pytest"`: on the host in the suite's own venv ([`venv`]), or inside a node with the
 //! node's Python; pytest's own JUnit XML is collected and its test cases reported ([`junit`]).
+//! With `cases = true` each case pytest collects ([`collect`]) is a test of its own, and an
+//! attempt runs that case alone. aqf-run's plugin (`aqf_run_cases`, on `PYTHONPATH`) is always
+//! loaded: it registers the `requirement` marker and, when asked, writes what was collected.
 
+pub mod collect;
 mod junit;
 mod venv;
 
@@ -28,10 +32,11 @@ pub fn run(
 ) -> Tried {
     let junit = ctx.out_dir.join("pytest").join(junit_name(&instance.id()));
     let limit = instance.test.timeout;
+    let case = instance.case.map(collect::CollectedCase::id);
     let ran = match (test.on, node) {
-        (On::Host, node) => on_host(ctx, test, node, &junit, limit),
+        (On::Host, node) => on_host(ctx, test, node, case.as_deref(), &junit, limit),
         (On::Node, None) => Err(NotRun("on = \"node\" in a group that targets no node".into())),
-        (On::Node, Some(node)) => in_node(ctx, test, node, &junit, limit),
+        (On::Node, Some(node)) => in_node(ctx, test, node, case.as_deref(), &junit, limit),
     };
     match ran {
         Ok(ran) => outcome(&ran, &junit, started),
@@ -39,8 +44,9 @@ pub fn run(
     }
 }
 
-/// pytest's options: the test path, quiet, no cache, the JUnit file, markers, the suite's args.
-fn arguments(test: &PytestTest, path: &str, junit: &str) -> Vec<String> {
+/// pytest's options: the test path, quiet, no cache, aqf-run's plugin, the JUnit file (or
+/// `--collect-only`), markers, the suite's args.
+fn arguments(test: &PytestTest, path: &str, junit: Option<&str>) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "-m".into(),
         "pytest".into(),
@@ -48,7 +54,12 @@ fn arguments(test: &PytestTest, path: &str, junit: &str) -> Vec<String> {
         "-q".into(),
         "-p".into(),
         "no:cacheprovider".into(),
-        format!("--junitxml={junit}"),
+        "-p".into(),
+        collect::PLUGIN_MODULE.into(),
+        match junit {
+            Some(junit) => format!("--junitxml={junit}"),
+            None => "--collect-only".into(),
+        },
     ];
     if let Some(markers) = &test.markers {
         args.extend(["-m".into(), markers.clone()]);
@@ -61,25 +72,34 @@ fn on_host(
     ctx: &Context,
     test: &PytestTest,
     node: Option<&DeployedNode>,
+    case: Option<&str>,
     junit: &Path,
     limit: Duration,
 ) -> Result<Ran, NotRun> {
     std::fs::create_dir_all(junit.parent().expect("a folder"))
         .map_err(|e| NotRun(format!("creating {}: {e}", junit.display())))?;
+    let path = match case {
+        Some(case) => format!("{}/{case}", collect::host_root(test).display()),
+        None => test.path.display().to_string(),
+    };
+    let mut command = host_python(ctx, test)?;
+    command
+        .args(arguments(test, &path, Some(&junit.display().to_string())))
+        .envs(ctx.variables(node));
+    Ok(lastmile_probe::run(&mut command, None, limit)?)
+}
+
+/// The suite's Python on the host (its venv, or python3), with aqf-run's plugin on its path.
+fn host_python(ctx: &Context, test: &PytestTest) -> Result<Command, NotRun> {
     let python = match &test.requirements {
         Some(requirements) => venv::venv(ctx.cache_dir.as_deref(), requirements)?.join("bin/python"),
         None => PathBuf::from("python3"),
     };
     let mut command = Command::new(python);
     command
-        .args(arguments(
-            test,
-            &test.path.display().to_string(),
-            &junit.display().to_string(),
-        ))
-        .envs(ctx.variables(node))
+        .env("PYTHONPATH", collect::plugin_dir(ctx)?)
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    Ok(lastmile_probe::run(&mut command, None, limit)?)
+    Ok(command)
 }
 
 /// Inside a node, with the candidate's own Python and packages (its venv, from the manifest):
@@ -89,9 +109,40 @@ fn in_node(
     ctx: &Context,
     test: &PytestTest,
     node: &DeployedNode,
+    case: Option<&str>,
     junit: &Path,
     limit: Duration,
 ) -> Result<Ran, NotRun> {
+    let (ran, xml) = in_node_with(ctx, test, node, limit, |dir, inside| {
+        let path = match case {
+            Some(case) => format!("{dir}/tests/{case}"),
+            None => format!("{dir}/{inside}"),
+        };
+        (
+            arguments(test, &path, Some(&format!("{dir}/junit.xml"))),
+            Vec::new(),
+            format!("{dir}/junit.xml"),
+        )
+    })?;
+    // No report when pytest never started (no pytest in the candidate, say): that is said from
+    // pytest's own output, not read as zero tests.
+    std::fs::create_dir_all(junit.parent().expect("a folder"))
+        .and_then(|()| std::fs::write(junit, xml.unwrap_or_default()))
+        .map_err(|e| NotRun(format!("writing {}: {e}", junit.display())))?;
+    Ok(ran)
+}
+
+/// Send the tests (with the suite's tools and aqf-run's plugin) into a folder of the node's own,
+/// run the candidate's Python there with the arguments and variables `command` gives for that
+/// folder, read back the file it names, and remove the folder. The run, and the file (`None`
+/// when it was not written).
+fn in_node_with(
+    ctx: &Context,
+    test: &PytestTest,
+    node: &DeployedNode,
+    limit: Duration,
+    command: impl FnOnce(&str, &str) -> (Vec<String>, Vec<String>, String),
+) -> Result<(Ran, Option<String>), NotRun> {
     let manifest = ctx.manifest.ok_or_else(|| {
         NotRun("no candidate manifest, so the candidate's Python inside the node is not known".into())
     })?;
@@ -117,31 +168,21 @@ fn in_node(
             made.stderr.trim()
         )));
     }
-    let tests = format!("{dir}/{inside}");
-    let report = format!("{dir}/junit.xml");
-    let args = arguments(test, &tests, &report);
-    let path = format!("PYTHONPATH={dir}/site");
-    let mut argv: Vec<&str> = Vec::new();
+    let (args, variables, read) = command(dir, &inside);
+    let mut path = format!("PYTHONPATH={dir}/plugin");
     if site.is_some() {
-        argv.extend(["env", path.as_str()]);
+        path.push_str(&format!(":{dir}/site"));
     }
+    let mut argv: Vec<&str> = vec!["env", path.as_str()];
+    argv.extend(variables.iter().map(String::as_str));
     argv.push(&python);
     argv.extend(args.iter().map(String::as_str));
     let ran = probe.exec(&argv, None, limit);
-    let xml = probe.exec(&["cat", "--", &report], None, Duration::from_secs(30));
+    let file = probe.exec(&["cat", "--", &read], None, Duration::from_secs(30));
     let _ = probe.exec(&["rm", "-rf", "--", dir], None, Duration::from_secs(30));
     let ran = ran?;
-    // No report when pytest never started (no pytest in the candidate, say): that is said from
-    // pytest's own output, not read as zero tests.
-    let xml = xml
-        .ok()
-        .filter(|x| x.code == Some(0))
-        .map(|x| x.stdout)
-        .unwrap_or_default();
-    std::fs::create_dir_all(junit.parent().expect("a folder"))
-        .and_then(|()| std::fs::write(junit, xml))
-        .map_err(|e| NotRun(format!("writing {}: {e}", junit.display())))?;
-    Ok(ran)
+    let file = file.ok().filter(|x| x.code == Some(0)).map(|x| x.stdout);
+    Ok((ran, file))
 }
 
 /// The most a test folder (with its tools) may hold to be sent into a node.
@@ -171,6 +212,17 @@ fn bundle(tests: &Path, site: Option<&Path>) -> Result<(Vec<u8>, String), NotRun
     if let Some(site) = site {
         builder.append_dir_all("site", site).map_err(fail)?;
     }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(collect::PLUGIN.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(
+            &mut header,
+            format!("plugin/{}.py", collect::PLUGIN_MODULE),
+            collect::PLUGIN.as_bytes(),
+        )
+        .map_err(fail)?;
     let bytes = builder.into_inner().map_err(fail)?;
     if bytes.len() as u64 > BUNDLE_LIMIT {
         return Err(NotRun(format!(

@@ -6,6 +6,7 @@ mod assemble;
 mod inputs;
 mod outputs;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
@@ -15,6 +16,7 @@ use lastmile_documents::report::ReportDocument;
 
 use crate::context::Context;
 use crate::plan::Filter;
+use crate::pytest::collect::CollectedCase;
 
 pub use inputs::Inputs;
 
@@ -40,12 +42,7 @@ pub struct Options {
 /// Run the suites against the deployment and write every output; the report.
 pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportDocument> {
     let inputs = Inputs::read(options)?;
-    let crate::plan::Plan { instances, balanced } =
-        crate::plan::instances(&inputs.suites, &inputs.deployment, &options.filter)?;
-    // An empty slice of a suite is still a slice: its report lets `aqf-run merge` see every one.
-    if instances.is_empty() && options.filter.partition.is_none() {
-        bail!("no test to run (check --tags and --skip-tags)");
-    }
+    let all = crate::plan::all(&inputs.suites, &inputs.deployment, &options.filter)?;
     outputs::prepare_out_dir(&options.out_dir)?;
     let ctx = Context::new(
         &inputs.deployment,
@@ -53,6 +50,13 @@ pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportD
         options.out_dir.clone(),
         options.cache_dir.clone(),
     )?;
+    let cases = collect_cases(&ctx, &all, reporter)?;
+    let all = crate::plan::expand(all, &cases);
+    let crate::plan::Plan { instances, balanced } = crate::plan::cut(all, &options.filter);
+    // An empty slice of a suite is still a slice: its report lets `aqf-run merge` see every one.
+    if instances.is_empty() && options.filter.partition.is_none() {
+        bail!("no test to run (check --tags and --skip-tags)");
+    }
     let started = jiff::Timestamp::now();
     let runner = crate::runner::Options {
         jobs: options.jobs,
@@ -71,6 +75,45 @@ pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportD
     }
     outputs::write(&options.out_dir, &inputs, &report, &runs)?;
     Ok(report)
+}
+
+/// The cases of every `cases = true` pytest test, collected once each where it runs (its first
+/// node); a case marked with a requirement the suite does not have is refused, as a `verifies`
+/// typo is.
+fn collect_cases(
+    ctx: &Context,
+    all: &[crate::plan::Instance],
+    reporter: &Reporter,
+) -> anyhow::Result<BTreeMap<String, Vec<CollectedCase>>> {
+    let mut cases = BTreeMap::new();
+    for instance in all {
+        let crate::suite::Kind::Pytest(test) = &instance.test.kind else {
+            continue;
+        };
+        let key = crate::plan::test_key(instance);
+        if !test.cases || cases.contains_key(&key) {
+            continue;
+        }
+        let bar = reporter.spinner(&format!("collecting the cases of {key}"));
+        let collected = crate::pytest::collect::collect(ctx, test, instance.node, instance.test.timeout);
+        bar.finish_and_clear();
+        let collected = collected.map_err(|e| anyhow::anyhow!("{}: {key}: {}", instance.suite.file, e.0))?;
+        let requirements = &instance.suite.requirements;
+        if let Some((case, id)) = collected.iter().find_map(|c| {
+            c.requirements
+                .iter()
+                .find(|id| !requirements.is_empty() && !requirements.contains_key(*id))
+                .map(|id| (c, id))
+        }) {
+            bail!(
+                "{}: {key}: case {} is marked with requirement {id:?}, which is not one of [requirements]",
+                instance.suite.file,
+                case.id()
+            );
+        }
+        cases.insert(key, collected);
+    }
+    Ok(cases)
 }
 
 /// What changed since the head of `channel`; `None` when nothing was promoted yet or the channel

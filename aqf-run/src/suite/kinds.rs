@@ -57,6 +57,10 @@ pub struct PytestTest {
     pub markers: Option<String>,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Each case pytest collects is a test of its own: retried, timed, partitioned and reported
+    /// on its own, verifying what its `@pytest.mark.requirement(ID)` marks name too.
+    #[serde(default)]
+    pub cases: bool,
 }
 
 /// A distribution installed in the candidate's venv, at `version` or else the version the

@@ -3,6 +3,7 @@
 //! built-in checks, time limits that kill what a test started, retries, partitions) and reports
 //! and promotions are checked end to end. The same on real LXC nodes is in `tests/tests/qualify/`.
 
+mod cases;
 mod checks;
 mod gate;
 mod promote;

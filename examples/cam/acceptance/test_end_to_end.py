@@ -9,6 +9,8 @@ import os
 import socket
 import urllib.request
 
+import pytest
+
 
 def first(role):
     addresses = os.environ.get(f"LASTMILE_ROLE_{role.upper()}", "").split()
@@ -29,12 +31,14 @@ def katcp(host, port, request):
     return data.decode().splitlines()
 
 
+@pytest.mark.requirement("CAM-R-103")
 def test_a_request_through_the_proxy_reaches_the_simulated_antenna():
     lines = katcp(first("monctl"), 7150, "proxy m000 sensor-value")
     assert any(line.startswith("!proxy ok") for line in lines), lines
     assert any("m000.ap.actual-elev" in line for line in lines), lines
 
 
+@pytest.mark.requirement("CAM-R-103")
 def test_the_simulator_is_not_on_the_monctl_node():
     try:
         socket.create_connection((first("monctl"), 7149), timeout=2).close()
@@ -43,6 +47,7 @@ def test_the_simulator_is_not_on_the_monctl_node():
     raise AssertionError("something listens on port 7149 of the monctl node")
 
 
+@pytest.mark.requirement("CAM-R-103", "CAM-R-104")
 def test_the_portal_shows_the_antenna_it_reaches_through_the_proxy():
     with urllib.request.urlopen(f"http://{first('portal')}:8080/antenna/m000", timeout=10) as answer:
         body = json.load(answer)
@@ -50,6 +55,7 @@ def test_the_portal_shows_the_antenna_it_reaches_through_the_proxy():
     assert "m000.ap.actual-elev" in body["sensors"], body
 
 
+@pytest.mark.requirement("CAM-R-106")
 def test_the_portal_answers_through_nginx_on_its_node():
     with urllib.request.urlopen(f"http://{first('portal')}:8000/antenna/m000", timeout=10) as answer:
         server = answer.headers.get("Server", "")
