@@ -100,6 +100,11 @@ pub struct RunArgs {
     /// of one run must be given the same history).
     #[arg(long, value_name = "PATH")]
     pub history: Vec<PathBuf>,
+    /// depgraph affected's document (lastmile.affected/v1): run only the tests that touch its
+    /// packages (on nodes whose roles' services run one, package checks of one) and the tests
+    /// verifying the same requirements. A quick check before merge: such a run never promotes.
+    #[arg(long, value_name = "FILE")]
+    pub affected: Option<PathBuf>,
     /// Run only tests with one of these tags (repeatable, or comma-separated).
     #[arg(long, value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
@@ -164,6 +169,7 @@ impl RunArgs {
                 } else {
                     Some(crate::history::History::read(&self.history)?)
                 },
+                affected: self.affected.as_deref().map(read_affected).transpose()?,
             },
             fail_fast: self.fail_fast,
             cache_dir: self.cache_dir.or_else(|| default_cache().ok()),
@@ -187,4 +193,16 @@ impl PromoteArgs {
 /// The shared cache root ([`lastmile_fs::cache_root`]); checked when a venv is made or used.
 fn default_cache() -> Result<PathBuf, lastmile_fs::CacheError> {
     lastmile_fs::cache_root()
+}
+
+/// The packages of depgraph affected's document.
+fn read_affected(path: &std::path::Path) -> anyhow::Result<crate::plan::Affected> {
+    use lastmile_documents::Document;
+    let shown = path.display().to_string();
+    let text = lastmile_fs::read_text(path).map_err(|e| anyhow::anyhow!("--affected {shown}: {e}"))?;
+    let doc = lastmile_documents::affected::AffectedDocument::from_json(&text, &shown)?;
+    Ok(crate::plan::Affected {
+        packages: doc.affected.iter().map(ToString::to_string).collect(),
+        ..crate::plan::Affected::default()
+    })
 }

@@ -155,6 +155,9 @@ fn same_qualification(
     if (&a.selection.tags, &a.selection.skip_tags) != (&b.selection.tags, &b.selection.skip_tags) {
         return differs("their --tags and --skip-tags");
     }
+    if a.selection.affected != b.selection.affected {
+        return differs("their --affected");
+    }
     if a.selection.balanced != b.selection.balanced {
         return differs("their splits (balanced by another history, or one by hash)");
     }

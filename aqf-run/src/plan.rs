@@ -4,7 +4,10 @@
 //! by their durations, longest first onto the least loaded slice, so the slices take about the
 //! same time.
 
+use std::collections::BTreeSet;
+
 use anyhow::bail;
+use lastmile_documents::candidate::CandidateDocument;
 use lastmile_documents::deployment::{DeployedNode, DeploymentDocument};
 use lastmile_documents::report::{Balanced, Partition};
 use lastmile_fs::Sha256;
@@ -12,7 +15,7 @@ use lastmile_fs::Sha256;
 use crate::history::History;
 use crate::pytest::collect::CollectedCase;
 
-use crate::suite::{Group, Suite, Test};
+use crate::suite::{Group, Kind, Suite, Test};
 
 /// One test on one node (or on the host).
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +52,74 @@ pub struct Filter {
     pub partition: Option<Partition>,
     /// Earlier runs' durations: slices balanced by time, not cut by hash.
     pub history: Option<History>,
+    /// `--affected`: only the tests touching what a change affects.
+    pub affected: Option<Affected>,
+}
+
+/// What a change touches, for `--affected`: its packages, and (from the candidate's manifest)
+/// the roles whose services run one of their programs.
+#[derive(Debug, Clone, Default)]
+pub struct Affected {
+    /// depgraph's `affected`, normalised names.
+    pub packages: BTreeSet<String>,
+    /// Roles with a service that runs an affected package's program.
+    pub roles: BTreeSet<String>,
+    /// A service of every node (no roles) runs one.
+    pub every_node: bool,
+}
+
+impl Affected {
+    /// Fill in the roles from the candidate: a service's program (its command's first word, a
+    /// console script of the venv) belongs to the package whose scripts hold it.
+    pub fn with_services(mut self, manifest: &CandidateDocument) -> Self {
+        for service in manifest.services.values() {
+            let program = service.command.split_whitespace().next().unwrap_or_default();
+            let program = program.strip_prefix("${LASTMILE_VENV}/bin/").unwrap_or(program);
+            let touched = manifest.packages.iter().any(|p| {
+                p.scripts.iter().any(|s| s == program) && self.packages.contains(&normalise(&p.name))
+            });
+            if touched {
+                if service.roles.is_empty() {
+                    self.every_node = true;
+                }
+                self.roles.extend(service.roles.iter().cloned());
+            }
+        }
+        self
+    }
+}
+
+/// A package name as PEP 503 compares them.
+fn normalise(name: &str) -> String {
+    name.parse::<lastmile_python::PackageName>()
+        .map_or_else(|_| name.to_lowercase(), |n| n.to_string())
+}
+
+/// The requirements an instance verifies: its test's and, for a case, its marks'.
+fn verifies<'a>(instance: &Instance<'a>) -> impl Iterator<Item = &'a String> {
+    instance
+        .test
+        .verifies
+        .iter()
+        .chain(instance.case.into_iter().flat_map(|c| &c.requirements))
+}
+
+/// The instances a change touches: on a node with a role (or every node) whose services run an
+/// affected package, or a `package` check of an affected package; and the tests on the host
+/// (which have no roles to go by) that verify a requirement one of those verifies.
+pub fn touching<'a>(all: Vec<Instance<'a>>, affected: &Affected) -> Vec<Instance<'a>> {
+    let direct = |i: &Instance| {
+        let on_node = i
+            .node
+            .is_some_and(|n| affected.every_node || n.roles.iter().any(|r| affected.roles.contains(r)));
+        let package =
+            matches!(&i.test.kind, Kind::Package(p) if affected.packages.contains(&normalise(&p.package)));
+        on_node || package
+    };
+    let requirements: BTreeSet<&String> = all.iter().filter(|i| direct(i)).flat_map(verifies).collect();
+    all.into_iter()
+        .filter(|i| direct(i) || (i.node.is_none() && verifies(i).any(|r| requirements.contains(r))))
+        .collect()
 }
 
 /// The tests to run, and how the slice was cut when it was balanced.

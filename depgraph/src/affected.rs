@@ -6,35 +6,13 @@ use std::str::FromStr;
 
 use anyhow::bail;
 use lastmile_cli::Exit;
+use lastmile_documents::affected::{AffectedDocument, SCHEMA};
 use lastmile_documents::graph::GraphDocument;
 use lastmile_python::PackageName;
-use serde::Serialize;
 
 use crate::changes::{self, ChangedFile};
 use crate::cli::{AffectedArgs, AffectedFormat};
 use crate::index::Index;
-
-pub(crate) const SCHEMA: &str = "lastmile.affected/v1";
-
-#[derive(Debug, Serialize)]
-struct AffectedDocument<'a> {
-    schema: &'static str,
-    /// The changed packages, normalised.
-    changed: Vec<PackageName>,
-    /// Every package downstream of a change (the changed ones included), sorted.
-    affected: Vec<&'a PackageName>,
-    /// The affected in-house packages in build layers.
-    build_order: Vec<Vec<PackageName>>,
-    /// The leaves the change reaches: the candidate's entry points to rebuild.
-    leaves: Vec<&'a PackageName>,
-    /// With `--changed-file` or `--since`: each changed file and the package it changes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    changed_files: Option<Vec<ChangedFile>>,
-    /// The `--input`s a changed file is in: the candidate changes though no package does.
-    inputs_changed: Vec<String>,
-    /// Whether the change makes a new candidate: a package to rebuild, or an input changed.
-    candidate: bool,
-}
 
 /// The changed files of `--changed-file` and `--since`, with their packages; `None` without them.
 fn changed_files(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<Option<Vec<ChangedFile>>> {
@@ -136,7 +114,12 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
             cycles.join("; ")
         );
     };
-    let leaves = doc.leaves.iter().filter(|l| downstream.contains(l)).collect();
+    let leaves: Vec<PackageName> = doc
+        .leaves
+        .iter()
+        .filter(|l| downstream.contains(l))
+        .cloned()
+        .collect();
     let mut inputs_changed: Vec<String> = changed_files
         .iter()
         .flatten()
@@ -147,9 +130,9 @@ pub(crate) fn run(doc: &GraphDocument, args: &AffectedArgs) -> anyhow::Result<(S
     let result = AffectedDocument {
         candidate: !build_order.is_empty() || !inputs_changed.is_empty(),
         inputs_changed,
-        schema: SCHEMA,
+        schema: SCHEMA.to_owned(),
         changed,
-        affected: downstream.into_iter().collect(),
+        affected: downstream.into_iter().cloned().collect(),
         build_order,
         leaves,
         changed_files,

@@ -5,22 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+pub(crate) use lastmile_documents::affected::ChangedFile;
 use lastmile_documents::graph::GraphDocument;
 use lastmile_python::PackageName;
-use serde::Serialize;
-
-/// A changed file and the package it changes.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ChangedFile {
-    /// As given, or as git names it (relative to the repository's top folder).
-    pub(crate) path: String,
-    /// The in-house package whose source tree holds it; `null` for none.
-    pub(crate) package: Option<PackageName>,
-    /// Outside every package: the `--input` (a file or folder the candidate is also made from)
-    /// that holds it, as given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) input: Option<String>,
-}
 
 /// A file to look up: how it is shown, and where it is.
 pub(crate) struct File {

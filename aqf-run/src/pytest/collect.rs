@@ -136,14 +136,18 @@ pub fn collect(
         return Err(NotRun(format!(
             "pytest --collect-only {} did not collect its cases (exit status {}): {}",
             test.path.display(),
-            ran.code.map_or_else(|| "none: killed".to_owned(), |c| c.to_string()),
+            ran.code
+                .map_or_else(|| "none: killed".to_owned(), |c| c.to_string()),
             said()
         )));
     };
-    let cases: Vec<CollectedCase> =
-        serde_json::from_str(&json).map_err(|e| NotRun(format!("reading the cases pytest collected: {e}")))?;
+    let cases: Vec<CollectedCase> = serde_json::from_str(&json)
+        .map_err(|e| NotRun(format!("reading the cases pytest collected: {e}")))?;
     if cases.is_empty() {
-        return Err(NotRun(format!("pytest collected no case of {}", test.path.display())));
+        return Err(NotRun(format!(
+            "pytest collected no case of {}",
+            test.path.display()
+        )));
     }
     Ok(cases)
 }

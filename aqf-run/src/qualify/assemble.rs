@@ -48,6 +48,11 @@ pub(super) fn report(
             fail_fast: options.fail_fast,
             merged: Vec::new(),
             balanced: None,
+            affected: options
+                .filter
+                .affected
+                .as_ref()
+                .map(|a| a.packages.iter().cloned().collect()),
         },
         started: time(started),
         finished: time(finished),

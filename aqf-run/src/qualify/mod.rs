@@ -51,10 +51,19 @@ pub fn qualify(options: &Options, reporter: &Reporter) -> anyhow::Result<ReportD
         options.cache_dir.clone(),
     )?;
     let cases = collect_cases(&ctx, &all, reporter)?;
-    let all = crate::plan::expand(all, &cases);
+    let mut all = crate::plan::expand(all, &cases);
+    if let Some(affected) = &options.filter.affected {
+        let Some(manifest) = inputs.manifest.as_ref() else {
+            bail!("--affected: no candidate manifest, so which package each service runs is not known");
+        };
+        all = crate::plan::touching(all, &affected.clone().with_services(manifest));
+    }
     let crate::plan::Plan { instances, balanced } = crate::plan::cut(all, &options.filter);
     // An empty slice of a suite is still a slice: its report lets `aqf-run merge` see every one.
     if instances.is_empty() && options.filter.partition.is_none() {
+        if options.filter.affected.is_some() {
+            bail!("--affected: no test of the suites touches the packages the change affects");
+        }
         bail!("no test to run (check --tags and --skip-tags)");
     }
     let started = jiff::Timestamp::now();

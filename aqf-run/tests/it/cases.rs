@@ -90,7 +90,10 @@ fn each_case_is_retried_timed_and_reported_alone_with_its_requirements() {
     let slow = test(&report, "test_slow");
     assert_eq!(slow["outcome"], "timed-out", "{slow}");
     // Its own limit, not the file's: the other cases' time is not in it.
-    assert!(slow["attempts"][0]["duration_ms"].as_u64().unwrap() < 12_000, "{slow}");
+    assert!(
+        slow["attempts"][0]["duration_ms"].as_u64().unwrap() < 12_000,
+        "{slow}"
+    );
     let marked = test(&report, "test_marked");
     assert_eq!(marked["verifies"], serde_json::json!(["R-1", "R-2"]));
     let r2 = report["requirements"]
@@ -109,11 +112,7 @@ fn each_case_is_retried_timed_and_reported_alone_with_its_requirements() {
 #[test]
 fn partitions_cut_by_case_and_an_unknown_requirement_mark_is_refused() {
     let env = Env::new(47, &[("monctl", &["monctl"])]);
-    std::fs::write(
-        env.path("test_cases.py"),
-        TESTS.replace("time.sleep(30)", "pass"),
-    )
-    .unwrap();
+    std::fs::write(env.path("test_cases.py"), TESTS.replace("time.sleep(30)", "pass")).unwrap();
     env.suite(&suite(&requirements()));
     let mut seen = Vec::new();
     for k in 1..=2 {

@@ -4,6 +4,7 @@
 //! | document | written by | read by |
 //! |---|---|---|
 //! | `lastmile.graph/v1` ([`graph`]) | depgraph | pin-deps `--from-graph`, CI scripts |
+//! | `lastmile.affected/v1` ([`affected`]) | depgraph `affected` | CI scripts, aqf-run `--affected` |
 //! | `lastmile.lock/v1` ([`lock`]) | pin-deps `--format json` | bake-image |
 //! | `lastmile.oslock/v1` ([`oslock`]) | pin-deps `os-lock` | `scripts/base-from-lock`, bake-image `--os-lock` |
 //! | `lastmile.base/v1` ([`base`]) | `scripts/base-from-lock` (inside the base) | bake-image `--os-lock` |
@@ -28,6 +29,7 @@
 //! Depends only on `lastmile-fs` and `lastmile-python` (the value types); no I/O beyond
 //! parsing and printing.
 
+pub mod affected;
 pub mod base;
 pub mod candidate;
 pub mod changes;

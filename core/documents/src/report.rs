@@ -85,6 +85,9 @@ pub struct Selection {
     /// by each test's sha256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balanced: Option<Balanced>,
+    /// `--affected`: only the tests touching these packages (a change's, from depgraph) ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected: Option<Vec<String>>,
 }
 
 /// A split by measured durations: the whole plan, which every slice of one run shares.
@@ -130,6 +133,12 @@ impl Selection {
                 "it is partition {partition} of the suite; merge every partition with `aqf-run merge`"
             ));
         }
+        if let Some(packages) = &self.affected {
+            return Some(format!(
+                "the run was narrowed with --affected to the tests touching {}: a quick check before merge, never a promotion",
+                packages.join(", ")
+            ));
+        }
         None
     }
 }
@@ -147,6 +156,9 @@ impl std::fmt::Display for Selection {
         }
         if let Some(partition) = self.partition {
             words.push(format!("--partition {partition}"));
+        }
+        if let Some(packages) = &self.affected {
+            words.push(format!("--affected {}", packages.join(",")));
         }
         if let Some(balanced) = &self.balanced {
             words.push(format!(

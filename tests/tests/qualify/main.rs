@@ -11,6 +11,7 @@ use lastmile_tests::{Output, run_command, tool, workspace};
 
 use lastmile_tests::lab::{Lab, candidates, json};
 
+mod affected;
 mod configuration;
 
 pub(crate) fn aqf(args: &[&str], dir: &Path) -> Output {
