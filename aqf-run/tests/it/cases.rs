@@ -160,3 +160,55 @@ fn partitions_cut_by_case_and_an_unknown_requirement_mark_is_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn cases_are_collected_and_run_inside_the_node_with_the_suites_tools() {
+    // The node is this host (the stand-in lxc-attach); its Python is the candidate's, pytest
+    // comes with the suite's pinned tools sent in beside the tests.
+    let env = Env::new(48, &[("a", &["monctl"])]);
+    std::fs::write(
+        env.path("test_node.py"),
+        "import pytest\n\n\ndef test_one():\n    pass\n\n\n@pytest.mark.requirement(\"R-2\")\ndef test_two():\n    assert False, \"two fails\"\n",
+    )
+    .unwrap();
+    env.suite(&format!(
+        r#"
+        name = "cases"
+        [requirements]
+        R-1 = "the suite as a whole"
+        R-2 = "what one case checks"
+        [groups.nodes]
+        roles = ["monctl"]
+        [[groups.nodes.tests]]
+        name = "suite"
+        kind = "pytest"
+        on = "node"
+        path = "test_node.py"
+        requirements = "{}"
+        cases = true
+        verifies = ["R-1"]
+        "#,
+        requirements()
+    ));
+    let out = env.run(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = env.report();
+    let outcome = |case: &str| {
+        report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == format!("cases:nodes/suite::test_node.py::{case}@a"))
+            .map(|t| t["outcome"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no case {case} in {report}"))
+    };
+    assert_eq!(outcome("test_one"), "passed");
+    assert_eq!(outcome("test_two"), "failed");
+    let r2 = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "R-2")
+        .unwrap();
+    assert_eq!(r2["status"], "failed", "{r2}");
+}
