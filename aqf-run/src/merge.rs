@@ -55,16 +55,8 @@ pub fn merge(paths: &[PathBuf]) -> anyhow::Result<ReportDocument> {
                 .map(|r| (r.id.clone(), r.title.clone())),
         );
     }
-    // Balanced slices: together, the tests must be exactly the plan every slice was cut from.
     if let Some(balanced) = &balanced {
-        let made = Balanced::plan_digest(slice_of_test.iter().map(|(id, k)| (id.as_str(), *k)));
-        if made != balanced.plan {
-            bail!(
-                "the slices' tests are not the plan they were cut from (plan {}, the tests make {}): a test is missing, added or in another slice",
-                balanced.plan.short(12),
-                made.short(12)
-            );
-        }
+        same_plan(balanced, &slice_of_test)?;
     }
     tests.sort_by(|a, b| a.id.cmp(&b.id));
     let mut merged = first.clone();
@@ -128,6 +120,20 @@ fn slices(reports: &[(String, ReportDocument)]) -> anyhow::Result<u64> {
         );
     }
     Ok(count)
+}
+
+/// Balanced slices: together, their tests (each with its slice) must be exactly the plan every
+/// slice was cut from.
+fn same_plan(balanced: &Balanced, slice_of_test: &[(String, u64)]) -> anyhow::Result<()> {
+    let made = Balanced::plan_digest(slice_of_test.iter().map(|(id, k)| (id.as_str(), *k)));
+    if made != balanced.plan {
+        bail!(
+            "the slices' tests are not the plan they were cut from (plan {}, the tests make {}): a test is missing, added or in another slice",
+            balanced.plan.short(12),
+            made.short(12)
+        );
+    }
+    Ok(())
 }
 
 /// The two reports are slices of one qualification.

@@ -13,7 +13,6 @@ use lastmile_documents::report::{Balanced, Partition};
 use lastmile_fs::Sha256;
 
 use crate::history::History;
-use crate::pytest::collect::CollectedCase;
 
 use crate::suite::{Group, Kind, Suite, Test};
 
@@ -40,6 +39,25 @@ impl Instance<'_> {
             Some(node) => format!("{base}@{}", node.name),
             None => base,
         }
+    }
+}
+
+/// One case pytest collected of a `cases = true` test (the pytest module collects them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectedCase {
+    /// Relative to the test's root.
+    pub file: String,
+    /// Within the file (`test_a`, `TestX::test_b[1-2]`).
+    pub name: String,
+    /// What its `requirement` marks name.
+    pub requirements: Vec<String>,
+}
+
+impl CollectedCase {
+    /// `file::name`: what pytest is given (under the root), and the case's part of the test id.
+    pub fn id(&self) -> String {
+        format!("{}::{}", self.file, self.name)
     }
 }
 

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lastmile_documents::deployment::DeployedNode;
-use serde::Deserialize;
 
 use crate::context::{Context, NotRun};
+use crate::plan::CollectedCase;
 use crate::suite::{On, PytestTest};
 
 /// The module name of aqf-run's pytest plugin.
@@ -45,25 +45,6 @@ def pytest_collection_finish(session):
     with open(out, "w") as f:
         json.dump(cases, f)
 "#;
-
-/// One case pytest collected.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CollectedCase {
-    /// Relative to the test's root.
-    pub file: String,
-    /// Within the file (`test_a`, `TestX::test_b[1-2]`).
-    pub name: String,
-    /// What its `requirement` marks name.
-    pub requirements: Vec<String>,
-}
-
-impl CollectedCase {
-    /// `file::name`: what pytest is given (under the root), and the case's part of the test id.
-    pub fn id(&self) -> String {
-        format!("{}::{}", self.file, self.name)
-    }
-}
 
 /// The folder the host's cases are relative to: the test's folder, or the test file's folder.
 pub fn host_root(test: &PytestTest) -> PathBuf {

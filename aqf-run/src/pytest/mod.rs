@@ -32,7 +32,7 @@ pub fn run(
 ) -> Tried {
     let junit = ctx.out_dir.join("pytest").join(junit_name(&instance.id()));
     let limit = instance.test.timeout;
-    let case = instance.case.map(collect::CollectedCase::id);
+    let case = instance.case.map(crate::plan::CollectedCase::id);
     let ran = match (test.on, node) {
         (On::Host, node) => on_host(ctx, test, node, case.as_deref(), &junit, limit),
         (On::Node, None) => Err(NotRun("on = \"node\" in a group that targets no node".into())),

@@ -15,8 +15,8 @@ use lastmile_documents::changes::Changes;
 use lastmile_documents::report::ReportDocument;
 
 use crate::context::Context;
+use crate::plan::CollectedCase;
 use crate::plan::Filter;
-use crate::pytest::collect::CollectedCase;
 
 pub use inputs::Inputs;
 
