@@ -85,17 +85,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     document.masked_units = masked_units;
     clock.lap("wrote overlays, services and bytecode");
 
-    let sbom_text = sbom::cyclonedx(&document);
-    base::write_fixed(
-        &root,
-        Path::new(CANDIDATE_PATH),
-        lastmile_documents::to_string(&document).as_bytes(),
-    )?;
-    base::write_fixed(
-        &root,
-        Path::new("etc/lastmile/sbom.cdx.json"),
-        sbom_text.as_bytes(),
-    )?;
+    let sbom_text = write_provenance_inside(&root, &document)?;
     let owners = archive::Owners {
         made: root.made(),
         base: options.base.is_dir().then_some(options.base.as_path()),
@@ -104,6 +94,22 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     write_beside(options, &document, &image, &sbom_text)?;
     document.image = Some(image);
     Ok(document)
+}
+
+/// The candidate document and its SBOM inside the image (`/etc/lastmile/`); the SBOM's text.
+fn write_provenance_inside(root: &Root, document: &CandidateDocument) -> anyhow::Result<String> {
+    let sbom_text = sbom::cyclonedx(document);
+    base::write_fixed(
+        root,
+        Path::new(CANDIDATE_PATH),
+        lastmile_documents::to_string(document).as_bytes(),
+    )?;
+    base::write_fixed(
+        root,
+        Path::new("etc/lastmile/sbom.cdx.json"),
+        sbom_text.as_bytes(),
+    )?;
+    Ok(sbom_text)
 }
 
 /// The builder of sdist-only pins, when a build root is given and building is not refused.

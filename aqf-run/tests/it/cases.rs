@@ -73,6 +73,15 @@ fn test<'a>(report: &'a Value, case: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no case {case} in {report}"))
 }
 
+fn requirement<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no requirement {id} in {report}"))
+}
+
 #[test]
 fn each_case_is_retried_timed_and_reported_alone_with_its_requirements() {
     let env = Env::new(46, &[("monctl", &["monctl"])]);
@@ -96,12 +105,7 @@ fn each_case_is_retried_timed_and_reported_alone_with_its_requirements() {
     );
     let marked = test(&report, "test_marked");
     assert_eq!(marked["verifies"], serde_json::json!(["R-1", "R-2"]));
-    let r2 = report["requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "R-2")
-        .unwrap();
+    let r2 = requirement(&report, "R-2");
     assert_eq!(r2["status"], "verified", "{r2}");
     assert_eq!(
         r2["tests"],
@@ -204,11 +208,6 @@ fn cases_are_collected_and_run_inside_the_node_with_the_suites_tools() {
     };
     assert_eq!(outcome("test_one"), "passed");
     assert_eq!(outcome("test_two"), "failed");
-    let r2 = report["requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "R-2")
-        .unwrap();
+    let r2 = requirement(&report, "R-2");
     assert_eq!(r2["status"], "failed", "{r2}");
 }
