@@ -287,11 +287,7 @@ fn manifest(
         masked_units: Vec::new(),
         source_date_epoch: epoch,
         tool: concat!("bake-image ", env!("CARGO_PKG_VERSION")).to_owned(),
-        compression: format!(
-            "gzip level {}, {} KiB members, flate2 (zlib-rs)",
-            options.level,
-            archive::ParallelGz::<Vec<u8>>::PIECE / 1024
-        ),
+        compression: compression(options),
     };
     lastmile_documents::Document::check(&document)
         .map_err(|problem| anyhow::anyhow!("the candidate's manifest: {problem}"))?;
@@ -299,7 +295,8 @@ fn manifest(
 }
 
 /// Archive and compress the root filesystem into a temporary file beside the image, hashed as
-/// it is written, then renamed `autobuild-<digest>.tar.gz`.
+/// it is written, then renamed `autobuild-<digest>.tar.gz`. Pieces an earlier image holds are
+/// copied from it; where this image's pieces are is recorded in the cache for the next bake.
 fn write_image(
     options: &BakeOptions,
     rootfs: &Path,
@@ -310,6 +307,7 @@ fn write_image(
     clock: &mut Clock,
 ) -> anyhow::Result<ImageInfo> {
     let total = base::tree_size(rootfs) + deferred.values().map(|d| d.size).sum::<u64>();
+    let earlier = earlier_images(options);
     let progress = reporter.bytes("compressing", total);
     let temp = tempfile::Builder::new()
         .prefix(".autobuild-")
@@ -317,10 +315,10 @@ fn write_image(
         .tempfile_in(&options.out_dir)
         .context("creating the image file")?;
     let writer = lastmile_fs::Sha256Writer::new(std::io::BufWriter::new(temp.as_file()));
-    let mut gz = archive::ParallelGz::new(writer, options.level);
+    let mut gz = archive::ParallelGz::new(writer, options.level, earlier);
     let stats = archive::write_tar(rootfs, epoch, deferred, owners, &mut gz, |n| progress.inc(n))
         .context("archiving the root filesystem")?;
-    let hashing = gz.finish()?;
+    let (hashing, pieces, made) = gz.finish()?;
     progress.finish_and_clear();
     let (sha256, size, mut buffered) = hashing.finish();
     std::io::Write::flush(&mut buffered)?;
@@ -335,12 +333,20 @@ fn write_image(
         .map_err(|e| e.error)
         .context("naming the image")?;
     lastmile_fs::sync_dir(&options.out_dir).context("syncing the output folder")?;
+    if let Some(cache) = &options.wheels.http.cache_dir
+        && let Err(e) = archive::reuse::record(cache, &sha256, &compression(options), pieces)
+    {
+        tracing::warn!("cannot record the image's pieces for the next bake: {e}");
+    }
     tracing::info!(
-        "{} entries, {} MiB in, {} MiB out, {} device nodes left out",
+        "{} entries, {} MiB in, {} MiB out, {} device nodes left out; {} of {} pieces ({} MiB) copied from an earlier image",
         stats.entries,
         stats.bytes_in >> 20,
         size >> 20,
-        stats.skipped_devices
+        stats.skipped_devices,
+        made.reused,
+        made.pieces,
+        made.reused_bytes >> 20
     );
     // Absolute: the document is read from other folders (deploy-lxc, aqf-run promote), and
     // from stdin, where nothing else could say what a relative path is relative to.
@@ -350,6 +356,27 @@ fn write_image(
         sha256,
         size,
     })
+}
+
+/// How the image is compressed, as the manifest says it.
+fn compression(options: &BakeOptions) -> String {
+    format!(
+        "gzip level {}, members cut at entries (up to {} KiB), flate2 (zlib-rs)",
+        options.level,
+        archive::ParallelGz::<Vec<u8>>::PIECE / 1024
+    )
+}
+
+/// The earlier images whose pieces this bake may copy (`--reuse`, else the newest image in the
+/// output folder), with the cache that recorded them; none without a cache or with `--no-reuse`.
+fn earlier_images(options: &BakeOptions) -> Option<Arc<archive::reuse::Earlier>> {
+    let cache = options.wheels.http.cache_dir.as_ref()?;
+    if options.no_reuse {
+        return None;
+    }
+    let paths = archive::reuse::candidates(cache, &options.reuse, &options.out_dir);
+    let earlier = archive::reuse::Earlier::open(cache, &paths, &compression(options));
+    (earlier.images() > 0).then(|| Arc::new(earlier))
 }
 
 /// Wall time per step, logged with -v.

@@ -36,4 +36,9 @@ pub struct BakeOptions {
     pub source_date_epoch: Option<u64>,
     /// gzip level, 1-9.
     pub level: u32,
+    /// Earlier images (or folders of them) whose pieces may be copied; empty: the newest image
+    /// in `out_dir`.
+    pub reuse: Vec<PathBuf>,
+    /// Compress every piece, copying none.
+    pub no_reuse: bool,
 }

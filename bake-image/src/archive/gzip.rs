@@ -1,50 +1,97 @@
-//! gzip in fixed 1 MiB pieces, each its own gzip member, compressed side by side at a fixed
-//! level: the bytes do not depend on how many threads there are.
+//! gzip in pieces cut where the content says, each its own gzip member, compressed side by side
+//! at a fixed level: the bytes depend neither on how many threads there are nor on where in the
+//! archive a run of entries happens to fall, so the pieces of what did not change are the same
+//! pieces in the next image and can be copied from it ([`Earlier`]) instead of compressed again.
+//!
+//! Where a piece ends: before an entry of at least [`ParallelGz::BIG`] bytes (so the cuts inside a
+//! big file fall every [`ParallelGz::PIECE`] from its own start), before an entry whose path
+//! hashes to a cut once the piece holds at least [`ParallelGz::MIN`], and wherever the piece
+//! reaches [`ParallelGz::PIECE`]. A change moves the bytes after it, but the cuts come back into
+//! step at the first path-chosen cut after it: everything from there on is the same pieces.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 
-/// gzip compression in fixed-size pieces, each compressed by a pool of worker threads while the
-/// caller keeps reading and archiving, and written in order: the reading, compressing and writing
-/// overlap, and the bytes are the same for any number of workers.
+use lastmile_fs::Sha256;
+
+use super::reuse::{Earlier, PieceRecord};
+
+/// A piece handed to a worker: its place in the archive and its bytes.
+type Job = (u64, Vec<u8>);
+
+/// A piece as written: its gzip member, and whether it was copied from an earlier image.
+struct Done {
+    member: Vec<u8>,
+    input: Sha256,
+    reused: bool,
+}
+
+/// How the pieces were made.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PieceStats {
+    pub(crate) pieces: u64,
+    /// Copied from an earlier image instead of compressed.
+    pub(crate) reused: u64,
+    /// Bytes of the archive (before compression) in the copied pieces.
+    pub(crate) reused_bytes: u64,
+}
+
+/// gzip compression in content-cut pieces, each compressed (or found in an earlier image) by a
+/// pool of worker threads while the caller keeps reading and archiving, and written in order:
+/// the reading, compressing and writing overlap, and the bytes are the same for any number of
+/// workers and whether or not earlier images were at hand.
 pub(crate) struct ParallelGz<W: Write> {
     out: W,
     current: Vec<u8>,
-    jobs: Option<mpsc::SyncSender<(u64, Vec<u8>)>>,
-    results: mpsc::Receiver<(u64, io::Result<Vec<u8>>)>,
+    jobs: Option<mpsc::SyncSender<Job>>,
+    results: mpsc::Receiver<(u64, io::Result<Done>)>,
     workers: Vec<std::thread::JoinHandle<()>>,
     sent: u64,
     written: u64,
-    ready: BTreeMap<u64, Vec<u8>>,
+    /// Where the next member starts in the output.
+    offset: u64,
+    ready: BTreeMap<u64, Done>,
+    records: Vec<PieceRecord>,
+    stats: PieceStats,
 }
 
 impl<W: Write> ParallelGz<W> {
-    /// The piece size: part of the format, so it never changes with the machine.
+    /// The largest piece: part of the format, so it never changes with the machine.
     pub(crate) const PIECE: usize = 1 << 20;
+    /// The smallest piece a path-chosen cut ends.
+    pub(crate) const MIN: usize = 256 << 10;
+    /// An entry this big starts a piece of its own.
+    pub(crate) const BIG: usize = 256 << 10;
+    /// One path in this many is a cut (once the piece holds [`Self::MIN`]): pieces of about
+    /// 0.5 MiB on a tree of small files.
+    const ONE_IN: u8 = 16;
 
     /// One worker per core.
-    pub(crate) fn new(out: W, level: u32) -> Self {
+    pub(crate) fn new(out: W, level: u32, earlier: Option<Arc<Earlier>>) -> Self {
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        Self::with_workers(out, level, threads)
+        Self::with_workers(out, level, threads, earlier)
     }
 
-    pub(crate) fn with_workers(out: W, level: u32, workers: usize) -> Self {
+    pub(crate) fn with_workers(out: W, level: u32, workers: usize, earlier: Option<Arc<Earlier>>) -> Self {
         let workers = workers.max(1);
         // Pieces queued for the workers: enough to keep them busy, few enough to bound memory
         // (a few MiB per worker whatever the archive size).
-        let (jobs, queue) = mpsc::sync_channel::<(u64, Vec<u8>)>(2 * workers);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(2 * workers);
         let (done, results) = mpsc::channel();
         let queue = Arc::new(Mutex::new(queue));
         let handles = (0..workers)
             .map(|_| {
                 let queue = Arc::clone(&queue);
                 let done = done.clone();
+                let earlier = earlier.clone();
                 std::thread::spawn(move || {
                     loop {
                         let job = queue.lock().map(|q| q.recv());
                         let Ok(Ok((index, piece))) = job else { break };
-                        if done.send((index, compress_piece(&piece, level))).is_err() {
+                        let member = make_member(&piece, level, earlier.as_deref());
+                        if done.send((index, member)).is_err() {
                             break;
                         }
                     }
@@ -59,8 +106,22 @@ impl<W: Write> ParallelGz<W> {
             workers: handles,
             sent: 0,
             written: 0,
+            offset: 0,
             ready: BTreeMap::new(),
+            records: Vec::new(),
+            stats: PieceStats::default(),
         }
+    }
+
+    /// An entry of `size` bytes at `path` comes next: end the piece here if the content says so.
+    pub(crate) fn entry(&mut self, path: &Path, size: u64) -> io::Result<()> {
+        if self.current.is_empty() {
+            return Ok(());
+        }
+        if size >= Self::BIG as u64 || (self.current.len() >= Self::MIN && is_cut(path)) {
+            self.send_current()?;
+        }
+        Ok(())
     }
 
     fn send_current(&mut self) -> io::Result<()> {
@@ -75,18 +136,31 @@ impl<W: Write> ParallelGz<W> {
         Ok(())
     }
 
-    /// Keep a compressed piece and write every piece that is now in order.
-    fn take(&mut self, (index, member): (u64, io::Result<Vec<u8>>)) -> io::Result<()> {
-        self.ready.insert(index, member?);
-        while let Some(member) = self.ready.remove(&self.written) {
-            self.out.write_all(&member)?;
+    /// Keep a finished piece and write every piece that is now in order.
+    fn take(&mut self, (index, done): (u64, io::Result<Done>)) -> io::Result<()> {
+        self.ready.insert(index, done?);
+        while let Some(done) = self.ready.remove(&self.written) {
+            self.out.write_all(&done.member)?;
+            let length = done.member.len() as u64;
+            self.records.push(PieceRecord {
+                input: done.input,
+                offset: self.offset,
+                length,
+            });
+            self.stats.pieces += 1;
+            if done.reused {
+                self.stats.reused += 1;
+                self.stats.reused_bytes += u64::from(isize_of(&done.member));
+            }
+            self.offset += length;
             self.written += 1;
         }
         Ok(())
     }
 
-    /// Compress what is left, wait for the workers and return the inner writer.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
+    /// Compress what is left, wait for the workers; the inner writer, where each piece is in
+    /// it (for the next image to reuse) and how the pieces were made.
+    pub(crate) fn finish(mut self) -> io::Result<(W, Vec<PieceRecord>, PieceStats)> {
         if !self.current.is_empty() {
             self.send_current()?;
         }
@@ -102,8 +176,38 @@ impl<W: Write> ParallelGz<W> {
             let _ = worker.join();
         }
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, self.records, self.stats))
     }
+}
+
+/// Is `path` one where a piece may end? One path in [`ParallelGz::ONE_IN`], by its bytes.
+fn is_cut(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    Sha256::of(path.as_os_str().as_bytes()).as_bytes()[0].is_multiple_of(ParallelGz::<Vec<u8>>::ONE_IN)
+}
+
+/// The size of the input a gzip member holds, from its trailer (modulo 2^32, as gzip has it).
+fn isize_of(member: &[u8]) -> u32 {
+    let n = member.len();
+    u32::from_le_bytes(member[n - 4..].try_into().expect("4 bytes"))
+}
+
+/// The member for `piece`: copied from an earlier image when one holds the same bytes, else
+/// compressed.
+fn make_member(piece: &[u8], level: u32, earlier: Option<&Earlier>) -> io::Result<Done> {
+    let input = Sha256::of(piece);
+    if let Some(member) = earlier.and_then(|e| e.member(&input, piece)) {
+        return Ok(Done {
+            member,
+            input,
+            reused: true,
+        });
+    }
+    Ok(Done {
+        member: compress_piece(piece, level)?,
+        input,
+        reused: false,
+    })
 }
 
 /// One piece as a gzip member: mtime 0, OS byte 3 (Unix), the given level.
@@ -129,5 +233,30 @@ impl<W: Write> Write for ParallelGz<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Where a tar stream's entries start: the writer cuts its pieces there. Plain writers (tests,
+/// an uncompressed stream) need not care.
+pub(crate) trait EntryStarts: Write {
+    /// An entry of `size` bytes at `path` is about to be written.
+    fn entry(&mut self, path: &Path, size: u64) -> io::Result<()>;
+}
+
+impl EntryStarts for Vec<u8> {
+    fn entry(&mut self, _path: &Path, _size: u64) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> EntryStarts for ParallelGz<W> {
+    fn entry(&mut self, path: &Path, size: u64) -> io::Result<()> {
+        ParallelGz::entry(self, path, size)
+    }
+}
+
+impl<T: EntryStarts + ?Sized> EntryStarts for &mut T {
+    fn entry(&mut self, path: &Path, size: u64) -> io::Result<()> {
+        (**self).entry(path, size)
     }
 }

