@@ -196,6 +196,7 @@ impl Venv {
         let venv = self.dir();
         let data_dir = wheel.data_dir();
         let dist_info = wheel.dist_info.clone();
+        let mut folder: Option<lastmile_fs::Folder<'_>> = None;
         for index in 0..wheel.zip.len() {
             let mut entry = wheel
                 .zip
@@ -243,10 +244,15 @@ impl Venv {
                 && let Some(sha256) = wheel::recorded_sha256(&wheel.expected, &member)
             {
                 // Left in the wheel: its bytes are read (and checked against the RECORD) once,
-                // when the archive takes them, not once here and again there.
+                // when the archive takes them, not once here and again there. Its folder is
+                // opened once for all its members (a wheel lists a folder's members together).
                 drop(entry);
-                create_dirs(&self.root, path.parent().expect("a member has a folder"))?;
-                remove_if_there(&self.root, &path)?;
+                let parent = path.parent().expect("a member has a folder");
+                if folder.as_ref().is_none_or(|f| f.rel() != parent) {
+                    folder = Some(self.root.folder(parent)?);
+                }
+                let name = path.file_name().expect("a member has a name");
+                folder.as_ref().expect("opened").remove_file(name)?;
                 let hash = record::hash_of_digest(&sha256);
                 placed.deferred.push((path, deferred(sha256, declared)));
                 placed.recorded.insert(target, (hash, declared));

@@ -19,4 +19,4 @@ pub use cache::{CacheError, cache_root, trusted_dir};
 pub use digest::{DigestError, Sha256, Sha256Reader, Sha256Writer};
 pub use location::{InputError, Location, line_of_offset};
 pub use read::{TEXT_LIMIT, open_regular, read_tail, read_text, read_text_limited, read_text_limited_path};
-pub use root::{Root, RootError};
+pub use root::{Folder, Root, RootError};

@@ -50,6 +50,29 @@ pub enum RootError {
     },
 }
 
+/// A folder inside a [`Root`], open (see [`Root::folder`]).
+#[derive(Debug)]
+pub struct Folder<'a> {
+    root: &'a Root,
+    fd: OwnedFd,
+    rel: PathBuf,
+}
+
+impl Folder<'_> {
+    /// Where it is, relative to the root.
+    pub fn rel(&self) -> &Path {
+        &self.rel
+    }
+
+    /// Remove the file or link `name` in it if there is one (never what a link points to).
+    pub fn remove_file(&self, name: &std::ffi::OsStr) -> Result<(), RootError> {
+        match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(self.root.io(&self.rel.join(name), e)),
+        }
+    }
+}
+
 impl RootError {
     /// Whether the error is a missing file or folder.
     pub fn is_not_found(&self) -> bool {
@@ -191,6 +214,17 @@ impl Root {
     /// Create the parents of `rel` (0755), never through a link.
     pub fn create_parents(&self, rel: &Path) -> Result<(), RootError> {
         self.parent(rel, true).map(drop)
+    }
+
+    /// The folder `rel`, created (0755) with its missing parents, never through a link; opened
+    /// once to clear many of its entries without walking to it again for each.
+    pub fn folder(&self, rel: &Path) -> Result<Folder<'_>, RootError> {
+        let parts = self.components(rel)?;
+        Ok(Folder {
+            root: self,
+            fd: self.dir(&parts, true, rel)?,
+            rel: rel.to_path_buf(),
+        })
     }
 
     /// Remove the file or link at `rel` if there is one (never what a link points to).

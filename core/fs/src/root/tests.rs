@@ -48,6 +48,15 @@ fn writes_never_pass_through_a_link() {
         assert!(rootfs.symlink(Path::new("/x"), Path::new(path)).is_err());
     }
     assert!(rootfs.write(Path::new("../x"), b"x", 0o644).is_err());
+    for path in ["opt/lastmile/venv", "etc/lastmile", "etc/up"] {
+        let err = rootfs.folder(Path::new(path)).unwrap_err();
+        assert!(matches!(err, RootError::LinkInPath { .. }), "{path}: {err}");
+    }
+    // An open folder removes the link at a name, never what it points to.
+    let etc = rootfs.folder(Path::new("etc")).unwrap();
+    etc.remove_file(std::ffi::OsStr::new("up")).unwrap();
+    etc.remove_file(std::ffi::OsStr::new("not-there")).unwrap();
+    assert!(!root.join("etc/up").exists());
     canary_untouched(&canary);
     // A link at the written path itself is replaced, not written through.
     rootfs
