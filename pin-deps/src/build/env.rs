@@ -23,6 +23,7 @@ pub(crate) fn environment(
     target: &Target,
     pins: &Pins,
     root: &Path,
+    python: &Path,
 ) -> Result<PathBuf, Failure> {
     let mut key = format!("{}.{}", target.python.0, target.python.1);
     for (name, version) in pins {
@@ -38,6 +39,7 @@ pub(crate) fn environment(
     for (name, version) in pins {
         install(finder, name, version, &site)?;
     }
+    compile(python, &site);
     std::fs::write(temp.path().join("requirements.txt"), &key)?;
     std::fs::write(temp.path().join(".complete"), b"")?;
     let made = temp.keep();
@@ -104,4 +106,19 @@ fn install(finder: &Finder, name: &PackageName, version: &Version, site: &Path) 
         std::fs::write(&target, bytes)?;
     }
     Ok(())
+}
+
+/// Byte-compile the environment once with the build Python, so each hook run imports the
+/// backend from bytecode instead of compiling it again (setuptools: 0.6 s an import without,
+/// 0.3 s with). Only ever faster: a failure is logged and the hooks compile as they import.
+fn compile(python: &Path, site: &Path) {
+    let mut command = std::process::Command::new(python);
+    command
+        .args(["-I", "-m", "compileall", "-q", "-j", "0"])
+        .arg(site);
+    match lastmile_process::run(&mut command, None, Some(std::time::Duration::from_secs(120))) {
+        Ok(done) if done.success() => {}
+        Ok(done) => tracing::debug!("byte-compiling the build environment: {}", done.last_line()),
+        Err(e) => tracing::debug!("byte-compiling the build environment: {e}"),
+    }
 }

@@ -2,7 +2,9 @@
 //! environment's (`-I -S`, the environment put first on `sys.path`), in the unpacked sdist, with a
 //! time limit. `get_requires_for_build_wheel` says what else the backend needs;
 //! `prepare_metadata_for_build_wheel` writes the metadata, or, for a backend without it,
-//! `build_wheel` builds the wheel and the metadata is taken from it (PEP 517's fallback).
+//! `build_wheel` builds the wheel and the metadata is taken from it (PEP 517's fallback). When
+//! the backend needs nothing more (setuptools, hatchling, flit...), both run in one process, so
+//! the backend is imported once.
 
 use std::path::Path;
 use std::process::Command;
@@ -20,25 +22,31 @@ module, _, attr = backend.partition(":")
 hooks = importlib.import_module(module)
 for part in filter(None, attr.split(".")):
     hooks = getattr(hooks, part)
-if mode == "requires":
-    get = getattr(hooks, "get_requires_for_build_wheel", None)
-    result = list(get()) if get else []
-elif hasattr(hooks, "prepare_metadata_for_build_wheel"):
-    result = hooks.prepare_metadata_for_build_wheel(out)
-else:
+def metadata():
+    if hasattr(hooks, "prepare_metadata_for_build_wheel"):
+        return hooks.prepare_metadata_for_build_wheel(out)
     import zipfile
     wheel = hooks.build_wheel(out)
     with zipfile.ZipFile(os.path.join(out, wheel)) as archive:
-        result = next(n.split("/")[0] for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        archive.extractall(out, [m for m in archive.namelist() if m.startswith(result + "/")])
+        name = next(n.split("/")[0] for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        archive.extractall(out, [m for m in archive.namelist() if m.startswith(name + "/")])
+    return name
+if mode == "metadata":
+    result = metadata()
+else:
+    get = getattr(hooks, "get_requires_for_build_wheel", None)
+    requires = list(get()) if get else []
+    # Nothing more needed: the metadata in the same process (the backend imported once).
+    result = {"requires": requires, "metadata": None if requires else metadata()}
 print("\nLASTMILE-RESULT " + json.dumps(result))
 "#;
 
 /// Which hook to run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Hook {
-    /// `get_requires_for_build_wheel`: more requirements of the backend.
-    Requires,
+    /// `get_requires_for_build_wheel`, and when the backend needs nothing more, the metadata
+    /// in the same process: `{"requires": [...], "metadata": NAME or null}`.
+    RequiresThenMetadata,
     /// `prepare_metadata_for_build_wheel` (or `build_wheel`): the `.dist-info` name written in
     /// the output folder.
     Metadata,
@@ -63,7 +71,7 @@ pub(crate) fn run(
 ) -> Result<serde_json::Value, super::Failure> {
     use super::Failure;
     let mode = match hook {
-        Hook::Requires => "requires",
+        Hook::RequiresThenMetadata => "requires",
         Hook::Metadata => "metadata",
     };
     let mut command = Command::new(python);

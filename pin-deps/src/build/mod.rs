@@ -149,15 +149,24 @@ impl<'a> Builder<'a> {
         let environments = cache.join("environments");
         let environment = |requires: &[Requirement]| {
             let pins = (self.resolve)(self.finder, self.target, requires)?;
-            env::environment(self.finder, self.target, &pins, &environments)
+            env::environment(self.finder, self.target, &pins, &environments, python)
         };
         let mut site = environment(&requires)?;
         let out = work.path().join("metadata");
         std::fs::create_dir(&out)?;
         let limit = self.options.timeout;
-        // What the backend says it needs besides (setuptools asks for `wheel` on old versions).
-        let more = hook::run(python, Hook::Requires, &backend, &site, &source, &out, limit)?;
-        let more: Vec<Requirement> = more
+        // What the backend says it needs besides (setuptools asks for `wheel` on old versions);
+        // when nothing, the metadata came with the answer.
+        let first = hook::run(
+            python,
+            Hook::RequiresThenMetadata,
+            &backend,
+            &site,
+            &source,
+            &out,
+            limit,
+        )?;
+        let more: Vec<Requirement> = first["requires"]
             .as_array()
             .into_iter()
             .flatten()
@@ -167,11 +176,13 @@ impl<'a> Builder<'a> {
                     .map_err(|e| Failure::BuildSystem(format!("the backend asks for {r:?}: {e}")))
             })
             .collect::<Result<_, _>>()?;
-        if !more.is_empty() {
+        let name = if more.is_empty() {
+            first["metadata"].clone()
+        } else {
             let all: Vec<Requirement> = requires.iter().chain(&more).cloned().collect();
             site = environment(&all)?;
-        }
-        let name = hook::run(python, Hook::Metadata, &backend, &site, &source, &out, limit)?;
+            hook::run(python, Hook::Metadata, &backend, &site, &source, &out, limit)?
+        };
         let name = name
             .as_str()
             .filter(|n| !n.contains('/') && n.ends_with(".dist-info"))

@@ -217,3 +217,52 @@ fn a_build_sees_no_credentials_of_the_run() {
     let out = lastmile_tests::run_command(&mut command, Some("legacy\n")).success();
     assert_eq!(out.pins(), ["legacy==1.1"], "{}", out.stderr);
 }
+
+/// A backend that asks for more than its `requires` (`get_requires_for_build_wheel`, as old
+/// setuptools asked for `wheel`) gets them: its metadata is made in a second environment that
+/// holds them, and both environments stay byte-compiled in the cache for the next build.
+#[test]
+fn a_backend_asking_for_more_builds_in_an_environment_that_has_it() {
+    let env = TestEnv::new();
+    env.wheel(Wheel::new("base", "2.0"));
+    env.sdist_files(
+        "asking",
+        "1.0",
+        &[
+            ("PKG-INFO", &format!("{DYNAMIC}Name: asking\nVersion: 1.0\n")),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+            ),
+            (
+                "backend.py",
+                "import os\n\
+                 def get_requires_for_build_wheel(config_settings=None):\n    return ['flit_core>=3.4,<5']\n\
+                 def prepare_metadata_for_build_wheel(out, config_settings=None):\n    \
+                 import flit_core  # only there when what was asked for is\n    \
+                 os.makedirs(os.path.join(out, 'asking-1.0.dist-info'))\n    \
+                 with open(os.path.join(out, 'asking-1.0.dist-info', 'METADATA'), 'w') as f:\n        \
+                 f.write('Metadata-Version: 2.1\\nName: asking\\nVersion: 1.0\\nRequires-Dist: base>=2\\n')\n    \
+                 return 'asking-1.0.dist-info'\n",
+            ),
+        ],
+    );
+    let out = env
+        .pin("asking\n", &["-f", backends(), "--no-hashes", "-v"])
+        .success();
+    assert_eq!(out.pins(), ["asking==1.0", "base==2.0"]);
+    let environments = env.path(".cache/build-v1/environments");
+    let sites: Vec<std::path::PathBuf> = std::fs::read_dir(&environments)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("site"))
+        .collect();
+    assert_eq!(sites.len(), 2, "{sites:?}");
+    let flit = sites
+        .iter()
+        .find(|s| s.join("flit_core").is_dir())
+        .expect("an environment with flit_core");
+    assert!(
+        flit.join("flit_core/__pycache__").is_dir(),
+        "the environment is byte-compiled"
+    );
+}
