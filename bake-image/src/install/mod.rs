@@ -8,9 +8,10 @@
 
 mod files;
 mod launchers;
+mod read_back;
 mod wheel;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use lastmile_dist::record;
 use lastmile_fs::{Root, RootError, Sha256};
 
 use files::{create_dirs, remove_if_there, write_file};
+pub(crate) use read_back::{materialize, read_back};
 use wheel::{Wheel, check_member, is_record};
 pub(crate) use wheel::{Zip, open_zip};
 
@@ -102,9 +104,9 @@ impl Placed {
 }
 
 /// A reader that hashes what it reads and counts it, for members checked as they stream.
-struct Hashing<R> {
-    inner: R,
-    hasher: lastmile_fs::Sha256Writer<std::io::Sink>,
+pub(super) struct Hashing<R> {
+    pub(super) inner: R,
+    pub(super) hasher: lastmile_fs::Sha256Writer<std::io::Sink>,
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -413,80 +415,6 @@ impl Venv {
 
 /// The most a script (`.data/scripts`) may hold: it is read whole to rewrite its first line.
 const MAX_SCRIPT: u64 = 16 << 20;
-
-/// Write deferred files out (for steps that need the real tree, like `--compile-bytecode`),
-/// checked again against the digest taken at install.
-pub(crate) fn materialize(root: &Root, deferred: &BTreeMap<PathBuf, Deferred>) -> anyhow::Result<()> {
-    let mut zips: HashMap<PathBuf, Zip> = HashMap::new();
-    for (path, file) in deferred {
-        let mut out = root.create(path, file.mode)?;
-        let mut member = read_back(&mut zips, file)?;
-        std::io::copy(&mut member, &mut out)?;
-        member.finish()?;
-    }
-    Ok(())
-}
-
-/// A deferred member read back from its wheel, checked at the end against the size and digest
-/// it had at install: a wheel changed since (a cache file replaced) is refused.
-pub(crate) struct ReadBack<'a> {
-    inner: Hashing<zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>>,
-    file: &'a Deferred,
-}
-
-pub(crate) fn read_back<'a>(
-    zips: &'a mut HashMap<PathBuf, Zip>,
-    file: &'a Deferred,
-) -> std::io::Result<ReadBack<'a>> {
-    let zip = open_zip(zips, &file.wheel)?;
-    let entry = zip.by_index(file.index).map_err(std::io::Error::other)?;
-    Ok(ReadBack {
-        inner: Hashing {
-            inner: entry,
-            hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
-        },
-        file,
-    })
-}
-
-impl Read for ReadBack<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() {
-            self.check()?;
-        }
-        Ok(n)
-    }
-}
-
-impl ReadBack<'_> {
-    fn check(&self) -> std::io::Result<()> {
-        let written = self.inner.hasher.written();
-        let digest = self.inner.hasher.digest();
-        if written != self.file.size || digest != self.file.sha256 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "{}: {}: its bytes do not match the wheel's RECORD ({} bytes, sha256 {} read; {} bytes, sha256 {} recorded); the wheel is corrupt or was altered",
-                    self.file.wheel.display(),
-                    self.file.member,
-                    written,
-                    digest.short(12),
-                    self.file.size,
-                    self.file.sha256.short(12),
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Check a member read to its end (for readers that stop at the size they expect).
-    pub(crate) fn finish(mut self) -> std::io::Result<()> {
-        let mut rest = Vec::new();
-        self.inner.read_to_end(&mut rest)?;
-        self.check()
-    }
-}
 
 /// A script member, read whole (at most [`MAX_SCRIPT`] bytes).
 fn read_script(entry: &mut impl Read, member: &str, shown: &str) -> Result<Vec<u8>, InstallError> {
