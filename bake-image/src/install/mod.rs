@@ -249,12 +249,7 @@ impl Venv {
                 // when the archive takes them, not once here and again there. Its folder is
                 // opened once for all its members (a wheel lists a folder's members together).
                 drop(entry);
-                let parent = path.parent().expect("a member has a folder");
-                if folder.as_ref().is_none_or(|f| f.rel() != parent) {
-                    folder = Some(self.root.folder(parent)?);
-                }
-                let name = path.file_name().expect("a member has a name");
-                folder.as_ref().expect("opened").remove_file(name)?;
+                self.clear_in_folder(&mut folder, &path)?;
                 let hash = record::hash_of_digest(&sha256);
                 placed.deferred.push((path, deferred(sha256, declared)));
                 placed.recorded.insert(target, (hash, declared));
@@ -275,6 +270,22 @@ impl Venv {
             }
             placed.recorded.insert(target, (hash, size));
         }
+        Ok(())
+    }
+
+    /// Remove whatever is at `path` (a member left in its wheel takes its place), through its
+    /// folder opened once for all the members in it.
+    fn clear_in_folder<'r>(
+        &'r self,
+        folder: &mut Option<lastmile_fs::Folder<'r>>,
+        path: &Path,
+    ) -> Result<(), InstallError> {
+        let parent = path.parent().expect("a member has a folder");
+        if folder.as_ref().is_none_or(|f| f.rel() != parent) {
+            *folder = Some(self.root.folder(parent)?);
+        }
+        let name = path.file_name().expect("a member has a name");
+        folder.as_ref().expect("opened").remove_file(name)?;
         Ok(())
     }
 
