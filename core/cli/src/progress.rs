@@ -27,6 +27,12 @@ impl Reporter {
         Self { tool, enabled: false }
     }
 
+    /// Whether bars are drawn: work done only for a bar (counting what is to come) can be
+    /// skipped when they are not.
+    pub fn draws(&self) -> bool {
+        self.enabled
+    }
+
     /// A spinner with the elapsed time and a message, ticking on its own.
     pub fn spinner(&self, step: &str) -> ProgressBar {
         self.make(

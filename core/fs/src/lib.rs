@@ -11,6 +11,7 @@ mod atomic;
 mod cache;
 mod digest;
 mod location;
+mod placement;
 mod read;
 mod root;
 
@@ -18,5 +19,6 @@ pub use atomic::{sync_dir, write_atomic, write_atomic_with};
 pub use cache::{CacheError, cache_root, trusted_dir};
 pub use digest::{DigestError, Sha256, Sha256Reader, Sha256Writer};
 pub use location::{InputError, Location, line_of_offset};
+pub use placement::mark_top_of_tree;
 pub use read::{TEXT_LIMIT, open_regular, read_tail, read_text, read_text_limited, read_text_limited_path};
 pub use root::{Folder, Root, RootError};

@@ -227,6 +227,21 @@ impl Root {
         })
     }
 
+    /// The folder `rel` if it is there (never through a link), opened as [`Root::folder`] does;
+    /// `None` if it is not.
+    pub fn existing_folder(&self, rel: &Path) -> Result<Option<Folder<'_>>, RootError> {
+        let parts = self.components(rel)?;
+        match self.dir(&parts, false, rel) {
+            Ok(fd) => Ok(Some(Folder {
+                root: self,
+                fd,
+                rel: rel.to_path_buf(),
+            })),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Remove the file or link at `rel` if there is one (never what a link points to).
     pub fn remove_file(&self, rel: &Path) -> Result<(), RootError> {
         let (dir, name) = match self.parent(rel, false) {
