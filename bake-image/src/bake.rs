@@ -35,12 +35,19 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         .prefix(".bake-")
         .tempdir_in(&options.out_dir)
         .context("creating the staging folder")?;
+    // A new tree apart from the last bake's, which was just removed (see mark_top_of_tree).
+    if let Err(e) = lastmile_fs::mark_top_of_tree(staging.path()) {
+        tracing::debug!("{}: not marked as a top folder: {e}", staging.path().display());
+    }
     let rootfs = staging.path().join("rootfs");
     let mut clock = Clock::start();
 
     refuse_what_needs_root(options)?;
     let spinner = reporter.spinner("preparing the base");
-    let base = base::prepare(&options.base, options.os_lock.as_deref(), &rootfs)?;
+    let remembered = (!options.no_reuse)
+        .then_some(options.wheels.http.cache_dir.as_deref())
+        .flatten();
+    let base = base::prepare(&options.base, options.os_lock.as_deref(), &rootfs, remembered)?;
     spinner.finish_and_clear();
     // Every write from here on stays inside the image, never through a link of the base.
     let root = Arc::new(Root::open(&rootfs)?);
@@ -55,7 +62,16 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let epoch = source_date_epoch(options, &rootfs)?;
 
     let builder = builder(options, &rootfs, &target, staging.path())?;
-    let chosen = wheels::fetch(&options.wheels, &pins, &target, builder.as_ref(), reporter)?;
+    let mut wheel_digests = crate::digests::Remembered::open(remembered, "wheels");
+    let chosen = wheels::fetch(
+        &options.wheels,
+        &pins,
+        &target,
+        builder.as_ref(),
+        &mut wheel_digests,
+        reporter,
+    )?;
+    wheel_digests.keep();
     crate::complete::check(&chosen, &target)?;
     clock.lap("checked the wheels");
     let venv = Venv {
@@ -90,7 +106,13 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
         made: root.made(),
         base: options.base.is_dir().then_some(options.base.as_path()),
     };
-    let image = write_image(options, &rootfs, epoch, &deferred, &owners, reporter, &mut clock)?;
+    let checked = crate::digests::CheckedWheels::open(remembered);
+    let sources = sources(options, &base, deferred, &checked)?;
+    let image = write_image(options, &rootfs, epoch, &sources, &owners, reporter, &mut clock)?;
+    // Every member of every wheel has now been read and checked, in this bake or an earlier one.
+    for wheel in &chosen {
+        checked.mark(&wheel.sha256);
+    }
     write_beside(options, &document, &image, &sbom_text)?;
     document.image = Some(image);
     Ok(document)
@@ -224,7 +246,10 @@ fn install(
         for file in &installed.files {
             deferred.remove(&prefix.join(file));
         }
-        deferred.extend(installed.deferred);
+        deferred.extend(installed.deferred.into_iter().map(|(path, mut file)| {
+            file.wheel_sha256 = Some(wheel.sha256);
+            (path, file)
+        }));
         packages.push(CandidatePackage {
             name: wheel.pin.name.to_string(),
             version: wheel.pin.version.clone(),
@@ -301,13 +326,16 @@ fn write_image(
     options: &BakeOptions,
     rootfs: &Path,
     epoch: u64,
-    deferred: &BTreeMap<PathBuf, Deferred>,
+    sources: &archive::Sources,
     owners: &archive::Owners,
     reporter: &Reporter,
     clock: &mut Clock,
 ) -> anyhow::Result<ImageInfo> {
-    let total = base::tree_size(rootfs) + deferred.values().map(|d| d.size).sum::<u64>();
-    let earlier = earlier_images(options);
+    let total = if reporter.draws() {
+        base::tree_size(rootfs) + sources.deferred.values().map(|d| d.size).sum::<u64>()
+    } else {
+        0
+    };
     let progress = reporter.bytes("compressing", total);
     let temp = tempfile::Builder::new()
         .prefix(".autobuild-")
@@ -315,8 +343,8 @@ fn write_image(
         .tempfile_in(&options.out_dir)
         .context("creating the image file")?;
     let writer = lastmile_fs::Sha256Writer::new(std::io::BufWriter::new(temp.as_file()));
-    let mut gz = archive::ParallelGz::new(writer, options.level, earlier);
-    let stats = archive::write_tar(rootfs, epoch, deferred, owners, &mut gz, |n| progress.inc(n))
+    let mut gz = archive::ParallelGz::new(writer, options.level, sources.earlier.clone());
+    let stats = archive::write_tar(rootfs, epoch, sources, owners, &mut gz, |n| progress.inc(n))
         .context("archiving the root filesystem")?;
     let (hashing, pieces, made) = gz.finish()?;
     progress.finish_and_clear();
@@ -355,6 +383,27 @@ fn write_image(
         path: image.display().to_string(),
         sha256,
         size,
+    })
+}
+
+/// What the archive takes besides the staging tree. With earlier images to copy pieces from,
+/// the members of wheels not checked by an earlier bake are read and checked against their
+/// RECORD first (a piece copied names its members by their RECORD digests, unread).
+fn sources<'a>(
+    options: &BakeOptions,
+    base: &'a base::Base,
+    deferred: BTreeMap<PathBuf, Deferred>,
+    checked: &crate::digests::CheckedWheels,
+) -> anyhow::Result<archive::Sources<'a>> {
+    let earlier = earlier_images(options);
+    if earlier.is_some() {
+        let read = crate::install::verify_members(&deferred, |wheel| checked.contains(wheel))?;
+        tracing::debug!("{} wheels' members checked against their RECORD", read.len());
+    }
+    Ok(archive::Sources {
+        deferred,
+        base_files: Some(&base.files),
+        earlier,
     })
 }
 

@@ -2,7 +2,6 @@
 //! owners, modes, hard links and extended attributes intact, and what bake-image adds to it
 //! (overlays, systemd units, byte-compiled files, the manifest), all with fixed modes and owners.
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -10,23 +9,34 @@ use anyhow::{Context, bail};
 use lastmile_fs::{Root, Sha256};
 use sha2::Digest;
 
+pub(crate) use crate::base_files::BaseFiles;
+
 /// What is known about the base.
 #[derive(Debug, Clone)]
 pub(crate) struct Base {
     pub(crate) digest: Sha256,
+    /// The sha256 of each of the base folder's files, by path, read while digesting it (none for
+    /// a tarball base).
+    pub(crate) files: BaseFiles,
     pub(crate) os: String,
     /// The OS lock its packages were checked against.
     pub(crate) lock: Option<lastmile_documents::candidate::BaseLock>,
 }
 
 /// Copy or unpack `base` into `rootfs` (which must not exist); with `os_lock`, check its
-/// Debian packages against that lock.
-pub(crate) fn prepare(base: &Path, os_lock: Option<&Path>, rootfs: &Path) -> anyhow::Result<Base> {
+/// Debian packages against that lock. With `cache`, a base folder's file digests are remembered
+/// there between bakes ([`crate::base_files`]).
+pub(crate) fn prepare(
+    base: &Path,
+    os_lock: Option<&Path>,
+    rootfs: &Path,
+    cache: Option<&Path>,
+) -> anyhow::Result<Base> {
     let meta = std::fs::metadata(base).with_context(|| format!("--base {}", base.display()))?;
-    let digest = if meta.is_dir() {
-        copy_dir(base, rootfs)?
+    let (digest, files) = if meta.is_dir() {
+        copy_dir(base, rootfs, cache)?
     } else {
-        unpack(base, rootfs)?
+        (unpack(base, rootfs)?, BaseFiles::default())
     };
     let root = lastmile_fs::Root::open(rootfs)?;
     for needed in ["etc/os-release", "sbin/init"] {
@@ -43,17 +53,29 @@ pub(crate) fn prepare(base: &Path, os_lock: Option<&Path>, rootfs: &Path) -> any
     };
     Ok(Base {
         digest,
+        files,
         os: os_release(&root)?,
         lock,
     })
 }
 
-/// A folder base into `rootfs`; the digest of the base's own tree.
-fn copy_dir(base: &Path, rootfs: &Path) -> anyhow::Result<Sha256> {
-    // Hard links to the base when it is on the same file system: nothing is copied, and
-    // nothing of the base is ever written through them (every file the bake writes is
-    // unlinked first and created anew). Else cp -a, which keeps owners, modes, times, hard
-    // links, symlinks and xattrs.
+/// A folder base into `rootfs`; the digest of the base's own tree, and of each of its files.
+fn copy_dir(base: &Path, rootfs: &Path, cache: Option<&Path>) -> anyhow::Result<(Sha256, BaseFiles)> {
+    // The base's own tree is digested, not the copy (a copy made by another user has other
+    // owners), while cp makes the copy.
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| crate::base_files::tree_digest(base, cache));
+        copy_tree(base, rootfs)?;
+        digest
+            .join()
+            .map_err(|_| anyhow::anyhow!("digesting the base failed"))?
+    })
+}
+
+/// Hard links to the base when it is on the same file system: nothing is copied, and nothing
+/// of the base is ever written through them (every file the bake writes is unlinked first and
+/// created anew). Else cp -a, which keeps owners, modes, times, hard links, symlinks and xattrs.
+fn copy_tree(base: &Path, rootfs: &Path) -> anyhow::Result<()> {
     let copy =
         |flags: &str| lastmile_process::output(&duct::cmd!("cp", flags, base, rootfs).stderr_to_stdout());
     let linked = copy("-al")?;
@@ -74,8 +96,7 @@ fn copy_dir(base: &Path, rootfs: &Path) -> anyhow::Result<Sha256> {
             );
         }
     }
-    // The base's own tree, not the copy: a copy made by another user has other owners.
-    tree_digest(base)
+    Ok(())
 }
 
 /// A tarball base unpacked into `rootfs`; the tarball's sha256.
@@ -144,41 +165,6 @@ fn os_release(root: &lastmile_fs::Root) -> anyhow::Result<String> {
     ))
 }
 
-/// A digest of a tree: every path with its type, mode, owner, size and content (or link target).
-pub(crate) fn tree_digest(root: &Path) -> anyhow::Result<Sha256> {
-    let mut hasher = sha2::Sha256::new();
-    for relative in crate::archive::sorted_paths(root)? {
-        lastmile_process::interrupt::check()?;
-        let path = root.join(&relative);
-        let meta = std::fs::symlink_metadata(&path)?;
-        hasher.update(relative.as_os_str().as_encoded_bytes());
-        // A folder's size is the file system's business (how it allocates entries), not the
-        // tree's: only a file's size counts, so a copy of the base elsewhere has the same digest.
-        hasher.update(format!(
-            "\0{:o}\0{}\0{}\0{}\0",
-            meta.mode(),
-            meta.uid(),
-            meta.gid(),
-            if meta.is_file() { meta.len() } else { 0 }
-        ));
-        if meta.file_type().is_symlink() {
-            hasher.update(std::fs::read_link(&path)?.as_os_str().as_encoded_bytes());
-        } else if meta.is_file() {
-            let mut file = std::fs::File::open(&path)?;
-            let mut buffer = vec![0; 256 * 1024];
-            loop {
-                let n = file.read(&mut buffer)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buffer[..n]);
-            }
-        }
-        hasher.update(b"\n");
-    }
-    Ok(Sha256::from(<[u8; 32]>::from(hasher.finalize())))
-}
-
 /// The newest modification time in a tree: the default `SOURCE_DATE_EPOCH`.
 pub(crate) fn newest_mtime(root: &Path) -> anyhow::Result<u64> {
     let mut newest = 0i64;
@@ -214,7 +200,7 @@ pub(crate) fn copy_overlay(overlay: &Path, root: &Root) -> anyhow::Result<Sha256
     if !overlay.is_dir() {
         bail!("--overlay {}: not a folder", overlay.display());
     }
-    for relative in crate::archive::sorted_paths(overlay)? {
+    for relative in crate::tree::sorted_paths(overlay)? {
         if relative.as_os_str().is_empty() {
             continue;
         }
@@ -240,7 +226,7 @@ pub(crate) fn copy_overlay(overlay: &Path, root: &Root) -> anyhow::Result<Sha256
     }
     // The digest ignores the overlay's own modes and owners, which the copy does too.
     let mut hasher = sha2::Sha256::new();
-    for relative in crate::archive::sorted_paths(overlay)? {
+    for relative in crate::tree::sorted_paths(overlay)? {
         let path = overlay.join(&relative);
         let meta = std::fs::symlink_metadata(&path)?;
         hasher.update(relative.as_os_str().as_encoded_bytes());

@@ -113,14 +113,18 @@ pub struct BakeArgs {
     /// gzip level (1-9); part of what makes the bytes, so it is recorded in the manifest.
     #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub level: u32,
-    /// An earlier image, or a folder of them, whose pieces this bake may copy instead of
-    /// compressing them again (repeatable; default: the newest image in --out-dir). A piece is
-    /// copied only when the earlier image holds exactly the same archive bytes, its record in the
-    /// cache was made by this bake-image with this compression, and the image still hashes to
-    /// its digest: the image is byte for byte the one a cold bake makes, only sooner.
+    /// An earlier image, or a folder of them, whose pieces this bake may copy instead of reading
+    /// and compressing what they hold again (repeatable; default: the newest image in
+    /// --out-dir). A piece is copied only when the earlier image holds exactly the same archive
+    /// bytes (the same headers and the same files, known by their sha256), its record in the
+    /// cache was made by this bake-image with this compression, and the member's bytes still have
+    /// the CRC-32 recorded for them: the image is byte for byte the one a cold bake makes, only
+    /// sooner.
     #[arg(long, value_name = "PATH", conflicts_with = "no_reuse")]
     pub reuse: Vec<PathBuf>,
-    /// Copy no piece of an earlier image: compress everything (what --no-cache also does).
+    /// Reuse nothing an earlier bake made: compress every piece, and read every file of the
+    /// base and every wheel again to digest it instead of trusting the digests remembered for
+    /// unchanged files (what --no-cache also does).
     #[arg(long)]
     pub no_reuse: bool,
 }

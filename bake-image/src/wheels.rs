@@ -12,6 +12,7 @@ use lastmile_python::filename::WheelName;
 use lastmile_python::{TagRanks, Target, Version};
 
 use crate::build::Builder;
+use crate::digests::Remembered;
 use crate::pins::Pin;
 
 /// A pin and the wheel chosen for it (or built from its sdist), as a local file with its sha256.
@@ -37,6 +38,7 @@ pub(crate) fn fetch(
     pins: &[Pin],
     target: &Target,
     builder: Option<&Builder>,
+    digests: &mut Remembered,
     reporter: &Reporter,
 ) -> anyhow::Result<Vec<Chosen>> {
     let finder = Finder::new(sources(options)?, target)?;
@@ -50,7 +52,7 @@ pub(crate) fn fetch(
         let path = finder
             .local_path(file)
             .map_err(|e| anyhow::anyhow!("{}: {e}", pin.origin))?;
-        let sha256 = checked(pin, file, &path)?;
+        let sha256 = checked(pin, file, &path, digests)?;
         chosen.push(match (&want, builder) {
             (Want::Build(_), Some(builder)) => {
                 progress.set_message(format!("building {} from {}", pin.name, file.filename));
@@ -117,9 +119,18 @@ fn choose_all(finder: &Finder, pins: &[Pin], target: &Target, build: bool) -> an
     bail!(message)
 }
 
-/// The sha256 of a pin's local file, which must be one of the pinned hashes.
-fn checked(pin: &Pin, file: &DistFile, path: &std::path::Path) -> anyhow::Result<Sha256> {
-    let sha256 = Sha256::of_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+/// The sha256 of a pin's local file (remembered from an earlier bake if the file is unchanged
+/// since), which must be one of the pinned hashes.
+fn checked(
+    pin: &Pin,
+    file: &DistFile,
+    path: &std::path::Path,
+    digests: &mut Remembered,
+) -> anyhow::Result<Sha256> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let sha256 = std::fs::metadata(path)
+        .and_then(|meta| digests.digest(&absolute, path, &meta))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if !pin.sha256.contains(&sha256) {
         let pinned: Vec<String> = pin.sha256.iter().map(ToString::to_string).collect();
         bail!(

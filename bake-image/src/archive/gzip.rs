@@ -16,15 +16,17 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use lastmile_fs::Sha256;
 
+use super::content::{Content, Contents};
+use super::piece::Piece;
 use super::reuse::{Earlier, PieceRecord};
 
-/// A piece handed to a worker: its place in the archive and its bytes.
-type Job = (u64, Vec<u8>);
+/// A piece handed to a worker: its place in the archive, its key and its bytes.
+type Job = (u64, Sha256, Vec<u8>);
 
 /// A piece as written: its gzip member, and whether it was copied from an earlier image.
 struct Done {
     member: Vec<u8>,
-    input: Sha256,
+    key: Sha256,
     reused: bool,
 }
 
@@ -44,7 +46,9 @@ pub(crate) struct PieceStats {
 /// workers and whether or not earlier images were at hand.
 pub(crate) struct ParallelGz<W: Write> {
     out: W,
-    current: Vec<u8>,
+    current: Piece,
+    earlier: Option<Arc<Earlier>>,
+    contents: Contents,
     jobs: Option<mpsc::SyncSender<Job>>,
     results: mpsc::Receiver<(u64, io::Result<Done>)>,
     workers: Vec<std::thread::JoinHandle<()>>,
@@ -85,12 +89,15 @@ impl<W: Write> ParallelGz<W> {
             .map(|_| {
                 let queue = Arc::clone(&queue);
                 let done = done.clone();
-                let earlier = earlier.clone();
                 std::thread::spawn(move || {
                     loop {
                         let job = queue.lock().map(|q| q.recv());
-                        let Ok(Ok((index, piece))) = job else { break };
-                        let member = make_member(&piece, level, earlier.as_deref());
+                        let Ok(Ok((index, key, piece))) = job else { break };
+                        let member = compress_piece(&piece, level).map(|member| Done {
+                            member,
+                            key,
+                            reused: false,
+                        });
                         if done.send((index, member)).is_err() {
                             break;
                         }
@@ -100,7 +107,9 @@ impl<W: Write> ParallelGz<W> {
             .collect();
         Self {
             out,
-            current: Vec::with_capacity(Self::PIECE),
+            current: Piece::default(),
+            earlier,
+            contents: Contents::default(),
             jobs: Some(jobs),
             results,
             workers: handles,
@@ -124,28 +133,51 @@ impl<W: Write> ParallelGz<W> {
         Ok(())
     }
 
+    /// The piece is whole: copied from an earlier image that holds it (nothing of it read), else
+    /// read and handed to the workers to compress.
     fn send_current(&mut self) -> io::Result<()> {
-        let piece = std::mem::replace(&mut self.current, Vec::with_capacity(Self::PIECE));
-        let jobs = self.jobs.as_ref().expect("not finished");
-        jobs.send((self.sent, piece))
-            .map_err(|_| io::Error::other("a compression worker stopped"))?;
+        let piece = std::mem::take(&mut self.current);
+        let key = piece.key();
+        let copied = self
+            .earlier
+            .as_deref()
+            .and_then(|earlier| earlier.member(&key, piece.len()));
+        if let Some(member) = copied {
+            let done = Done {
+                member,
+                key,
+                reused: true,
+            };
+            self.ready.insert(self.sent, done);
+        } else {
+            let bytes = piece.bytes(&mut self.contents)?;
+            let jobs = self.jobs.as_ref().expect("not finished");
+            jobs.send((self.sent, key, bytes))
+                .map_err(|_| io::Error::other("a compression worker stopped"))?;
+        }
         self.sent += 1;
         while let Ok(result) = self.results.try_recv() {
             self.take(result)?;
         }
-        Ok(())
+        self.write_ready()
     }
 
     /// Keep a finished piece and write every piece that is now in order.
     fn take(&mut self, (index, done): (u64, io::Result<Done>)) -> io::Result<()> {
         self.ready.insert(index, done?);
+        self.write_ready()
+    }
+
+    /// Write every piece that is now in order.
+    fn write_ready(&mut self) -> io::Result<()> {
         while let Some(done) = self.ready.remove(&self.written) {
             self.out.write_all(&done.member)?;
             let length = done.member.len() as u64;
             self.records.push(PieceRecord {
-                input: done.input,
+                key: done.key,
                 offset: self.offset,
                 length,
+                crc32: crc32fast::hash(&done.member),
             });
             self.stats.pieces += 1;
             if done.reused {
@@ -165,6 +197,7 @@ impl<W: Write> ParallelGz<W> {
             self.send_current()?;
         }
         self.jobs = None;
+        self.write_ready()?;
         while self.written < self.sent {
             let result = self
                 .results
@@ -192,24 +225,6 @@ fn isize_of(member: &[u8]) -> u32 {
     u32::from_le_bytes(member[n - 4..].try_into().expect("4 bytes"))
 }
 
-/// The member for `piece`: copied from an earlier image when one holds the same bytes, else
-/// compressed.
-fn make_member(piece: &[u8], level: u32, earlier: Option<&Earlier>) -> io::Result<Done> {
-    let input = Sha256::of(piece);
-    if let Some(member) = earlier.and_then(|e| e.member(&input, piece)) {
-        return Ok(Done {
-            member,
-            input,
-            reused: true,
-        });
-    }
-    Ok(Done {
-        member: compress_piece(piece, level)?,
-        input,
-        reused: false,
-    })
-}
-
 /// One piece as a gzip member: mtime 0, OS byte 3 (Unix), the given level.
 fn compress_piece(piece: &[u8], level: u32) -> io::Result<Vec<u8>> {
     let mut encoder = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
@@ -224,7 +239,7 @@ impl<W: Write> Write for ParallelGz<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let room = Self::PIECE - self.current.len();
         let take = room.min(buf.len());
-        self.current.extend_from_slice(&buf[..take]);
+        self.current.push_bytes(&buf[..take]);
         if self.current.len() == Self::PIECE {
             self.send_current()?;
         }
@@ -236,15 +251,24 @@ impl<W: Write> Write for ParallelGz<W> {
     }
 }
 
-/// Where a tar stream's entries start: the writer cuts its pieces there. Plain writers (tests,
-/// an uncompressed stream) need not care.
+/// Where a tar stream's entries start (the writer cuts its pieces there), and contents given by
+/// name rather than as bytes. A plain writer (tests) reads each content as it comes.
 pub(crate) trait EntryStarts: Write {
     /// An entry of `size` bytes at `path` is about to be written.
     fn entry(&mut self, path: &Path, size: u64) -> io::Result<()>;
+
+    /// The next `content.size` bytes of the stream are `content`'s.
+    fn content(&mut self, content: Content) -> io::Result<()>;
 }
 
 impl EntryStarts for Vec<u8> {
     fn entry(&mut self, _path: &Path, _size: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn content(&mut self, content: Content) -> io::Result<()> {
+        let bytes = Contents::default().bytes(&Arc::new(content))?;
+        self.extend_from_slice(&bytes);
         Ok(())
     }
 }
@@ -253,10 +277,30 @@ impl<W: Write> EntryStarts for ParallelGz<W> {
     fn entry(&mut self, path: &Path, size: u64) -> io::Result<()> {
         ParallelGz::entry(self, path, size)
     }
+
+    /// The content's stretches go into the pieces unread, cut where the pieces end.
+    fn content(&mut self, content: Content) -> io::Result<()> {
+        let content = Arc::new(content);
+        let mut from = 0;
+        while from < content.size {
+            let room = (Self::PIECE - self.current.len()) as u64;
+            let take = room.min(content.size - from) as usize;
+            self.current.push_content(&content, from, take);
+            from += take as u64;
+            if self.current.len() == Self::PIECE {
+                self.send_current()?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<T: EntryStarts + ?Sized> EntryStarts for &mut T {
     fn entry(&mut self, path: &Path, size: u64) -> io::Result<()> {
         (**self).entry(path, size)
+    }
+
+    fn content(&mut self, content: Content) -> io::Result<()> {
+        (**self).content(content)
     }
 }

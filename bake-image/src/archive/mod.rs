@@ -11,7 +11,9 @@
 //! - gzip in pieces cut at entries the content chooses (at most 1 MiB), each a gzip member with
 //!   mtime 0 and OS byte 3, compressed at a fixed level by the pinned `flate2` backend (zlib-rs),
 //!   the pieces compressed side by side: the bytes do not depend on how many threads there are,
-//!   and a piece whose bytes an earlier image holds is copied from it ([`reuse`]).
+//!   and a piece an earlier image holds is copied from it ([`reuse`]): a wheel's files and the
+//!   base's files go into the pieces by name ([`content`]), so a piece is known, and found,
+//!   before any of it is read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Read};
@@ -19,9 +21,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::base_files::BaseFiles;
 use crate::install::Deferred;
+pub(crate) use crate::tree::sorted_paths;
 
+pub(crate) mod content;
 mod gzip;
+mod piece;
 pub(crate) mod reuse;
 
 pub(crate) use gzip::{EntryStarts, ParallelGz};
@@ -83,6 +89,16 @@ impl Owners<'_> {
     }
 }
 
+/// Where the archive's bytes come from besides the staging tree: the files left in their wheels
+/// (paths relative to the root), the digests of the base's files, and earlier images whose
+/// pieces may be copied.
+#[derive(Debug, Default)]
+pub(crate) struct Sources<'a> {
+    pub(crate) deferred: BTreeMap<PathBuf, Deferred>,
+    pub(crate) base_files: Option<&'a BaseFiles>,
+    pub(crate) earlier: Option<std::sync::Arc<reuse::Earlier>>,
+}
+
 /// What went into the archive.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct ArchiveStats {
@@ -91,33 +107,13 @@ pub(crate) struct ArchiveStats {
     pub(crate) skipped_devices: u64,
 }
 
-/// Every path under `root` (relative, `""` for the root itself), in archive order: component by
-/// component, each compared by its bytes, as GNU tar's `--sort=name`. A directory comes before
-/// its contents and its whole subtree comes together (`usr`, `usr/bin`, then `usr-lib`), so an
-/// extracting tar can set each directory's time once it has left it.
-pub(crate) fn sorted_paths(root: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut paths = Vec::new();
-    for entry in walkdir::WalkDir::new(root).follow_links(false) {
-        let entry = entry.map_err(io::Error::other)?;
-        let relative = entry
-            .path()
-            .strip_prefix(root)
-            .map_err(io::Error::other)?
-            .to_path_buf();
-        paths.push(relative);
-    }
-    // `Path` orders by components, and a Unix component by its bytes.
-    paths.sort();
-    Ok(paths)
-}
-
-/// Write `root` as a tar stream to `out`, with the `deferred` files (paths relative to `root`)
-/// read from their wheels: owned by root, mtime `epoch`, in their place in the byte order, in
-/// place of a file on disk at the same path.
+/// Write `root` as a tar stream to `out`, with the deferred files read from their wheels: owned
+/// by root, mtime `epoch`, in their place in the byte order, in place of a file on disk at the
+/// same path.
 pub(crate) fn write_tar<W: EntryStarts>(
     root: &Path,
     epoch: u64,
-    deferred: &BTreeMap<PathBuf, Deferred>,
+    sources: &Sources,
     owners: &Owners,
     out: W,
     progress: impl FnMut(u64),
@@ -129,30 +125,46 @@ pub(crate) fn write_tar<W: EntryStarts>(
         root,
         epoch,
         owners,
+        base_files: sources.base_files,
         progress,
         stats: ArchiveStats::default(),
         first_of_inode: HashMap::new(),
-        zips: HashMap::new(),
     };
-    // A BTreeMap of paths is already in archive order.
-    let mut from_wheels = deferred.iter().peekable();
+    // A BTreeMap of paths is already in archive order, and so is a BTreeSet.
+    let mut from_wheels = sources.deferred.iter().peekable();
+    let mut folders = implied_folders(&sources.deferred).into_iter().peekable();
     let mut on_disk = sorted_paths(root)?.into_iter().peekable();
     loop {
         lastmile_process::interrupt::check_io()?;
-        // The next path in byte order; a deferred file replaces a file on disk at its path.
-        let take_wheel = match (on_disk.peek(), from_wheels.peek()) {
-            (None, None) => break,
-            (Some(_), None) => false,
-            (None, Some(_)) => true,
-            (Some(disk), Some((wheel, _))) => {
-                let order = disk.as_path().cmp(wheel.as_path());
-                if order == std::cmp::Ordering::Equal {
-                    on_disk.next();
-                }
-                order != std::cmp::Ordering::Less
-            }
+        // The next path in byte order: a deferred file replaces a file on disk at its path; a
+        // folder on disk is the folder a deferred file implies.
+        let disk = on_disk.peek().map(PathBuf::as_path);
+        let wheel = from_wheels.peek().map(|(path, _)| path.as_path());
+        let folder = folders.peek().map(PathBuf::as_path);
+        let Some(next) = [disk, wheel, folder].into_iter().flatten().min() else {
+            break;
         };
-        if take_wheel {
+        let (is_disk, is_wheel, is_folder) = (disk == Some(next), wheel == Some(next), folder == Some(next));
+        if is_folder && is_wheel {
+            return Err(io::Error::other(format!(
+                "{}: a wheel's file, and the folder of another wheel's files",
+                next.display()
+            )));
+        }
+        if is_folder {
+            let folder = folders.next().expect("peeked");
+            if !is_disk {
+                tar.append_folder(&folder)?;
+            } else if !std::fs::symlink_metadata(root.join(&folder))?.is_dir() {
+                return Err(io::Error::other(format!(
+                    "{}: a file or link where wheels' files need a folder",
+                    folder.display()
+                )));
+            }
+        } else if is_wheel {
+            if is_disk {
+                on_disk.next();
+            }
             let (relative, file) = from_wheels.next().expect("peeked");
             tar.append_deferred(relative, file)?;
         } else {
@@ -163,20 +175,51 @@ pub(crate) fn write_tar<W: EntryStarts>(
     Ok(tar.stats)
 }
 
+/// The folders the files left in their wheels are in (the install does not make them on disk).
+fn implied_folders(deferred: &BTreeMap<PathBuf, Deferred>) -> BTreeSet<PathBuf> {
+    let mut folders = BTreeSet::new();
+    for path in deferred.keys() {
+        for folder in path.ancestors().skip(1) {
+            if folder.as_os_str().is_empty() || !folders.insert(folder.to_path_buf()) {
+                break;
+            }
+        }
+    }
+    folders
+}
+
 /// The archive being written, and what it needs to write the next entry.
 struct TarWriter<'a, W: EntryStarts, P: FnMut(u64)> {
     builder: tar::Builder<W>,
     root: &'a Path,
     epoch: u64,
     owners: &'a Owners<'a>,
+    base_files: Option<&'a BaseFiles>,
     progress: P,
     stats: ArchiveStats,
     /// The first path of each inode with several links: the others become hard links to it.
     first_of_inode: HashMap<(u64, u64), PathBuf>,
-    zips: HashMap<PathBuf, zip::ZipArchive<std::io::BufReader<std::fs::File>>>,
 }
 
 impl<W: EntryStarts, P: FnMut(u64)> TarWriter<'_, W, P> {
+    /// A folder of files left in their wheels, as the bake makes a folder: owned by root, 0755,
+    /// at the epoch.
+    fn append_folder(&mut self, relative: &Path) -> io::Result<()> {
+        self.builder.get_mut().entry(relative, 0)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(self.epoch);
+        header.set_size(0);
+        header.set_entry_type(tar::EntryType::Directory);
+        let mut name = relative.as_os_str().to_owned();
+        name.push("/");
+        self.builder.append_data(&mut header, name, io::empty())?;
+        self.stats.entries += 1;
+        Ok(())
+    }
+
     /// A file installed from a wheel: read back from it, owned by root, at the epoch.
     fn append_deferred(&mut self, relative: &Path, file: &Deferred) -> io::Result<()> {
         self.builder.get_mut().entry(relative, file.size)?;
@@ -187,9 +230,7 @@ impl<W: EntryStarts, P: FnMut(u64)> TarWriter<'_, W, P> {
         header.set_mtime(self.epoch);
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(file.size);
-        // Read back from the wheel and checked again against the digest of the install.
-        let member = crate::install::read_back(&mut self.zips, file)?;
-        self.builder.append_data(&mut header, relative, member)?;
+        self.append_content(&mut header, relative, content::Content::member(file))?;
         self.stats.bytes_in += file.size;
         self.stats.entries += 1;
         (self.progress)(file.size);
@@ -251,6 +292,7 @@ impl<W: EntryStarts, P: FnMut(u64)> TarWriter<'_, W, P> {
         meta: &std::fs::Metadata,
     ) -> io::Result<()> {
         let key = (meta.dev(), meta.ino());
+        let known = self.base_files.and_then(|files| files.digest_of(&relative, meta));
         if meta.nlink() > 1 {
             if let Some(first) = self.first_of_inode.get(&key) {
                 header.set_entry_type(tar::EntryType::Link);
@@ -260,12 +302,33 @@ impl<W: EntryStarts, P: FnMut(u64)> TarWriter<'_, W, P> {
         }
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(meta.len());
-        let file = std::fs::File::open(path)?;
-        self.builder
-            .append_data(&mut header, name, exactly(file, meta.len(), path))?;
+        if let Some(sha256) = known {
+            let content = content::Content::file(path.to_path_buf(), sha256, meta.len());
+            self.append_content(&mut header, name, content)?;
+        } else {
+            let file = std::fs::File::open(path)?;
+            self.builder
+                .append_data(&mut header, name, exactly(file, meta.len(), path))?;
+        }
         self.stats.bytes_in += meta.len();
         (self.progress)(meta.len());
         Ok(())
+    }
+
+    /// A regular file's header, then its bytes by name, then the padding to the next block.
+    fn append_content(
+        &mut self,
+        header: &mut tar::Header,
+        name: &Path,
+        content: content::Content,
+    ) -> io::Result<()> {
+        let size = content.size;
+        // With no data, the builder writes the header (and any long-name entry) alone.
+        self.builder.append_data(header, name, io::empty())?;
+        let out = self.builder.get_mut();
+        out.content(content)?;
+        let padding = (512 - size % 512) % 512;
+        out.write_all(&[0; 512][..padding as usize])
     }
 }
 
@@ -298,192 +361,4 @@ fn exactly(file: std::fs::File, size: u64, path: &Path) -> impl Read {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::gzip::PieceStats;
-    use super::*;
-    use std::io::Write;
-
-    fn tree() -> tempfile::TempDir {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
-        std::fs::write(root.join("usr/bin/tool"), b"#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(root.join("usr/bin/tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
-        std::fs::write(root.join("a.txt"), b"a").unwrap();
-        std::fs::hard_link(root.join("a.txt"), root.join("usr/a-link")).unwrap();
-        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
-        std::fs::write(root.join("usr-lib"), b"").unwrap();
-        std::fs::write(root.join("usr.d"), b"").unwrap();
-        dir
-    }
-
-    #[test]
-    fn a_directory_comes_before_its_subtree_and_the_subtree_stays_together() {
-        let dir = tree();
-        let paths: Vec<String> = sorted_paths(dir.path())
-            .unwrap()
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        assert_eq!(
-            paths,
-            [
-                "",
-                "a.txt",
-                "bin",
-                "usr",
-                "usr/a-link",
-                "usr/bin",
-                "usr/bin/tool",
-                "usr-lib",
-                "usr.d"
-            ]
-        );
-    }
-
-    #[test]
-    fn entries_keep_modes_links_and_clamp_times() {
-        let dir = tree();
-        let mut tar = Vec::new();
-        write_tar(
-            dir.path(),
-            1_000,
-            &BTreeMap::new(),
-            &Owners::default(),
-            &mut tar,
-            |_| {},
-        )
-        .unwrap();
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let mut seen = Vec::new();
-        for entry in archive.entries().unwrap() {
-            let entry = entry.unwrap();
-            let header = entry.header();
-            assert_eq!(header.mtime().unwrap(), 1_000);
-            seen.push((
-                entry.path().unwrap().display().to_string(),
-                header.entry_type(),
-                header.mode().unwrap(),
-                entry.link_name().unwrap().map(|l| l.display().to_string()),
-            ));
-        }
-        let find = |name: &str| {
-            seen.iter()
-                .find(|s| s.0 == name)
-                .unwrap_or_else(|| panic!("{name} not in {seen:?}"))
-                .clone()
-        };
-        assert_eq!(find("usr/bin/tool").2, 0o4755);
-        assert_eq!(find("bin").1, tar::EntryType::Symlink);
-        assert_eq!(find("bin").3.as_deref(), Some("usr/bin"));
-        assert_eq!(find("usr/a-link").1, tar::EntryType::Link);
-        assert_eq!(find("usr/a-link").3.as_deref(), Some("a.txt"));
-    }
-
-    #[test]
-    fn gzip_bytes_do_not_depend_on_the_thread_count() {
-        let data: Vec<u8> = (0..(3 * ParallelGz::<Vec<u8>>::PIECE + 12345))
-            .map(|i| (i % 251) as u8 ^ (i / 7919) as u8)
-            .collect();
-        let compress = |workers: usize| {
-            let mut gz = ParallelGz::with_workers(Vec::new(), 6, workers, None);
-            gz.write_all(&data).unwrap();
-            gz.finish().unwrap().0
-        };
-        let one = compress(1);
-        assert_eq!(one, compress(2));
-        assert_eq!(one, compress(3));
-        let mut back = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(one.as_slice()), &mut back)
-            .unwrap();
-        assert_eq!(back, data);
-    }
-
-    /// A tree of a few thousand small files and some big ones, with one file that changes.
-    fn system(dir: &Path, changed: &[u8]) {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut noise = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    // Half text-like, so the members compress as real files do.
-                    b"import lastmile\n"[(state % 16) as usize] ^ ((state >> 40) as u8 & 1)
-                })
-                .collect()
-        };
-        for package in 0..40 {
-            let folder = dir.join(format!("opt/venv/site-packages/pkg{package:02}"));
-            std::fs::create_dir_all(&folder).unwrap();
-            for module in 0..60 {
-                std::fs::write(
-                    folder.join(format!("m{module:02}.py")),
-                    noise(3_000 + module * 37),
-                )
-                .unwrap();
-            }
-        }
-        std::fs::write(dir.join("opt/venv/site-packages/pkg20/m30.py"), changed).unwrap();
-        std::fs::create_dir_all(dir.join("usr/lib")).unwrap();
-        std::fs::write(dir.join("usr/lib/big.so"), noise(3 << 20)).unwrap();
-    }
-
-    /// Archive `dir` with `earlier` at hand; the bytes, where the pieces are, how they were made.
-    fn archive(
-        dir: &Path,
-        earlier: Option<std::sync::Arc<reuse::Earlier>>,
-    ) -> (Vec<u8>, Vec<reuse::PieceRecord>, PieceStats) {
-        let mut gz = ParallelGz::with_workers(Vec::new(), 6, 2, earlier);
-        write_tar(dir, 1_000, &BTreeMap::new(), &Owners::default(), &mut gz, |_| {}).unwrap();
-        gz.finish().unwrap()
-    }
-
-    /// The next image, one file changed, copies all but the pieces around the change from the
-    /// previous one, and its bytes are those of a cold archive of the same tree.
-    #[test]
-    fn the_next_image_reuses_the_unchanged_pieces_and_is_byte_identical() {
-        let before = tempfile::tempdir().unwrap();
-        system(before.path(), b"VERSION = '1'\n");
-        let (first, records, cold_stats) = archive(before.path(), None);
-        assert_eq!(cold_stats.reused, 0);
-        assert!(cold_stats.pieces > 10, "{cold_stats:?}");
-        let cache = tempfile::tempdir().unwrap();
-        let images = tempfile::tempdir().unwrap();
-        let digest = lastmile_fs::Sha256::of(&first);
-        let previous = images
-            .path()
-            .join(lastmile_documents::candidate::ImageName::of(&digest).to_string());
-        std::fs::write(&previous, &first).unwrap();
-        reuse::record(cache.path(), &digest, "test", records).unwrap();
-
-        let after = tempfile::tempdir().unwrap();
-        system(after.path(), b"VERSION = '2, with a longer line than before'\n");
-        let (cold, _, _) = archive(after.path(), None);
-        let earlier = reuse::Earlier::open(cache.path(), std::slice::from_ref(&previous), "test");
-        assert_eq!(earlier.images(), 1);
-        let (warm, _, stats) = archive(after.path(), Some(std::sync::Arc::new(earlier)));
-        assert_ne!(cold, first);
-        assert!(cold == warm, "the reusing archive differs from the cold one");
-        assert!(
-            stats.pieces - stats.reused <= 3,
-            "only the pieces around the change are compressed again: {stats:?}"
-        );
-
-        // An earlier image recorded with other compression, or whose bytes changed since, gives
-        // nothing: the bake compresses everything and the bytes are still the same.
-        assert_eq!(
-            reuse::Earlier::open(cache.path(), std::slice::from_ref(&previous), "other").images(),
-            0
-        );
-        let mut tampered = first.clone();
-        let last = tampered.len() - 100;
-        tampered[last] ^= 1;
-        std::fs::write(&previous, &tampered).unwrap();
-        assert_eq!(
-            reuse::Earlier::open(cache.path(), &[previous], "test").images(),
-            0
-        );
-    }
-}
+mod tests;

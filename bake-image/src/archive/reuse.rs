@@ -1,11 +1,12 @@
-//! The pieces of earlier images, found by the sha256 of the archive bytes they hold, so the next
-//! image copies what did not change instead of compressing it again.
+//! The pieces of earlier images, found by their keys (the sha256 of what a piece is made of:
+//! its header bytes and the digests of the contents it holds, [`super::piece`]), so the next
+//! image copies what did not change instead of reading and compressing it again.
 //!
 //! Each bake records where every piece of its image is (`CACHE/image-pieces/<12 hex>.json`:
-//! the input's sha256, the member's offset and length). An earlier image is used only when its
-//! record was made with the same compression and the same bake-image, and the file still hashes
-//! to the digest its record names; each member copied is checked against the new piece's CRC-32
-//! and size in its gzip trailer. Whatever is not found (or does not check out) is compressed as
+//! the piece's key, the member's offset, length and CRC-32). An earlier image is used only when
+//! its record was made with the same compression and the same bake-image; each member copied is
+//! checked against the CRC-32 its record has for it (so an image replaced or damaged since gives
+//! nothing wrong), and to be a gzip member holding as many bytes as the new piece. Whatever is not found (or does not check out) is compressed as
 //! in a cold bake, so the bytes are the same either way.
 
 use std::collections::HashMap;
@@ -17,16 +18,17 @@ use lastmile_documents::candidate::ImageName;
 use lastmile_fs::Sha256;
 use serde::{Deserialize, Serialize};
 
-const SCHEMA: &str = "lastmile.image-pieces/v1";
+const SCHEMA: &str = "lastmile.image-pieces/v2";
 
 /// Where one piece of an image is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PieceRecord {
-    /// The sha256 of the archive bytes the member holds.
-    pub(crate) input: Sha256,
-    /// Where its gzip member starts in the image, and how long it is.
+    /// The sha256 of what the piece is made of.
+    pub(crate) key: Sha256,
+    /// Where its gzip member starts in the image, how long it is, and the CRC-32 of its bytes.
     pub(crate) offset: u64,
     pub(crate) length: u64,
+    pub(crate) crc32: u32,
 }
 
 /// The record of one image's pieces, as kept in the cache.
@@ -68,7 +70,7 @@ pub(crate) fn record(
     lastmile_fs::write_atomic(&dir.join(format!("{}.json", ImageName::of(image).short())), &text)
 }
 
-/// The pieces of earlier images, by the sha256 of what they hold.
+/// The pieces of earlier images, by their keys.
 #[derive(Debug, Default)]
 pub(crate) struct Earlier {
     images: Vec<(PathBuf, File)>,
@@ -112,7 +114,14 @@ impl Earlier {
         })?;
         let index: PieceIndex =
             serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", record.display()))?;
-        if index.schema != SCHEMA || !name.matches(&index.image) {
+        if index.schema != SCHEMA {
+            return Err(format!(
+                "{}: {:?}, this bake-image reads {SCHEMA:?}",
+                record.display(),
+                index.schema
+            ));
+        }
+        if !name.matches(&index.image) {
             return Err(format!("{}: not a record of this image", record.display()));
         }
         if index.compression != key {
@@ -122,30 +131,26 @@ impl Earlier {
             ));
         }
         let file = File::open(path).map_err(|e| e.to_string())?;
-        let digest = Sha256::of_reader(&file).map_err(|e| e.to_string())?;
-        if digest != index.image {
-            return Err(format!("its sha256 is {digest}, its record says {}", index.image));
-        }
         let slot = self.images.len();
         let pieces = index.pieces.len();
         for piece in index.pieces {
-            self.members.entry(piece.input).or_insert((slot, piece));
+            self.members.entry(piece.key).or_insert((slot, piece));
         }
         self.images.push((path.to_path_buf(), file));
         Ok(pieces)
     }
 
-    /// The gzip member of an earlier image holding exactly `piece` (whose sha256 is `input`),
-    /// if there is one and its trailer agrees.
-    pub(crate) fn member(&self, input: &Sha256, piece: &[u8]) -> Option<Vec<u8>> {
-        let (slot, record) = self.members.get(input)?;
+    /// The gzip member of an earlier image holding the piece `key` (of `len` bytes), if there
+    /// is one and its trailer agrees.
+    pub(crate) fn member(&self, key: &Sha256, len: usize) -> Option<Vec<u8>> {
+        let (slot, record) = self.members.get(key)?;
         let (path, file) = &self.images[*slot];
         let mut member = vec![0; usize::try_from(record.length).ok()?];
         if let Err(e) = file.read_exact_at(&mut member, record.offset) {
             tracing::warn!("{}: cannot read a piece to reuse: {e}", path.display());
             return None;
         }
-        if !trailer_matches(&member, piece) {
+        if crc32fast::hash(&member) != record.crc32 || !trailer_matches(&member, len) {
             tracing::warn!(
                 "{}: the piece at {} does not hold what its record says; compressing it again",
                 path.display(),
@@ -157,15 +162,14 @@ impl Earlier {
     }
 }
 
-/// A gzip member (magic, deflate) whose trailer's CRC-32 and size are those of `piece`.
-fn trailer_matches(member: &[u8], piece: &[u8]) -> bool {
+/// A gzip member (magic, deflate) whose trailer says it holds `len` bytes.
+fn trailer_matches(member: &[u8], len: usize) -> bool {
     let n = member.len();
     if n < 18 || member[..3] != [0x1f, 0x8b, 8] {
         return false;
     }
-    let crc = u32::from_le_bytes(member[n - 8..n - 4].try_into().expect("4 bytes"));
     let size = u32::from_le_bytes(member[n - 4..].try_into().expect("4 bytes"));
-    crc == crc32fast::hash(piece) && size == piece.len() as u32
+    size == len as u32
 }
 
 /// The images a bake may reuse pieces of: every image among `paths` (files, or folders of
@@ -221,11 +225,11 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
         std::io::Write::write_all(&mut encoder, &piece).unwrap();
         let member = encoder.finish().unwrap();
-        assert!(trailer_matches(&member, &piece));
-        let mut other = piece.clone();
-        other[10] ^= 1;
-        assert!(!trailer_matches(&member, &other));
-        assert!(!trailer_matches(&member, &piece[1..]));
-        assert!(!trailer_matches(&member[..10], &piece));
+        assert!(trailer_matches(&member, piece.len()));
+        assert!(!trailer_matches(&member, piece.len() - 1));
+        assert!(!trailer_matches(&member[..10], piece.len()));
+        let mut not_gzip = member.clone();
+        not_gzip[0] = 0;
+        assert!(!trailer_matches(&not_gzip, piece.len()));
     }
 }

@@ -20,7 +20,7 @@ use lastmile_dist::record;
 use lastmile_fs::{Root, RootError, Sha256};
 
 use files::{create_dirs, remove_if_there, write_file};
-pub(crate) use read_back::{materialize, read_back};
+pub(crate) use read_back::{materialize, read_back, verify_members};
 use wheel::{Wheel, check_member, is_record};
 pub(crate) use wheel::{Zip, open_zip};
 
@@ -80,11 +80,14 @@ pub(crate) struct Deferred {
     pub(crate) index: usize,
     pub(crate) size: u64,
     pub(crate) mode: u32,
-    /// Its sha256 as the wheel's RECORD has it, checked when the member is read into the archive
-    /// (the only time its bytes are read).
+    /// Its sha256 as the wheel's RECORD has it: what the archive names it by, checked when the
+    /// member is read (into the archive, or first, for a wheel no bake has checked yet).
     pub(crate) sha256: Sha256,
     /// Its name in the wheel, for messages.
     pub(crate) member: String,
+    /// The wheel's sha256, once checked against its pin: a wheel whose members all matched
+    /// their RECORD once is known by it, and its members need not be read to be trusted.
+    pub(crate) wheel_sha256: Option<Sha256>,
 }
 
 /// What one install has put in the venv so far: each file (relative to the venv) with its
@@ -198,7 +201,7 @@ impl Venv {
         let venv = self.dir();
         let data_dir = wheel.data_dir();
         let dist_info = wheel.dist_info.clone();
-        let mut folder: Option<lastmile_fs::Folder<'_>> = None;
+        let mut folder: Option<(PathBuf, Option<lastmile_fs::Folder<'_>>)> = None;
         for index in 0..wheel.zip.len() {
             let mut entry = wheel
                 .zip
@@ -241,13 +244,16 @@ impl Venv {
                 mode,
                 sha256,
                 member: member.clone(),
+                wheel_sha256: None,
             };
             if self.defer
                 && let Some(sha256) = wheel::recorded_sha256(&wheel.expected, &member)
             {
                 // Left in the wheel: its bytes are read (and checked against the RECORD) once,
-                // when the archive takes them, not once here and again there. Its folder is
-                // opened once for all its members (a wheel lists a folder's members together).
+                // when the archive takes them, not once here and again there; its folder is
+                // not made on disk either (the archive writes the folders its files imply).
+                // Whatever is at its path already is removed, through its folder opened once
+                // for all its members (a wheel lists a folder's members together).
                 drop(entry);
                 self.clear_in_folder(&mut folder, &path)?;
                 let hash = record::hash_of_digest(&sha256);
@@ -274,18 +280,20 @@ impl Venv {
     }
 
     /// Remove whatever is at `path` (a member left in its wheel takes its place), through its
-    /// folder opened once for all the members in it.
+    /// folder opened once for all the members in it (if it is there at all).
     fn clear_in_folder<'r>(
         &'r self,
-        folder: &mut Option<lastmile_fs::Folder<'r>>,
+        folder: &mut Option<(PathBuf, Option<lastmile_fs::Folder<'r>>)>,
         path: &Path,
     ) -> Result<(), InstallError> {
         let parent = path.parent().expect("a member has a folder");
-        if folder.as_ref().is_none_or(|f| f.rel() != parent) {
-            *folder = Some(self.root.folder(parent)?);
+        if folder.as_ref().is_none_or(|(rel, _)| rel != parent) {
+            *folder = Some((parent.to_path_buf(), self.root.existing_folder(parent)?));
         }
         let name = path.file_name().expect("a member has a name");
-        folder.as_ref().expect("opened").remove_file(name)?;
+        if let Some((_, Some(open))) = folder.as_ref() {
+            open.remove_file(name)?;
+        }
         Ok(())
     }
 

@@ -22,6 +22,29 @@ pub(crate) fn materialize(root: &Root, deferred: &BTreeMap<PathBuf, Deferred>) -
     Ok(())
 }
 
+/// Read every member left in the wheels that `checked` does not know, each checked against its
+/// RECORD digest (as a cold bake's archive would, refusing a member that does not match); the
+/// wheels read. The archive then names these members by their RECORD digests without reading
+/// them.
+pub(crate) fn verify_members(
+    deferred: &BTreeMap<PathBuf, Deferred>,
+    checked: impl Fn(&lastmile_fs::Sha256) -> bool,
+) -> std::io::Result<Vec<lastmile_fs::Sha256>> {
+    let mut zips: HashMap<PathBuf, Zip> = HashMap::new();
+    let mut read = std::collections::BTreeSet::new();
+    for file in deferred.values() {
+        let Some(wheel) = file.wheel_sha256 else { continue };
+        if checked(&wheel) {
+            continue;
+        }
+        read.insert(wheel);
+        let mut member = read_back(&mut zips, file)?;
+        std::io::copy(&mut member, &mut std::io::sink())?;
+        member.finish()?;
+    }
+    Ok(read.into_iter().collect())
+}
+
 /// A deferred member read back from its wheel, checked at the end against the size and digest
 /// it had at install: a wheel changed since (a cache file replaced) is refused.
 pub(crate) struct ReadBack<'a> {

@@ -227,3 +227,72 @@ fn a_member_that_does_not_match_its_record_is_refused() {
         "alpha/__init__.py: its bytes do not match the wheel's RECORD",
     );
 }
+
+/// Next to an earlier image, whose pieces name a wheel's members by their RECORD digests and are
+/// copied unread, a member that does not match its RECORD is refused all the same: the members of
+/// a wheel no bake has checked are read and checked before any piece is copied.
+#[test]
+fn an_altered_member_is_refused_next_to_an_earlier_image_too() {
+    use std::io::{Read, Write};
+    let setup = Setup::new();
+    // alpha with a module big enough to start a piece of its own: that piece, and the rest of
+    // the venv after it, are the same pieces for the altered wheel (same RECORD), so without
+    // the check nothing would read the altered bytes.
+    let dist = setup.path("dist");
+    let before = sha256(&std::fs::read(dist.join("alpha-1.0-py3-none-any.whl")).unwrap());
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| b"import this\n"[(i % 12) as usize])
+        .collect();
+    let path = wheel(&dist, "alpha", "1.0", "py3-none-any", &[("alpha/big.py", &big)]);
+    let good = sha256(&std::fs::read(&path).unwrap());
+    let pinned = std::fs::read_to_string(setup.path("pinned.txt"))
+        .unwrap()
+        .replace(&before, &good);
+    std::fs::write(setup.path("pinned.txt"), &pinned).unwrap();
+    let earlier = setup.run_bake(
+        ["pinned.txt", "base", "earlier"],
+        &["--cache-dir", "cache"],
+        &[],
+        "022",
+    );
+    assert_eq!(earlier.code, 0, "{}", earlier.stderr);
+
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    for index in 0..zip.len() {
+        let mut member = zip.by_index(index).unwrap();
+        let mut data = Vec::new();
+        member.read_to_end(&mut data).unwrap();
+        if member.name() == "alpha/big.py" {
+            data[1000..1012].copy_from_slice(b"import evil\n");
+        }
+        out.start_file(member.name(), options).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let bytes = out.finish().unwrap().into_inner();
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::write(setup.path("altered.txt"), pinned.replace(&good, &sha256(&bytes))).unwrap();
+    let image = images(&setup.path("earlier"))
+        .into_iter()
+        .find(|n| n.ends_with(".tar.gz"))
+        .unwrap();
+    let reuse = setup.path("earlier").join(image);
+    let next = setup.run_bake(
+        ["altered.txt", "base", "next"],
+        &["--cache-dir", "cache", "--reuse", reuse.to_str().unwrap(), "-v"],
+        &[],
+        "022",
+    );
+    assert_eq!(next.code, 2, "{}", next.stderr);
+    assert!(
+        next.stderr
+            .contains("alpha/big.py: its bytes do not match the wheel's RECORD"),
+        "{}",
+        next.stderr
+    );
+    assert!(!next.stderr.contains("not reused"), "{}", next.stderr);
+    assert_eq!(images(&setup.path("next")), Vec::<String>::new());
+}

@@ -308,11 +308,13 @@ fn the_next_candidate_copies_the_unchanged_pieces_and_is_byte_identical_to_a_col
     // Cold: nothing to copy from.
     let cold = bake("pinned-1.1.txt", "cold", &["--no-reuse"]);
     assert!(cold.stderr.contains(" 0 of "), "{}", cold.stderr);
-    // Next to the previous image: every piece but those around gamma's one change is copied.
+    // Next to the previous image: every piece but those around gamma's one change is copied
+    // (the two the changed module straddles, the manifest's, and gamma's dist-info's, whose
+    // new name moves a cut).
     let next = bake("pinned-1.1.txt", "images", &[]);
     let copied = pieces_copied(&next.stderr);
     assert!(
-        copied.0 > 0 && copied.1 - copied.0 <= 4,
+        copied.0 > 0 && copied.1 - copied.0 <= 5,
         "{copied:?}: {}",
         next.stderr
     );
@@ -323,30 +325,35 @@ fn the_next_candidate_copies_the_unchanged_pieces_and_is_byte_identical_to_a_col
         .unwrap_or_else(|_| panic!("the next bake made another image than {name}"));
     assert!(next_image == cold_image, "the same name, other bytes");
 
-    // An earlier image named with --reuse from another folder counts as well; one whose bytes
-    // changed since gives nothing, and the image is still the same.
+    // An earlier image named with --reuse from another folder counts as well; one damaged since
+    // gives nothing from its damaged pieces (compressed again, with a warning), and the image is
+    // still the same.
     let elsewhere = bake(
         "pinned-1.1.txt",
         "elsewhere",
         &["--reuse", setup.path("images").join(&previous).to_str().unwrap()],
     );
-    assert!(pieces_copied(&elsewhere.stderr).0 > 0, "{}", elsewhere.stderr);
+    let from_elsewhere = pieces_copied(&elsewhere.stderr);
+    assert!(from_elsewhere.0 > 0, "{}", elsewhere.stderr);
     let mut tampered = std::fs::read(setup.path("images").join(&previous)).unwrap();
-    let middle = tampered.len() / 2;
-    tampered[middle] ^= 1;
+    for at in (1000..tampered.len()).step_by(64 << 10) {
+        tampered[at] ^= 1;
+    }
     std::fs::write(setup.path("images").join(&previous), tampered).unwrap();
     std::fs::remove_dir_all(setup.path("elsewhere")).unwrap();
-    let refused = bake(
+    let damaged = bake(
         "pinned-1.1.txt",
         "elsewhere",
         &["--reuse", setup.path("images").join(&previous).to_str().unwrap()],
     );
     assert!(
-        refused.stderr.contains("not reused: its sha256 is"),
+        damaged
+            .stderr
+            .contains("does not hold what its record says; compressing it again"),
         "{}",
-        refused.stderr
+        damaged.stderr
     );
-    assert_eq!(pieces_copied(&refused.stderr).0, 0);
+    assert!(pieces_copied(&damaged.stderr).0 < from_elsewhere.0);
     assert!(std::fs::read(setup.path("elsewhere").join(&name)).unwrap() == cold_image);
 }
 
