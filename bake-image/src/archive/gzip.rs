@@ -267,9 +267,8 @@ impl EntryStarts for Vec<u8> {
     }
 
     fn content(&mut self, content: Content) -> io::Result<()> {
-        let bytes = Contents::default().bytes(&Arc::new(content))?;
-        self.extend_from_slice(&bytes);
-        Ok(())
+        let size = usize::try_from(content.size).map_err(io::Error::other)?;
+        Contents::default().read(&Arc::new(content), 0, size, self)
     }
 }
 

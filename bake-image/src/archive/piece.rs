@@ -88,10 +88,8 @@ impl Piece {
             match segment {
                 Segment::Bytes(run) => out.extend_from_slice(run),
                 Segment::Content { content, from, len } => {
-                    let data = contents.bytes(content)?;
-                    let from = usize::try_from(*from).map_err(std::io::Error::other)?;
-                    let to = from + usize::try_from(*len).map_err(std::io::Error::other)?;
-                    out.extend_from_slice(&data[from..to]);
+                    let len = usize::try_from(*len).map_err(std::io::Error::other)?;
+                    contents.read(content, *from, len, &mut out)?;
                 }
             }
         }

@@ -20,7 +20,7 @@ use lastmile_dist::record;
 use lastmile_fs::{Root, RootError, Sha256};
 
 use files::{create_dirs, remove_if_there, write_file};
-pub(crate) use read_back::{materialize, read_back, verify_members};
+pub(crate) use read_back::{materialize, read_back_owned, verify_members};
 use wheel::{Wheel, check_member, is_record};
 pub(crate) use wheel::{Zip, open_zip};
 

@@ -47,15 +47,15 @@ pub(crate) fn verify_members(
 
 /// A deferred member read back from its wheel, checked at the end against the size and digest
 /// it had at install: a wheel changed since (a cache file replaced) is refused.
-pub(crate) struct ReadBack<'a> {
-    inner: Hashing<zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>>,
-    file: &'a Deferred,
+pub(crate) struct ReadBack<'a, R> {
+    inner: Hashing<R>,
+    file: std::borrow::Cow<'a, Deferred>,
 }
 
 pub(crate) fn read_back<'a>(
     zips: &'a mut HashMap<PathBuf, Zip>,
     file: &'a Deferred,
-) -> std::io::Result<ReadBack<'a>> {
+) -> std::io::Result<ReadBack<'a, zip::read::ZipFile<'a, std::io::BufReader<std::fs::File>>>> {
     let zip = open_zip(zips, &file.wheel)?;
     let entry = zip.by_index(file.index).map_err(std::io::Error::other)?;
     Ok(ReadBack {
@@ -63,11 +63,46 @@ pub(crate) fn read_back<'a>(
             inner: entry,
             hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
         },
-        file,
+        file: std::borrow::Cow::Borrowed(file),
     })
 }
 
-impl Read for ReadBack<'_> {
+/// [`read_back`] with a reader of its own (the wheel file opened again at the member's data,
+/// inflated here), so it can be kept open while other members are read, and read a stretch at
+/// a time.
+pub(crate) fn read_back_owned(
+    zips: &mut HashMap<PathBuf, Zip>,
+    file: &Deferred,
+) -> std::io::Result<ReadBack<'static, Box<dyn Read>>> {
+    use std::io::Seek;
+    let zip = open_zip(zips, &file.wheel)?;
+    let entry = zip.by_index_raw(file.index).map_err(std::io::Error::other)?;
+    let (method, start, compressed) = (entry.compression(), entry.data_start(), entry.compressed_size());
+    drop(entry);
+    let mut wheel = std::fs::File::open(&file.wheel)?;
+    wheel.seek(std::io::SeekFrom::Start(start))?;
+    let raw = std::io::BufReader::with_capacity(256 << 10, wheel).take(compressed);
+    let inner: Box<dyn Read> = match method {
+        zip::CompressionMethod::Stored => Box::new(raw),
+        zip::CompressionMethod::Deflated => Box::new(flate2::read::DeflateDecoder::new(raw)),
+        other => {
+            return Err(std::io::Error::other(format!(
+                "{}: {}: compressed with {other:?}, which wheels do not use",
+                file.wheel.display(),
+                file.member
+            )));
+        }
+    };
+    Ok(ReadBack {
+        inner: Hashing {
+            inner,
+            hasher: lastmile_fs::Sha256Writer::new(std::io::sink()),
+        },
+        file: std::borrow::Cow::Owned(file.clone()),
+    })
+}
+
+impl<R: Read> Read for ReadBack<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 && !buf.is_empty() {
@@ -77,7 +112,7 @@ impl Read for ReadBack<'_> {
     }
 }
 
-impl ReadBack<'_> {
+impl<R: Read> ReadBack<'_, R> {
     fn check(&self) -> std::io::Result<()> {
         let written = self.inner.hasher.written();
         let digest = self.inner.hasher.digest();
