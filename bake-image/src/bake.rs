@@ -27,23 +27,13 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let (pins, pinned_text) = read_pins(&options.pinned)?;
     check_prefix(&options.prefix)?;
     let (services, masking) = services::load(&options.service_files, &options.services)?;
-    std::fs::create_dir_all(&options.out_dir)
-        .with_context(|| format!("creating {}", options.out_dir.display()))?;
-    // The staging tree lives in the output folder (same file system as the image, so the final
-    // rename is atomic) and is removed whatever happens.
-    let staging = tempfile::Builder::new()
-        .prefix(".bake-")
-        .tempdir_in(&options.out_dir)
-        .context("creating the staging folder")?;
-    // A new tree apart from the last bake's, which was just removed (see mark_top_of_tree).
-    if let Err(e) = lastmile_fs::mark_top_of_tree(staging.path()) {
-        tracing::debug!("{}: not marked as a top folder: {e}", staging.path().display());
-    }
+    let staging = staging(options)?;
     let rootfs = staging.path().join("rootfs");
     let mut clock = Clock::start();
 
     refuse_what_needs_root(options)?;
     let spinner = reporter.spinner("preparing the base");
+    // What earlier bakes left in the cache for this one (none with --no-reuse).
     let remembered = (!options.no_reuse)
         .then_some(options.wheels.http.cache_dir.as_deref())
         .flatten();
@@ -62,17 +52,7 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     let epoch = source_date_epoch(options, &rootfs)?;
 
     let builder = builder(options, &rootfs, &target, staging.path())?;
-    let mut wheel_digests = crate::digests::Remembered::open(remembered, "wheels");
-    let chosen = wheels::fetch(
-        &options.wheels,
-        &pins,
-        &target,
-        builder.as_ref(),
-        &mut wheel_digests,
-        reporter,
-    )?;
-    wheel_digests.keep();
-    crate::complete::check(&chosen, &target)?;
+    let chosen = fetch_wheels(options, &pins, &target, builder.as_ref(), remembered, reporter)?;
     clock.lap("checked the wheels");
     let venv = Venv {
         root: root.clone(),
@@ -116,6 +96,39 @@ pub fn bake(options: &BakeOptions, reporter: &Reporter) -> anyhow::Result<Candid
     write_beside(options, &document, &image, &sbom_text)?;
     document.image = Some(image);
     Ok(document)
+}
+
+/// The staging folder: in the output folder (the same file system as the image, so the final
+/// rename is atomic), removed whatever happens, and marked as a new tree apart from the last
+/// bake's, which was just removed ([`lastmile_fs::mark_top_of_tree`]).
+fn staging(options: &BakeOptions) -> anyhow::Result<tempfile::TempDir> {
+    std::fs::create_dir_all(&options.out_dir)
+        .with_context(|| format!("creating {}", options.out_dir.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".bake-")
+        .tempdir_in(&options.out_dir)
+        .context("creating the staging folder")?;
+    if let Err(e) = lastmile_fs::mark_top_of_tree(staging.path()) {
+        tracing::debug!("{}: not marked as a top folder: {e}", staging.path().display());
+    }
+    Ok(staging)
+}
+
+/// Every pin's wheel, found, checked against its pin (its digest remembered in `remembered`
+/// when the file is unchanged since an earlier bake) and against the target.
+fn fetch_wheels(
+    options: &BakeOptions,
+    pins: &[crate::pins::Pin],
+    target: &Target,
+    builder: Option<&build::Builder>,
+    remembered: Option<&Path>,
+    reporter: &Reporter,
+) -> anyhow::Result<Vec<Chosen>> {
+    let mut digests = crate::digests::Remembered::open(remembered, "wheels");
+    let chosen = wheels::fetch(&options.wheels, pins, target, builder, &mut digests, reporter)?;
+    digests.keep();
+    crate::complete::check(&chosen, target)?;
+    Ok(chosen)
 }
 
 /// The candidate document and its SBOM inside the image (`/etc/lastmile/`); the SBOM's text.

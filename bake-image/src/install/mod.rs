@@ -249,11 +249,8 @@ impl Venv {
             if self.defer
                 && let Some(sha256) = wheel::recorded_sha256(&wheel.expected, &member)
             {
-                // Left in the wheel: its bytes are read (and checked against the RECORD) once,
-                // when the archive takes them, not once here and again there; its folder is
-                // not made on disk either (the archive writes the folders its files imply).
-                // Whatever is at its path already is removed, through its folder opened once
-                // for all its members (a wheel lists a folder's members together).
+                // Left in the wheel, read (and checked) once, by the archive; its folder is not
+                // made on disk either (the archive writes it). See clear_in_folder.
                 drop(entry);
                 self.clear_in_folder(&mut folder, &path)?;
                 let hash = record::hash_of_digest(&sha256);

