@@ -222,17 +222,19 @@ impl Setup {
 
     /// A bake with the overlay, a service and a source commit.
     pub fn bake(&self, pinned: &str, base: &str, out: &str, envs: &[(&str, &str)], umask: &str) -> Bake {
-        let extra = [
-            "--overlay",
-            "overlay",
-            "--service",
-            "alpha=alpha-run --port 7147",
-            "--source-commit",
-            "cam=3f2c1e9",
-        ];
-        self.run_bake([pinned, base, out], &extra, envs, umask)
+        self.run_bake([pinned, base, out], &SYSTEM_OPTIONS, envs, umask)
     }
 }
+
+/// The overlay, service and source commit [`Setup::bake`] gives every bake.
+pub const SYSTEM_OPTIONS: [&str; 6] = [
+    "--overlay",
+    "overlay",
+    "--service",
+    "alpha=alpha-run --port 7147",
+    "--source-commit",
+    "cam=3f2c1e9",
+];
 
 /// Schema errors of a document against schemas/candidate.v1.schema.json.
 pub fn schema_errors(document: &serde_json::Value) -> Vec<String> {
